@@ -1,14 +1,14 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Transparency-log primitives, one module per specification: the RFC 9162
+//! Merkle tree, C2SP signed notes and cosignatures, checkpoints and tiles.
+//!
+//! Pure: no I/O, no clock (cosignature timestamps are arguments), no
+//! knowledge of what the log's entries mean.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod checkpoint;
+pub mod merkle;
+pub mod note;
+pub mod tile;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use checkpoint::Checkpoint;
+pub use merkle::{EMPTY_ROOT, Frontier, Hash, HashSource, ProofError};
+pub use note::{KeyType, Note, NoteError, NoteSignature, SignerKey, VerifierKey};

@@ -1,0 +1,164 @@
+//! Tile coordinates and contents of C2SP tlog-tiles: paths, tile widths and
+//! the hashes a tile holds. Writing tiles to disk is the caller's business.
+
+use crate::merkle::{Hash, node_hash};
+
+/// Hashes per full tile (tile height 8).
+pub const TILE_WIDTH: u64 = 256;
+
+/// Entry bundles prefix each entry with a big-endian u16 length, so no
+/// entry may be longer than this.
+pub const MAX_ENTRY_BYTES: usize = u16::MAX as usize;
+
+/// The path element for tile index `n`: zero-padded 3-digit groups, all
+/// but the last prefixed by `x` (1234067 is `x001/x234/067`).
+pub fn index_path(n: u64) -> String {
+    let mut groups = vec![format!("{:03}", n % 1000)];
+    let mut rest = n / 1000;
+    while rest > 0 {
+        groups.push(format!("x{:03}", rest % 1000));
+        rest /= 1000;
+    }
+    groups.reverse();
+    groups.join("/")
+}
+
+/// `tile/<L>/<N>[.p/<W>]`, or `tile/entries/<N>[.p/<W>]` when `level` is None.
+pub fn tile_path(level: Option<u8>, n: u64, width: u64) -> String {
+    let level = level.map_or("entries".to_owned(), |l| l.to_string());
+    let mut path = format!("tile/{level}/{}", index_path(n));
+    if width < TILE_WIDTH {
+        path.push_str(&format!(".p/{width}"));
+    }
+    path
+}
+
+/// One tile to publish: its level (None for an entry bundle), index, width
+/// and the range of hashes (or entries) it covers at its level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileRef {
+    pub level: Option<u8>,
+    pub index: u64,
+    pub width: u64,
+}
+
+impl TileRef {
+    pub fn path(&self) -> String {
+        tile_path(self.level, self.index, self.width)
+    }
+}
+
+/// The hashes of every level a tree of `leaf_hashes.len()` leaves needs:
+/// `levels[0]` are the leaf hashes and `levels[l][i]` is
+/// MTH(D[i * 256^l : (i + 1) * 256^l]) for every *complete* such range.
+/// Costs one hash per interior node of the complete subtrees.
+pub fn level_hashes(leaf_hashes: &[Hash]) -> Vec<Vec<Hash>> {
+    let mut levels = vec![leaf_hashes.to_vec()];
+    loop {
+        let below = levels.last().expect("level 0 exists");
+        let full_tiles = below.len() / TILE_WIDTH as usize;
+        if full_tiles == 0 {
+            break;
+        }
+        let next: Vec<Hash> = below
+            .chunks_exact(TILE_WIDTH as usize)
+            .map(complete_subtree_root)
+            .collect();
+        levels.push(next);
+    }
+    levels
+}
+
+/// The root of a complete tree whose leaves (a power of two in number) are
+/// the given hashes.
+fn complete_subtree_root(hashes: &[Hash]) -> Hash {
+    debug_assert!(hashes.len().is_power_of_two());
+    let mut layer = hashes.to_vec();
+    while layer.len() > 1 {
+        layer = layer
+            .chunks_exact(2)
+            .map(|pair| node_hash(&pair[0], &pair[1]))
+            .collect();
+    }
+    layer[0]
+}
+
+/// Every tile (full, and the partial ones) a tree of `tree_size` leaves is
+/// published as, per level, plus the entry bundles (level None).
+pub fn tiles_for_size(tree_size: u64) -> Vec<TileRef> {
+    let mut tiles = Vec::new();
+    let mut hashes_at_level = tree_size;
+    let mut level: u8 = 0;
+    while hashes_at_level > 0 {
+        let full = hashes_at_level / TILE_WIDTH;
+        let partial = hashes_at_level % TILE_WIDTH;
+        for index in 0..full {
+            tiles.push(TileRef {
+                level: Some(level),
+                index,
+                width: TILE_WIDTH,
+            });
+            if level == 0 {
+                tiles.push(TileRef {
+                    level: None,
+                    index,
+                    width: TILE_WIDTH,
+                });
+            }
+        }
+        if partial > 0 {
+            tiles.push(TileRef {
+                level: Some(level),
+                index: full,
+                width: partial,
+            });
+            if level == 0 {
+                tiles.push(TileRef {
+                    level: None,
+                    index: full,
+                    width: partial,
+                });
+            }
+        }
+        hashes_at_level /= TILE_WIDTH;
+        level += 1;
+    }
+    tiles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_paths_follow_the_spec_example() {
+        assert_eq!(index_path(1234067), "x001/x234/067");
+        assert_eq!(index_path(0), "000");
+        assert_eq!(index_path(999), "999");
+        assert_eq!(index_path(1000), "x001/000");
+        assert_eq!(tile_path(Some(1), 2, 17), "tile/1/002.p/17");
+        assert_eq!(tile_path(None, 3, 256), "tile/entries/003");
+    }
+
+    #[test]
+    fn a_tree_of_70000_has_the_tiles_the_spec_lists() {
+        let tiles = tiles_for_size(70_000);
+        let at = |level: u8| -> Vec<TileRef> {
+            tiles.iter().copied().filter(|t| t.level == Some(level)).collect()
+        };
+        assert_eq!(at(0).len(), 274);
+        assert_eq!(at(0).iter().filter(|t| t.width == 256).count(), 273);
+        assert_eq!(at(0).last().unwrap().width, 112);
+        assert_eq!(at(1).iter().map(|t| t.width).collect::<Vec<_>>(), vec![256, 17]);
+        assert_eq!(at(2).iter().map(|t| t.width).collect::<Vec<_>>(), vec![1]);
+        assert!(at(3).is_empty());
+    }
+
+    #[test]
+    fn a_tree_of_256_has_a_full_level_0_and_a_partial_level_1() {
+        let tiles = tiles_for_size(256);
+        let hash_tiles: Vec<_> = tiles.iter().filter(|t| t.level.is_some()).collect();
+        assert_eq!(hash_tiles.len(), 2);
+        assert_eq!((hash_tiles[1].level, hash_tiles[1].width), (Some(1), 1));
+    }
+}
