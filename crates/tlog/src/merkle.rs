@@ -319,45 +319,64 @@ pub fn verify_consistency<C: AsRef<[u8]>>(
     }
 }
 
-/// The right edge of a growing tree: the roots of its maximal complete
-/// subtrees, largest first. Appending a leaf costs amortised O(1) hashes and
-/// computing the root costs O(log n), so the appender never rereads the log.
+/// Every hash of every complete, aligned subtree of a growing tree, level
+/// by level: `levels[l][i]` is MTH(D[i * 2^l : (i + 1) * 2^l]). Appending
+/// costs amortised O(1) hashes; the root and any subtree root cost
+/// O(log n), so proofs cost O(log^2 n). Memory is about 64 bytes per leaf.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Frontier {
-    tree_size: u64,
-    /// One hash per set bit of `tree_size`, from the most significant down.
-    subtree_roots: Vec<Hash>,
+pub struct TreeHashes {
+    levels: Vec<Vec<Hash>>,
 }
 
-impl Frontier {
+impl TreeHashes {
     pub fn new() -> Self {
         Self::default()
     }
 
     pub fn tree_size(&self) -> u64 {
-        self.tree_size
+        self.levels.first().map_or(0, |leaves| leaves.len() as u64)
     }
 
     pub fn push(&mut self, leaf_hash: Hash) {
-        let mut carry = leaf_hash;
-        let mut size = self.tree_size;
-        // Each trailing one bit of the old size is a complete subtree that
-        // merges with the new one.
-        while size & 1 == 1 {
-            let left = self.subtree_roots.pop().expect("a set bit has a subtree root");
-            carry = node_hash(&left, &carry);
-            size >>= 1;
+        let mut level = 0;
+        let mut hash = leaf_hash;
+        loop {
+            if self.levels.len() == level {
+                self.levels.push(Vec::new());
+            }
+            let nodes = &mut self.levels[level];
+            nodes.push(hash);
+            if !nodes.len().is_multiple_of(2) {
+                return;
+            }
+            hash = node_hash(&nodes[nodes.len() - 2], &nodes[nodes.len() - 1]);
+            level += 1;
         }
-        self.subtree_roots.push(carry);
-        self.tree_size += 1;
     }
 
+    /// The root of the tree of all leaves pushed so far.
     pub fn root(&self) -> Hash {
-        let mut hashes = self.subtree_roots.iter().rev();
-        let Some(first) = hashes.next() else {
-            return EMPTY_ROOT;
-        };
-        hashes.fold(*first, |right, left| node_hash(left, &right))
+        root(self, self.tree_size())
+    }
+
+    /// The hashes of complete subtrees of `2^level` leaves, left to right.
+    pub fn level(&self, level: usize) -> &[Hash] {
+        self.levels.get(level).map_or(&[], Vec::as_slice)
+    }
+}
+
+impl HashSource for TreeHashes {
+    fn leaf(&self, index: u64) -> Hash {
+        self.levels[0][index as usize]
+    }
+
+    fn subtree_root(&self, start: u64, end: u64) -> Hash {
+        let width = end - start;
+        if width.is_power_of_two() && start.is_multiple_of(width) {
+            return self.levels[width.trailing_zeros() as usize][(start / width) as usize];
+        }
+        let split = start + largest_power_of_two_below(width);
+        node_hash(&self.subtree_root(start, split), &self.subtree_root(split, end))
     }
 }
 
@@ -370,7 +389,7 @@ mod tests {
         let expected: Hash = Sha256::digest(b"").into();
         assert_eq!(EMPTY_ROOT, expected);
         assert_eq!(root(&Vec::<Hash>::new(), 0), EMPTY_ROOT);
-        assert_eq!(Frontier::new().root(), EMPTY_ROOT);
+        assert_eq!(TreeHashes::new().root(), EMPTY_ROOT);
     }
 
     #[test]

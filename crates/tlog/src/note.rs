@@ -181,10 +181,9 @@ impl std::str::FromStr for VerifierKey {
     type Err = NoteError;
 
     fn from_str(text: &str) -> Result<Self, NoteError> {
-        let mut parts = text.trim().split('+');
-        let (Some(name), Some(id_hex), Some(material), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        // Base64 uses '+', so the key material is everything after the second.
+        let mut parts = text.trim().splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(material)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(NoteError::MalformedKey(
                 "a verifier key has three parts joined by '+'",
             ));
@@ -327,10 +326,8 @@ impl SignerKey {
             .trim()
             .strip_prefix(PRIVATE_KEY_PREFIX)
             .ok_or(NoteError::MalformedKey("a private key starts with PRIVATE+KEY+"))?;
-        let mut parts = rest.split('+');
-        let (Some(name), Some(id_hex), Some(material), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(material)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(NoteError::MalformedKey(
                 "a private key has five parts joined by '+'",
             ));
@@ -373,7 +370,9 @@ impl NoteSignature {
         )
     }
 
-    fn parse_line(line: &str) -> Result<Self, NoteError> {
+    /// Parses one signature line, with or without its final newline.
+    pub fn from_line(line: &str) -> Result<Self, NoteError> {
+        let line = line.strip_suffix('\n').unwrap_or(line);
         let rest = line
             .strip_prefix(SIGNATURE_LINE_PREFIX)
             .ok_or(NoteError::Malformed(
@@ -442,7 +441,7 @@ impl Note {
         }
         let signatures = lines
             .into_iter()
-            .map(NoteSignature::parse_line)
+            .map(NoteSignature::from_line)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Note {
             text: text.to_owned(),

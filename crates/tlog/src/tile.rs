@@ -1,8 +1,6 @@
 //! Tile coordinates and contents of C2SP tlog-tiles: paths, tile widths and
 //! the hashes a tile holds. Writing tiles to disk is the caller's business.
 
-use crate::merkle::{Hash, node_hash};
-
 /// Hashes per full tile (tile height 8).
 pub const TILE_WIDTH: u64 = 256;
 
@@ -46,41 +44,6 @@ impl TileRef {
     pub fn path(&self) -> String {
         tile_path(self.level, self.index, self.width)
     }
-}
-
-/// The hashes of every level a tree of `leaf_hashes.len()` leaves needs:
-/// `levels[0]` are the leaf hashes and `levels[l][i]` is
-/// MTH(D[i * 256^l : (i + 1) * 256^l]) for every *complete* such range.
-/// Costs one hash per interior node of the complete subtrees.
-pub fn level_hashes(leaf_hashes: &[Hash]) -> Vec<Vec<Hash>> {
-    let mut levels = vec![leaf_hashes.to_vec()];
-    loop {
-        let below = levels.last().expect("level 0 exists");
-        let full_tiles = below.len() / TILE_WIDTH as usize;
-        if full_tiles == 0 {
-            break;
-        }
-        let next: Vec<Hash> = below
-            .chunks_exact(TILE_WIDTH as usize)
-            .map(complete_subtree_root)
-            .collect();
-        levels.push(next);
-    }
-    levels
-}
-
-/// The root of a complete tree whose leaves (a power of two in number) are
-/// the given hashes.
-fn complete_subtree_root(hashes: &[Hash]) -> Hash {
-    debug_assert!(hashes.len().is_power_of_two());
-    let mut layer = hashes.to_vec();
-    while layer.len() > 1 {
-        layer = layer
-            .chunks_exact(2)
-            .map(|pair| node_hash(&pair[0], &pair[1]))
-            .collect();
-    }
-    layer[0]
 }
 
 /// Every tile (full, and the partial ones) a tree of `tree_size` leaves is

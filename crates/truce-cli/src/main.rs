@@ -1,3 +1,400 @@
-fn main() {
-    println!("Hello, world!");
+//! The `truce` command line: a thin layer over the ledger. Exit codes: 0
+//! success, 1 a check failed (verification found a problem), 2 bad usage or
+//! input.
+
+mod log;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tlog::{KeyType, SignerKey, VerifierKey};
+use truce_core::{ActorId, ActorRole, Event, Visibility};
+use truce_ledger::keys::{read_key_file, write_key_file};
+use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "truce",
+    version,
+    about = "A verifiable record of what parties to a peace agreement committed to and did"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct DataDir {
+    /// The data directory holding the log (truce.db and keys/).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+}
+
+/// Who signs an event: the intermediary by default, with its key file
+/// from the data directory.
+#[derive(clap::Args)]
+struct Signer {
+    /// The actor signing the event.
+    #[arg(long = "as", value_name = "ACTOR")]
+    actor: Option<String>,
+    /// The actor's private key file (default: the data directory's
+    /// intermediary key).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a log: its checkpoint key, the intermediary's key, the store.
+    Init {
+        #[command(flatten)]
+        data: DataDir,
+        /// The log's origin, e.g. truce.example/istanbul-2025.
+        #[arg(long)]
+        origin: String,
+        #[arg(long, default_value = "intermediary")]
+        intermediary_id: String,
+        #[arg(long, default_value = "Neutral intermediary")]
+        intermediary_name: String,
+    },
+    /// Check every entry, signature, checkpoint, payload and derived table.
+    Verify {
+        #[command(flatten)]
+        data: DataDir,
+        /// Pin the log's verifier key (name+hash+base64) instead of trusting
+        /// the one the data directory names.
+        #[arg(long)]
+        vkey: Option<String>,
+    },
+    /// Generate a key pair: writes the private key (mode 0600), prints the
+    /// verifier key.
+    Keygen {
+        /// The key name, e.g. truce.example/istanbul-2025/ua.
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Make a witness cosigner key (signature type 0x04).
+        #[arg(long)]
+        cosigner: bool,
+    },
+    /// Register and list actors; rotate and revoke their keys.
+    #[command(subcommand)]
+    Actor(ActorCommand),
+    /// Record a free-text remark.
+    Remark {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        signer: Signer,
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        text: String,
+        /// public, intermediary, party:ID or actors:ID,ID,...
+        #[arg(long, default_value = "public")]
+        visibility: String,
+    },
+    /// Erase an entry's payload on a lawful request (the envelope stays).
+    Erase {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        entry: u64,
+        #[arg(long)]
+        legal_basis: String,
+    },
+    /// Checkpoints, entries, proofs, cosignatures and tiles.
+    #[command(subcommand)]
+    Log(log::LogCommand),
+}
+
+#[derive(Subcommand)]
+enum ActorCommand {
+    Register {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        id: String,
+        /// party, observer or witness.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: String,
+        /// The actor's verifier key (from `truce keygen`).
+        #[arg(long)]
+        vkey: String,
+    },
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    RotateKey {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        signer: Signer,
+        #[arg(long)]
+        actor: String,
+        #[arg(long)]
+        new_vkey: String,
+    },
+    RevokeKey {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        signer: Signer,
+        #[arg(long)]
+        actor: String,
+        #[arg(long)]
+        key_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// What went wrong, sorted by exit code.
+pub enum CliError {
+    /// A check failed: exit 1.
+    CheckFailed(String),
+    /// Bad usage or input, or a refused submission: exit 2.
+    Usage(String),
+}
+
+impl From<LedgerError> for CliError {
+    fn from(e: LedgerError) -> Self {
+        CliError::Usage(e.to_string())
+    }
+}
+
+pub fn usage(message: impl Into<String>) -> CliError {
+    CliError::Usage(message.into())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TRUCE_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::CheckFailed(message)) => {
+            eprintln!("FAILED: {message}");
+            ExitCode::from(1)
+        }
+        Err(CliError::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+pub fn actor_id(text: &str) -> Result<ActorId, CliError> {
+    ActorId::new(text).map_err(usage)
+}
+
+pub fn open(data: &Path) -> Result<Ledger, CliError> {
+    Ok(Ledger::open(data, LedgerOptions::default())?)
+}
+
+fn signer_of(ledger: &Ledger, signer: &Signer) -> Result<(ActorId, SignerKey), CliError> {
+    let intermediary = ledger
+        .state()
+        .intermediary()
+        .cloned()
+        .ok_or_else(|| usage("the log has no intermediary"))?;
+    let actor = signer
+        .actor
+        .as_deref()
+        .map(actor_id)
+        .transpose()?
+        .unwrap_or(intermediary);
+    let key_path = match &signer.key {
+        Some(path) => path.clone(),
+        None if Some(&actor) == ledger.state().intermediary() => {
+            ledger.dir().join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)
+        }
+        None => return Err(usage(format!("--key is needed to sign as {actor}"))),
+    };
+    Ok((actor, read_key_file(&key_path)?))
+}
+
+fn parse_visibility(text: &str) -> Result<Visibility, CliError> {
+    Ok(match text.split_once(':') {
+        None if text == "public" => Visibility::Public,
+        None if text == "intermediary" => Visibility::Intermediary,
+        Some(("party", id)) => Visibility::Party(actor_id(id)?),
+        Some(("actors", ids)) => Visibility::Actors(ids.split(',').map(actor_id).collect::<Result<_, _>>()?),
+        _ => {
+            return Err(usage(format!(
+                "--visibility {text:?}: use public, intermediary, party:ID or actors:ID,ID"
+            )));
+        }
+    })
+}
+
+fn parse_role(text: &str) -> Result<ActorRole, CliError> {
+    match text {
+        "party" => Ok(ActorRole::Party),
+        "observer" => Ok(ActorRole::Observer),
+        "witness" => Ok(ActorRole::Witness),
+        _ => Err(usage(format!("--role {text:?}: use party, observer or witness"))),
+    }
+}
+
+/// Signs `event` as `signer` and appends it, printing the entry index.
+fn record(
+    ledger: &mut Ledger,
+    signer: &Signer,
+    event: Event,
+    visibility: Visibility,
+) -> Result<(), CliError> {
+    let (actor, key) = signer_of(ledger, signer)?;
+    let submission = ledger.submission(&actor, &key, &event, visibility);
+    let index = ledger.append_one(submission)?;
+    println!("entry {index}: {} recorded", event.kind());
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let intermediary = Signer {
+        actor: None,
+        key: None,
+    };
+    match cli.command {
+        Command::Init {
+            data,
+            origin,
+            intermediary_id,
+            intermediary_name,
+        } => {
+            let id = actor_id(&intermediary_id)?;
+            let ledger = Ledger::init(
+                &data.data,
+                &origin,
+                &id,
+                &intermediary_name,
+                LedgerOptions::default(),
+            )?;
+            println!("created log {origin} in {}", data.data.display());
+            println!("log verifier key (give it to every party and observer):");
+            println!("  {}", ledger.log_vkey());
+            println!(
+                "secret keys are in {} (mode 0600)",
+                data.data.join(KEYS_DIR).display()
+            );
+        }
+        Command::Verify { data, vkey } => {
+            let pinned = vkey
+                .map(|v| v.parse::<VerifierKey>())
+                .transpose()
+                .map_err(|e| usage(format!("--vkey: {e}")))?;
+            let report = truce_ledger::verify_data_dir(&data.data, pinned.as_ref())
+                .map_err(|failure| CliError::CheckFailed(failure.0))?;
+            println!("{report}");
+        }
+        Command::Keygen { name, out, cosigner } => {
+            let key_type = if cosigner {
+                KeyType::Cosignature
+            } else {
+                KeyType::Ed25519
+            };
+            let key = SignerKey::generate(&name, key_type).map_err(|e| usage(format!("--name: {e}")))?;
+            write_key_file(&out, &key)?;
+            println!("{}", key.verifier());
+        }
+        Command::Actor(ActorCommand::Register {
+            data,
+            id,
+            role,
+            name,
+            vkey,
+        }) => {
+            let mut ledger = open(&data.data)?;
+            let event = Event::ActorRegistered {
+                actor: actor_id(&id)?,
+                role: parse_role(&role)?,
+                name,
+                vkey,
+            };
+            record(&mut ledger, &intermediary, event, Visibility::Public)?;
+        }
+        Command::Actor(ActorCommand::List { data }) => {
+            let ledger = open(&data.data)?;
+            println!("{:<20} {:<13} {:<10} {:<9} NAME", "ACTOR", "ROLE", "KEY", "SINCE");
+            for actor in ledger.state().actors() {
+                let key = actor.keys.iter().rev().find(|k| k.valid_until.is_none());
+                let key_id = key.map_or("(none)".to_owned(), |k| format!("{:08x}", k.vkey.key_id()));
+                println!(
+                    "{:<20} {:<13} {:<10} {:<9} {}",
+                    actor.id,
+                    actor.role.as_str(),
+                    key_id,
+                    actor.registered_at,
+                    actor.name
+                );
+            }
+        }
+        Command::Actor(ActorCommand::RotateKey {
+            data,
+            signer,
+            actor,
+            new_vkey,
+        }) => {
+            let mut ledger = open(&data.data)?;
+            let event = Event::KeyRotated {
+                actor: actor_id(&actor)?,
+                new_vkey,
+            };
+            record(&mut ledger, &signer, event, Visibility::Public)?;
+        }
+        Command::Actor(ActorCommand::RevokeKey {
+            data,
+            signer,
+            actor,
+            key_id,
+            reason,
+        }) => {
+            let mut ledger = open(&data.data)?;
+            let event = Event::KeyRevoked {
+                actor: actor_id(&actor)?,
+                key_id,
+                reason,
+            };
+            record(&mut ledger, &signer, event, Visibility::Public)?;
+        }
+        Command::Remark {
+            data,
+            signer,
+            subject,
+            text,
+            visibility,
+        } => {
+            let mut ledger = open(&data.data)?;
+            let visibility = parse_visibility(&visibility)?;
+            record(
+                &mut ledger,
+                &signer,
+                Event::RemarkRecorded { subject, text },
+                visibility,
+            )?;
+        }
+        Command::Erase {
+            data,
+            entry,
+            legal_basis,
+        } => {
+            let mut ledger = open(&data.data)?;
+            let event = Event::PayloadErased {
+                entry_index: entry,
+                legal_basis,
+            };
+            record(&mut ledger, &intermediary, event, Visibility::Intermediary)?;
+        }
+        Command::Log(command) => log::run(command)?,
+    }
+    Ok(())
 }

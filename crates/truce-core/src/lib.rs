@@ -1,14 +1,15 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The pure domain core of truce: the event envelope and its canonical
+//! encoding, the events, and state as a fold over the log.
+//!
+//! No I/O, no async, no clock, no randomness: times, indices and keys
+//! arrive as arguments. Storage, HTTP and the CLI are thin layers around it.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod canonical;
+pub mod envelope;
+pub mod event;
+pub mod projection;
+pub mod state;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use envelope::{ActorId, Envelope, Reader, SignedStatement, Statement, Visibility};
+pub use event::{ActorRole, Event};
+pub use state::{LogState, PayloadView, Rejection};

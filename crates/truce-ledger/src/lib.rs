@@ -1,14 +1,70 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The ledger: the I/O layer that turns the pure core and a store into a
+//! running log. It signs and checks statements, appends them in batches,
+//! signs checkpoints, verifies a whole data directory, proves inclusion and
+//! consistency, and exports tiles.
+
+pub mod appender;
+pub mod keys;
+pub mod ledger;
+pub mod tiles;
+pub mod verify;
+
+pub use tiles::export_tiles;
+
+use std::path::Path;
+
+pub use ledger::{Ledger, LedgerOptions, Submission};
+pub use verify::{VerifyReport, verify_data_dir};
+
+/// The intermediary's and the log's key files, inside the data directory.
+pub const KEYS_DIR: &str = "keys";
+pub const LOG_KEY_FILE: &str = "log.key";
+pub const INTERMEDIARY_KEY_FILE: &str = "intermediary.key";
+
+#[derive(Debug)]
+pub enum LedgerError {
+    /// Bad input from the user: shown as is, exit code 2.
+    Input(String),
+    /// A submission the log's rules refuse.
+    Rejected(truce_core::Rejection),
+    Io(String),
+    Store(truce_store::StoreError),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl LedgerError {
+    pub fn io(path: &Path, error: std::io::Error) -> Self {
+        LedgerError::Io(format!("{}: {error}", path.display()))
     }
+}
+
+impl std::fmt::Display for LedgerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LedgerError::Input(why) | LedgerError::Io(why) => f.write_str(why),
+            LedgerError::Rejected(why) => write!(f, "rejected: {why}"),
+            LedgerError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for LedgerError {}
+
+impl From<truce_store::StoreError> for LedgerError {
+    fn from(e: truce_store::StoreError) -> Self {
+        LedgerError::Store(e)
+    }
+}
+
+impl From<truce_core::Rejection> for LedgerError {
+    fn from(e: truce_core::Rejection) -> Self {
+        LedgerError::Rejected(e)
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one clock the ledger reads.
+pub fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    since_epoch.as_millis() as i64
 }

@@ -1,0 +1,40 @@
+//! The canonical byte encoding of envelopes and payloads: JSON
+//! Canonicalization Scheme, RFC 8785 (via `serde_jcs`).
+//!
+//! Why JCS and not deterministic CBOR: payloads are read by people and by
+//! the parties' own tools, often with nothing more than a JSON parser; JCS
+//! keeps them readable while fixing key order, whitespace, string escapes
+//! and number formatting, so a hash over the bytes is reproducible in any
+//! language with a JCS library. Readers reject any bytes that are not
+//! already canonical, so each value has exactly one encoding.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalError(pub String);
+
+impl std::fmt::Display for CanonicalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CanonicalError {}
+
+pub fn to_canonical<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    // Serialising our own types cannot fail: they hold no maps with
+    // non-string keys and no non-finite floats.
+    serde_jcs::to_vec(value).expect("truce types serialise to JSON")
+}
+
+/// Parses `bytes` and checks that they are the canonical encoding of what
+/// they parse to.
+pub fn from_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, CanonicalError> {
+    let value: T = serde_json::from_slice(bytes)
+        .map_err(|e| CanonicalError(format!("not valid JSON for its kind: {e}")))?;
+    if to_canonical(&value) != bytes {
+        return Err(CanonicalError("not in canonical form (RFC 8785)".to_owned()));
+    }
+    Ok(value)
+}

@@ -1,0 +1,232 @@
+//! The event envelope: what an actor signs, and what the log appends as a
+//! Merkle leaf. The payload itself is not in the leaf, only its SHA-256, so
+//! a payload can be withheld or erased while the tree still verifies.
+
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tlog::SignerKey;
+
+use crate::canonical::{CanonicalError, from_canonical, to_canonical};
+
+/// Entry bundles length-prefix entries with a u16 (C2SP tlog-tiles).
+pub const MAX_LEAF_BYTES: usize = tlog::tile::MAX_ENTRY_BYTES;
+/// A bound on a payload, so one event cannot exhaust the store.
+pub const MAX_PAYLOAD_BYTES: usize = 4 << 20;
+/// A bound on a named-set visibility.
+pub const MAX_VISIBILITY_ACTORS: usize = 64;
+
+/// Domain separation for actor signatures over statements.
+const STATEMENT_CONTEXT: &[u8] = b"truce-statement/v1\n";
+
+/// An actor's identifier on the log: lower-case ASCII letters, digits and
+/// `-`, at most 64 bytes (it appears in public envelopes, so it names an
+/// organisation, never a person).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ActorId(String);
+
+impl ActorId {
+    pub fn new(id: &str) -> Result<Self, String> {
+        let valid = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if valid {
+            Ok(ActorId(id.to_owned()))
+        } else {
+            Err(format!(
+                "actor id {id:?} must be 1-64 characters of a-z, 0-9 and '-'"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ActorId {
+    type Error = String;
+    fn try_from(id: String) -> Result<Self, String> {
+        ActorId::new(&id)
+    }
+}
+
+impl From<ActorId> for String {
+    fn from(id: ActorId) -> String {
+        id.0
+    }
+}
+
+impl std::fmt::Display for ActorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+/// Who may read an event's payload. The intermediary runs the log and holds
+/// every payload, so it reads them all; the variants say who else may.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Everyone, observers and the public included.
+    Public,
+    /// The intermediary alone.
+    Intermediary,
+    /// One party (and the intermediary).
+    Party(ActorId),
+    /// A named set of actors (and the intermediary).
+    Actors(BTreeSet<ActorId>),
+}
+
+/// Who is reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reader {
+    /// The intermediary operating the log.
+    Intermediary,
+    Actor(ActorId),
+    /// Anyone without an identity.
+    Public,
+}
+
+impl Visibility {
+    pub fn allows(&self, reader: &Reader) -> bool {
+        match (self, reader) {
+            (Visibility::Public, _) | (_, Reader::Intermediary) => true,
+            (_, Reader::Public) | (Visibility::Intermediary, _) => false,
+            (Visibility::Party(party), Reader::Actor(actor)) => party == actor,
+            (Visibility::Actors(actors), Reader::Actor(actor)) => actors.contains(actor),
+        }
+    }
+}
+
+/// What the actor signs. The log adds the index and its own time around it;
+/// the Merkle tree commits to those.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    /// The log's origin, so a statement cannot be replayed on another log.
+    pub origin: String,
+    pub actor: ActorId,
+    /// The signed-note key ID (8 hex digits) of the actor's key.
+    pub key_id: String,
+    /// The actor's own counter, 1 for its first event and one more for
+    /// each next: it makes a replayed statement detectable.
+    pub seq: u64,
+    pub kind: String,
+    pub visibility: Visibility,
+    /// Hex SHA-256 of the canonical payload bytes.
+    pub payload_sha256: String,
+    /// When the actor signed, in milliseconds since the Unix epoch, by the
+    /// actor's clock.
+    pub signed_at_ms: i64,
+}
+
+impl Statement {
+    /// The statement an actor makes to append `event`.
+    pub fn for_event(
+        origin: &str,
+        actor: &ActorId,
+        key: &SignerKey,
+        seq: u64,
+        event: &crate::Event,
+        visibility: Visibility,
+        signed_at_ms: i64,
+    ) -> (Statement, Vec<u8>) {
+        let payload = event.to_payload();
+        let statement = Statement {
+            origin: origin.to_owned(),
+            actor: actor.clone(),
+            key_id: key_id_hex(key.key_id()),
+            seq,
+            kind: event.kind().to_owned(),
+            visibility,
+            payload_sha256: sha256_hex(&payload),
+            signed_at_ms,
+        };
+        (statement, payload)
+    }
+
+    pub fn signing_input(&self) -> Vec<u8> {
+        let mut input = STATEMENT_CONTEXT.to_vec();
+        input.extend_from_slice(&to_canonical(self));
+        input
+    }
+
+    pub fn sign(self, key: &SignerKey) -> SignedStatement {
+        let signature = key.sign_raw(&self.signing_input());
+        SignedStatement {
+            statement: self,
+            signature: BASE64.encode(signature.to_bytes()),
+        }
+    }
+}
+
+/// A statement with the actor's signature: what a client submits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedStatement {
+    pub statement: Statement,
+    /// Base64 of the 64-byte Ed25519 signature over the signing input.
+    pub signature: String,
+}
+
+impl SignedStatement {
+    pub fn signature_bytes(&self) -> Result<Signature, String> {
+        let bytes = BASE64
+            .decode(&self.signature)
+            .map_err(|_| "signature is not base64".to_owned())?;
+        Signature::from_slice(&bytes).map_err(|_| "signature is not 64 bytes".to_owned())
+    }
+
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), String> {
+        let signature = self.signature_bytes()?;
+        key.verify_strict(&self.statement.signing_input(), &signature)
+            .map_err(|_| "actor signature does not verify".to_owned())
+    }
+}
+
+/// The Merkle leaf: a signed statement at its index, with the log's time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    pub index: u64,
+    /// When the log appended the entry, in milliseconds since the epoch.
+    pub logged_at_ms: i64,
+    pub signed: SignedStatement,
+}
+
+impl Envelope {
+    pub fn statement(&self) -> &Statement {
+        &self.signed.statement
+    }
+
+    pub fn to_leaf(&self) -> Vec<u8> {
+        to_canonical(self)
+    }
+
+    pub fn from_leaf(bytes: &[u8]) -> Result<Self, CanonicalError> {
+        if bytes.len() > MAX_LEAF_BYTES {
+            return Err(CanonicalError("envelope larger than 65535 bytes".to_owned()));
+        }
+        from_canonical(bytes)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn key_id_hex(key_id: u32) -> String {
+    format!("{key_id:08x}")
+}

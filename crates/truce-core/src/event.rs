@@ -1,0 +1,106 @@
+//! Events: the payloads of log entries, named in the past tense. Each
+//! payload carries its kind, so the payload hash also commits to it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::{CanonicalError, from_canonical, to_canonical};
+use crate::envelope::ActorId;
+
+/// What an actor is on the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorRole {
+    /// The neutral intermediary that operates the log (one per log).
+    Intermediary,
+    /// A party to the agreement.
+    Party,
+    /// Reads aggregates and public entries; signs its own reports.
+    Observer,
+    /// Cosigns checkpoints (C2SP tlog-cosignature); its key is a type 0x04
+    /// cosigner key and it signs no events.
+    Witness,
+}
+
+impl ActorRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorRole::Intermediary => "intermediary",
+            ActorRole::Party => "party",
+            ActorRole::Observer => "observer",
+            ActorRole::Witness => "witness",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Event {
+    /// Entry 0: names the log and its operator, and registers the
+    /// intermediary's event key. Signed by that key.
+    LogCreated {
+        origin: String,
+        /// The verifier key of the log's checkpoint signer.
+        log_vkey: String,
+        intermediary: ActorId,
+        intermediary_name: String,
+        /// The intermediary's event-signing verifier key (type 0x01).
+        intermediary_vkey: String,
+    },
+    /// The intermediary registers a party, an observer or a witness.
+    ActorRegistered {
+        actor: ActorId,
+        role: ActorRole,
+        name: String,
+        vkey: String,
+    },
+    /// A new key replaces the actor's current one from the next entry on.
+    /// Signed by the actor with its current key, or by the intermediary.
+    KeyRotated { actor: ActorId, new_vkey: String },
+    /// A key stops being valid after this entry; the actor has no key until
+    /// the intermediary rotates a new one in.
+    KeyRevoked {
+        actor: ActorId,
+        key_id: String,
+        reason: String,
+    },
+    /// A free-text remark on the record (e.g. the intermediary's minutes).
+    RemarkRecorded { subject: String, text: String },
+    /// On a lawful erasure request the intermediary erases an entry's
+    /// payload; the envelope and its hash stay, so the tree still verifies.
+    PayloadErased { entry_index: u64, legal_basis: String },
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::LogCreated { .. } => "log_created",
+            Event::ActorRegistered { .. } => "actor_registered",
+            Event::KeyRotated { .. } => "key_rotated",
+            Event::KeyRevoked { .. } => "key_revoked",
+            Event::RemarkRecorded { .. } => "remark_recorded",
+            Event::PayloadErased { .. } => "payload_erased",
+        }
+    }
+
+    /// Events every reader needs to check signatures, so they are public
+    /// and can never be erased.
+    pub fn is_registry(&self) -> bool {
+        matches!(
+            self,
+            Event::LogCreated { .. }
+                | Event::ActorRegistered { .. }
+                | Event::KeyRotated { .. }
+                | Event::KeyRevoked { .. }
+        )
+    }
+
+    pub fn to_payload(&self) -> Vec<u8> {
+        to_canonical(self)
+    }
+
+    pub fn from_payload(bytes: &[u8]) -> Result<Self, CanonicalError> {
+        from_canonical(bytes)
+    }
+}
+
+pub const REGISTRY_KINDS: [&str; 4] = ["log_created", "actor_registered", "key_rotated", "key_revoked"];

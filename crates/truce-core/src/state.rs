@@ -1,0 +1,609 @@
+//! The log's own state as a fold over its entries: who the actors are,
+//! which key each may sign with at each index, their sequence numbers and
+//! the erasures. `check` decides whether an entry may come next; `apply`
+//! folds it in. The appender and the verifier run the same two functions,
+//! so what was accepted is exactly what a replay accepts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ed25519_dalek::VerifyingKey;
+use tlog::{KeyType, VerifierKey};
+
+use crate::envelope::{ActorId, Envelope, MAX_VISIBILITY_ACTORS, Visibility, key_id_hex};
+use crate::event::{ActorRole, Event, REGISTRY_KINDS};
+use crate::projection::{Cell, Table};
+
+/// Why an entry may not be appended (or, on replay, why it is bad). The
+/// message is shown to users and names no personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection(pub String);
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+fn reject<T>(message: impl Into<String>) -> Result<T, Rejection> {
+    Err(Rejection(message.into()))
+}
+
+/// How much of an entry's payload the reader has.
+#[derive(Debug, Clone, Copy)]
+pub enum PayloadView<'a> {
+    Present(&'a Event),
+    /// Not given to this reader (visibility).
+    Withheld,
+    /// Erased on a lawful request; a later erasure event must explain it.
+    Erased,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyStatus {
+    Active,
+    Rotated,
+    Revoked,
+}
+
+impl KeyStatus {
+    fn as_str(&self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Rotated => "rotated",
+            KeyStatus::Revoked => "revoked",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ActorKey {
+    pub vkey: VerifierKey,
+    /// The first entry index this key may sign.
+    pub valid_from: u64,
+    /// The last entry index this key may sign, once rotated or revoked.
+    pub valid_until: Option<u64>,
+    pub status: KeyStatus,
+}
+
+impl ActorKey {
+    fn key_id(&self) -> String {
+        key_id_hex(self.vkey.key_id())
+    }
+
+    fn is_valid_at(&self, index: u64) -> bool {
+        self.valid_from <= index && self.valid_until.is_none_or(|until| index <= until)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: ActorId,
+    pub role: ActorRole,
+    pub name: String,
+    pub registered_at: u64,
+    pub keys: Vec<ActorKey>,
+    pub last_seq: u64,
+}
+
+impl Actor {
+    fn key(&self, key_id: &str) -> Option<&ActorKey> {
+        self.keys.iter().find(|k| k.key_id() == key_id)
+    }
+
+    fn active_key_mut(&mut self) -> Option<&mut ActorKey> {
+        self.keys.iter_mut().find(|k| k.status == KeyStatus::Active)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Erasure {
+    pub erased_by: u64,
+    pub legal_basis: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LogState {
+    origin: Option<String>,
+    log_vkey: Option<VerifierKey>,
+    intermediary: Option<ActorId>,
+    actors: BTreeMap<ActorId, Actor>,
+    /// Entries whose payloads must never be erased: the registry and the
+    /// erasures themselves.
+    unerasable: BTreeSet<u64>,
+    erasures: BTreeMap<u64, Erasure>,
+    tree_size: u64,
+    last_logged_at_ms: i64,
+    /// Bumped whenever a derived table changes, so storage rewrites them
+    /// only when needed.
+    derived_revision: u64,
+}
+
+pub const MAX_KIND_BYTES: usize = 64;
+
+fn parse_vkey(text: &str, role: ActorRole) -> Result<VerifierKey, Rejection> {
+    let vkey: VerifierKey = text.parse().map_err(|e| Rejection(format!("vkey: {e}")))?;
+    let wanted = if role == ActorRole::Witness {
+        KeyType::Cosignature
+    } else {
+        KeyType::Ed25519
+    };
+    if vkey.key_type() != wanted {
+        return reject(format!(
+            "vkey: a {} key must be of signature type 0x{:02x}",
+            role.as_str(),
+            wanted.byte()
+        ));
+    }
+    Ok(vkey)
+}
+
+impl LogState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    pub fn log_vkey(&self) -> Option<&VerifierKey> {
+        self.log_vkey.as_ref()
+    }
+
+    pub fn intermediary(&self) -> Option<&ActorId> {
+        self.intermediary.as_ref()
+    }
+
+    pub fn tree_size(&self) -> u64 {
+        self.tree_size
+    }
+
+    /// The earliest time the next entry may carry.
+    pub fn last_logged_at_ms(&self) -> i64 {
+        self.last_logged_at_ms
+    }
+
+    pub fn actor(&self, id: &ActorId) -> Option<&Actor> {
+        self.actors.get(id)
+    }
+
+    pub fn actors(&self) -> impl Iterator<Item = &Actor> {
+        self.actors.values()
+    }
+
+    pub fn erasures(&self) -> &BTreeMap<u64, Erasure> {
+        &self.erasures
+    }
+
+    pub fn derived_revision(&self) -> u64 {
+        self.derived_revision
+    }
+
+    /// The sequence number the actor's next statement must carry.
+    pub fn next_seq(&self, actor: &ActorId) -> u64 {
+        self.actors.get(actor).map_or(1, |a| a.last_seq + 1)
+    }
+
+    /// The witnesses' cosigner keys, to check checkpoint cosignatures.
+    pub fn witness_keys(&self) -> Vec<VerifierKey> {
+        self.actors
+            .values()
+            .filter(|a| a.role == ActorRole::Witness)
+            .flat_map(|a| a.keys.iter().map(|k| k.vkey.clone()))
+            .collect()
+    }
+
+    /// The key that must have signed `envelope`, as registered for its
+    /// actor at its index. For entry 0 the key is the one the entry itself
+    /// registers (the log's genesis is self-signed).
+    pub fn signing_key(&self, envelope: &Envelope, payload: PayloadView) -> Result<VerifyingKey, Rejection> {
+        let statement = envelope.statement();
+        if envelope.index == 0 {
+            let PayloadView::Present(Event::LogCreated {
+                intermediary_vkey, ..
+            }) = payload
+            else {
+                return reject("entry 0 must be a readable log_created event");
+            };
+            return Ok(*parse_vkey(intermediary_vkey, ActorRole::Intermediary)?.public_key());
+        }
+        let Some(actor) = self.actors.get(&statement.actor) else {
+            return reject(format!("actor {} is not registered", statement.actor));
+        };
+        match actor.key(&statement.key_id) {
+            Some(key) if key.is_valid_at(envelope.index) => Ok(*key.vkey.public_key()),
+            Some(key) => reject(format!(
+                "key {} of {} is {} and not valid at entry {}",
+                statement.key_id,
+                actor.id,
+                key.status.as_str(),
+                envelope.index
+            )),
+            None => reject(format!("actor {} has no key {}", actor.id, statement.key_id)),
+        }
+    }
+
+    /// Whether `envelope` may be the next entry, given what the reader has
+    /// of its payload. Does not check the signature (see [`Self::signing_key`]).
+    pub fn check(&self, envelope: &Envelope, payload: PayloadView) -> Result<(), Rejection> {
+        let statement = envelope.statement();
+        if envelope.index != self.tree_size {
+            return reject(format!(
+                "index {} where {} comes next",
+                envelope.index, self.tree_size
+            ));
+        }
+        if envelope.logged_at_ms < self.last_logged_at_ms {
+            return reject("logged earlier than the entry before it");
+        }
+        if statement.payload_sha256.len() != 64
+            || !statement
+                .payload_sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return reject("payload_sha256 is not 64 lower-case hex digits");
+        }
+        if statement.kind.is_empty()
+            || statement.kind.len() > MAX_KIND_BYTES
+            || !statement
+                .kind
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            return reject("kind must be 1-64 characters of a-z and '_'");
+        }
+        self.check_visibility(&statement.visibility)?;
+        let is_registry_kind = REGISTRY_KINDS.contains(&statement.kind.as_str());
+        if is_registry_kind && statement.visibility != Visibility::Public {
+            return reject(format!("{} events must be public", statement.kind));
+        }
+        if self.tree_size == 0 {
+            return self.check_genesis(envelope, payload);
+        }
+        if Some(statement.origin.as_str()) != self.origin.as_deref() {
+            return reject("statement is for another log (origin differs)");
+        }
+        let Some(signer) = self.actors.get(&statement.actor) else {
+            return reject(format!("actor {} is not registered", statement.actor));
+        };
+        if signer.role == ActorRole::Witness {
+            return reject("witnesses cosign checkpoints and sign no events");
+        }
+        if statement.seq != signer.last_seq + 1 {
+            return reject(format!(
+                "sequence {} from {} where {} comes next",
+                statement.seq,
+                signer.id,
+                signer.last_seq + 1
+            ));
+        }
+        match payload {
+            PayloadView::Present(event) => {
+                if event.kind() != statement.kind {
+                    return reject(format!(
+                        "payload is a {} event, envelope says {}",
+                        event.kind(),
+                        statement.kind
+                    ));
+                }
+                self.check_event(signer, event)
+            }
+            PayloadView::Withheld if statement.visibility == Visibility::Public => {
+                reject("a public payload is missing")
+            }
+            PayloadView::Withheld | PayloadView::Erased if is_registry_kind => {
+                reject("a registry payload is missing")
+            }
+            PayloadView::Withheld | PayloadView::Erased => Ok(()),
+        }
+    }
+
+    fn check_visibility(&self, visibility: &Visibility) -> Result<(), Rejection> {
+        let named: Vec<&ActorId> = match visibility {
+            Visibility::Public | Visibility::Intermediary => return Ok(()),
+            Visibility::Party(party) => vec![party],
+            Visibility::Actors(actors) => actors.iter().collect(),
+        };
+        if named.is_empty() || named.len() > MAX_VISIBILITY_ACTORS {
+            return reject(format!("visibility names 1 to {MAX_VISIBILITY_ACTORS} actors"));
+        }
+        match named.iter().find(|a| !self.actors.contains_key(**a)) {
+            Some(unknown) => reject(format!("visibility names unregistered actor {unknown}")),
+            None => Ok(()),
+        }
+    }
+
+    fn check_genesis(&self, envelope: &Envelope, payload: PayloadView) -> Result<(), Rejection> {
+        let statement = envelope.statement();
+        let PayloadView::Present(Event::LogCreated {
+            origin,
+            log_vkey,
+            intermediary,
+            intermediary_vkey,
+            ..
+        }) = payload
+        else {
+            return reject("entry 0 must be a readable log_created event");
+        };
+        if *origin != statement.origin {
+            return reject("log_created names another origin than its statement");
+        }
+        let log_key: VerifierKey = log_vkey
+            .parse()
+            .map_err(|e| Rejection(format!("log_vkey: {e}")))?;
+        if log_key.key_type() != KeyType::Ed25519 || log_key.name() != origin {
+            return reject("log_vkey must be an Ed25519 key named after the origin");
+        }
+        let key = parse_vkey(intermediary_vkey, ActorRole::Intermediary)?;
+        if statement.actor != *intermediary || statement.key_id != key_id_hex(key.key_id()) {
+            return reject("log_created must be signed by the intermediary key it registers");
+        }
+        if statement.seq != 1 {
+            return reject("the intermediary's first statement has sequence 1");
+        }
+        Ok(())
+    }
+
+    fn check_event(&self, signer: &Actor, event: &Event) -> Result<(), Rejection> {
+        let by_intermediary = Some(&signer.id) == self.intermediary.as_ref();
+        match event {
+            Event::LogCreated { .. } => reject("the log was already created"),
+            Event::ActorRegistered {
+                actor,
+                role,
+                name,
+                vkey,
+            } => {
+                if !by_intermediary {
+                    return reject("only the intermediary registers actors");
+                }
+                if self.actors.contains_key(actor) {
+                    return reject(format!("actor {actor} is already registered"));
+                }
+                if *role == ActorRole::Intermediary {
+                    return reject("a log has one intermediary");
+                }
+                if name.trim().is_empty() || name.len() > 200 {
+                    return reject("actor name must be 1-200 characters");
+                }
+                parse_vkey(vkey, *role).map(|_| ())
+            }
+            Event::KeyRotated { actor, new_vkey } => {
+                let target = self.actor_signed_for(signer, actor, by_intermediary)?;
+                let key = parse_vkey(new_vkey, target.role)?;
+                if target.key(&key_id_hex(key.key_id())).is_some() {
+                    return reject(format!("{actor} already had key {}", key_id_hex(key.key_id())));
+                }
+                Ok(())
+            }
+            Event::KeyRevoked { actor, key_id, .. } => {
+                let target = self.actor_signed_for(signer, actor, by_intermediary)?;
+                match target.key(key_id) {
+                    Some(key) if key.status == KeyStatus::Active => Ok(()),
+                    Some(_) => reject(format!("key {key_id} of {actor} is no longer active")),
+                    None => reject(format!("{actor} has no key {key_id}")),
+                }
+            }
+            Event::RemarkRecorded { subject, text } => {
+                if subject.trim().is_empty() || subject.len() > 200 || text.len() > 100_000 {
+                    return reject("a remark has a subject of 1-200 characters and at most 100,000 of text");
+                }
+                Ok(())
+            }
+            Event::PayloadErased {
+                entry_index,
+                legal_basis,
+            } => {
+                if !by_intermediary {
+                    return reject("only the intermediary erases payloads");
+                }
+                if *entry_index >= self.tree_size {
+                    return reject(format!("entry {entry_index} does not exist yet"));
+                }
+                if self.unerasable.contains(entry_index) {
+                    return reject(format!("entry {entry_index} is a registry or erasure entry"));
+                }
+                if self.erasures.contains_key(entry_index) {
+                    return reject(format!("entry {entry_index} was already erased"));
+                }
+                if legal_basis.trim().is_empty() {
+                    return reject("an erasure names its legal basis");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Key events are signed by the actor itself or by the intermediary.
+    fn actor_signed_for(
+        &self,
+        signer: &Actor,
+        actor: &ActorId,
+        by_intermediary: bool,
+    ) -> Result<&Actor, Rejection> {
+        let Some(target) = self.actors.get(actor) else {
+            return reject(format!("actor {actor} is not registered"));
+        };
+        if signer.id != *actor && !by_intermediary {
+            return reject(format!("only {actor} or the intermediary may change its keys"));
+        }
+        Ok(target)
+    }
+
+    /// Folds in an entry that passed [`Self::check`].
+    pub fn apply(&mut self, envelope: &Envelope, payload: PayloadView) {
+        let index = envelope.index;
+        let statement = envelope.statement();
+        self.tree_size = index + 1;
+        self.last_logged_at_ms = envelope.logged_at_ms;
+        if let PayloadView::Present(event) = payload {
+            self.apply_event(index, event);
+        }
+        if let Some(actor) = self.actors.get_mut(&statement.actor) {
+            actor.last_seq = statement.seq;
+        }
+    }
+
+    fn apply_event(&mut self, index: u64, event: &Event) {
+        if event.is_registry() || matches!(event, Event::PayloadErased { .. }) {
+            self.unerasable.insert(index);
+            self.derived_revision += 1;
+        }
+        match event {
+            Event::LogCreated {
+                origin,
+                log_vkey,
+                intermediary,
+                intermediary_name,
+                intermediary_vkey,
+            } => {
+                self.origin = Some(origin.clone());
+                self.log_vkey = log_vkey.parse().ok();
+                self.intermediary = Some(intermediary.clone());
+                let vkey = intermediary_vkey.parse().expect("checked");
+                self.actors.insert(
+                    intermediary.clone(),
+                    Actor {
+                        id: intermediary.clone(),
+                        role: ActorRole::Intermediary,
+                        name: intermediary_name.clone(),
+                        registered_at: index,
+                        keys: vec![ActorKey {
+                            vkey,
+                            valid_from: 0,
+                            valid_until: None,
+                            status: KeyStatus::Active,
+                        }],
+                        last_seq: 0,
+                    },
+                );
+            }
+            Event::ActorRegistered {
+                actor,
+                role,
+                name,
+                vkey,
+            } => {
+                let vkey = vkey.parse().expect("checked");
+                self.actors.insert(
+                    actor.clone(),
+                    Actor {
+                        id: actor.clone(),
+                        role: *role,
+                        name: name.clone(),
+                        registered_at: index,
+                        keys: vec![ActorKey {
+                            vkey,
+                            valid_from: index + 1,
+                            valid_until: None,
+                            status: KeyStatus::Active,
+                        }],
+                        last_seq: 0,
+                    },
+                );
+            }
+            Event::KeyRotated { actor, new_vkey } => {
+                let target = self.actors.get_mut(actor).expect("checked");
+                if let Some(old) = target.active_key_mut() {
+                    old.status = KeyStatus::Rotated;
+                    old.valid_until = Some(index);
+                }
+                target.keys.push(ActorKey {
+                    vkey: new_vkey.parse().expect("checked"),
+                    valid_from: index + 1,
+                    valid_until: None,
+                    status: KeyStatus::Active,
+                });
+            }
+            Event::KeyRevoked { actor, key_id, .. } => {
+                let target = self.actors.get_mut(actor).expect("checked");
+                if let Some(key) = target.keys.iter_mut().find(|k| k.key_id() == *key_id) {
+                    key.status = KeyStatus::Revoked;
+                    key.valid_until = Some(index);
+                }
+            }
+            Event::RemarkRecorded { .. } => {}
+            Event::PayloadErased {
+                entry_index,
+                legal_basis,
+            } => {
+                self.erasures.insert(
+                    *entry_index,
+                    Erasure {
+                        erased_by: index,
+                        legal_basis: legal_basis.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The read model storage keeps in tables, derived from the state alone.
+    pub fn derived_tables(&self) -> Vec<Table> {
+        let actors = Table {
+            name: "actors",
+            columns: &["actor_id", "role", "name", "registered_at"],
+            entry_column: 3,
+            rows: self
+                .actors
+                .values()
+                .map(|a| {
+                    vec![
+                        Cell::text(a.id.as_str()),
+                        Cell::text(a.role.as_str()),
+                        Cell::text(&a.name),
+                        Cell::int(a.registered_at),
+                    ]
+                })
+                .collect(),
+        };
+        let keys = Table {
+            name: "actor_keys",
+            columns: &[
+                "actor_id",
+                "key_id",
+                "vkey",
+                "valid_from",
+                "valid_until",
+                "status",
+            ],
+            entry_column: 3,
+            rows: self
+                .actors
+                .values()
+                .flat_map(|a| {
+                    a.keys.iter().map(|k| {
+                        vec![
+                            Cell::text(a.id.as_str()),
+                            Cell::text(&k.key_id()),
+                            Cell::text(&k.vkey.to_string()),
+                            Cell::int(k.valid_from),
+                            k.valid_until.map_or(Cell::Null, Cell::int),
+                            Cell::text(k.status.as_str()),
+                        ]
+                    })
+                })
+                .collect(),
+        };
+        let erasures = Table {
+            name: "erasures",
+            columns: &["entry_index", "erased_by", "legal_basis"],
+            entry_column: 1,
+            rows: self
+                .erasures
+                .iter()
+                .map(|(index, e)| {
+                    vec![
+                        Cell::int(*index),
+                        Cell::int(e.erased_by),
+                        Cell::text(&e.legal_basis),
+                    ]
+                })
+                .collect(),
+        };
+        vec![actors, keys, erasures]
+    }
+}

@@ -1,0 +1,463 @@
+//! `truce verify`: checks a data directory with nothing but its contents
+//! (and, optionally, a pinned log key): the tree, every signature, every
+//! checkpoint and its consistency with the one before, every available
+//! payload, and every derived table against a replay of the log.
+//!
+//! Work is done in windows of entries: decoding and hashing in parallel,
+//! the fold in order, then the window's signatures batch-verified in
+//! parallel. The first bad entry is named.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use rayon::prelude::*;
+use tlog::merkle::{self, TreeHashes};
+use tlog::{Checkpoint, Note, NoteSignature, VerifierKey};
+use truce_core::envelope::sha256_hex;
+use truce_core::{ActorId, ActorRole, Envelope, Event, LogState, PayloadView, Reader};
+use truce_store::sqlite::LOG_TABLES;
+use truce_store::{LogStore, PayloadRecord, SqliteStore, StoredEntry};
+
+const WINDOW: u64 = 32_768;
+const SIGNATURE_CHUNK: usize = 256;
+
+/// What a successful verification found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub origin: String,
+    pub reader: String,
+    pub tree_size: u64,
+    pub root_hex: String,
+    pub actors_by_role: BTreeMap<String, usize>,
+    pub checkpoints: usize,
+    pub latest_checkpoint_size: u64,
+    pub cosignatures: usize,
+    pub payloads_present: u64,
+    pub payloads_withheld: u64,
+    pub payloads_erased: u64,
+    pub derived_tables: usize,
+}
+
+impl std::fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let actors: Vec<String> = self
+            .actors_by_role
+            .iter()
+            .map(|(role, n)| format!("{n} {role}"))
+            .collect();
+        writeln!(f, "log          {}", self.origin)?;
+        writeln!(f, "copy of      {}", self.reader)?;
+        writeln!(f, "entries      {} (root {})", self.tree_size, self.root_hex)?;
+        writeln!(f, "actors       {}", actors.join(", "))?;
+        writeln!(
+            f,
+            "checkpoints  {} (latest at size {}), {} cosignatures",
+            self.checkpoints, self.latest_checkpoint_size, self.cosignatures
+        )?;
+        writeln!(
+            f,
+            "payloads     {} present, {} withheld, {} erased",
+            self.payloads_present, self.payloads_withheld, self.payloads_erased
+        )?;
+        writeln!(
+            f,
+            "derived      {} tables equal to a replay of the log",
+            self.derived_tables
+        )?;
+        write!(f, "OK: every entry, signature, checkpoint and payload verifies")
+    }
+}
+
+/// Why verification failed, naming the first bad entry where there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyFailure(pub String);
+
+impl std::fmt::Display for VerifyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn fail<T>(message: impl Into<String>) -> Result<T, VerifyFailure> {
+    Err(VerifyFailure(message.into()))
+}
+
+/// An entry decoded off the critical path.
+struct Decoded {
+    entry: StoredEntry,
+    envelope: Envelope,
+    event: Option<Event>,
+    signature: Signature,
+}
+
+fn decode(entry: StoredEntry) -> Result<Decoded, String> {
+    let index = entry.index;
+    if merkle::leaf_hash(&entry.leaf) != entry.leaf_hash {
+        return Err(format!("entry {index}: stored leaf hash does not match the leaf"));
+    }
+    let envelope = Envelope::from_leaf(&entry.leaf).map_err(|e| format!("entry {index}: envelope {e}"))?;
+    if envelope.index != index {
+        return Err(format!(
+            "entry {index}: envelope says it is entry {}",
+            envelope.index
+        ));
+    }
+    let signature = envelope
+        .signed
+        .signature_bytes()
+        .map_err(|e| format!("entry {index}: {e}"))?;
+    let event = match &entry.payload {
+        PayloadRecord::Present(bytes) => {
+            if sha256_hex(bytes) != envelope.statement().payload_sha256 {
+                return Err(format!("entry {index}: payload does not match its hash"));
+            }
+            Some(Event::from_payload(bytes).map_err(|e| format!("entry {index}: payload {e}"))?)
+        }
+        _ => None,
+    };
+    Ok(Decoded {
+        entry,
+        envelope,
+        event,
+        signature,
+    })
+}
+
+struct PendingSignature {
+    index: u64,
+    message: Vec<u8>,
+    signature: Signature,
+    key: VerifyingKey,
+}
+
+/// Batch-verifies signatures; on a failing chunk, finds its first bad entry.
+fn verify_signatures(pending: &[PendingSignature]) -> Result<(), VerifyFailure> {
+    let first_bad = pending
+        .par_chunks(SIGNATURE_CHUNK)
+        .filter_map(|chunk| {
+            let messages: Vec<&[u8]> = chunk.iter().map(|p| p.message.as_slice()).collect();
+            let signatures: Vec<Signature> = chunk.iter().map(|p| p.signature).collect();
+            let keys: Vec<VerifyingKey> = chunk.iter().map(|p| p.key).collect();
+            if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
+                return None;
+            }
+            chunk
+                .iter()
+                .find(|p| p.key.verify_strict(&p.message, &p.signature).is_err())
+                .map(|p| p.index)
+        })
+        .min();
+    match first_bad {
+        Some(index) => fail(format!("entry {index}: actor signature does not verify")),
+        None => Ok(()),
+    }
+}
+
+/// Verifies the data directory `dir`. With `pinned`, the log's key must be
+/// that one (otherwise the key the store names is used, which proves the
+/// log is self-consistent but not whose it is).
+pub fn verify_data_dir(dir: &Path, pinned: Option<&VerifierKey>) -> Result<VerifyReport, VerifyFailure> {
+    let store = SqliteStore::open(dir).map_err(|e| VerifyFailure(e.to_string()))?;
+    verify_store(&store, pinned)
+}
+
+pub fn verify_store(
+    store: &dyn LogStore,
+    pinned: Option<&VerifierKey>,
+) -> Result<VerifyReport, VerifyFailure> {
+    let io = |e: truce_store::StoreError| VerifyFailure(e.to_string());
+    let meta = store.meta().map_err(io)?;
+    let log_vkey: VerifierKey = meta
+        .log_vkey
+        .parse()
+        .map_err(|e| VerifyFailure(format!("meta log_vkey: {e}")))?;
+    if pinned.is_some_and(|p| *p != log_vkey) {
+        return fail("the store's log key is not the key you pinned");
+    }
+    let reader = if meta.reader == ActorRole::Intermediary.as_str() {
+        Reader::Intermediary
+    } else {
+        Reader::Actor(ActorId::new(&meta.reader).map_err(|e| VerifyFailure(format!("meta reader: {e}")))?)
+    };
+
+    let mut report = VerifyReport {
+        origin: meta.origin.clone(),
+        reader: meta.reader.clone(),
+        ..Default::default()
+    };
+    let mut state = LogState::new();
+    let mut tree = TreeHashes::new();
+    let mut erased_payloads = BTreeSet::new();
+    let size = store.tree_size().map_err(io)?;
+    let mut start = 0;
+    while start < size {
+        let end = (start + WINDOW).min(size);
+        let mut window = Vec::with_capacity((end - start) as usize);
+        store
+            .for_each_entry(start, end, &mut |entry| {
+                window.push(entry);
+                Ok(())
+            })
+            .map_err(io)?
+            .map_err(VerifyFailure)?;
+        let decoded: Vec<Result<Decoded, String>> = window.into_par_iter().map(decode).collect();
+        let mut pending = Vec::with_capacity(decoded.len());
+        let mut failure = None;
+        for item in decoded {
+            let outcome = item.and_then(|d| {
+                let key = state
+                    .signing_key(&d.envelope, view_of(&d))
+                    .map_err(|e| format!("entry {}: {e}", d.entry.index))?;
+                fold_entry(&d, &mut state, &reader, &mut report, &mut erased_payloads)?;
+                tree.push(d.entry.leaf_hash);
+                pending.push(PendingSignature {
+                    index: d.entry.index,
+                    message: d.envelope.statement().signing_input(),
+                    signature: d.signature,
+                    key,
+                });
+                Ok(())
+            });
+            if let Err(why) = outcome {
+                failure = Some(why);
+                break;
+            }
+        }
+        // A bad signature before the first rule failure is the first bad entry.
+        verify_signatures(&pending)?;
+        if let Some(why) = failure {
+            return fail(why);
+        }
+        start = end;
+    }
+    if meta.origin != state.origin().unwrap_or_default() {
+        return fail("entry 0: the store's origin is not the one log_created names");
+    }
+    if state.log_vkey() != Some(&log_vkey) {
+        return fail("entry 0: the store's log key is not the one log_created names");
+    }
+    check_erasures(&state, &erased_payloads)?;
+    report.tree_size = size;
+    report.root_hex = truce_core::envelope::hex(&tree.root());
+    for actor in state.actors() {
+        *report
+            .actors_by_role
+            .entry(actor.role.as_str().to_owned())
+            .or_default() += 1;
+    }
+    check_checkpoints(store, &log_vkey, &meta.origin, &tree, &mut report)?;
+    check_cosignatures(store, &state, &mut report)?;
+    check_derived_tables(store, &state, &mut report)?;
+    Ok(report)
+}
+
+fn view_of(d: &Decoded) -> PayloadView<'_> {
+    match (&d.event, &d.entry.payload) {
+        (Some(event), _) => PayloadView::Present(event),
+        (None, PayloadRecord::Erased) => PayloadView::Erased,
+        (None, _) => PayloadView::Withheld,
+    }
+}
+
+fn fold_entry(
+    d: &Decoded,
+    state: &mut LogState,
+    reader: &Reader,
+    report: &mut VerifyReport,
+    erased_payloads: &mut BTreeSet<u64>,
+) -> Result<(), String> {
+    let index = d.entry.index;
+    let visibility = &d.envelope.statement().visibility;
+    match &d.entry.payload {
+        PayloadRecord::Present(_) => {
+            if !visibility.allows(reader) {
+                return Err(format!(
+                    "entry {index}: payload present in a copy whose reader may not read it"
+                ));
+            }
+            report.payloads_present += 1;
+        }
+        PayloadRecord::Withheld => {
+            if visibility.allows(reader) {
+                return Err(format!(
+                    "entry {index}: payload withheld from a reader who may read it"
+                ));
+            }
+            report.payloads_withheld += 1;
+        }
+        PayloadRecord::Erased => {
+            erased_payloads.insert(index);
+            report.payloads_erased += 1;
+        }
+    }
+    let view = view_of(d);
+    state
+        .check(&d.envelope, view)
+        .map_err(|e| format!("entry {index}: {e}"))?;
+    state.apply(&d.envelope, view);
+    Ok(())
+}
+
+fn check_erasures(state: &LogState, erased_payloads: &BTreeSet<u64>) -> Result<(), VerifyFailure> {
+    for (index, erasure) in state.erasures() {
+        if !erased_payloads.contains(index) {
+            return fail(format!(
+                "entry {index}: erased by entry {} but its payload is still stored",
+                erasure.erased_by
+            ));
+        }
+    }
+    if let Some(index) = erased_payloads.iter().find(|i| !state.erasures().contains_key(i)) {
+        return fail(format!("entry {index}: payload erased without an erasure event"));
+    }
+    Ok(())
+}
+
+fn check_checkpoints(
+    store: &dyn LogStore,
+    log_vkey: &VerifierKey,
+    origin: &str,
+    tree: &TreeHashes,
+    report: &mut VerifyReport,
+) -> Result<(), VerifyFailure> {
+    let checkpoints = store.checkpoints().map_err(|e| VerifyFailure(e.to_string()))?;
+    if checkpoints.is_empty() {
+        return fail("the log has no signed checkpoint");
+    }
+    let mut previous: Option<Checkpoint> = None;
+    for (stored_size, note) in &checkpoints {
+        let bad = |why: String| VerifyFailure(format!("checkpoint at size {stored_size}: {why}"));
+        let note = Note::parse(note).map_err(|e| bad(e.to_string()))?;
+        note.verify(std::slice::from_ref(log_vkey))
+            .map_err(|e| bad(e.to_string()))?;
+        let checkpoint = Checkpoint::parse(&note.text).map_err(|e| bad(e.to_string()))?;
+        if checkpoint.origin != origin || checkpoint.tree_size != *stored_size {
+            return Err(bad("origin or size differs from the stored row".to_owned()));
+        }
+        if checkpoint.tree_size > tree.tree_size() {
+            return Err(bad(format!(
+                "signed for entries the store lacks (it has {})",
+                tree.tree_size()
+            )));
+        }
+        if merkle::root(tree, checkpoint.tree_size) != checkpoint.root_hash {
+            return Err(bad(format!(
+                "root differs from the entries' tree: an entry below {} was changed",
+                checkpoint.tree_size
+            )));
+        }
+        if let Some(previous) = &previous {
+            let proof = merkle::consistency_proof(tree, previous.tree_size, checkpoint.tree_size)
+                .map_err(|e| bad(e.to_string()))?;
+            merkle::verify_consistency(
+                previous.tree_size,
+                checkpoint.tree_size,
+                &proof,
+                &previous.root_hash,
+                &checkpoint.root_hash,
+            )
+            .map_err(|e| {
+                bad(format!(
+                    "not consistent with checkpoint {}: {e}",
+                    previous.tree_size
+                ))
+            })?;
+        }
+        previous = Some(checkpoint);
+    }
+    report.checkpoints = checkpoints.len();
+    report.latest_checkpoint_size = previous.map_or(0, |c| c.tree_size);
+    if report.latest_checkpoint_size < tree.tree_size() {
+        // Entries after the last checkpoint are not yet covered; they are
+        // checked like the rest but nobody has signed their tree yet.
+        tracing::info!(
+            uncovered = tree.tree_size() - report.latest_checkpoint_size,
+            "entries await a checkpoint"
+        );
+    }
+    Ok(())
+}
+
+fn check_cosignatures(
+    store: &dyn LogStore,
+    state: &LogState,
+    report: &mut VerifyReport,
+) -> Result<(), VerifyFailure> {
+    let cosignatures = store.cosignatures().map_err(|e| VerifyFailure(e.to_string()))?;
+    let checkpoints: BTreeMap<u64, Vec<u8>> = store
+        .checkpoints()
+        .map_err(|e| VerifyFailure(e.to_string()))?
+        .into_iter()
+        .collect();
+    for c in &cosignatures {
+        let bad = |why: &str| {
+            VerifyFailure(format!(
+                "cosignature by {} of checkpoint {}: {why}",
+                c.witness, c.tree_size
+            ))
+        };
+        let witness = ActorId::new(&c.witness).map_err(|e| bad(&e))?;
+        let actor = state
+            .actor(&witness)
+            .filter(|a| a.role == ActorRole::Witness)
+            .ok_or_else(|| bad("not a registered witness"))?;
+        let keys: Vec<VerifierKey> = actor.keys.iter().map(|k| k.vkey.clone()).collect();
+        let note = checkpoints
+            .get(&c.tree_size)
+            .ok_or_else(|| bad("no such checkpoint"))?;
+        let mut note = Note::parse(note).map_err(|e| bad(&e.to_string()))?;
+        note.signatures = vec![NoteSignature::from_line(&c.signature_line).map_err(|e| bad(&e.to_string()))?];
+        note.verify(&keys).map_err(|e| bad(&e.to_string()))?;
+    }
+    report.cosignatures = cosignatures.len();
+    Ok(())
+}
+
+fn check_derived_tables(
+    store: &dyn LogStore,
+    state: &LogState,
+    report: &mut VerifyReport,
+) -> Result<(), VerifyFailure> {
+    let io = |e: truce_store::StoreError| VerifyFailure(e.to_string());
+    let expected = state.derived_tables();
+    for name in store.table_names().map_err(io)? {
+        if !LOG_TABLES.contains(&name.as_str()) && !expected.iter().any(|t| t.name == name) {
+            return fail(format!(
+                "table {name} is neither part of the log nor derived from it"
+            ));
+        }
+    }
+    for table in &expected {
+        let mut want = table.rows.clone();
+        want.sort();
+        let have = store.derived_table(table.name, table.columns).map_err(io)?;
+        if have != want {
+            let differing = want
+                .iter()
+                .zip(&have)
+                .find(|(w, h)| w != h)
+                .map(|(w, _)| w)
+                .or_else(|| {
+                    if want.len() > have.len() {
+                        want.get(have.len())
+                    } else {
+                        have.get(want.len())
+                    }
+                });
+            let entry = differing.and_then(|row| match row.get(table.entry_column) {
+                Some(truce_core::projection::Cell::Int(i)) => Some(*i),
+                _ => None,
+            });
+            return fail(match entry {
+                Some(entry) => format!(
+                    "entry {entry}: derived table {} differs from a replay of the log",
+                    table.name
+                ),
+                None => format!("derived table {} differs from a replay of the log", table.name),
+            });
+        }
+    }
+    report.derived_tables = expected.len();
+    Ok(())
+}
