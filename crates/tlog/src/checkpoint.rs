@@ -93,3 +93,12 @@ impl Checkpoint {
         Ok(checkpoint)
     }
 }
+
+/// A root hash from its base64 text form.
+pub fn decode_root(text: &str) -> Result<Hash, NoteError> {
+    BASE64
+        .decode(text)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(NoteError::Malformed("root hash is not 32 bytes of base64"))
+}

@@ -9,9 +9,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Subcommand;
 use tlog::merkle;
 use tlog::{Checkpoint, Note, VerifierKey};
-use truce_core::{Envelope, Event};
+use truce_core::{Envelope, Event, Visibility};
+use truce_ledger::LogView;
 use truce_ledger::keys::read_key_file;
-use truce_store::{LogStore, PayloadRecord, SqliteStore, StoredCosignature};
+use truce_ledger::witness::cosign_latest;
+use truce_store::{LogStore, PayloadRecord, SqliteStore};
 
 use crate::{CliError, DataDir, actor_id, open, usage};
 
@@ -79,6 +81,17 @@ pub enum LogCommand {
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
     },
+    /// Make a reader's copy of the log: all envelopes, checkpoints and
+    /// cosignatures, and only the payloads that actor may read.
+    ExportCopy {
+        #[command(flatten)]
+        data: DataDir,
+        /// The actor the copy is for.
+        #[arg(long = "for", value_name = "ACTOR")]
+        reader: String,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Export the log as C2SP tlog-tiles into a directory.
     ExportTiles {
         #[command(flatten)]
@@ -100,27 +113,6 @@ fn parse_vkey(text: &str) -> Result<VerifierKey, CliError> {
     text.parse().map_err(|e| usage(format!("--vkey: {e}")))
 }
 
-/// A checkpoint note with its stored cosignatures appended.
-fn checkpoint_with_cosignatures(store: &SqliteStore, size: Option<u64>) -> Result<(u64, String), CliError> {
-    let checkpoints = store.checkpoints().map_err(store_error)?;
-    let (size, note) = match size {
-        Some(size) => checkpoints.into_iter().find(|(s, _)| *s == size),
-        None => checkpoints.into_iter().last(),
-    }
-    .ok_or_else(|| usage("no checkpoint was signed at that size"))?;
-    let mut text = String::from_utf8(note).map_err(|_| usage("stored checkpoint is not UTF-8"))?;
-    for c in store
-        .cosignatures()
-        .map_err(store_error)?
-        .iter()
-        .filter(|c| c.tree_size == size)
-    {
-        text.push_str(&c.signature_line);
-        text.push('\n');
-    }
-    Ok((size, text))
-}
-
 /// Verifies a checkpoint note with the log key and parses it.
 fn open_checkpoint(note: &str, vkey: &VerifierKey) -> Result<Checkpoint, CliError> {
     let note = Note::parse(note.as_bytes()).map_err(|e| CliError::CheckFailed(format!("checkpoint: {e}")))?;
@@ -137,8 +129,8 @@ fn open_checkpoint(note: &str, vkey: &VerifierKey) -> Result<Checkpoint, CliErro
 pub fn run(command: LogCommand) -> Result<(), CliError> {
     match command {
         LogCommand::Checkpoint { data, size } => {
-            let store = SqliteStore::open(&data.data).map_err(store_error)?;
-            print!("{}", checkpoint_with_cosignatures(&store, size)?.1);
+            let (_, note) = LogView::open(&data.data)?.checkpoint(size)?;
+            print!("{}", String::from_utf8_lossy(&note.to_bytes()));
         }
         LogCommand::Entry { data, index } => {
             let store = SqliteStore::open(&data.data).map_err(store_error)?;
@@ -176,20 +168,21 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             }
         }
         LogCommand::Prove { data, index } => {
-            let ledger = open(&data.data)?;
-            let (size, checkpoint) = checkpoint_with_cosignatures(ledger.store(), None)?;
+            let view = LogView::open(&data.data)?;
+            let (checkpoint, note) = view.checkpoint(None)?;
+            let size = checkpoint.tree_size;
             if index >= size {
                 return Err(usage(format!(
                     "entry {index} is not covered by the latest checkpoint (size {size})"
                 )));
             }
-            let entry = ledger
+            let entry = view
                 .store()
                 .entry(index)
                 .map_err(store_error)?
                 .ok_or_else(|| usage("no such entry"))?;
             let proof =
-                merkle::inclusion_proof(ledger.tree(), index, size).map_err(|e| usage(e.to_string()))?;
+                merkle::inclusion_proof(view.tree(), index, size).map_err(|e| usage(e.to_string()))?;
             println!("{PROOF_HEADER}");
             println!("extra {}", BASE64.encode(&entry.leaf));
             println!("index {index}");
@@ -197,7 +190,7 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
                 println!("{}", BASE64.encode(hash));
             }
             println!();
-            print!("{checkpoint}");
+            print!("{}", String::from_utf8_lossy(&note.to_bytes()));
         }
         LogCommand::VerifyProof { vkey, proof } => {
             let vkey = parse_vkey(&vkey)?;
@@ -213,15 +206,14 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             );
         }
         LogCommand::Consistency { data, old, new } => {
-            let ledger = open(&data.data)?;
-            if new > ledger.tree().tree_size() {
+            let view = LogView::open(&data.data)?;
+            if new > view.tree().tree_size() {
                 return Err(usage(format!(
                     "--new {new} is beyond the log's {} entries",
-                    ledger.tree().tree_size()
+                    view.tree().tree_size()
                 )));
             }
-            let proof =
-                merkle::consistency_proof(ledger.tree(), old, new).map_err(|e| usage(e.to_string()))?;
+            let proof = merkle::consistency_proof(view.tree(), old, new).map_err(|e| usage(e.to_string()))?;
             for hash in proof {
                 println!("{}", BASE64.encode(hash));
             }
@@ -257,10 +249,31 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
                 new.tree_size, old.tree_size
             );
         }
-        LogCommand::Cosign { data, witness, key } => cosign(&data.data, &witness, &key)?,
-        LogCommand::ExportTiles { data, out } => {
+        LogCommand::Cosign { data, witness, key } => {
+            let mut ledger = open(&data.data)?;
+            let witness = actor_id(&witness)?;
+            let timestamp = (truce_ledger::now_ms() / 1000) as u64;
+            let event = cosign_latest(ledger.view(), &witness, &read_key_file(&key)?, timestamp)?;
+            crate::record(
+                &mut ledger,
+                &crate::Signer::intermediary(),
+                event,
+                Visibility::Public,
+            )?;
+        }
+        LogCommand::ExportCopy { data, reader, out } => {
             let store = SqliteStore::open(&data.data).map_err(store_error)?;
-            let exported = truce_ledger::export_tiles(&store, &out)?;
+            let reader = actor_id(&reader)?;
+            let copy = truce_ledger::copy::export_reader_copy(&store, &reader, &out)?;
+            println!(
+                "wrote {reader}'s copy of {} entries ({} payloads withheld) to {}",
+                copy.entries,
+                copy.withheld,
+                out.display()
+            );
+        }
+        LogCommand::ExportTiles { data, out } => {
+            let exported = truce_ledger::export_tiles(&LogView::open(&data.data)?, &out)?;
             println!(
                 "wrote {} files for tree size {} to {}",
                 exported.files,
@@ -315,66 +328,4 @@ pub fn verify_tlog_proof(text: &str, vkey: &VerifierKey) -> Result<(u64, Envelop
         return Err(CliError::CheckFailed("the entry names another index".to_owned()));
     }
     Ok((index, envelope))
-}
-
-/// The witness's own check before it cosigns: the latest checkpoint is
-/// signed by the log and extends the last one this witness cosigned.
-fn cosign(data: &Path, witness: &str, key_file: &Path) -> Result<(), CliError> {
-    let ledger = open(data)?;
-    let witness_id = actor_id(witness)?;
-    let key = read_key_file(key_file)?;
-    let registered = ledger
-        .state()
-        .actor(&witness_id)
-        .filter(|a| a.role == truce_core::ActorRole::Witness)
-        .ok_or_else(|| usage(format!("{witness} is not a registered witness")))?;
-    if !registered
-        .keys
-        .iter()
-        .any(|k| k.vkey == key.verifier() && k.valid_until.is_none())
-    {
-        return Err(usage(format!(
-            "{} is not {witness}'s current cosigner key",
-            key_file.display()
-        )));
-    }
-    let vkey = ledger.log_vkey();
-    let (size, note) = checkpoint_with_cosignatures(ledger.store(), None)?;
-    let checkpoint = open_checkpoint(&note, &vkey)?;
-    let previous = ledger.store().cosignatures().map_err(store_error)?;
-    if let Some(last) = previous
-        .iter()
-        .filter(|c| c.witness == witness)
-        .map(|c| c.tree_size)
-        .max()
-    {
-        let (_, old_note) = checkpoint_with_cosignatures(ledger.store(), Some(last))?;
-        let old = open_checkpoint(&old_note, &vkey)?;
-        if old.tree_size < size {
-            let proof = merkle::consistency_proof(ledger.tree(), old.tree_size, size)
-                .map_err(|e| usage(e.to_string()))?;
-            merkle::verify_consistency(old.tree_size, size, &proof, &old.root_hash, &checkpoint.root_hash)
-                .map_err(|e| {
-                    CliError::CheckFailed(format!(
-                        "SPLIT VIEW: checkpoint {size} does not extend {last}: {e}"
-                    ))
-                })?;
-        }
-    }
-    let timestamp = (truce_ledger::now_ms() / 1000) as u64;
-    let signature = key
-        .cosign(&checkpoint.to_text(), timestamp)
-        .map_err(|e| usage(e.to_string()))?;
-    let line = signature.to_line();
-    let cosignature = StoredCosignature {
-        tree_size: size,
-        witness: witness.to_owned(),
-        signature_line: line.trim_end().to_owned(),
-    };
-    SqliteStore::open(data)
-        .map_err(store_error)?
-        .add_cosignature(&cosignature)
-        .map_err(store_error)?;
-    println!("cosigned checkpoint at size {size} as {witness}");
-    Ok(())
 }

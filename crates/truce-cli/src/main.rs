@@ -34,7 +34,7 @@ struct DataDir {
 /// Who signs an event: the intermediary by default, with its key file
 /// from the data directory.
 #[derive(clap::Args)]
-struct Signer {
+pub struct Signer {
     /// The actor signing the event.
     #[arg(long = "as", value_name = "ACTOR")]
     actor: Option<String>,
@@ -200,6 +200,15 @@ pub fn open(data: &Path) -> Result<Ledger, CliError> {
     Ok(Ledger::open(data, LedgerOptions::default())?)
 }
 
+impl Signer {
+    pub fn intermediary() -> Self {
+        Signer {
+            actor: None,
+            key: None,
+        }
+    }
+}
+
 fn signer_of(ledger: &Ledger, signer: &Signer) -> Result<(ActorId, SignerKey), CliError> {
     let intermediary = ledger
         .state()
@@ -215,7 +224,7 @@ fn signer_of(ledger: &Ledger, signer: &Signer) -> Result<(ActorId, SignerKey), C
     let key_path = match &signer.key {
         Some(path) => path.clone(),
         None if Some(&actor) == ledger.state().intermediary() => {
-            ledger.dir().join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)
+            ledger.view().dir().join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)
         }
         None => return Err(usage(format!("--key is needed to sign as {actor}"))),
     };
@@ -392,7 +401,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 entry_index: entry,
                 legal_basis,
             };
-            record(&mut ledger, &intermediary, event, Visibility::Intermediary)?;
+            record(&mut ledger, &intermediary, event, Visibility::Public)?;
         }
         Command::Log(command) => log::run(command)?,
     }

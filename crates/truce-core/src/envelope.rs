@@ -199,6 +199,9 @@ pub struct Envelope {
     pub index: u64,
     /// When the log appended the entry, in milliseconds since the epoch.
     pub logged_at_ms: i64,
+    /// The tree size of the log's latest signed checkpoint when this entry
+    /// was appended: the chain that makes a dropped checkpoint visible.
+    pub checkpoint_size: u64,
     pub signed: SignedStatement,
 }
 

@@ -63,6 +63,15 @@ pub enum Event {
         key_id: String,
         reason: String,
     },
+    /// A witness cosigned the checkpoint of `tree_size` with root
+    /// `root_hash` (base64); the intermediary records the cosignature line
+    /// so every reader can check it and nobody can drop it unnoticed.
+    CheckpointCosigned {
+        tree_size: u64,
+        root_hash: String,
+        witness: ActorId,
+        signature_line: String,
+    },
     /// A free-text remark on the record (e.g. the intermediary's minutes).
     RemarkRecorded { subject: String, text: String },
     /// On a lawful erasure request the intermediary erases an entry's
@@ -77,21 +86,10 @@ impl Event {
             Event::ActorRegistered { .. } => "actor_registered",
             Event::KeyRotated { .. } => "key_rotated",
             Event::KeyRevoked { .. } => "key_revoked",
+            Event::CheckpointCosigned { .. } => "checkpoint_cosigned",
             Event::RemarkRecorded { .. } => "remark_recorded",
             Event::PayloadErased { .. } => "payload_erased",
         }
-    }
-
-    /// Events every reader needs to check signatures, so they are public
-    /// and can never be erased.
-    pub fn is_registry(&self) -> bool {
-        matches!(
-            self,
-            Event::LogCreated { .. }
-                | Event::ActorRegistered { .. }
-                | Event::KeyRotated { .. }
-                | Event::KeyRevoked { .. }
-        )
     }
 
     pub fn to_payload(&self) -> Vec<u8> {
@@ -103,4 +101,13 @@ impl Event {
     }
 }
 
-pub const REGISTRY_KINDS: [&str; 4] = ["log_created", "actor_registered", "key_rotated", "key_revoked"];
+/// Kinds every reader needs to check the log (who may sign with which key,
+/// and why a payload is gone): they are public, never withheld or erased.
+pub const PUBLIC_KINDS: [&str; 6] = [
+    "log_created",
+    "actor_registered",
+    "key_rotated",
+    "key_revoked",
+    "checkpoint_cosigned",
+    "payload_erased",
+];

@@ -10,7 +10,7 @@ use ed25519_dalek::VerifyingKey;
 use tlog::{KeyType, VerifierKey};
 
 use crate::envelope::{ActorId, Envelope, MAX_VISIBILITY_ACTORS, Visibility, key_id_hex};
-use crate::event::{ActorRole, Event, REGISTRY_KINDS};
+use crate::event::{ActorRole, Event, PUBLIC_KINDS};
 use crate::projection::{Cell, Table};
 
 /// Why an entry may not be appended (or, on replay, why it is bad). The
@@ -60,6 +60,8 @@ impl KeyStatus {
 #[derive(Debug, Clone)]
 pub struct ActorKey {
     pub vkey: VerifierKey,
+    /// The entry that registered or rotated in this key.
+    pub added_at: u64,
     /// The first entry index this key may sign.
     pub valid_from: u64,
     /// The last entry index this key may sign, once rotated or revoked.
@@ -98,6 +100,13 @@ impl Actor {
 }
 
 #[derive(Debug, Clone)]
+pub struct Cosignature {
+    pub root_hash: String,
+    pub signature_line: String,
+    pub recorded_at: u64,
+}
+
+#[derive(Debug, Clone)]
 pub struct Erasure {
     pub erased_by: u64,
     pub legal_basis: String,
@@ -113,7 +122,10 @@ pub struct LogState {
     /// erasures themselves.
     unerasable: BTreeSet<u64>,
     erasures: BTreeMap<u64, Erasure>,
+    /// By (checkpoint tree size, witness).
+    cosignatures: BTreeMap<(u64, ActorId), Cosignature>,
     tree_size: u64,
+    last_checkpoint_size: u64,
     last_logged_at_ms: i64,
     /// Bumped whenever a derived table changes, so storage rewrites them
     /// only when needed.
@@ -177,6 +189,10 @@ impl LogState {
         &self.erasures
     }
 
+    pub fn cosignatures(&self) -> &BTreeMap<(u64, ActorId), Cosignature> {
+        &self.cosignatures
+    }
+
     pub fn derived_revision(&self) -> u64 {
         self.derived_revision
     }
@@ -238,6 +254,12 @@ impl LogState {
         if envelope.logged_at_ms < self.last_logged_at_ms {
             return reject("logged earlier than the entry before it");
         }
+        if envelope.checkpoint_size < self.last_checkpoint_size || envelope.checkpoint_size > envelope.index {
+            return reject(format!(
+                "names checkpoint size {} after the entry before named {}",
+                envelope.checkpoint_size, self.last_checkpoint_size
+            ));
+        }
         if statement.payload_sha256.len() != 64
             || !statement
                 .payload_sha256
@@ -256,8 +278,8 @@ impl LogState {
             return reject("kind must be 1-64 characters of a-z and '_'");
         }
         self.check_visibility(&statement.visibility)?;
-        let is_registry_kind = REGISTRY_KINDS.contains(&statement.kind.as_str());
-        if is_registry_kind && statement.visibility != Visibility::Public {
+        let is_public_kind = PUBLIC_KINDS.contains(&statement.kind.as_str());
+        if is_public_kind && statement.visibility != Visibility::Public {
             return reject(format!("{} events must be public", statement.kind));
         }
         if self.tree_size == 0 {
@@ -294,9 +316,10 @@ impl LogState {
             PayloadView::Withheld if statement.visibility == Visibility::Public => {
                 reject("a public payload is missing")
             }
-            PayloadView::Withheld | PayloadView::Erased if is_registry_kind => {
-                reject("a registry payload is missing")
-            }
+            PayloadView::Withheld | PayloadView::Erased if is_public_kind => reject(format!(
+                "a {} payload, which every reader needs, is missing",
+                statement.kind
+            )),
             PayloadView::Withheld | PayloadView::Erased => Ok(()),
         }
     }
@@ -387,6 +410,44 @@ impl LogState {
                     None => reject(format!("{actor} has no key {key_id}")),
                 }
             }
+            Event::CheckpointCosigned {
+                tree_size,
+                root_hash,
+                witness,
+                signature_line,
+            } => {
+                if !by_intermediary {
+                    return reject("the intermediary records cosignatures");
+                }
+                if *tree_size == 0 || *tree_size > self.tree_size {
+                    return reject(format!("no checkpoint of size {tree_size} can exist yet"));
+                }
+                if self.cosignatures.contains_key(&(*tree_size, witness.clone())) {
+                    return reject(format!("{witness} already cosigned checkpoint {tree_size}"));
+                }
+                let Some(cosigner) = self.actors.get(witness).filter(|a| a.role == ActorRole::Witness) else {
+                    return reject(format!("{witness} is not a registered witness"));
+                };
+                let root = tlog::checkpoint::decode_root(root_hash)
+                    .map_err(|e| Rejection(format!("root_hash: {e}")))?;
+                let origin = self.origin.as_deref().unwrap_or_default();
+                let note = tlog::Note {
+                    text: tlog::Checkpoint::new(origin, *tree_size, root).to_text(),
+                    signatures: vec![
+                        tlog::NoteSignature::from_line(signature_line)
+                            .map_err(|e| Rejection(format!("signature_line: {e}")))?,
+                    ],
+                };
+                let keys: Vec<VerifierKey> = cosigner
+                    .keys
+                    .iter()
+                    .filter(|k| k.valid_until.is_none())
+                    .map(|k| k.vkey.clone())
+                    .collect();
+                note.verify(&keys)
+                    .map(|_| ())
+                    .map_err(|e| Rejection(format!("cosignature by {witness}: {e}")))
+            }
             Event::RemarkRecorded { subject, text } => {
                 if subject.trim().is_empty() || subject.len() > 200 || text.len() > 100_000 {
                     return reject("a remark has a subject of 1-200 characters and at most 100,000 of text");
@@ -439,6 +500,7 @@ impl LogState {
         let statement = envelope.statement();
         self.tree_size = index + 1;
         self.last_logged_at_ms = envelope.logged_at_ms;
+        self.last_checkpoint_size = envelope.checkpoint_size;
         if let PayloadView::Present(event) = payload {
             self.apply_event(index, event);
         }
@@ -448,7 +510,7 @@ impl LogState {
     }
 
     fn apply_event(&mut self, index: u64, event: &Event) {
-        if event.is_registry() || matches!(event, Event::PayloadErased { .. }) {
+        if PUBLIC_KINDS.contains(&event.kind()) {
             self.unerasable.insert(index);
             self.derived_revision += 1;
         }
@@ -473,6 +535,7 @@ impl LogState {
                         registered_at: index,
                         keys: vec![ActorKey {
                             vkey,
+                            added_at: index,
                             valid_from: 0,
                             valid_until: None,
                             status: KeyStatus::Active,
@@ -497,6 +560,7 @@ impl LogState {
                         registered_at: index,
                         keys: vec![ActorKey {
                             vkey,
+                            added_at: index,
                             valid_from: index + 1,
                             valid_until: None,
                             status: KeyStatus::Active,
@@ -513,6 +577,7 @@ impl LogState {
                 }
                 target.keys.push(ActorKey {
                     vkey: new_vkey.parse().expect("checked"),
+                    added_at: index,
                     valid_from: index + 1,
                     valid_until: None,
                     status: KeyStatus::Active,
@@ -524,6 +589,21 @@ impl LogState {
                     key.status = KeyStatus::Revoked;
                     key.valid_until = Some(index);
                 }
+            }
+            Event::CheckpointCosigned {
+                tree_size,
+                root_hash,
+                witness,
+                signature_line,
+            } => {
+                self.cosignatures.insert(
+                    (*tree_size, witness.clone()),
+                    Cosignature {
+                        root_hash: root_hash.clone(),
+                        signature_line: signature_line.clone(),
+                        recorded_at: index,
+                    },
+                );
             }
             Event::RemarkRecorded { .. } => {}
             Event::PayloadErased {
@@ -566,6 +646,7 @@ impl LogState {
                 "actor_id",
                 "key_id",
                 "vkey",
+                "added_at",
                 "valid_from",
                 "valid_until",
                 "status",
@@ -580,6 +661,7 @@ impl LogState {
                             Cell::text(a.id.as_str()),
                             Cell::text(&k.key_id()),
                             Cell::text(&k.vkey.to_string()),
+                            Cell::int(k.added_at),
                             Cell::int(k.valid_from),
                             k.valid_until.map_or(Cell::Null, Cell::int),
                             Cell::text(k.status.as_str()),
@@ -604,6 +686,30 @@ impl LogState {
                 })
                 .collect(),
         };
-        vec![actors, keys, erasures]
+        let cosignatures = Table {
+            name: "cosignatures",
+            columns: &[
+                "tree_size",
+                "witness",
+                "root_hash",
+                "signature_line",
+                "recorded_at",
+            ],
+            entry_column: 4,
+            rows: self
+                .cosignatures
+                .iter()
+                .map(|((size, witness), c)| {
+                    vec![
+                        Cell::int(*size),
+                        Cell::text(witness.as_str()),
+                        Cell::text(&c.root_hash),
+                        Cell::text(&c.signature_line),
+                        Cell::int(c.recorded_at),
+                    ]
+                })
+                .collect(),
+        };
+        vec![actors, keys, erasures, cosignatures]
     }
 }

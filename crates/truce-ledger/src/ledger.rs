@@ -6,10 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::VerifyingKey;
 use rayon::prelude::*;
 use tlog::merkle::{self, Hash, TreeHashes};
-use tlog::{Checkpoint, KeyType, Note, SignerKey, VerifierKey};
+use tlog::{Checkpoint, KeyType, Note, NoteSignature, SignerKey, VerifierKey};
 use truce_core::envelope::{MAX_LEAF_BYTES, MAX_PAYLOAD_BYTES, sha256_hex};
 use truce_core::{
     ActorId, Envelope, Event, LogState, PayloadView, Rejection, SignedStatement, Statement, Visibility,
@@ -32,12 +34,103 @@ pub struct LedgerOptions {
     pub checkpoint_interval: Option<Duration>,
 }
 
-pub struct Ledger {
+/// A log opened for reading: the state folded from every entry and the
+/// tree hashes. Needs no key, so a reader's copy opens too.
+pub struct LogView {
     dir: PathBuf,
     store: SqliteStore,
     meta: LogMeta,
     state: LogState,
     tree: TreeHashes,
+}
+
+impl LogView {
+    pub fn open(dir: &Path) -> Result<LogView, LedgerError> {
+        let store = SqliteStore::open(dir)?;
+        let meta = store.meta()?;
+        let mut state = LogState::new();
+        let mut tree = TreeHashes::new();
+        let size = store.tree_size()?;
+        store
+            .for_each_entry(0, size, &mut |entry| {
+                crate::fold_stored(&mut state, &entry)?;
+                tree.push(entry.leaf_hash);
+                Ok(())
+            })?
+            .map_err(|why| {
+                LedgerError::Io(format!(
+                    "the store fails its own replay ({why}); run `truce verify`"
+                ))
+            })?;
+        Ok(LogView {
+            dir: dir.to_owned(),
+            store,
+            meta,
+            state,
+            tree,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn meta(&self) -> &LogMeta {
+        &self.meta
+    }
+
+    pub fn state(&self) -> &LogState {
+        &self.state
+    }
+
+    pub fn tree(&self) -> &TreeHashes {
+        &self.tree
+    }
+
+    pub fn store(&self) -> &SqliteStore {
+        &self.store
+    }
+
+    /// The log's verifier key, as this store names it.
+    pub fn log_vkey(&self) -> Result<VerifierKey, LedgerError> {
+        self.meta
+            .log_vkey
+            .parse()
+            .map_err(|e| LedgerError::Io(format!("stored log key: {e}")))
+    }
+
+    /// The signed checkpoint at `size` (the latest if None), verified with
+    /// the log key, with the cosignatures the log recorded for it.
+    pub fn checkpoint(&self, size: Option<u64>) -> Result<(Checkpoint, Note), LedgerError> {
+        let checkpoints = self.store.checkpoints()?;
+        let found = match size {
+            Some(size) => checkpoints.into_iter().find(|(s, _)| *s == size),
+            None => checkpoints.into_iter().last(),
+        };
+        let (_, note) =
+            found.ok_or_else(|| LedgerError::Input("no checkpoint was signed at that size".to_owned()))?;
+        let corrupt = |e: tlog::NoteError| LedgerError::Io(format!("stored checkpoint: {e}"));
+        let mut note = Note::parse(&note).map_err(corrupt)?;
+        note.verify(&[self.log_vkey()?]).map_err(corrupt)?;
+        let checkpoint = Checkpoint::parse(&note.text).map_err(corrupt)?;
+        let root = BASE64.encode(checkpoint.root_hash);
+        let cosignatures = self
+            .state
+            .cosignatures()
+            .iter()
+            .filter(|((size, _), cosignature)| {
+                *size == checkpoint.tree_size && cosignature.root_hash == root
+            });
+        for (_, cosignature) in cosignatures {
+            note.signatures
+                .push(NoteSignature::from_line(&cosignature.signature_line).map_err(corrupt)?);
+        }
+        Ok((checkpoint, note))
+    }
+}
+
+pub struct Ledger {
+    view: LogView,
     log_key: SignerKey,
     /// The last signed checkpoint: (tree size, root).
     last_checkpoint: (u64, Hash),
@@ -130,12 +223,15 @@ impl Ledger {
         let store = SqliteStore::create(dir, &meta, &LogState::new().derived_tables())?;
         write_key_file(&dir.join(KEYS_DIR).join(LOG_KEY_FILE), &log_key)?;
         write_key_file(&dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE), &intermediary_key)?;
-        let mut ledger = Ledger {
+        let view = LogView {
             dir: dir.to_owned(),
             store,
             meta,
             state: LogState::new(),
             tree: TreeHashes::new(),
+        };
+        let mut ledger = Ledger {
+            view,
             log_key,
             last_checkpoint: (0, merkle::EMPTY_ROOT),
             last_checkpoint_at: Instant::now(),
@@ -143,7 +239,7 @@ impl Ledger {
         };
         let genesis = Event::LogCreated {
             origin: origin.to_owned(),
-            log_vkey: ledger.meta.log_vkey.clone(),
+            log_vkey: ledger.view.meta.log_vkey.clone(),
             intermediary: intermediary.clone(),
             intermediary_name: intermediary_name.to_owned(),
             intermediary_vkey: intermediary_key.verifier().to_string(),
@@ -153,107 +249,54 @@ impl Ledger {
         Ok(ledger)
     }
 
-    /// Opens the log in `dir`, folding the state from every entry and
-    /// checking the tree against the last signed checkpoint.
+    /// Opens the log in `dir` for appending: folds the state, checks the
+    /// tree against the last signed checkpoint, and signs a checkpoint for
+    /// entries a crash left uncovered.
     pub fn open(dir: &Path, options: LedgerOptions) -> Result<Ledger, LedgerError> {
-        let store = SqliteStore::open(dir)?;
-        let meta = store.meta()?;
+        let view = LogView::open(dir)?;
         let log_key = read_key_file(&dir.join(KEYS_DIR).join(LOG_KEY_FILE))?;
-        if log_key.verifier().to_string() != meta.log_vkey {
+        if log_key.verifier().to_string() != view.meta.log_vkey {
             return Err(LedgerError::Input(
                 "keys/log.key is not the key of this log".to_owned(),
             ));
         }
         let mut ledger = Ledger {
-            dir: dir.to_owned(),
-            store,
-            meta,
-            state: LogState::new(),
-            tree: TreeHashes::new(),
+            view,
             log_key,
             last_checkpoint: (0, merkle::EMPTY_ROOT),
             last_checkpoint_at: Instant::now(),
             options,
         };
-        ledger.reload()?;
+        ledger.resume()?;
         Ok(ledger)
     }
 
-    /// Rebuilds the state and the tree from the store.
-    fn reload(&mut self) -> Result<(), LedgerError> {
-        let mut state = LogState::new();
-        let mut tree = TreeHashes::new();
-        let size = self.store.tree_size()?;
-        let replay = self.store.for_each_entry(0, size, &mut |entry| {
-            let envelope =
-                Envelope::from_leaf(&entry.leaf).map_err(|e| format!("entry {}: {e}", entry.index))?;
-            let event = match &entry.payload {
-                PayloadRecord::Present(bytes) => {
-                    Some(Event::from_payload(bytes).map_err(|e| format!("entry {}: {e}", entry.index))?)
-                }
-                _ => None,
-            };
-            let view = match (&event, &entry.payload) {
-                (Some(event), _) => PayloadView::Present(event),
-                (None, PayloadRecord::Erased) => PayloadView::Erased,
-                (None, _) => PayloadView::Withheld,
-            };
-            state
-                .check(&envelope, view)
-                .map_err(|e| format!("entry {}: {e}", entry.index))?;
-            state.apply(&envelope, view);
-            tree.push(entry.leaf_hash);
-            Ok(())
-        })?;
-        replay.map_err(|why| {
-            LedgerError::Io(format!(
-                "the store fails its own replay ({why}); run `truce verify`"
-            ))
-        })?;
-        let (checkpoint_size, note) = self
-            .store
-            .latest_checkpoint()?
-            .ok_or_else(|| LedgerError::Io("the store has no checkpoint; run `truce verify`".to_owned()))?;
-        let checkpoint = self.open_checkpoint(&note)?;
-        if checkpoint.tree_size != checkpoint_size
-            || checkpoint.tree_size > tree.tree_size()
-            || merkle::root(&tree, checkpoint.tree_size) != checkpoint.root_hash
+    fn resume(&mut self) -> Result<(), LedgerError> {
+        let (checkpoint, _) = self.view.checkpoint(None)?;
+        if checkpoint.tree_size > self.view.tree.tree_size()
+            || merkle::root(&self.view.tree, checkpoint.tree_size) != checkpoint.root_hash
         {
             return Err(LedgerError::Io(
                 "the entries do not match the last checkpoint; run `truce verify`".to_owned(),
             ));
         }
-        self.state = state;
-        self.tree = tree;
         self.last_checkpoint = (checkpoint.tree_size, checkpoint.root_hash);
-        Ok(())
+        self.checkpoint_now()
     }
 
-    fn open_checkpoint(&self, note: &[u8]) -> Result<Checkpoint, LedgerError> {
-        let corrupt = |e: tlog::NoteError| LedgerError::Io(format!("stored checkpoint: {e}"));
-        let note = Note::parse(note).map_err(corrupt)?;
-        note.verify(&[self.log_key.verifier()]).map_err(corrupt)?;
-        Checkpoint::parse(&note.text).map_err(corrupt)
+    /// Rebuilds the view from the store (after a failed write, or after an
+    /// erasure, whose payload no longer contributes to the fold).
+    fn reload(&mut self) -> Result<(), LedgerError> {
+        self.view = LogView::open(&self.view.dir)?;
+        self.resume()
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    pub fn origin(&self) -> &str {
-        &self.meta.origin
+    pub fn view(&self) -> &LogView {
+        &self.view
     }
 
     pub fn state(&self) -> &LogState {
-        &self.state
-    }
-
-    pub fn tree(&self) -> &TreeHashes {
-        &self.tree
-    }
-
-    pub fn store(&self) -> &SqliteStore {
-        &self.store
+        &self.view.state
     }
 
     pub fn log_vkey(&self) -> VerifierKey {
@@ -269,10 +312,10 @@ impl Ledger {
         visibility: Visibility,
     ) -> Submission {
         let (statement, payload) = Statement::for_event(
-            &self.meta.origin,
+            &self.view.meta.origin,
             actor,
             key,
-            self.state.next_seq(actor),
+            self.view.state.next_seq(actor),
             event,
             visibility,
             now_ms(),
@@ -299,12 +342,18 @@ impl Ledger {
         let decoded: Vec<Result<Decoded, Rejection>> = submissions.into_par_iter().map(decode).collect();
         // Check signatures in parallel against the keys as they stand now;
         // an entry whose key changes inside this batch is checked again below.
-        let state = &self.state;
+        let state = &self.view.state;
+        let checkpoint_size = self.last_checkpoint.0;
         let prechecked: Vec<Option<VerifyingKey>> = decoded
             .par_iter()
             .map(|d| {
                 let d = d.as_ref().ok()?;
-                let probe = envelope_at(&d.signed, state.tree_size(), state.last_logged_at_ms());
+                let probe = envelope_at(
+                    &d.signed,
+                    state.tree_size(),
+                    state.last_logged_at_ms(),
+                    checkpoint_size,
+                );
                 let key = state.signing_key(&probe, PayloadView::Present(&d.event)).ok()?;
                 d.signed.verify(&key).ok().map(|()| key)
             })
@@ -312,30 +361,35 @@ impl Ledger {
 
         let mut results = Vec::with_capacity(decoded.len());
         let mut batch = Batch::default();
-        let revision_before = self.state.derived_revision();
+        let revision_before = self.view.state.derived_revision();
         let mut erases = false;
-        let first_index = self.state.tree_size();
+        let first_index = self.view.state.tree_size();
         for (decoded, prechecked) in decoded.into_iter().zip(prechecked) {
             let outcome = decoded.and_then(|d| {
-                let logged_at_ms = now_ms().max(self.state.last_logged_at_ms());
-                let envelope = envelope_at(&d.signed, self.state.tree_size(), logged_at_ms);
+                let logged_at_ms = now_ms().max(self.view.state.last_logged_at_ms());
+                let envelope = envelope_at(
+                    &d.signed,
+                    self.view.state.tree_size(),
+                    logged_at_ms,
+                    self.last_checkpoint.0,
+                );
                 let view = PayloadView::Present(&d.event);
-                let key = self.state.signing_key(&envelope, view)?;
+                let key = self.view.state.signing_key(&envelope, view)?;
                 if prechecked != Some(key) {
                     d.signed.verify(&key).map_err(Rejection)?;
                 }
-                self.state.check(&envelope, view)?;
+                self.view.state.check(&envelope, view)?;
                 let leaf = envelope.to_leaf();
                 if leaf.len() > MAX_LEAF_BYTES {
                     return Err(Rejection("envelope larger than 65535 bytes".to_owned()));
                 }
-                self.state.apply(&envelope, view);
+                self.view.state.apply(&envelope, view);
                 if let Event::PayloadErased { entry_index, .. } = &d.event {
                     batch.erase_payloads.push(*entry_index);
                     erases = true;
                 }
                 let leaf_hash = merkle::leaf_hash(&leaf);
-                self.tree.push(leaf_hash);
+                self.view.tree.push(leaf_hash);
                 batch.entries.push(StoredEntry {
                     index: envelope.index,
                     leaf,
@@ -349,7 +403,8 @@ impl Ledger {
         if batch.entries.is_empty() {
             return Ok(results);
         }
-        let derived = (self.state.derived_revision() != revision_before).then(|| self.state.derived_tables());
+        let derived =
+            (self.view.state.derived_revision() != revision_before).then(|| self.view.state.derived_tables());
         batch.derived_tables = derived.as_deref();
         let due = self
             .options
@@ -357,10 +412,12 @@ impl Ledger {
             .is_none_or(|every| self.last_checkpoint_at.elapsed() >= every);
         let checkpoint = if due { Some(self.sign_checkpoint()?) } else { None };
         batch.checkpoint = checkpoint.as_ref().map(|(size, note, _)| (*size, note.clone()));
-        if let Err(e) = self.store.append(batch) {
+        if let Err(e) = self.view.store.append(batch) {
             // Memory ran ahead of the store: rebuild it from what is durable.
-            tracing::error!(first_index, "append failed; reloading the ledger from the store");
-            self.reload()?;
+            tracing::error!(first_index, error = %e, "append failed; reloading the ledger from the store");
+            if let Err(reload) = self.reload() {
+                tracing::error!(error = %reload, "reload after a failed append failed too");
+            }
             return Err(e.into());
         }
         if let Some((size, _, root)) = checkpoint {
@@ -377,11 +434,11 @@ impl Ledger {
     /// Signs a checkpoint of any entries not yet covered by one (used with
     /// a checkpoint interval, when a batch ended before the interval did).
     pub fn checkpoint_now(&mut self) -> Result<(), LedgerError> {
-        if self.tree.tree_size() == self.last_checkpoint.0 {
+        if self.view.tree.tree_size() == self.last_checkpoint.0 {
             return Ok(());
         }
         let (size, note, root) = self.sign_checkpoint()?;
-        self.store.append(Batch {
+        self.view.store.append(Batch {
             checkpoint: Some((size, note)),
             ..Batch::default()
         })?;
@@ -393,11 +450,11 @@ impl Ledger {
     /// Signs the checkpoint of the current tree, after proving it consistent
     /// with the last one signed: the log must never sign two views.
     fn sign_checkpoint(&self) -> Result<(u64, Vec<u8>, Hash), LedgerError> {
-        let size = self.tree.tree_size();
-        let root = self.tree.root();
+        let size = self.view.tree.tree_size();
+        let root = self.view.tree.root();
         let (old_size, old_root) = self.last_checkpoint;
         if old_size > 0 {
-            let proof = merkle::consistency_proof(&self.tree, old_size, size)
+            let proof = merkle::consistency_proof(&self.view.tree, old_size, size)
                 .map_err(|e| LedgerError::Io(format!("cannot prove consistency: {e}")))?;
             merkle::verify_consistency(old_size, size, &proof, &old_root, &root).map_err(|e| {
                 LedgerError::Io(format!(
@@ -405,7 +462,7 @@ impl Ledger {
                 ))
             })?;
         }
-        let text = Checkpoint::new(&self.meta.origin, size, root).to_text();
+        let text = Checkpoint::new(&self.view.meta.origin, size, root).to_text();
         let signature = self
             .log_key
             .sign_note(&text)
@@ -418,10 +475,11 @@ impl Ledger {
     }
 }
 
-fn envelope_at(signed: &SignedStatement, index: u64, logged_at_ms: i64) -> Envelope {
+fn envelope_at(signed: &SignedStatement, index: u64, logged_at_ms: i64, checkpoint_size: u64) -> Envelope {
     Envelope {
         index,
         logged_at_ms,
+        checkpoint_size,
         signed: signed.clone(),
     }
 }

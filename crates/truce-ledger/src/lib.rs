@@ -4,16 +4,18 @@
 //! consistency, and exports tiles.
 
 pub mod appender;
+pub mod copy;
 pub mod keys;
 pub mod ledger;
 pub mod tiles;
 pub mod verify;
+pub mod witness;
 
 pub use tiles::export_tiles;
 
 use std::path::Path;
 
-pub use ledger::{Ledger, LedgerOptions, Submission};
+pub use ledger::{Ledger, LedgerOptions, LogView, Submission};
 pub use verify::{VerifyReport, verify_data_dir};
 
 /// The intermediary's and the log's key files, inside the data directory.
@@ -67,4 +69,38 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("the clock is after 1970");
     since_epoch.as_millis() as i64
+}
+
+/// Folds one stored entry into `state` under the log's rules, with the view
+/// of the payload the store holds (present, withheld or erased).
+pub(crate) fn fold_stored(
+    state: &mut truce_core::LogState,
+    entry: &truce_store::StoredEntry,
+) -> Result<truce_core::Envelope, String> {
+    let envelope =
+        truce_core::Envelope::from_leaf(&entry.leaf).map_err(|e| format!("entry {}: {e}", entry.index))?;
+    let event = match &entry.payload {
+        truce_store::PayloadRecord::Present(bytes) => Some(
+            truce_core::Event::from_payload(bytes)
+                .map_err(|e| format!("entry {}: payload {e}", entry.index))?,
+        ),
+        _ => None,
+    };
+    let view = payload_view(event.as_ref(), &entry.payload);
+    state
+        .check(&envelope, view)
+        .map_err(|e| format!("entry {}: {e}", entry.index))?;
+    state.apply(&envelope, view);
+    Ok(envelope)
+}
+
+pub(crate) fn payload_view<'a>(
+    event: Option<&'a truce_core::Event>,
+    record: &truce_store::PayloadRecord,
+) -> truce_core::PayloadView<'a> {
+    match (event, record) {
+        (Some(event), _) => truce_core::PayloadView::Present(event),
+        (None, truce_store::PayloadRecord::Erased) => truce_core::PayloadView::Erased,
+        (None, _) => truce_core::PayloadView::Withheld,
+    }
 }

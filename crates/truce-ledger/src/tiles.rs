@@ -7,10 +7,10 @@ use std::path::Path;
 
 use tlog::merkle::TreeHashes;
 use tlog::tile::{TILE_WIDTH, TileRef, tiles_for_size};
-use tlog::{Checkpoint, Note, NoteSignature};
 use truce_store::{LogStore, StoreError};
 
 use crate::LedgerError;
+use crate::ledger::LogView;
 
 pub struct TilesExported {
     pub tree_size: u64,
@@ -18,35 +18,19 @@ pub struct TilesExported {
 }
 
 /// Writes the tiles of the latest checkpoint (with its cosignatures) to `out`.
-pub fn export_tiles(store: &dyn LogStore, out: &Path) -> Result<TilesExported, LedgerError> {
-    let (size, note) = store
-        .latest_checkpoint()?
-        .ok_or_else(|| LedgerError::Input("the log has no checkpoint to export".to_owned()))?;
-    let mut note = Note::parse(&note).map_err(|e| LedgerError::Io(format!("stored checkpoint: {e}")))?;
-    let checkpoint =
-        Checkpoint::parse(&note.text).map_err(|e| LedgerError::Io(format!("stored checkpoint: {e}")))?;
-    for cosignature in store.cosignatures()?.iter().filter(|c| c.tree_size == size) {
-        let signature = NoteSignature::from_line(&cosignature.signature_line)
-            .map_err(|e| LedgerError::Io(format!("stored cosignature: {e}")))?;
-        note.signatures.push(signature);
-    }
-    let mut tree = TreeHashes::new();
+pub fn export_tiles(view: &LogView, out: &Path) -> Result<TilesExported, LedgerError> {
+    let (checkpoint, note) = view.checkpoint(None)?;
+    let size = checkpoint.tree_size;
     let mut leaves = Vec::with_capacity(size as usize);
-    store
+    view.store()
         .for_each_entry(0, size, &mut |entry| {
-            tree.push(entry.leaf_hash);
             leaves.push(entry.leaf);
             Ok(())
         })?
         .map_err(|why| LedgerError::Store(StoreError::Corrupt(why)))?;
-    if tree.root() != checkpoint.root_hash {
-        return Err(LedgerError::Io(
-            "entries do not match the checkpoint; run `truce verify`".to_owned(),
-        ));
-    }
     let tiles = tiles_for_size(size);
     for tile in &tiles {
-        write_file(out, &tile.path(), &tile_bytes(tile, &tree, &leaves))?;
+        write_file(out, &tile.path(), &tile_bytes(tile, view.tree(), &leaves))?;
     }
     write_file(out, "checkpoint", &note.to_bytes())?;
     Ok(TilesExported {

@@ -10,10 +10,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
-use tlog::merkle::{self, TreeHashes};
-use tlog::{Checkpoint, Note, NoteSignature, VerifierKey};
+use tlog::merkle::{self, Hash, TreeHashes};
+use tlog::{Checkpoint, Note, VerifierKey};
 use truce_core::envelope::sha256_hex;
 use truce_core::{ActorId, ActorRole, Envelope, Event, LogState, PayloadView, Reader};
 use truce_store::sqlite::LOG_TABLES;
@@ -189,6 +191,8 @@ pub fn verify_store(
     let mut state = LogState::new();
     let mut tree = TreeHashes::new();
     let mut erased_payloads = BTreeSet::new();
+    // Checkpoint size named by entries -> the first entry naming it.
+    let mut checkpoint_refs: BTreeMap<u64, u64> = BTreeMap::new();
     let size = store.tree_size().map_err(io)?;
     let mut start = 0;
     while start < size {
@@ -210,6 +214,9 @@ pub fn verify_store(
                     .signing_key(&d.envelope, view_of(&d))
                     .map_err(|e| format!("entry {}: {e}", d.entry.index))?;
                 fold_entry(&d, &mut state, &reader, &mut report, &mut erased_payloads)?;
+                checkpoint_refs
+                    .entry(d.envelope.checkpoint_size)
+                    .or_insert(d.entry.index);
                 tree.push(d.entry.leaf_hash);
                 pending.push(PendingSignature {
                     index: d.entry.index,
@@ -246,18 +253,21 @@ pub fn verify_store(
             .entry(actor.role.as_str().to_owned())
             .or_default() += 1;
     }
-    check_checkpoints(store, &log_vkey, &meta.origin, &tree, &mut report)?;
-    check_cosignatures(store, &state, &mut report)?;
+    let signed_roots = check_checkpoints(
+        store,
+        &log_vkey,
+        &meta.origin,
+        &tree,
+        &checkpoint_refs,
+        &mut report,
+    )?;
+    check_cosignatures(&signed_roots, &state, &mut report)?;
     check_derived_tables(store, &state, &mut report)?;
     Ok(report)
 }
 
 fn view_of(d: &Decoded) -> PayloadView<'_> {
-    match (&d.event, &d.entry.payload) {
-        (Some(event), _) => PayloadView::Present(event),
-        (None, PayloadRecord::Erased) => PayloadView::Erased,
-        (None, _) => PayloadView::Withheld,
-    }
+    crate::payload_view(d.event.as_ref(), &d.entry.payload)
 }
 
 fn fold_entry(
@@ -319,13 +329,15 @@ fn check_checkpoints(
     log_vkey: &VerifierKey,
     origin: &str,
     tree: &TreeHashes,
+    checkpoint_refs: &BTreeMap<u64, u64>,
     report: &mut VerifyReport,
-) -> Result<(), VerifyFailure> {
+) -> Result<BTreeMap<u64, Hash>, VerifyFailure> {
     let checkpoints = store.checkpoints().map_err(|e| VerifyFailure(e.to_string()))?;
     if checkpoints.is_empty() {
         return fail("the log has no signed checkpoint");
     }
     let mut previous: Option<Checkpoint> = None;
+    let mut signed_roots = BTreeMap::new();
     for (stored_size, note) in &checkpoints {
         let bad = |why: String| VerifyFailure(format!("checkpoint at size {stored_size}: {why}"));
         let note = Note::parse(note).map_err(|e| bad(e.to_string()))?;
@@ -364,53 +376,44 @@ fn check_checkpoints(
                 ))
             })?;
         }
+        signed_roots.insert(checkpoint.tree_size, checkpoint.root_hash);
         previous = Some(checkpoint);
     }
     report.checkpoints = checkpoints.len();
     report.latest_checkpoint_size = previous.map_or(0, |c| c.tree_size);
-    if report.latest_checkpoint_size < tree.tree_size() {
-        // Entries after the last checkpoint are not yet covered; they are
-        // checked like the rest but nobody has signed their tree yet.
-        tracing::info!(
-            uncovered = tree.tree_size() - report.latest_checkpoint_size,
-            "entries await a checkpoint"
-        );
+    // Each batch's entries name the checkpoint signed before them, so a
+    // dropped checkpoint row is missed by the entries that named it.
+    for (size, first_entry) in checkpoint_refs {
+        if *size > 0 && !signed_roots.contains_key(size) {
+            return fail(format!(
+                "entry {first_entry}: names a checkpoint at size {size} that the store lacks"
+            ));
+        }
     }
-    Ok(())
+    if report.latest_checkpoint_size < tree.tree_size() {
+        return fail(format!(
+            "entry {}: not covered by any signed checkpoint (open the log with truce to sign one)",
+            report.latest_checkpoint_size
+        ));
+    }
+    Ok(signed_roots)
 }
 
 fn check_cosignatures(
-    store: &dyn LogStore,
+    signed_roots: &BTreeMap<u64, Hash>,
     state: &LogState,
     report: &mut VerifyReport,
 ) -> Result<(), VerifyFailure> {
-    let cosignatures = store.cosignatures().map_err(|e| VerifyFailure(e.to_string()))?;
-    let checkpoints: BTreeMap<u64, Vec<u8>> = store
-        .checkpoints()
-        .map_err(|e| VerifyFailure(e.to_string()))?
-        .into_iter()
-        .collect();
-    for c in &cosignatures {
-        let bad = |why: &str| {
-            VerifyFailure(format!(
-                "cosignature by {} of checkpoint {}: {why}",
-                c.witness, c.tree_size
-            ))
-        };
-        let witness = ActorId::new(&c.witness).map_err(|e| bad(&e))?;
-        let actor = state
-            .actor(&witness)
-            .filter(|a| a.role == ActorRole::Witness)
-            .ok_or_else(|| bad("not a registered witness"))?;
-        let keys: Vec<VerifierKey> = actor.keys.iter().map(|k| k.vkey.clone()).collect();
-        let note = checkpoints
-            .get(&c.tree_size)
-            .ok_or_else(|| bad("no such checkpoint"))?;
-        let mut note = Note::parse(note).map_err(|e| bad(&e.to_string()))?;
-        note.signatures = vec![NoteSignature::from_line(&c.signature_line).map_err(|e| bad(&e.to_string()))?];
-        note.verify(&keys).map_err(|e| bad(&e.to_string()))?;
+    for ((size, witness), cosignature) in state.cosignatures() {
+        let signed = signed_roots.get(size).map(|root| BASE64.encode(root));
+        if signed.as_deref() != Some(cosignature.root_hash.as_str()) {
+            return fail(format!(
+                "entry {}: {witness} cosigned a checkpoint of size {size} that the log did not sign",
+                cosignature.recorded_at
+            ));
+        }
     }
-    report.cosignatures = cosignatures.len();
+    report.cosignatures = state.cosignatures().len();
     Ok(())
 }
 

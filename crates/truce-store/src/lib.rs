@@ -1,5 +1,5 @@
-//! Storage of the log: entries, payloads, checkpoints, cosignatures and the
-//! derived tables, behind the [`LogStore`] interface. [`sqlite`] is the
+//! Storage of the log: entries, payloads, checkpoints and the derived
+//! tables (the actors, keys, erasures and cosignatures the log records), behind the [`LogStore`] interface. [`sqlite`] is the
 //! embedded default; a PostgreSQL implementation for shared deployments
 //! will implement the same trait.
 //!
@@ -76,15 +76,6 @@ pub struct StoredEntry {
     pub payload: PayloadRecord,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredCosignature {
-    pub tree_size: u64,
-    /// The cosigning witness's actor id.
-    pub witness: String,
-    /// The note signature line, as in the cosigned checkpoint.
-    pub signature_line: String,
-}
-
 /// Facts about the log a store is for, fixed at creation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogMeta {
@@ -124,8 +115,6 @@ pub trait LogStore: Send {
     /// Every stored checkpoint, (tree size, note), by size.
     fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>>;
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>>;
-    fn add_cosignature(&mut self, cosignature: &StoredCosignature) -> Result<()>;
-    fn cosignatures(&self) -> Result<Vec<StoredCosignature>>;
     /// The stored rows of a derived table, sorted.
     fn derived_table(&self, name: &str, columns: &[&str]) -> Result<Vec<Vec<Cell>>>;
     /// Every table the store holds, so verification can refuse unknown ones.

@@ -8,12 +8,12 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 use truce_core::projection::{Cell, Table};
 
-use crate::{Batch, LogMeta, LogStore, PayloadRecord, Result, StoreError, StoredCosignature, StoredEntry};
+use crate::{Batch, LogMeta, LogStore, PayloadRecord, Result, StoreError, StoredEntry};
 
 pub const DB_FILE: &str = "truce.db";
 
 /// Tables the log itself consists of; every other table is derived.
-pub const LOG_TABLES: [&str; 5] = ["meta", "entries", "payloads", "checkpoints", "cosignatures"];
+pub const LOG_TABLES: [&str; 4] = ["meta", "entries", "payloads", "checkpoints"];
 
 const SCHEMA: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -24,12 +24,6 @@ CREATE TABLE payloads (
     bytes BLOB
 ) STRICT;
 CREATE TABLE checkpoints (tree_size INTEGER PRIMARY KEY, note BLOB NOT NULL) STRICT;
-CREATE TABLE cosignatures (
-    tree_size INTEGER NOT NULL,
-    witness TEXT NOT NULL,
-    signature_line TEXT NOT NULL,
-    PRIMARY KEY (tree_size, witness)
-) STRICT;
 ";
 
 pub struct SqliteStore {
@@ -81,21 +75,6 @@ impl SqliteStore {
         Self::open_path(&path)
     }
 
-    /// An in-memory store, for replaying a log to compare derived tables.
-    pub fn in_memory(derived: &[Table]) -> Result<Self> {
-        let store = SqliteStore {
-            conn: Connection::open_in_memory()?,
-        };
-        for table in derived {
-            store.conn.execute_batch(&format!(
-                "CREATE TABLE {} ({});",
-                table.name,
-                table.columns.join(", ")
-            ))?;
-        }
-        Ok(store)
-    }
-
     fn open_path(path: &Path) -> Result<Self> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -103,21 +82,6 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(SqliteStore { conn })
-    }
-
-    /// Replaces the rows of derived tables (they are small and rewritten
-    /// only when the state says they changed).
-    pub fn replace_derived(&mut self, tables: &[Table]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        write_derived(&tx, tables)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Direct access for tests and tools that must reach below the
-    /// interface (the tamper tests rewrite rows with it).
-    pub fn connection(&self) -> &Connection {
-        &self.conn
     }
 }
 
@@ -311,28 +275,6 @@ impl LogStore for SqliteStore {
                 |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
             )
             .optional()?)
-    }
-
-    fn add_cosignature(&mut self, c: &StoredCosignature) -> Result<()> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO cosignatures (tree_size, witness, signature_line) VALUES (?1, ?2, ?3)",
-            params![c.tree_size as i64, c.witness, c.signature_line],
-        )?;
-        Ok(())
-    }
-
-    fn cosignatures(&self) -> Result<Vec<StoredCosignature>> {
-        let mut statement = self.conn.prepare(
-            "SELECT tree_size, witness, signature_line FROM cosignatures ORDER BY tree_size, witness",
-        )?;
-        let rows = statement.query_map([], |r| {
-            Ok(StoredCosignature {
-                tree_size: r.get::<_, i64>(0)? as u64,
-                witness: r.get(1)?,
-                signature_line: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn derived_table(&self, name: &str, columns: &[&str]) -> Result<Vec<Vec<Cell>>> {

@@ -1,0 +1,77 @@
+//! A reader's copy of the log: every envelope, checkpoint and cosignature,
+//! but only the payloads the reader may see. The reader (a party or an
+//! observer) runs `truce verify` on it and checks everything it holds; the
+//! withheld payloads are still bound by their hashes in the signed leaves.
+
+use std::path::Path;
+
+use truce_core::{ActorId, Envelope, LogState, Reader};
+use truce_store::{Batch, LogMeta, LogStore, PayloadRecord, SqliteStore, StoreError, StoredEntry};
+
+use crate::LedgerError;
+
+pub struct CopyExported {
+    pub entries: u64,
+    pub withheld: u64,
+}
+
+pub fn export_reader_copy(
+    store: &dyn LogStore,
+    reader: &ActorId,
+    out: &Path,
+) -> Result<CopyExported, LedgerError> {
+    let meta = store.meta()?;
+    let copy_meta = LogMeta {
+        reader: reader.to_string(),
+        ..meta
+    };
+    let size = store.tree_size()?;
+    let mut entries = Vec::with_capacity(size as usize);
+    let mut withheld = 0;
+    let reader_view = Reader::Actor(reader.clone());
+    store
+        .for_each_entry(0, size, &mut |mut entry| {
+            let envelope =
+                Envelope::from_leaf(&entry.leaf).map_err(|e| format!("entry {}: {e}", entry.index))?;
+            if matches!(entry.payload, PayloadRecord::Present(_))
+                && !envelope.statement().visibility.allows(&reader_view)
+            {
+                entry.payload = PayloadRecord::Withheld;
+                withheld += 1;
+            }
+            entries.push(entry);
+            Ok(())
+        })?
+        .map_err(|why| LedgerError::Store(StoreError::Corrupt(why)))?;
+
+    // The copy's derived tables are the fold of what the reader can see.
+    let mut state = LogState::new();
+    for entry in &entries {
+        crate::fold_stored(&mut state, entry).map_err(LedgerError::Io)?;
+    }
+    let derived = state.derived_tables();
+    let mut copy = SqliteStore::create(out, &copy_meta, &derived)?;
+    // One batch per stored checkpoint, so each lands with the entries it covers.
+    let mut pending: Vec<StoredEntry> = entries;
+    let mut appended = 0;
+    for (checkpoint_size, note) in store.checkpoints()? {
+        let take = (checkpoint_size - appended) as usize;
+        let rest = pending.split_off(take.min(pending.len()));
+        let batch_entries = std::mem::replace(&mut pending, rest);
+        appended += batch_entries.len() as u64;
+        copy.append(Batch {
+            entries: batch_entries,
+            checkpoint: Some((checkpoint_size, note)),
+            ..Batch::default()
+        })?;
+    }
+    copy.append(Batch {
+        entries: pending,
+        derived_tables: Some(&derived),
+        ..Batch::default()
+    })?;
+    Ok(CopyExported {
+        entries: size,
+        withheld,
+    })
+}
