@@ -24,6 +24,8 @@ impl Cell {
 pub struct Table {
     pub name: &'static str,
     pub columns: &'static [&'static str],
+    /// The first `key_columns` columns identify a row (the primary key).
+    pub key_columns: usize,
     /// The column holding the index of the entry a row came from, so a
     /// mismatch can name that entry.
     pub entry_column: usize,

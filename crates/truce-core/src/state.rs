@@ -625,6 +625,7 @@ impl LogState {
     pub fn derived_tables(&self) -> Vec<Table> {
         let actors = Table {
             name: "actors",
+            key_columns: 1,
             columns: &["actor_id", "role", "name", "registered_at"],
             entry_column: 3,
             rows: self
@@ -642,6 +643,7 @@ impl LogState {
         };
         let keys = Table {
             name: "actor_keys",
+            key_columns: 2,
             columns: &[
                 "actor_id",
                 "key_id",
@@ -672,6 +674,7 @@ impl LogState {
         };
         let erasures = Table {
             name: "erasures",
+            key_columns: 1,
             columns: &["entry_index", "erased_by", "legal_basis"],
             entry_column: 1,
             rows: self
@@ -688,6 +691,7 @@ impl LogState {
         };
         let cosignatures = Table {
             name: "cosignatures",
+            key_columns: 2,
             columns: &[
                 "tree_size",
                 "witness",

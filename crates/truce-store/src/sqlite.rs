@@ -48,7 +48,11 @@ impl SqliteStore {
         tx.execute_batch(SCHEMA)?;
         for table in derived {
             let columns = table.columns.join(", ");
-            tx.execute_batch(&format!("CREATE TABLE {} ({columns});", table.name))?;
+            let key = table.columns[..table.key_columns].join(", ");
+            tx.execute_batch(&format!(
+                "CREATE TABLE {} ({columns}, PRIMARY KEY ({key}));",
+                table.name
+            ))?;
         }
         for (key, value) in [
             ("origin", &meta.origin),
