@@ -91,7 +91,13 @@ pub struct Actor {
 
 impl Actor {
     fn key(&self, key_id: &str) -> Option<&ActorKey> {
-        self.keys.iter().find(|k| k.key_id() == key_id)
+        // Parsed rather than formatted per key: this runs for every entry.
+        let canonical = key_id.len() == 8
+            && key_id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let id = u32::from_str_radix(key_id, 16).ok().filter(|_| canonical)?;
+        self.keys.iter().find(|k| k.vkey.key_id() == id)
     }
 
     fn active_key_mut(&mut self) -> Option<&mut ActorKey> {

@@ -9,6 +9,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -91,6 +93,7 @@ struct Decoded {
     envelope: Envelope,
     event: Option<Event>,
     signature: Signature,
+    signing_input: Vec<u8>,
 }
 
 fn decode(entry: StoredEntry) -> Result<Decoded, String> {
@@ -118,11 +121,13 @@ fn decode(entry: StoredEntry) -> Result<Decoded, String> {
         }
         _ => None,
     };
+    let signing_input = envelope.statement().signing_input();
     Ok(Decoded {
         entry,
         envelope,
         event,
         signature,
+        signing_input,
     })
 }
 
@@ -159,16 +164,14 @@ fn verify_signatures(pending: &[PendingSignature]) -> Result<(), VerifyFailure> 
 /// Verifies the data directory `dir`. With `pinned`, the log's key must be
 /// that one (otherwise the key the store names is used, which proves the
 /// log is self-consistent but not whose it is).
+///
+/// Three stages overlap: a reader thread streams windows of entries from
+/// its own connection, this thread decodes (in parallel) and folds them,
+/// and a checker thread batch-verifies each window's signatures while the
+/// next window is folded.
 pub fn verify_data_dir(dir: &Path, pinned: Option<&VerifierKey>) -> Result<VerifyReport, VerifyFailure> {
-    let store = SqliteStore::open(dir).map_err(|e| VerifyFailure(e.to_string()))?;
-    verify_store(&store, pinned)
-}
-
-pub fn verify_store(
-    store: &dyn LogStore,
-    pinned: Option<&VerifierKey>,
-) -> Result<VerifyReport, VerifyFailure> {
     let io = |e: truce_store::StoreError| VerifyFailure(e.to_string());
+    let store = SqliteStore::open(dir).map_err(io)?;
     let meta = store.meta().map_err(io)?;
     let log_vkey: VerifierKey = meta
         .log_vkey
@@ -194,49 +197,68 @@ pub fn verify_store(
     // Checkpoint size named by entries -> the first entry naming it.
     let mut checkpoint_refs: BTreeMap<u64, u64> = BTreeMap::new();
     let size = store.tree_size().map_err(io)?;
-    let mut start = 0;
-    while start < size {
-        let end = (start + WINDOW).min(size);
-        let mut window = Vec::with_capacity((end - start) as usize);
-        store
-            .for_each_entry(start, end, &mut |entry| {
-                window.push(entry);
-                Ok(())
-            })
-            .map_err(io)?
-            .map_err(VerifyFailure)?;
-        let decoded: Vec<Result<Decoded, String>> = window.into_par_iter().map(decode).collect();
-        let mut pending = Vec::with_capacity(decoded.len());
+    let signatures_failed = AtomicBool::new(false);
+    let fold_failure = std::thread::scope(|scope| -> Result<Option<String>, VerifyFailure> {
+        let (window_tx, window_rx) = mpsc::sync_channel::<Result<Vec<StoredEntry>, String>>(2);
+        scope.spawn(move || read_windows(dir, size, &window_tx));
+        let (pending_tx, pending_rx) = mpsc::sync_channel::<Vec<PendingSignature>>(2);
+        let signatures_failed = &signatures_failed;
+        let checker = scope.spawn(move || -> Result<(), VerifyFailure> {
+            for pending in pending_rx {
+                if let Err(failure) = verify_signatures(&pending) {
+                    signatures_failed.store(true, Ordering::Relaxed);
+                    return Err(failure);
+                }
+            }
+            Ok(())
+        });
         let mut failure = None;
-        for item in decoded {
-            let outcome = item.and_then(|d| {
-                let key = state
-                    .signing_key(&d.envelope, view_of(&d))
-                    .map_err(|e| format!("entry {}: {e}", d.entry.index))?;
-                fold_entry(&d, &mut state, &reader, &mut report, &mut erased_payloads)?;
-                checkpoint_refs
-                    .entry(d.envelope.checkpoint_size)
-                    .or_insert(d.entry.index);
-                tree.push(d.entry.leaf_hash);
-                pending.push(PendingSignature {
-                    index: d.entry.index,
-                    message: d.envelope.statement().signing_input(),
-                    signature: d.signature,
-                    key,
+        for window in window_rx {
+            let window = match window {
+                Ok(window) => window,
+                Err(why) => {
+                    failure = Some(why);
+                    break;
+                }
+            };
+            let decoded: Vec<Result<Decoded, String>> = window.into_par_iter().map(decode).collect();
+            let mut pending = Vec::with_capacity(decoded.len());
+            for item in decoded {
+                let outcome = item.and_then(|d| {
+                    let key = state
+                        .signing_key(&d.envelope, view_of(&d))
+                        .map_err(|e| format!("entry {}: {e}", d.entry.index))?;
+                    fold_entry(&d, &mut state, &reader, &mut report, &mut erased_payloads)?;
+                    checkpoint_refs
+                        .entry(d.envelope.checkpoint_size)
+                        .or_insert(d.entry.index);
+                    tree.push(d.entry.leaf_hash);
+                    pending.push(PendingSignature {
+                        index: d.entry.index,
+                        message: d.signing_input,
+                        signature: d.signature,
+                        key,
+                    });
+                    Ok(())
                 });
-                Ok(())
-            });
-            if let Err(why) = outcome {
-                failure = Some(why);
+                if let Err(why) = outcome {
+                    failure = Some(why);
+                    break;
+                }
+            }
+            // Signatures before the first rule failure are checked too, as
+            // a bad one among them is the first bad entry.
+            let _ = pending_tx.send(pending);
+            if failure.is_some() || signatures_failed.load(Ordering::Relaxed) {
                 break;
             }
         }
-        // A bad signature before the first rule failure is the first bad entry.
-        verify_signatures(&pending)?;
-        if let Some(why) = failure {
-            return fail(why);
-        }
-        start = end;
+        drop(pending_tx);
+        checker.join().expect("the signature checker does not panic")?;
+        Ok(failure)
+    })?;
+    if let Some(why) = fold_failure {
+        return fail(why);
     }
     if meta.origin != state.origin().unwrap_or_default() {
         return fail("entry 0: the store's origin is not the one log_created names");
@@ -254,7 +276,7 @@ pub fn verify_store(
             .or_default() += 1;
     }
     let signed_roots = check_checkpoints(
-        store,
+        &store,
         &log_vkey,
         &meta.origin,
         &tree,
@@ -262,8 +284,39 @@ pub fn verify_store(
         &mut report,
     )?;
     check_cosignatures(&signed_roots, &state, &mut report)?;
-    check_derived_tables(store, &state, &mut report)?;
+    check_derived_tables(&store, &state, &mut report)?;
     Ok(report)
+}
+
+/// Streams the entries in windows; a store error or a gap ends the stream
+/// with the reason.
+fn read_windows(dir: &Path, size: u64, windows: &mpsc::SyncSender<Result<Vec<StoredEntry>, String>>) {
+    let store = match SqliteStore::open(dir) {
+        Ok(store) => store,
+        Err(e) => {
+            let _ = windows.send(Err(e.to_string()));
+            return;
+        }
+    };
+    let mut start = 0;
+    while start < size {
+        let end = (start + WINDOW).min(size);
+        let mut window = Vec::with_capacity((end - start) as usize);
+        let read = store.for_each_entry(start, end, &mut |entry| {
+            window.push(entry);
+            Ok(())
+        });
+        let outcome = match read {
+            Ok(Ok(())) => Ok(window),
+            Ok(Err(why)) => Err(why),
+            Err(e) => Err(e.to_string()),
+        };
+        let stop = outcome.is_err();
+        if windows.send(outcome).is_err() || stop {
+            return;
+        }
+        start = end;
+    }
 }
 
 fn view_of(d: &Decoded) -> PayloadView<'_> {
