@@ -215,6 +215,7 @@ fn decode_key_material(material: &str) -> Result<(KeyType, [u8; 32]), NoteError>
 /// A private key that signs notes. Its text form follows Go's
 /// golang.org/x/mod/sumdb/note: `PRIVATE+KEY+name+hex(key ID)+base64(type || seed)`,
 /// so keys interoperate with the Go tooling. `Debug` never shows the seed.
+#[derive(Clone)]
 pub struct SignerKey {
     name: String,
     key_id: u32,

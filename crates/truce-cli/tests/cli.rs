@@ -1,0 +1,245 @@
+//! The `truce` binary as a user runs it: exit codes, what it prints, and
+//! what it must never print.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn truce(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(args)
+        .output()
+        .expect("truce runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = truce(args);
+    assert!(
+        out.status.success(),
+        "truce {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_party_technician_checks_the_log_offline() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let keys = temp.path().join("keys");
+    let init = ok(&["init", "--data", path(&data), "--origin", "truce.test/cli"]);
+    let vkey = init
+        .lines()
+        .find(|l| l.trim().starts_with("truce.test/cli+"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let ua_vkey = ok(&[
+        "keygen",
+        "--name",
+        "truce.test/ua",
+        "--out",
+        path(&keys.join("ua.key")),
+    ]);
+    ok(&[
+        "actor",
+        "register",
+        "--data",
+        path(&data),
+        "--id",
+        "ua",
+        "--role",
+        "party",
+        "--name",
+        "Ukraine",
+        "--vkey",
+        ua_vkey.trim(),
+    ]);
+    let remark = ok(&[
+        "remark",
+        "--data",
+        path(&data),
+        "--as",
+        "ua",
+        "--key",
+        path(&keys.join("ua.key")),
+        "--subject",
+        "s",
+        "--text",
+        "t",
+        "--visibility",
+        "party:ua",
+    ]);
+    assert!(remark.contains("entry 2"), "{remark}");
+    ok(&[
+        "remark",
+        "--data",
+        path(&data),
+        "--subject",
+        "minutes",
+        "--text",
+        "m",
+        "--visibility",
+        "intermediary",
+    ]);
+    let verified = ok(&["verify", "--data", path(&data), "--vkey", &vkey]);
+    assert!(verified.contains("entries      4"), "{verified}");
+
+    // An inclusion proof, checked with nothing but the verifier key.
+    let proof = ok(&["log", "prove", "--data", path(&data), "2"]);
+    assert!(proof.starts_with("c2sp.org/tlog-proof@v1\nextra "));
+    let proof_file = temp.path().join("entry2.tlog-proof");
+    std::fs::write(&proof_file, &proof).unwrap();
+    let checked = ok(&["log", "verify-proof", "--vkey", &vkey, path(&proof_file)]);
+    assert!(
+        checked.starts_with("OK: entry 2 (remark_recorded by ua"),
+        "{checked}"
+    );
+    let tampered = proof.replacen("index 2", "index 1", 1);
+    std::fs::write(&proof_file, tampered).unwrap();
+    assert_eq!(
+        truce(&["log", "verify-proof", "--vkey", &vkey, path(&proof_file)])
+            .status
+            .code(),
+        Some(1)
+    );
+
+    // A consistency proof between two signed checkpoints.
+    let old = temp.path().join("old");
+    let new = temp.path().join("new");
+    let consistency = temp.path().join("consistency");
+    std::fs::write(
+        &old,
+        ok(&["log", "checkpoint", "--data", path(&data), "--size", "2"]),
+    )
+    .unwrap();
+    std::fs::write(&new, ok(&["log", "checkpoint", "--data", path(&data)])).unwrap();
+    std::fs::write(
+        &consistency,
+        ok(&[
+            "log",
+            "consistency",
+            "--data",
+            path(&data),
+            "--old",
+            "2",
+            "--new",
+            "4",
+        ]),
+    )
+    .unwrap();
+    let extends = ok(&[
+        "log",
+        "verify-consistency",
+        "--vkey",
+        &vkey,
+        "--old-checkpoint",
+        path(&old),
+        "--new-checkpoint",
+        path(&new),
+        "--proof",
+        path(&consistency),
+    ]);
+    assert!(extends.contains("size 4 extends the one at size 2"), "{extends}");
+
+    // The party's copy withholds the intermediary's minutes and verifies.
+    let copy = temp.path().join("ua-copy");
+    ok(&[
+        "log",
+        "export-copy",
+        "--data",
+        path(&data),
+        "--for",
+        "ua",
+        "--out",
+        path(&copy),
+    ]);
+    let copy_report = ok(&["verify", "--data", path(&copy), "--vkey", &vkey]);
+    assert!(
+        copy_report.contains("3 present, 1 withheld, 0 erased"),
+        "{copy_report}"
+    );
+    let entry = ok(&["log", "entry", "--data", path(&copy), "3"]);
+    assert!(
+        entry.contains("(withheld from this copy)") && !entry.contains("minutes"),
+        "{entry}"
+    );
+}
+
+#[test]
+fn verify_exits_1_and_names_the_entry_when_the_store_was_changed() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    ok(&["init", "--data", path(&data), "--origin", "truce.test/cli"]);
+    for i in 0..3 {
+        ok(&[
+            "remark",
+            "--data",
+            path(&data),
+            "--subject",
+            "s",
+            "--text",
+            &format!("remark {i}"),
+        ]);
+    }
+    let conn = rusqlite::Connection::open(data.join("truce.db")).unwrap();
+    conn.execute("UPDATE payloads SET bytes = CAST(REPLACE(CAST(bytes AS TEXT), 'remark 1', 'remark 9') AS BLOB) WHERE entry_index = 2", [])
+        .unwrap();
+    drop(conn);
+    let out = truce(&["verify", "--data", path(&data)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("entry 2: payload does not match its hash"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message_and_secrets_are_never_printed() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let init = truce(&["init", "--data", path(&data), "--origin", "has spaces"]);
+    assert_eq!(init.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&init.stderr).contains("--origin"));
+    assert!(!data.exists(), "a failed init leaves nothing behind");
+    let init = ok(&["init", "--data", path(&data), "--origin", "truce.test/cli"]);
+    let missing = truce(&["verify", "--data", path(&temp.path().join("nowhere"))]);
+    assert_ne!(missing.status.code(), Some(0));
+    let wrong_visibility = truce(&[
+        "remark",
+        "--data",
+        path(&data),
+        "--subject",
+        "s",
+        "--text",
+        "t",
+        "--visibility",
+        "friends",
+    ]);
+    assert_eq!(wrong_visibility.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong_visibility.stderr).contains("--visibility"));
+    let unknown_actor = truce(&[
+        "remark",
+        "--data",
+        path(&data),
+        "--as",
+        "ru",
+        "--subject",
+        "s",
+        "--text",
+        "t",
+    ]);
+    assert_eq!(unknown_actor.status.code(), Some(2));
+    // No output ever contains a secret key.
+    for secret in ["log.key", "intermediary.key"] {
+        let text = std::fs::read_to_string(data.join("keys").join(secret)).unwrap();
+        let material = text.trim().rsplit('+').next().unwrap().to_owned();
+        assert!(!init.contains(&material));
+        let listing = ok(&["actor", "list", "--data", path(&data)]);
+        assert!(!listing.contains(&material));
+    }
+}

@@ -1,0 +1,509 @@
+//! The pure core read as given / when / then: given these entries, when this
+//! one comes, then it is accepted (and folded) or refused with this reason.
+
+use proptest::prelude::*;
+use tlog::{Checkpoint, KeyType, SignerKey};
+use truce_core::canonical::{from_canonical, to_canonical};
+use truce_core::envelope::key_id_hex;
+use truce_core::{ActorId, ActorRole, Envelope, Event, LogState, PayloadView, Reader, Statement, Visibility};
+
+const ORIGIN: &str = "truce.test/core";
+
+fn id(text: &str) -> ActorId {
+    ActorId::new(text).unwrap()
+}
+
+/// A log in memory: the state and the envelopes it accepted.
+struct Log {
+    state: LogState,
+    accepted: Vec<(Envelope, Event)>,
+    log_key: SignerKey,
+    me: SignerKey,
+}
+
+impl Log {
+    fn new() -> Log {
+        let log_key = SignerKey::generate(ORIGIN, KeyType::Ed25519).unwrap();
+        let me = SignerKey::generate("truce.test/intermediary", KeyType::Ed25519).unwrap();
+        let mut log = Log {
+            state: LogState::new(),
+            accepted: Vec::new(),
+            log_key,
+            me,
+        };
+        let genesis = Event::LogCreated {
+            origin: ORIGIN.to_owned(),
+            log_vkey: log.log_key.verifier().to_string(),
+            intermediary: id("icrc"),
+            intermediary_name: "Intermediary".to_owned(),
+            intermediary_vkey: log.me.verifier().to_string(),
+        };
+        let me = log.me.clone();
+        log.submit("icrc", &me, genesis, Visibility::Public).unwrap();
+        log
+    }
+
+    fn envelope(&self, actor: &str, key: &SignerKey, event: &Event, visibility: Visibility) -> Envelope {
+        let seq = self.state.next_seq(&id(actor));
+        let (statement, _) = Statement::for_event(ORIGIN, &id(actor), key, seq, event, visibility, 1_000);
+        let index = self.state.tree_size();
+        Envelope {
+            index,
+            logged_at_ms: 1_000 + index as i64,
+            checkpoint_size: index,
+            signed: statement.sign(key),
+        }
+    }
+
+    /// Checks signature and rules, then folds: what the ledger does.
+    fn submit_envelope(&mut self, envelope: Envelope, event: Event) -> Result<u64, String> {
+        let view = PayloadView::Present(&event);
+        let key = self.state.signing_key(&envelope, view).map_err(|e| e.0)?;
+        envelope.signed.verify(&key)?;
+        self.state.check(&envelope, view).map_err(|e| e.0)?;
+        self.state.apply(&envelope, view);
+        let index = envelope.index;
+        self.accepted.push((envelope, event));
+        Ok(index)
+    }
+
+    fn submit(
+        &mut self,
+        actor: &str,
+        key: &SignerKey,
+        event: Event,
+        visibility: Visibility,
+    ) -> Result<u64, String> {
+        let envelope = self.envelope(actor, key, &event, visibility);
+        self.submit_envelope(envelope, event)
+    }
+
+    fn register(&mut self, actor: &str, role: ActorRole, key: &SignerKey) -> Result<u64, String> {
+        let me = self.me.clone();
+        let event = Event::ActorRegistered {
+            actor: id(actor),
+            role,
+            name: actor.to_uppercase(),
+            vkey: key.verifier().to_string(),
+        };
+        self.submit("icrc", &me, event, Visibility::Public)
+    }
+
+    fn as_intermediary(&mut self, event: Event, visibility: Visibility) -> Result<u64, String> {
+        let me = self.me.clone();
+        self.submit("icrc", &me, event, visibility)
+    }
+}
+
+fn key(name: &str) -> SignerKey {
+    SignerKey::generate(name, KeyType::Ed25519).unwrap()
+}
+
+fn remark(text: &str) -> Event {
+    Event::RemarkRecorded {
+        subject: "s".to_owned(),
+        text: text.to_owned(),
+    }
+}
+
+#[test]
+fn only_the_intermediary_registers_actors() {
+    let mut log = Log::new();
+    let ua = key("ua");
+    log.register("ua", ActorRole::Party, &ua).unwrap();
+    let ru = key("ru");
+    let by_party = Event::ActorRegistered {
+        actor: id("ru"),
+        role: ActorRole::Party,
+        name: "RU".into(),
+        vkey: ru.verifier().to_string(),
+    };
+    let refused = log.submit("ua", &ua, by_party, Visibility::Public).unwrap_err();
+    assert!(refused.contains("only the intermediary"), "{refused}");
+    assert!(
+        log.register("ua", ActorRole::Party, &ru)
+            .unwrap_err()
+            .contains("already registered")
+    );
+    assert!(
+        log.register("second", ActorRole::Intermediary, &ru)
+            .unwrap_err()
+            .contains("one intermediary")
+    );
+}
+
+#[test]
+fn a_rotated_key_signs_up_to_its_rotation_and_the_new_one_after() {
+    let mut log = Log::new();
+    let old = key("ua-1");
+    log.register("ua", ActorRole::Party, &old).unwrap();
+    log.submit("ua", &old, remark("before"), Visibility::Public)
+        .unwrap();
+    let new = key("ua-2");
+    // The rotation itself is signed with the old key.
+    log.submit(
+        "ua",
+        &old,
+        Event::KeyRotated {
+            actor: id("ua"),
+            new_vkey: new.verifier().to_string(),
+        },
+        Visibility::Public,
+    )
+    .unwrap();
+    let stale = log
+        .submit("ua", &old, remark("stale"), Visibility::Public)
+        .unwrap_err();
+    assert!(stale.contains("rotated"), "{stale}");
+    log.submit("ua", &new, remark("after"), Visibility::Public)
+        .unwrap();
+}
+
+#[test]
+fn a_revoked_key_signs_nothing_more_until_the_intermediary_rotates_one_in() {
+    let mut log = Log::new();
+    let old = key("ru-1");
+    log.register("ru", ActorRole::Party, &old).unwrap();
+    let revoke = Event::KeyRevoked {
+        actor: id("ru"),
+        key_id: key_id_hex(old.key_id()),
+        reason: "lost".into(),
+    };
+    log.as_intermediary(revoke.clone(), Visibility::Public).unwrap();
+    assert!(
+        log.submit("ru", &old, remark("x"), Visibility::Public)
+            .unwrap_err()
+            .contains("revoked")
+    );
+    assert!(
+        log.as_intermediary(revoke, Visibility::Public)
+            .unwrap_err()
+            .contains("no longer active")
+    );
+    let new = key("ru-2");
+    log.as_intermediary(
+        Event::KeyRotated {
+            actor: id("ru"),
+            new_vkey: new.verifier().to_string(),
+        },
+        Visibility::Public,
+    )
+    .unwrap();
+    log.submit("ru", &new, remark("back"), Visibility::Public)
+        .unwrap();
+}
+
+#[test]
+fn a_party_cannot_change_another_partys_keys() {
+    let mut log = Log::new();
+    let (ua, ru) = (key("ua"), key("ru"));
+    log.register("ua", ActorRole::Party, &ua).unwrap();
+    log.register("ru", ActorRole::Party, &ru).unwrap();
+    let hijack = Event::KeyRotated {
+        actor: id("ru"),
+        new_vkey: key("evil").verifier().to_string(),
+    };
+    assert!(
+        log.submit("ua", &ua, hijack, Visibility::Public)
+            .unwrap_err()
+            .contains("only ru or the intermediary")
+    );
+}
+
+#[test]
+fn sequence_numbers_make_replays_fail() {
+    let mut log = Log::new();
+    let ua = key("ua");
+    log.register("ua", ActorRole::Party, &ua).unwrap();
+    let envelope = log.envelope("ua", &ua, &remark("once"), Visibility::Public);
+    log.submit_envelope(envelope.clone(), remark("once")).unwrap();
+    let mut replay = envelope;
+    replay.index = log.state.tree_size();
+    replay.checkpoint_size = replay.index;
+    let refused = log.submit_envelope(replay, remark("once")).unwrap_err();
+    assert!(
+        refused.contains("sequence 1 from ua where 2 comes next"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_statement_for_another_log_is_refused() {
+    let mut log = Log::new();
+    let ua = key("ua");
+    log.register("ua", ActorRole::Party, &ua).unwrap();
+    let (statement, _) = Statement::for_event(
+        "other.log/x",
+        &id("ua"),
+        &ua,
+        1,
+        &remark("x"),
+        Visibility::Public,
+        0,
+    );
+    let index = log.state.tree_size();
+    let envelope = Envelope {
+        index,
+        logged_at_ms: 5_000,
+        checkpoint_size: index,
+        signed: statement.sign(&ua),
+    };
+    assert!(
+        log.submit_envelope(envelope, remark("x"))
+            .unwrap_err()
+            .contains("another log")
+    );
+}
+
+#[test]
+fn witnesses_cosign_but_sign_no_events() {
+    let mut log = Log::new();
+    let w1 = SignerKey::generate("w1", KeyType::Cosignature).unwrap();
+    // A witness needs a cosigner (0x04) key, a party an Ed25519 (0x01) key.
+    assert!(
+        log.register("w1", ActorRole::Witness, &key("w1"))
+            .unwrap_err()
+            .contains("0x04")
+    );
+    assert!(
+        log.register("ua", ActorRole::Party, &w1)
+            .unwrap_err()
+            .contains("0x01")
+    );
+    log.register("w1", ActorRole::Witness, &w1).unwrap();
+    let root = [9u8; 32];
+    let text = Checkpoint::new(ORIGIN, 2, root).to_text();
+    let good = w1.cosign(&text, 1_700_000_000).unwrap().to_line();
+    let cosigned = |line: &str| Event::CheckpointCosigned {
+        tree_size: 2,
+        root_hash: base64_of(&root),
+        witness: id("w1"),
+        signature_line: line.trim_end().to_owned(),
+    };
+    let forged = SignerKey::generate("w1", KeyType::Cosignature)
+        .unwrap()
+        .cosign(&text, 1_700_000_000)
+        .unwrap()
+        .to_line();
+    assert!(
+        log.as_intermediary(cosigned(&forged), Visibility::Public)
+            .is_err()
+    );
+    log.as_intermediary(cosigned(&good), Visibility::Public).unwrap();
+    assert!(
+        log.as_intermediary(cosigned(&good), Visibility::Public)
+            .unwrap_err()
+            .contains("already cosigned")
+    );
+    assert_eq!(log.state.cosignatures().len(), 1);
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn the_entries_every_reader_needs_are_public_and_never_erased() {
+    let mut log = Log::new();
+    let ua = key("ua");
+    let event = Event::ActorRegistered {
+        actor: id("ua"),
+        role: ActorRole::Party,
+        name: "UA".into(),
+        vkey: ua.verifier().to_string(),
+    };
+    assert!(
+        log.as_intermediary(event, Visibility::Intermediary)
+            .unwrap_err()
+            .contains("must be public")
+    );
+    let registered = log.register("ua", ActorRole::Party, &ua).unwrap();
+    let erase = |entry_index| Event::PayloadErased {
+        entry_index,
+        legal_basis: "court order".into(),
+    };
+    assert!(
+        log.as_intermediary(erase(registered), Visibility::Public)
+            .unwrap_err()
+            .contains("registry or erasure")
+    );
+    let private = log
+        .submit("ua", &ua, remark("personal"), Visibility::Party(id("ua")))
+        .unwrap();
+    assert!(
+        log.submit("ua", &ua, erase(private), Visibility::Public)
+            .unwrap_err()
+            .contains("only the intermediary")
+    );
+    let erasure = log.as_intermediary(erase(private), Visibility::Public).unwrap();
+    assert!(
+        log.as_intermediary(erase(private), Visibility::Public)
+            .unwrap_err()
+            .contains("already erased")
+    );
+    assert!(log.as_intermediary(erase(erasure), Visibility::Public).is_err());
+    assert!(
+        log.as_intermediary(erase(999), Visibility::Public)
+            .unwrap_err()
+            .contains("does not exist")
+    );
+}
+
+#[test]
+fn a_reader_may_lack_private_payloads_but_not_public_or_registry_ones() {
+    let mut log = Log::new();
+    let ua = key("ua");
+    log.register("ua", ActorRole::Party, &ua).unwrap();
+    let private = log.envelope("ua", &ua, &remark("x"), Visibility::Party(id("ua")));
+    assert!(log.state.check(&private, PayloadView::Withheld).is_ok());
+    let public = log.envelope("ua", &ua, &remark("x"), Visibility::Public);
+    assert!(
+        log.state
+            .check(&public, PayloadView::Withheld)
+            .unwrap_err()
+            .0
+            .contains("public payload is missing")
+    );
+    let rotation = Event::KeyRotated {
+        actor: id("ua"),
+        new_vkey: key("ua2").verifier().to_string(),
+    };
+    let registry = log.envelope("ua", &ua, &rotation, Visibility::Public);
+    assert!(log.state.check(&registry, PayloadView::Erased).is_err());
+}
+
+#[test]
+fn visibility_names_who_may_read() {
+    let (ua, ru, osce) = (
+        Reader::Actor(id("ua")),
+        Reader::Actor(id("ru")),
+        Reader::Actor(id("osce")),
+    );
+    let cases = [
+        (Visibility::Public, [true, true, true, true, true]),
+        (Visibility::Intermediary, [true, false, false, false, false]),
+        (Visibility::Party(id("ua")), [true, true, false, false, false]),
+        (
+            Visibility::Actors([id("ua"), id("osce")].into()),
+            [true, true, false, true, false],
+        ),
+    ];
+    for (visibility, expected) in cases {
+        let readers = [&Reader::Intermediary, &ua, &ru, &osce, &Reader::Public];
+        let got: Vec<bool> = readers.iter().map(|r| visibility.allows(r)).collect();
+        assert_eq!(got, expected, "{visibility:?}");
+    }
+}
+
+#[test]
+fn canonical_bytes_are_unique() {
+    let event = Event::RemarkRecorded {
+        subject: "Ciragan\u{e7}".into(),
+        text: "line\nbreak \"quoted\" \u{1}".into(),
+    };
+    let bytes = to_canonical(&event);
+    // RFC 8785: sorted keys, no whitespace, short escapes, \u00xx lower-case.
+    assert_eq!(
+        String::from_utf8(bytes.clone()).unwrap(),
+        "{\"kind\":\"remark_recorded\",\"subject\":\"Ciragan\u{e7}\",\"text\":\"line\\nbreak \\\"quoted\\\" \\u0001\"}"
+    );
+    assert_eq!(from_canonical::<Event>(&bytes).unwrap(), event);
+    for variant in [
+        "{\"subject\":\"a\",\"kind\":\"remark_recorded\",\"text\":\"b\"}",
+        "{\"kind\": \"remark_recorded\",\"subject\":\"a\",\"text\":\"b\"}",
+        "{\"kind\":\"remark_recorded\",\"subject\":\"\\u0061\",\"text\":\"b\"}",
+        "{\"kind\":\"remark_recorded\",\"subject\":\"a\",\"text\":\"b\",\"extra\":1}",
+    ] {
+        assert!(from_canonical::<Event>(variant.as_bytes()).is_err(), "{variant}");
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Register(u8),
+    Rotate(u8, bool),
+    Revoke(u8),
+    Remark(u8, u8),
+    Erase(u8),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0u8..4).prop_map(Step::Register),
+        (0u8..4, any::<bool>()).prop_map(|(a, by_self)| Step::Rotate(a, by_self)),
+        (0u8..4).prop_map(Step::Revoke),
+        (0u8..4, 0u8..4).prop_map(|(a, v)| Step::Remark(a, v)),
+        (0u8..40).prop_map(Step::Erase),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Whatever is accepted, a replay of the accepted entries from nothing
+    /// accepts every one of them again and folds to the same state.
+    #[test]
+    fn replaying_the_accepted_entries_rebuilds_the_same_state(steps in prop::collection::vec(step(), 1..40)) {
+        let mut log = Log::new();
+        let names = ["ua", "ru", "osce", "un"];
+        let mut keys: Vec<Option<SignerKey>> = vec![None, None, None, None];
+        for step in steps {
+            match step {
+                Step::Register(a) => {
+                    let k = key(names[a as usize]);
+                    if log.register(names[a as usize], ActorRole::Party, &k).is_ok() {
+                        keys[a as usize] = Some(k);
+                    }
+                }
+                Step::Rotate(a, by_self) => {
+                    let new = key(&format!("{}-next", names[a as usize]));
+                    let event = Event::KeyRotated { actor: id(names[a as usize]), new_vkey: new.verifier().to_string() };
+                    let accepted = match (&keys[a as usize], by_self) {
+                        (Some(k), true) => {
+                            let k = k.clone();
+                            log.submit(names[a as usize], &k, event, Visibility::Public).is_ok()
+                        }
+                        _ => log.as_intermediary(event, Visibility::Public).is_ok(),
+                    };
+                    if accepted {
+                        keys[a as usize] = Some(new);
+                    }
+                }
+                Step::Revoke(a) => {
+                    if let Some(k) = &keys[a as usize] {
+                        let event = Event::KeyRevoked { actor: id(names[a as usize]), key_id: key_id_hex(k.key_id()), reason: "r".into() };
+                        let _ = log.as_intermediary(event, Visibility::Public);
+                    }
+                }
+                Step::Remark(a, v) => {
+                    if let Some(k) = &keys[a as usize] {
+                        let visibility = match v {
+                            0 => Visibility::Public,
+                            1 => Visibility::Intermediary,
+                            2 => Visibility::Party(id(names[a as usize])),
+                            _ => Visibility::Actors([id(names[a as usize]), id("icrc")].into()),
+                        };
+                        let k = k.clone();
+                        let _ = log.submit(names[a as usize], &k, remark("r"), visibility);
+                    }
+                }
+                Step::Erase(target) => {
+                    let _ = log.as_intermediary(Event::PayloadErased { entry_index: target as u64, legal_basis: "l".into() }, Visibility::Public);
+                }
+            }
+        }
+        let mut replay = LogState::new();
+        for (envelope, event) in &log.accepted {
+            let leaf = envelope.to_leaf();
+            let envelope = Envelope::from_leaf(&leaf).unwrap();
+            let view = PayloadView::Present(event);
+            let key = replay.signing_key(&envelope, view).unwrap();
+            envelope.signed.verify(&key).unwrap();
+            replay.check(&envelope, view).unwrap();
+            replay.apply(&envelope, view);
+        }
+        prop_assert_eq!(replay.derived_tables(), log.state.derived_tables());
+        prop_assert_eq!(replay.tree_size(), log.state.tree_size());
+    }
+}
