@@ -389,49 +389,55 @@ fn check_checkpoints(
     if checkpoints.is_empty() {
         return fail("the log has no signed checkpoint");
     }
-    let mut previous: Option<Checkpoint> = None;
-    let mut signed_roots = BTreeMap::new();
-    for (stored_size, note) in &checkpoints {
-        let bad = |why: String| VerifyFailure(format!("checkpoint at size {stored_size}: {why}"));
-        let note = Note::parse(note).map_err(|e| bad(e.to_string()))?;
-        note.verify(std::slice::from_ref(log_vkey))
-            .map_err(|e| bad(e.to_string()))?;
-        let checkpoint = Checkpoint::parse(&note.text).map_err(|e| bad(e.to_string()))?;
-        if checkpoint.origin != origin || checkpoint.tree_size != *stored_size {
-            return Err(bad("origin or size differs from the stored row".to_owned()));
-        }
-        if checkpoint.tree_size > tree.tree_size() {
-            return Err(bad(format!(
-                "signed for entries the store lacks (it has {})",
-                tree.tree_size()
-            )));
-        }
-        if merkle::root(tree, checkpoint.tree_size) != checkpoint.root_hash {
-            return Err(bad(format!(
-                "root differs from the entries' tree: an entry below {} was changed",
-                checkpoint.tree_size
-            )));
-        }
-        if let Some(previous) = &previous {
-            let proof = merkle::consistency_proof(tree, previous.tree_size, checkpoint.tree_size)
+    // Each checkpoint is checked on its own, in parallel: its signature,
+    // its row, and its root against the entries' tree.
+    let opened: Vec<Checkpoint> = checkpoints
+        .par_iter()
+        .map(|(stored_size, note)| {
+            let bad = |why: String| VerifyFailure(format!("checkpoint at size {stored_size}: {why}"));
+            let note = Note::parse(note).map_err(|e| bad(e.to_string()))?;
+            note.verify(std::slice::from_ref(log_vkey))
                 .map_err(|e| bad(e.to_string()))?;
-            merkle::verify_consistency(
-                previous.tree_size,
-                checkpoint.tree_size,
-                &proof,
-                &previous.root_hash,
-                &checkpoint.root_hash,
-            )
-            .map_err(|e| {
-                bad(format!(
-                    "not consistent with checkpoint {}: {e}",
-                    previous.tree_size
-                ))
-            })?;
-        }
-        signed_roots.insert(checkpoint.tree_size, checkpoint.root_hash);
-        previous = Some(checkpoint);
-    }
+            let checkpoint = Checkpoint::parse(&note.text).map_err(|e| bad(e.to_string()))?;
+            if checkpoint.origin != origin || checkpoint.tree_size != *stored_size {
+                return Err(bad("origin or size differs from the stored row".to_owned()));
+            }
+            if checkpoint.tree_size > tree.tree_size() {
+                return Err(bad(format!(
+                    "signed for entries the store lacks (it has {})",
+                    tree.tree_size()
+                )));
+            }
+            if merkle::root(tree, checkpoint.tree_size) != checkpoint.root_hash {
+                return Err(bad(format!(
+                    "root differs from the entries' tree: an entry below {} was changed",
+                    checkpoint.tree_size
+                )));
+            }
+            Ok(checkpoint)
+        })
+        .collect::<Result<_, _>>()?;
+    // Then each against the one before: the log never signed two views.
+    opened.par_windows(2).try_for_each(|pair| {
+        let (previous, checkpoint) = (&pair[0], &pair[1]);
+        let proof = merkle::consistency_proof(tree, previous.tree_size, checkpoint.tree_size)
+            .map_err(|e| VerifyFailure(format!("checkpoint at size {}: {e}", checkpoint.tree_size)))?;
+        merkle::verify_consistency(
+            previous.tree_size,
+            checkpoint.tree_size,
+            &proof,
+            &previous.root_hash,
+            &checkpoint.root_hash,
+        )
+        .map_err(|e| {
+            VerifyFailure(format!(
+                "checkpoint at size {}: not consistent with checkpoint {}: {e}",
+                checkpoint.tree_size, previous.tree_size
+            ))
+        })
+    })?;
+    let signed_roots: BTreeMap<u64, Hash> = opened.iter().map(|c| (c.tree_size, c.root_hash)).collect();
+    let previous = opened.last();
     report.checkpoints = checkpoints.len();
     report.latest_checkpoint_size = previous.map_or(0, |c| c.tree_size);
     // Each batch's entries name the checkpoint signed before them, so a
