@@ -3,6 +3,7 @@
 //! input.
 
 mod log;
+mod negotiation;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,10 +26,10 @@ struct Cli {
 }
 
 #[derive(clap::Args)]
-struct DataDir {
+pub struct DataDir {
     /// The data directory holding the log (truce.db and keys/).
     #[arg(long, value_name = "DIR")]
-    data: PathBuf,
+    pub data: PathBuf,
 }
 
 /// Who signs an event: the intermediary by default, with its key file
@@ -37,11 +38,11 @@ struct DataDir {
 pub struct Signer {
     /// The actor signing the event.
     #[arg(long = "as", value_name = "ACTOR")]
-    actor: Option<String>,
+    pub actor: Option<String>,
     /// The actor's private key file (default: the data directory's
     /// intermediary key).
     #[arg(long, value_name = "FILE")]
-    key: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -108,6 +109,67 @@ enum Command {
     /// Checkpoints, entries, proofs, cosignatures and tiles.
     #[command(subcommand)]
     Log(log::LogCommand),
+    /// Rounds of talks, with their venues and delegations.
+    Rounds(negotiation::Listing),
+    /// Documents' terms, each a checkable rule where it can be.
+    Terms {
+        #[command(flatten)]
+        listing: negotiation::Listing,
+        #[arg(long)]
+        document: Option<String>,
+    },
+    /// Each party's positions on each term, over time.
+    Positions {
+        #[command(flatten)]
+        listing: negotiation::Listing,
+        /// DOCUMENT#TERM
+        #[arg(long)]
+        term: Option<String>,
+    },
+    /// Response deadlines: what is due and what is overdue.
+    Deadlines {
+        #[command(flatten)]
+        listing: negotiation::Listing,
+        /// The day to judge by (YYYY-MM-DD; default today).
+        #[arg(long)]
+        today: Option<String>,
+    },
+    /// Figures each party or source claims, side by side.
+    Claims {
+        #[command(flatten)]
+        listing: negotiation::Listing,
+        /// DOCUMENT#TERM
+        #[arg(long)]
+        term: Option<String>,
+    },
+    /// Record a party's position on a term.
+    Position(negotiation::PositionArgs),
+    /// Record a claim by a party or a news source.
+    Claim(negotiation::ClaimArgs),
+    /// Record a whole round (or any set of negotiation records) from one
+    /// TOML or JSON file, all or nothing.
+    Import {
+        #[command(flatten)]
+        data: DataDir,
+        file: PathBuf,
+        /// A signing key for an actor the file needs, as ACTOR=FILE.
+        #[arg(long = "key", value_name = "ACTOR=FILE")]
+        keys: Vec<String>,
+    },
+    /// Demo scenarios.
+    #[command(subcommand)]
+    Scenario(ScenarioCommand),
+}
+
+#[derive(Subcommand)]
+enum ScenarioCommand {
+    /// Create a log in DIR and record the scenario in it.
+    Load {
+        /// istanbul-2025
+        name: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 #[derive(Subcommand)]
@@ -173,6 +235,14 @@ pub fn usage(message: impl Into<String>) -> CliError {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`truce claims | head`) ends the program quietly, as
+    // for any Unix filter, instead of a panic on the next print.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any
+    // thread starts has no other effect on the program.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -404,6 +474,23 @@ fn run(cli: Cli) -> Result<(), CliError> {
             record(&mut ledger, &intermediary, event, Visibility::Public)?;
         }
         Command::Log(command) => log::run(command)?,
+        Command::Rounds(listing) => negotiation::rounds(listing)?,
+        Command::Terms { listing, document } => negotiation::terms(listing, document)?,
+        Command::Positions { listing, term } => negotiation::positions(listing, term)?,
+        Command::Deadlines { listing, today } => negotiation::deadlines(listing, today)?,
+        Command::Claims { listing, term } => negotiation::claims(listing, term)?,
+        Command::Position(args) => negotiation::record_position(args)?,
+        Command::Claim(args) => negotiation::record_claim(args)?,
+        Command::Import { data, file, keys } => negotiation::import_file(&data, &file, &keys)?,
+        Command::Scenario(ScenarioCommand::Load { name, data }) => {
+            let loaded = truce_ledger::scenario::load(&name, &data.data)?;
+            println!(
+                "loaded scenario {name}: {} entries in {}",
+                loaded.entries,
+                data.data.display()
+            );
+            println!("log verifier key: {}", loaded.ledger.log_vkey());
+        }
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::{CanonicalError, from_canonical, to_canonical};
 use crate::envelope::ActorId;
+use crate::negotiation::{Agreement, Claim, Document, Position, Round};
 
 /// What an actor is on the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +73,16 @@ pub enum Event {
         witness: ActorId,
         signature_line: String,
     },
+    /// The intermediary records a round of talks.
+    RoundRecorded(Round),
+    /// A party tables its memorandum (or the intermediary a joint one).
+    DocumentTabled(Document),
+    /// A party states its position on a term.
+    PositionTaken(Position),
+    /// The intermediary records the terms both parties agreed at a round.
+    AgreementRecorded(Agreement),
+    /// A party (or, for a news source, the intermediary) states a figure.
+    ClaimRecorded(Claim),
     /// A free-text remark on the record (e.g. the intermediary's minutes).
     RemarkRecorded { subject: String, text: String },
     /// On a lawful erasure request the intermediary erases an entry's
@@ -87,6 +98,11 @@ impl Event {
             Event::KeyRotated { .. } => "key_rotated",
             Event::KeyRevoked { .. } => "key_revoked",
             Event::CheckpointCosigned { .. } => "checkpoint_cosigned",
+            Event::RoundRecorded(_) => "round_recorded",
+            Event::DocumentTabled(_) => "document_tabled",
+            Event::PositionTaken(_) => "position_taken",
+            Event::AgreementRecorded(_) => "agreement_recorded",
+            Event::ClaimRecorded(_) => "claim_recorded",
             Event::RemarkRecorded { .. } => "remark_recorded",
             Event::PayloadErased { .. } => "payload_erased",
         }

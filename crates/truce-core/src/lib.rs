@@ -7,8 +7,10 @@
 pub mod canonical;
 pub mod envelope;
 pub mod event;
+pub mod negotiation;
 pub mod projection;
 pub mod state;
+pub mod terms;
 
 pub use envelope::{ActorId, Envelope, Reader, SignedStatement, Statement, Visibility};
 pub use event::{ActorRole, Event};

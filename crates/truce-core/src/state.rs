@@ -11,6 +11,7 @@ use tlog::{KeyType, VerifierKey};
 
 use crate::envelope::{ActorId, Envelope, MAX_VISIBILITY_ACTORS, Visibility, key_id_hex};
 use crate::event::{ActorRole, Event, PUBLIC_KINDS};
+use crate::negotiation::{NegotiationState, SignerView};
 use crate::projection::{Cell, Table};
 
 /// Why an entry may not be appended (or, on replay, why it is bad). The
@@ -128,6 +129,7 @@ pub struct LogState {
     /// erasures themselves.
     unerasable: BTreeSet<u64>,
     erasures: BTreeMap<u64, Erasure>,
+    negotiation: NegotiationState,
     /// By (checkpoint tree size, witness).
     cosignatures: BTreeMap<(u64, ActorId), Cosignature>,
     tree_size: u64,
@@ -193,6 +195,19 @@ impl LogState {
 
     pub fn erasures(&self) -> &BTreeMap<u64, Erasure> {
         &self.erasures
+    }
+
+    pub fn negotiation(&self) -> &NegotiationState {
+        &self.negotiation
+    }
+
+    /// The registered parties, in id order.
+    pub fn parties(&self) -> Vec<ActorId> {
+        self.actors
+            .values()
+            .filter(|a| a.role == ActorRole::Party)
+            .map(|a| a.id.clone())
+            .collect()
     }
 
     pub fn cosignatures(&self) -> &BTreeMap<(u64, ActorId), Cosignature> {
@@ -376,8 +391,17 @@ impl LogState {
         Ok(())
     }
 
+    fn signer_view<'a>(&self, signer: &'a Actor) -> SignerView<'a> {
+        SignerView {
+            id: &signer.id,
+            is_intermediary: Some(&signer.id) == self.intermediary.as_ref(),
+            is_party: signer.role == ActorRole::Party,
+        }
+    }
+
     fn check_event(&self, signer: &Actor, event: &Event) -> Result<(), Rejection> {
         let by_intermediary = Some(&signer.id) == self.intermediary.as_ref();
+        let is_party = |id: &ActorId| self.actors.get(id).is_some_and(|a| a.role == ActorRole::Party);
         match event {
             Event::LogCreated { .. } => reject("the log was already created"),
             Event::ActorRegistered {
@@ -454,6 +478,22 @@ impl LogState {
                     .map(|_| ())
                     .map_err(|e| Rejection(format!("cosignature by {witness}: {e}")))
             }
+            Event::RoundRecorded(round) => {
+                self.negotiation
+                    .check_round(&self.signer_view(signer), round, &is_party)
+            }
+            Event::DocumentTabled(document) => {
+                self.negotiation
+                    .check_document(&self.signer_view(signer), document, &is_party)
+            }
+            Event::PositionTaken(position) => self
+                .negotiation
+                .check_position(&self.signer_view(signer), position),
+            Event::AgreementRecorded(agreement) => {
+                self.negotiation
+                    .check_agreement(&self.signer_view(signer), agreement, &self.parties())
+            }
+            Event::ClaimRecorded(claim) => self.negotiation.check_claim(&self.signer_view(signer), claim),
             Event::RemarkRecorded { subject, text } => {
                 if subject.trim().is_empty() || subject.len() > 200 || text.len() > 100_000 {
                     return reject("a remark has a subject of 1-200 characters and at most 100,000 of text");
@@ -518,6 +558,9 @@ impl LogState {
     fn apply_event(&mut self, index: u64, event: &Event) {
         if PUBLIC_KINDS.contains(&event.kind()) {
             self.unerasable.insert(index);
+        }
+        // Every event but a remark shows in some derived table.
+        if !matches!(event, Event::RemarkRecorded { .. }) {
             self.derived_revision += 1;
         }
         match event {
@@ -611,6 +654,11 @@ impl LogState {
                     },
                 );
             }
+            Event::RoundRecorded(round) => self.negotiation.apply_round(index, round),
+            Event::DocumentTabled(document) => self.negotiation.apply_document(index, document),
+            Event::PositionTaken(position) => self.negotiation.apply_position(index, position),
+            Event::AgreementRecorded(agreement) => self.negotiation.apply_agreement(index, agreement),
+            Event::ClaimRecorded(claim) => self.negotiation.apply_claim(index, claim),
             Event::RemarkRecorded { .. } => {}
             Event::PayloadErased {
                 entry_index,
@@ -720,6 +768,8 @@ impl LogState {
                 })
                 .collect(),
         };
-        vec![actors, keys, erasures, cosignatures]
+        let mut tables = vec![actors, keys, erasures, cosignatures];
+        tables.extend(self.negotiation.derived_tables());
+        tables
     }
 }

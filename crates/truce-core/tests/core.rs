@@ -507,3 +507,567 @@ proptest! {
         prop_assert_eq!(replay.tree_size(), log.state.tree_size());
     }
 }
+
+// --- The negotiation record and term rules ---------------------------------
+
+mod negotiation {
+    use chrono::{DateTime, FixedOffset, NaiveDate};
+    use truce_core::negotiation::{
+        Agreement, Claim, Claimant, DeadlineStatus, Document, DocumentKind, Position, Round, Stance, TermRef,
+    };
+    use truce_core::terms::{
+        Assessment, Ceasefire, Coverage, Domain, Exchange, ExchangeSubject, Extension, PersonFacts,
+        Predicate, Quantity, Scope, Status, Term, TermRule, Verdict, age_at,
+    };
+
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    fn moment(text: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(text).unwrap()
+    }
+
+    fn easter_truce() -> Ceasefire {
+        Ceasefire {
+            start: Some(moment("2025-04-19T18:00:00+03:00")),
+            end: Some(moment("2025-04-21T00:00:00+03:00")),
+            duration_days: None,
+            extension: Extension::None,
+            domains: [Domain::Land, Domain::Air, Domain::Sea].into(),
+            scope: Scope::WholeFront,
+            monitoring: None,
+        }
+    }
+
+    #[test]
+    fn a_ceasefire_holds_in_its_window_and_domains_only() {
+        let truce = easter_truce();
+        let cases = [
+            ("2025-04-19T17:59:59+03:00", Domain::Land, Coverage::NotYetStarted),
+            ("2025-04-19T18:00:00+03:00", Domain::Land, Coverage::InForce),
+            // The same instant written in UTC.
+            ("2025-04-19T15:00:00+00:00", Domain::Air, Coverage::InForce),
+            ("2025-04-20T23:59:59+03:00", Domain::Sea, Coverage::InForce),
+            ("2025-04-21T00:00:00+03:00", Domain::Land, Coverage::Ended),
+        ];
+        for (at, domain, expected) in cases {
+            assert_eq!(truce.covers(moment(at), domain, 0), expected, "{at} {domain:?}");
+        }
+        let local = Ceasefire {
+            domains: [Domain::Land].into(),
+            scope: Scope::Local {
+                area: "a sector".into(),
+                purpose: "collect the dead".into(),
+            },
+            ..easter_truce()
+        };
+        assert_eq!(
+            local.covers(moment("2025-04-20T00:00:00+03:00"), Domain::Air, 0),
+            Coverage::DomainNotCovered
+        );
+    }
+
+    #[test]
+    fn a_ceasefire_by_duration_ends_after_it_and_extends_by_agreement() {
+        let moratorium = Ceasefire {
+            start: Some(moment("2025-03-18T00:00:00+03:00")),
+            end: None,
+            duration_days: Some(30),
+            extension: Extension::ByAgreement,
+            ..easter_truce()
+        };
+        assert_eq!(moratorium.end(), Some(moment("2025-04-17T00:00:00+03:00")));
+        assert_eq!(
+            moratorium.covers(moment("2025-04-20T00:00:00+03:00"), Domain::Land, 0),
+            Coverage::Ended
+        );
+        assert_eq!(
+            moratorium.covers(moment("2025-04-20T00:00:00+03:00"), Domain::Land, 1),
+            Coverage::InForce
+        );
+        assert_eq!(
+            moratorium.end_with_extensions(2),
+            Some(moment("2025-06-16T00:00:00+03:00"))
+        );
+        let proposed = Ceasefire {
+            start: None,
+            ..moratorium
+        };
+        assert_eq!(
+            proposed.covers(moment("2025-06-10T00:00:00+03:00"), Domain::Sea, 0),
+            Coverage::NoStartAgreed
+        );
+    }
+
+    fn prisoners_term() -> Exchange {
+        let reference = day("2025-06-02");
+        Exchange {
+            subject: ExchangeSubject::PrisonersOfWar,
+            ratio: (1, 1),
+            quantity: Quantity::AllForAll {
+                minimum_per_side: 1000,
+            },
+            categories: vec![
+                truce_core::terms::Category {
+                    name: "severely wounded".into(),
+                    predicate: Predicate::Assessed {
+                        assessment: Assessment::SeverelyWounded,
+                    },
+                },
+                truce_core::terms::Category {
+                    name: "seriously ill".into(),
+                    predicate: Predicate::Assessed {
+                        assessment: Assessment::SeriouslyIll,
+                    },
+                },
+                truce_core::terms::Category {
+                    name: "aged 18 to 25".into(),
+                    predicate: Predicate::AgeBetween {
+                        min: 18,
+                        max: 25,
+                        reference,
+                    },
+                },
+            ],
+            deadline: None,
+        }
+    }
+
+    fn born(text: &str) -> PersonFacts {
+        PersonFacts {
+            date_of_birth: Some(day(text)),
+            assessments: vec![],
+            status: Some(Status::Military),
+        }
+    }
+
+    #[test]
+    fn age_categories_count_whole_years_at_the_reference_date() {
+        let term = prisoners_term();
+        // Born on 2 June 2000: 25 on the reference day, still in.
+        assert_eq!(term.priority_of(&born("2000-06-02")), Ok(2));
+        // Born a day earlier in 1999: turned 26 the day before.
+        assert!(term.priority_of(&born("1999-06-02")).is_err());
+        assert_eq!(term.priority_of(&born("2007-06-02")), Ok(2));
+        // Seventeen on the day: not yet in.
+        let too_young = term.priority_of(&born("2007-06-03")).unwrap_err();
+        assert!(
+            too_young.iter().any(|why| why.contains("aged 17")),
+            "{too_young:?}"
+        );
+        assert_eq!(age_at(day("2000-02-29"), day("2025-02-28")), 24);
+        assert_eq!(age_at(day("2000-02-29"), day("2025-03-01")), 25);
+    }
+
+    #[test]
+    fn commission_assessments_come_first_in_priority_order() {
+        let term = prisoners_term();
+        let wounded_and_young = PersonFacts {
+            assessments: vec![Assessment::SeverelyWounded],
+            ..born("2003-01-01")
+        };
+        assert_eq!(term.priority_of(&wounded_and_young), Ok(0));
+        let ill = PersonFacts {
+            assessments: vec![Assessment::SeriouslyIll],
+            ..born("1970-01-01")
+        };
+        assert_eq!(term.priority_of(&ill), Ok(1));
+        let unknown = PersonFacts::default();
+        let reasons = term.priority_of(&unknown).unwrap_err();
+        assert!(
+            reasons.iter().any(|why| why.contains("date of birth unknown")),
+            "{reasons:?}"
+        );
+        let either = Predicate::AnyOf {
+            predicates: vec![
+                Predicate::Assessed {
+                    assessment: Assessment::SeriouslyIll,
+                },
+                Predicate::HasStatus {
+                    status: Status::Civilian,
+                },
+            ],
+        };
+        assert!(matches!(either.evaluate(&unknown), Verdict::Unknown(_)));
+        let both = Predicate::AllOf {
+            predicates: vec![
+                Predicate::HasStatus {
+                    status: Status::Military,
+                },
+                Predicate::AgeBetween {
+                    min: 18,
+                    max: 25,
+                    reference: day("2025-06-02"),
+                },
+            ],
+        };
+        assert_eq!(both.evaluate(&born("2001-01-01")), Verdict::Holds);
+    }
+
+    #[test]
+    fn quotas_report_progress_and_parity() {
+        let remains = Exchange {
+            subject: ExchangeSubject::Remains,
+            ratio: (1, 1),
+            quantity: Quantity::NForN { n: 6000 },
+            categories: vec![],
+            deadline: None,
+        };
+        let progress = remains.progress((6057, 78));
+        assert!(!progress.met && !progress.at_parity);
+        assert_eq!(progress.target_per_side, (6000, 6000));
+        let done = remains.progress((6000, 6000));
+        assert!(done.met && done.at_parity);
+        let all_for_all = prisoners_term().progress((1000, 999));
+        assert!(!all_for_all.met && !all_for_all.at_parity);
+        let two_for_one = Exchange {
+            ratio: (2, 1),
+            ..remains
+        }
+        .progress((200, 100));
+        assert!(two_for_one.at_parity);
+    }
+
+    fn round() -> Round {
+        Round {
+            round_id: "r2".into(),
+            number: 2,
+            date: day("2025-06-02"),
+            venue: "Ciragan Palace".into(),
+            host: Some("Turkey".into()),
+            mediators: vec![],
+            started_at: None,
+            ended_at: None,
+            duration_minutes: Some(60),
+            delegations: vec![],
+            summary: String::new(),
+        }
+    }
+
+    fn provision(term_id: &str) -> Term {
+        Term {
+            term_id: term_id.into(),
+            title: term_id.into(),
+            rule: TermRule::Provision(truce_core::terms::Provision {
+                topic: truce_core::terms::ProvisionTopic::Other,
+                text: "text".into(),
+                tags: vec![],
+            }),
+        }
+    }
+
+    fn memorandum(id: &str, by: &str, deadline_for: Option<&str>) -> Document {
+        Document {
+            document_id: id.into(),
+            round_id: Some("r2".into()),
+            document_kind: DocumentKind::Memorandum,
+            tabled_by: vec![super::id(by)],
+            title: id.into(),
+            date: day("2025-06-02"),
+            terms: vec![provision("t1"), provision("t2")],
+            response_deadline: deadline_for.map(|p| truce_core::negotiation::Deadline {
+                party: super::id(p),
+                due: day("2025-06-09"),
+            }),
+        }
+    }
+
+    fn parties() -> (Log, SignerKey, SignerKey) {
+        let mut log = Log::new();
+        let (ua, ru) = (key("ua"), key("ru"));
+        log.register("ua", ActorRole::Party, &ua).unwrap();
+        log.register("ru", ActorRole::Party, &ru).unwrap();
+        log.as_intermediary(Event::RoundRecorded(round()), Visibility::Public)
+            .unwrap();
+        (log, ua, ru)
+    }
+
+    fn position(party: &str, document: &str, term: &str, stance: Stance, date: &str) -> Event {
+        Event::PositionTaken(Position {
+            party: super::id(party),
+            term: TermRef {
+                document_id: document.into(),
+                term_id: term.into(),
+            },
+            stance,
+            date: day(date),
+            source_document: None,
+            note: String::new(),
+        })
+    }
+
+    #[test]
+    fn each_party_tables_its_own_memorandum_and_states_its_own_positions() {
+        let (mut log, ua, ru) = parties();
+        let refused = log.submit(
+            "ua",
+            &ua,
+            Event::DocumentTabled(memorandum("ru-m", "ru", None)),
+            Visibility::Public,
+        );
+        assert!(refused.unwrap_err().contains("only its own documents"));
+        log.submit(
+            "ru",
+            &ru,
+            Event::DocumentTabled(memorandum("ru-m", "ru", Some("ua"))),
+            Visibility::Public,
+        )
+        .unwrap();
+        let forged = position("ru", "ru-m", "t1", Stance::Accepted, "2025-06-03");
+        assert!(
+            log.submit("ua", &ua, forged, Visibility::Public)
+                .unwrap_err()
+                .contains("own positions")
+        );
+        let unknown = position("ua", "ru-m", "t9", Stance::Accepted, "2025-06-03");
+        assert!(
+            log.submit("ua", &ua, unknown, Visibility::Public)
+                .unwrap_err()
+                .contains("no such term")
+        );
+        let early = position("ua", "ru-m", "t1", Stance::Accepted, "2025-06-01");
+        assert!(
+            log.submit("ua", &ua, early, Visibility::Public)
+                .unwrap_err()
+                .contains("before the document")
+        );
+    }
+
+    #[test]
+    fn positions_change_over_time_and_are_read_as_of_a_date() {
+        let (mut log, ua, ru) = parties();
+        log.submit(
+            "ru",
+            &ru,
+            Event::DocumentTabled(memorandum("ru-m", "ru", Some("ua"))),
+            Visibility::Public,
+        )
+        .unwrap();
+        log.submit(
+            "ua",
+            &ua,
+            Event::DocumentTabled(memorandum("ua-m", "ua", None)),
+            Visibility::Public,
+        )
+        .unwrap();
+        let t1 = TermRef {
+            document_id: "ru-m".into(),
+            term_id: "t1".into(),
+        };
+        let counter = Stance::Countered {
+            counter: TermRef {
+                document_id: "ua-m".into(),
+                term_id: "t1".into(),
+            },
+        };
+        log.submit(
+            "ua",
+            &ua,
+            position("ua", "ru-m", "t1", counter.clone(), "2025-06-05"),
+            Visibility::Public,
+        )
+        .unwrap();
+        log.submit(
+            "ua",
+            &ua,
+            position("ua", "ru-m", "t1", Stance::Accepted, "2025-06-20"),
+            Visibility::Public,
+        )
+        .unwrap();
+        let negotiation = log.state.negotiation();
+        assert_eq!(negotiation.stance_at(&id("ua"), &t1, day("2025-06-04")), None);
+        assert_eq!(
+            negotiation.stance_at(&id("ua"), &t1, day("2025-06-10")),
+            Some(&counter)
+        );
+        assert_eq!(
+            negotiation.stance_at(&id("ua"), &t1, day("2025-06-20")),
+            Some(&Stance::Accepted)
+        );
+        assert_eq!(
+            negotiation.stance_at(&id("ru"), &t1, day("2025-06-02")),
+            Some(&Stance::Proposed)
+        );
+    }
+
+    #[test]
+    fn deadlines_are_due_then_overdue_until_answered() {
+        let (mut log, ua, ru) = parties();
+        log.submit(
+            "ru",
+            &ru,
+            Event::DocumentTabled(memorandum("ru-m", "ru", Some("ua"))),
+            Visibility::Public,
+        )
+        .unwrap();
+        let status = |log: &Log, today: &str| log.state.negotiation().deadlines(day(today))[0].status;
+        assert_eq!(status(&log, "2025-06-05"), DeadlineStatus::Due { days_left: 4 });
+        assert_eq!(status(&log, "2025-06-09"), DeadlineStatus::Due { days_left: 0 });
+        assert_eq!(status(&log, "2025-06-12"), DeadlineStatus::Overdue { days: 3 });
+        // ru's own "proposed" is not an answer; ua's rejection is.
+        log.submit(
+            "ua",
+            &ua,
+            position("ua", "ru-m", "t2", Stance::Rejected, "2025-06-11"),
+            Visibility::Public,
+        )
+        .unwrap();
+        assert_eq!(
+            status(&log, "2025-06-12"),
+            DeadlineStatus::Answered {
+                on: day("2025-06-11"),
+                late: true
+            }
+        );
+        assert_eq!(
+            status(&log, "2025-06-30"),
+            DeadlineStatus::Answered {
+                on: day("2025-06-11"),
+                late: true
+            }
+        );
+    }
+
+    #[test]
+    fn an_agreement_holds_only_terms_every_party_accepted() {
+        let (mut log, ua, ru) = parties();
+        log.submit(
+            "ru",
+            &ru,
+            Event::DocumentTabled(memorandum("ru-m", "ru", None)),
+            Visibility::Public,
+        )
+        .unwrap();
+        let agreement = |terms: &[&str]| {
+            Event::AgreementRecorded(Agreement {
+                agreement_id: format!("a-{}", terms.join("-")),
+                round_id: "r2".into(),
+                date: day("2025-06-10"),
+                terms: terms
+                    .iter()
+                    .map(|t| TermRef {
+                        document_id: "ru-m".into(),
+                        term_id: (*t).into(),
+                    })
+                    .collect(),
+            })
+        };
+        assert!(
+            log.as_intermediary(agreement(&["t1"]), Visibility::Public)
+                .unwrap_err()
+                .contains("ua has taken no position")
+        );
+        log.submit(
+            "ua",
+            &ua,
+            position("ua", "ru-m", "t1", Stance::Accepted, "2025-06-09"),
+            Visibility::Public,
+        )
+        .unwrap();
+        log.submit(
+            "ua",
+            &ua,
+            position("ua", "ru-m", "t2", Stance::Rejected, "2025-06-09"),
+            Visibility::Public,
+        )
+        .unwrap();
+        assert!(
+            log.as_intermediary(agreement(&["t1", "t2"]), Visibility::Public)
+                .unwrap_err()
+                .contains("rejected")
+        );
+        log.as_intermediary(agreement(&["t1"]), Visibility::Public)
+            .unwrap();
+        assert!(
+            log.submit("ru", &ru, agreement(&["t1"]), Visibility::Public)
+                .unwrap_err()
+                .contains("intermediary")
+        );
+    }
+
+    #[test]
+    fn claims_stand_beside_each_other_and_only_their_claimant_states_them() {
+        let (mut log, ua, ru) = parties();
+        let claim = |id: &str, claimant: Claimant, figure: u64| {
+            Event::ClaimRecorded(Claim {
+                claim_id: id.into(),
+                claimant,
+                date: day("2025-06-16"),
+                measure: "bodies handed over to Ukraine".into(),
+                figure,
+                term: None,
+                source: "statement".into(),
+                note: String::new(),
+            })
+        };
+        let ua_claim = || claim("ua-6057", Claimant::Party { party: id("ua") }, 6057);
+        assert!(
+            log.submit("ru", &ru, ua_claim(), Visibility::Public)
+                .unwrap_err()
+                .contains("only ua")
+        );
+        log.submit("ua", &ua, ua_claim(), Visibility::Public).unwrap();
+        log.submit(
+            "ru",
+            &ru,
+            claim("ru-6060", Claimant::Party { party: id("ru") }, 6060),
+            Visibility::Public,
+        )
+        .unwrap();
+        let source = claim(
+            "news-78",
+            Claimant::Source {
+                name: "news agency".into(),
+            },
+            78,
+        );
+        assert!(
+            log.submit("ua", &ua, source.clone(), Visibility::Public)
+                .unwrap_err()
+                .contains("intermediary")
+        );
+        log.as_intermediary(source, Visibility::Public).unwrap();
+        // Nothing merged: each claimant's figure is kept as stated.
+        let figures: Vec<(String, u64)> = log
+            .state
+            .negotiation()
+            .claims()
+            .map(|c| (c.value.claimant.label(), c.value.figure))
+            .collect();
+        assert_eq!(
+            figures,
+            vec![
+                ("news agency".into(), 78),
+                ("ru".into(), 6060),
+                ("ua".into(), 6057)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_term_that_cannot_be_checked_is_refused() {
+        let (mut log, ua, _) = parties();
+        let mut document = memorandum("ua-m", "ua", None);
+        document.terms = vec![Term {
+            term_id: "cf".into(),
+            title: "ceasefire".into(),
+            rule: TermRule::Ceasefire(Ceasefire {
+                domains: Default::default(),
+                ..easter_truce()
+            }),
+        }];
+        let refused = log.submit(
+            "ua",
+            &ua,
+            Event::DocumentTabled(document.clone()),
+            Visibility::Public,
+        );
+        assert!(refused.unwrap_err().contains("at least one domain"));
+        document.terms = vec![provision("t1"), provision("t1")];
+        let refused = log.submit("ua", &ua, Event::DocumentTabled(document), Visibility::Public);
+        assert!(refused.unwrap_err().contains("appears twice"));
+    }
+}

@@ -174,34 +174,20 @@ impl Ledger {
         intermediary_name: &str,
         options: LedgerOptions,
     ) -> Result<Ledger, LedgerError> {
-        if dir.exists()
-            && std::fs::read_dir(dir)
-                .map_err(|e| LedgerError::io(dir, e))?
-                .next()
-                .is_some()
-        {
-            return Err(LedgerError::Input(format!(
-                "{} exists and is not empty",
-                dir.display()
-            )));
-        }
-        let mut staging = dir.as_os_str().to_owned();
-        staging.push(".init");
-        let staging = PathBuf::from(staging);
-        if staging.exists() {
-            std::fs::remove_dir_all(&staging).map_err(|e| LedgerError::io(&staging, e))?;
-        }
-        let created = Self::create(&staging, origin, intermediary, intermediary_name);
-        if let Err(e) = created {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
-        }
-        drop(created);
-        if dir.exists() {
-            std::fs::remove_dir(dir).map_err(|e| LedgerError::io(dir, e))?;
-        }
-        std::fs::rename(&staging, dir).map_err(|e| LedgerError::io(dir, e))?;
+        crate::build_in_place(dir, |staging| {
+            Self::create(staging, origin, intermediary, intermediary_name).map(drop)
+        })?;
         Self::open(dir, options)
+    }
+
+    fn new(view: LogView, log_key: SignerKey, options: LedgerOptions) -> Ledger {
+        Ledger {
+            view,
+            log_key,
+            last_checkpoint: (0, merkle::EMPTY_ROOT),
+            last_checkpoint_at: Instant::now(),
+            options,
+        }
     }
 
     fn create(
@@ -230,13 +216,7 @@ impl Ledger {
             state: LogState::new(),
             tree: TreeHashes::new(),
         };
-        let mut ledger = Ledger {
-            view,
-            log_key,
-            last_checkpoint: (0, merkle::EMPTY_ROOT),
-            last_checkpoint_at: Instant::now(),
-            options,
-        };
+        let mut ledger = Ledger::new(view, log_key, options);
         let genesis = Event::LogCreated {
             origin: origin.to_owned(),
             log_vkey: ledger.view.meta.log_vkey.clone(),
@@ -260,13 +240,7 @@ impl Ledger {
                 "keys/log.key is not the key of this log".to_owned(),
             ));
         }
-        let mut ledger = Ledger {
-            view,
-            log_key,
-            last_checkpoint: (0, merkle::EMPTY_ROOT),
-            last_checkpoint_at: Instant::now(),
-            options,
-        };
+        let mut ledger = Ledger::new(view, log_key, options);
         ledger.resume()?;
         Ok(ledger)
     }
@@ -324,6 +298,55 @@ impl Ledger {
             signed: statement.sign(key),
             payload,
         }
+    }
+
+    /// Signs and appends `items` (label, actor, key, event, visibility) as
+    /// one batch, all or nothing: they are first run against a copy of the
+    /// state, and the first refused one is reported with its label.
+    pub fn append_all(
+        &mut self,
+        items: Vec<(String, ActorId, &SignerKey, Event, Visibility)>,
+    ) -> Result<Vec<u64>, LedgerError> {
+        let mut next_seq: std::collections::BTreeMap<ActorId, u64> = std::collections::BTreeMap::new();
+        let mut trial = self.view.state.clone();
+        let mut submissions = Vec::with_capacity(items.len());
+        for (label, actor, key, event, visibility) in items {
+            let seq = *next_seq
+                .entry(actor.clone())
+                .or_insert_with(|| trial.next_seq(&actor));
+            next_seq.insert(actor.clone(), seq + 1);
+            let (statement, payload) = Statement::for_event(
+                &self.view.meta.origin,
+                &actor,
+                key,
+                seq,
+                &event,
+                visibility,
+                now_ms(),
+            );
+            let signed = statement.sign(key);
+            let envelope = envelope_at(
+                &signed,
+                trial.tree_size(),
+                trial.last_logged_at_ms(),
+                self.last_checkpoint.0,
+            );
+            let view = PayloadView::Present(&event);
+            let refused = |e: Rejection| LedgerError::Input(format!("{label}: {e}"));
+            let signing_key = trial.signing_key(&envelope, view).map_err(refused)?;
+            signed
+                .verify(&signing_key)
+                .map_err(|e| LedgerError::Input(format!("{label}: {e}")))?;
+            trial.check(&envelope, view).map_err(refused)?;
+            trial.apply(&envelope, view);
+            submissions.push(Submission { signed, payload });
+        }
+        let results = self.append(submissions)?;
+        // One writer holds `&mut self`, so what passed the trial passes now.
+        results
+            .into_iter()
+            .map(|r| r.map_err(LedgerError::Rejected))
+            .collect()
     }
 
     /// Appends one submission, failing if it is rejected.

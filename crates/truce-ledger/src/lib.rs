@@ -7,6 +7,8 @@ pub mod appender;
 pub mod copy;
 pub mod keys;
 pub mod ledger;
+pub mod records;
+pub mod scenario;
 pub mod tiles;
 pub mod verify;
 pub mod witness;
@@ -61,6 +63,44 @@ impl From<truce_core::Rejection> for LedgerError {
     fn from(e: truce_core::Rejection) -> Self {
         LedgerError::Rejected(e)
     }
+}
+
+/// Builds a new data directory at `dir` (absent or empty) in a sibling
+/// staging directory and renames it into place, so a failure leaves
+/// nothing behind. `build` must close what it opened before returning.
+pub(crate) fn build_in_place<T>(
+    dir: &Path,
+    build: impl FnOnce(&Path) -> Result<T, LedgerError>,
+) -> Result<T, LedgerError> {
+    let in_use = dir.exists()
+        && std::fs::read_dir(dir)
+            .map_err(|e| LedgerError::io(dir, e))?
+            .next()
+            .is_some();
+    if in_use {
+        return Err(LedgerError::Input(format!(
+            "{} exists and is not empty",
+            dir.display()
+        )));
+    }
+    let mut staging = dir.as_os_str().to_owned();
+    staging.push(".staging");
+    let staging = std::path::PathBuf::from(staging);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| LedgerError::io(&staging, e))?;
+    }
+    let built = match build(&staging) {
+        Ok(built) => built,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    if dir.exists() {
+        std::fs::remove_dir(dir).map_err(|e| LedgerError::io(dir, e))?;
+    }
+    std::fs::rename(&staging, dir).map_err(|e| LedgerError::io(dir, e))?;
+    Ok(built)
 }
 
 /// Milliseconds since the Unix epoch: the one clock the ledger reads.

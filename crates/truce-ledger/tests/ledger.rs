@@ -9,6 +9,8 @@ use tlog::{KeyType, SignerKey, tile};
 use truce_core::{ActorId, ActorRole, Event, Visibility};
 use truce_ledger::copy::export_reader_copy;
 use truce_ledger::keys::{read_key_file, write_key_file};
+use truce_ledger::records::{KeyRing, RecordSet, import};
+use truce_ledger::scenario::SCENARIOS;
 use truce_ledger::witness::cosign_latest;
 use truce_ledger::{
     INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerOptions, LogView, appender, export_tiles, verify_data_dir,
@@ -118,6 +120,17 @@ fn fixture() -> Fixture {
         new_vkey: ru_key.verifier().to_string(),
     };
     record(&mut ledger, "intermediary", &me, rotation, Visibility::Public);
+    // The negotiation record of the demo scenario, signed by whoever would
+    // sign each record (the parties their memoranda, positions and claims).
+    let keys: KeyRing = [
+        (id("intermediary"), me.clone()),
+        (id("ua"), ua_key.clone()),
+        (id("ru"), ru_key.clone()),
+    ]
+    .into();
+    for (file, text) in SCENARIOS[0].chapters {
+        import(&mut ledger, &RecordSet::parse(file, text).unwrap(), &keys).unwrap();
+    }
     let private = record(
         &mut ledger,
         "intermediary",
@@ -165,13 +178,13 @@ fn fixture() -> Fixture {
 fn a_complete_log_verifies_and_reports_what_it_holds() {
     let f = fixture();
     let report = verify_data_dir(&f.dir, None).unwrap();
-    assert_eq!(report.tree_size, 21);
+    assert_eq!(report.tree_size, 49);
     assert_eq!(report.payloads_erased, 2);
     assert_eq!(report.payloads_withheld, 0);
     assert_eq!(report.cosignatures, 4);
     assert_eq!(report.actors_by_role.get("party"), Some(&2));
     assert_eq!(report.actors_by_role.get("witness"), Some(&2));
-    assert_eq!(report.latest_checkpoint_size, 21);
+    assert_eq!(report.latest_checkpoint_size, 49);
     // Pinning the right key passes; pinning another fails.
     let view = LogView::open(&f.dir).unwrap();
     verify_data_dir(&f.dir, Some(&view.log_vkey().unwrap())).unwrap();
@@ -189,7 +202,7 @@ fn reader_copies_withhold_what_the_reader_may_not_see_and_still_verify() {
         assert_eq!(copy.withheld, withheld, "{reader}");
         let report = verify_data_dir(&out, None).unwrap_or_else(|e| panic!("{reader}: {e}"));
         assert_eq!(report.payloads_withheld, withheld, "{reader}");
-        assert_eq!(report.tree_size, 21);
+        assert_eq!(report.tree_size, 49);
         // The copy holds no secret keys.
         assert!(!out.join(KEYS_DIR).exists());
     }
@@ -273,7 +286,7 @@ fn concurrent_submitters_are_group_committed_and_verify() {
     assert!(indices.windows(2).all(|w| w[1] == w[0] + 1));
     drop(handle);
     let ledger = writer.join().unwrap().unwrap();
-    assert_eq!(ledger.state().tree_size(), 521);
+    assert_eq!(ledger.state().tree_size(), 549);
     verify_data_dir(&f.dir, None).unwrap();
 }
 
@@ -607,4 +620,116 @@ fn tampering_with_any_row_of_any_table_is_detected() {
         }
     }
     assert!(cases > 300, "only {cases} tamper cases");
+}
+
+// --- The negotiation record: scenario and imports ----------------------------
+
+#[test]
+fn the_istanbul_scenario_loads_into_an_empty_store_and_verifies() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("istanbul");
+    let loaded = truce_ledger::scenario::load("istanbul-2025", &dir).unwrap();
+    let report = verify_data_dir(&dir, None).unwrap();
+    assert_eq!(report.tree_size, loaded.entries);
+    let state = loaded.ledger.state();
+    let negotiation = state.negotiation();
+    assert_eq!(negotiation.rounds().count(), 2);
+    // Each side's figure for the remains stands as its own claim.
+    let remains: Vec<u64> = negotiation
+        .claims()
+        .filter(|c| c.value.measure == "bodies handed over to Ukraine")
+        .map(|c| c.value.figure)
+        .collect();
+    assert_eq!(remains, vec![6060, 6057]);
+    // Each record is signed by the actor who would sign it in reality.
+    let view = LogView::open(&dir).unwrap();
+    for index in 0..report.tree_size {
+        let entry = view.store().entry(index).unwrap().unwrap();
+        let envelope = truce_core::Envelope::from_leaf(&entry.leaf).unwrap();
+        let signer = envelope.statement().actor.as_str().to_owned();
+        let event = Event::from_payload(match &entry.payload {
+            truce_store::PayloadRecord::Present(bytes) => bytes,
+            _ => panic!("the scenario withholds nothing"),
+        })
+        .unwrap();
+        let expected = match &event {
+            Event::DocumentTabled(d) if d.tabled_by.len() == 1 => d.tabled_by[0].to_string(),
+            Event::PositionTaken(p) => p.party.to_string(),
+            Event::ClaimRecorded(truce_core::negotiation::Claim {
+                claimant: truce_core::negotiation::Claimant::Party { party },
+                ..
+            }) => party.to_string(),
+            _ => "intermediary".to_owned(),
+        };
+        assert_eq!(signer, expected, "entry {index} ({})", event.kind());
+    }
+    // Loading twice into the same place is refused; nothing changes.
+    assert!(truce_ledger::scenario::load("istanbul-2025", &dir).is_err());
+    assert_eq!(verify_data_dir(&dir, None).unwrap().tree_size, loaded.entries);
+}
+
+#[test]
+fn a_bad_import_names_file_line_and_field_and_records_nothing() {
+    let f = fixture();
+    let mut ledger = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
+    let before = ledger.state().tree_size();
+    let syntax = "[[rounds]]\nround_id = \"r9\"\nnumber = \"nine\"\n";
+    let error = RecordSet::parse("round.toml", syntax).unwrap_err().to_string();
+    assert!(
+        error.contains("round.toml") && error.contains("line 3") && error.contains("number"),
+        "{error}"
+    );
+    let unknown_field = "[[claims]]\nclaim_id = \"x\"\nfigures = 3\n";
+    let error = RecordSet::parse("claims.toml", unknown_field)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("figures"), "{error}");
+    let json = r#"{"rounds": [{"round_id": "r9", "number": 9, "date": "2025-02-30"}]}"#;
+    let error = RecordSet::parse("round.json", json).unwrap_err().to_string();
+    assert!(error.contains("round.json: line 1"), "{error}");
+
+    // A well-formed file whose last record is refused records nothing.
+    let me = read_key_file(&f.dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)).unwrap();
+    let keys: KeyRing = [(id("intermediary"), me)].into();
+    let refused = r#"
+[[rounds]]
+round_id = "geneva-1"
+number = 1
+date = "2025-09-01"
+venue = "Geneva"
+mediators = []
+delegations = []
+summary = ""
+
+[[agreements]]
+agreement_id = "geneva-1-agreement"
+round_id = "geneva-1"
+date = "2025-09-01"
+terms = [{ document_id = "joint-exchange-2025-06-02", term_id = "no-such-term" }]
+"#;
+    let set = RecordSet::parse("geneva.toml", refused).unwrap();
+    let error = import(&mut ledger, &set, &keys).unwrap_err().to_string();
+    assert!(
+        error.contains("agreements[0] (geneva-1-agreement)") && error.contains("no-such-term"),
+        "{error}"
+    );
+    assert_eq!(ledger.state().tree_size(), before);
+    assert!(
+        ledger
+            .state()
+            .negotiation()
+            .rounds()
+            .all(|r| r.value.round_id != "geneva-1")
+    );
+    // A record the given keys cannot sign is refused before anything is signed.
+    let memorandum = SCENARIOS[0].chapters[1];
+    let error = import(
+        &mut ledger,
+        &RecordSet::parse(memorandum.0, memorandum.1).unwrap(),
+        &keys,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("no key for"), "{error}");
+    drop(ledger);
+    assert_eq!(verify_data_dir(&f.dir, None).unwrap().tree_size, before);
 }

@@ -1,0 +1,452 @@
+//! `truce rounds | terms | positions | deadlines | claims` (readable tables
+//! or `--json`), and the commands that record positions, claims, a whole
+//! round from a file, and the demo scenario.
+
+use chrono::NaiveDate;
+use clap::Args;
+use serde_json::json;
+use tlog::SignerKey;
+use truce_core::negotiation::{Claim, Claimant, DeadlineStatus, Position, Stance, TermRef};
+use truce_core::{ActorId, Event, Visibility};
+use truce_ledger::keys::read_key_file;
+use truce_ledger::records::{KeyRing, RecordSet, import};
+use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR, LogView};
+
+use crate::{CliError, DataDir, Signer, actor_id, open, record, usage};
+
+#[derive(Args)]
+pub struct Listing {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct PositionArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    #[command(flatten)]
+    pub signer: Signer,
+    /// DOCUMENT#TERM
+    #[arg(long)]
+    pub term: String,
+    /// proposed, accepted, rejected, countered or withdrawn.
+    #[arg(long)]
+    pub stance: String,
+    /// The counter-proposal (DOCUMENT#TERM), with --stance countered.
+    #[arg(long)]
+    pub counter: Option<String>,
+    /// YYYY-MM-DD
+    #[arg(long)]
+    pub date: String,
+    #[arg(long)]
+    pub source_document: Option<String>,
+    #[arg(long, default_value = "")]
+    pub note: String,
+}
+
+#[derive(Args)]
+pub struct ClaimArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    #[command(flatten)]
+    pub signer: Signer,
+    /// A news source's name: the intermediary records its claim.
+    #[arg(long, conflicts_with = "actor")]
+    pub source_name: Option<String>,
+    #[arg(long)]
+    pub id: String,
+    #[arg(long)]
+    pub date: String,
+    /// What is counted, e.g. "bodies handed over to Ukraine".
+    #[arg(long)]
+    pub measure: String,
+    #[arg(long)]
+    pub figure: u64,
+    /// DOCUMENT#TERM the claim is about.
+    #[arg(long)]
+    pub term: Option<String>,
+    /// Where the claim was made.
+    #[arg(long)]
+    pub source: String,
+    #[arg(long, default_value = "")]
+    pub note: String,
+}
+
+fn date(field: &str, text: &str) -> Result<NaiveDate, CliError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| usage(format!("{field} {text:?}: not a date (YYYY-MM-DD)")))
+}
+
+fn term_ref(field: &str, text: &str) -> Result<TermRef, CliError> {
+    let (document_id, term_id) = text
+        .split_once('#')
+        .ok_or_else(|| usage(format!("{field} {text:?}: write DOCUMENT#TERM")))?;
+    Ok(TermRef {
+        document_id: document_id.to_owned(),
+        term_id: term_id.to_owned(),
+    })
+}
+
+/// Prints rows under headers, each column as wide as its widest cell.
+fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell}{}", " ".repeat(width - cell.chars().count())))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("JSON values serialise")
+    );
+}
+
+pub fn rounds(args: Listing) -> Result<(), CliError> {
+    let view = LogView::open(&args.data.data)?;
+    let rounds: Vec<_> = view.state().negotiation().rounds().collect();
+    if args.json {
+        print_json(&json!(
+            rounds
+                .iter()
+                .map(|r| json!({"entry": r.entry, "round": r.value}))
+                .collect::<Vec<_>>()
+        ));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = rounds
+        .iter()
+        .map(|r| {
+            let round = &r.value;
+            let heads: Vec<String> = round
+                .delegations
+                .iter()
+                .map(|d| format!("{}: {}", d.party, d.head))
+                .collect();
+            let length = round
+                .duration_minutes
+                .map_or(String::new(), |m| format!("{m} min"));
+            vec![
+                round.number.to_string(),
+                round.date.to_string(),
+                round.venue.clone(),
+                round.host.clone().unwrap_or_default(),
+                length,
+                heads.join("; "),
+                r.entry.to_string(),
+            ]
+        })
+        .collect();
+    print_table(
+        &["ROUND", "DATE", "VENUE", "HOST", "LENGTH", "DELEGATIONS", "ENTRY"],
+        &rows,
+    );
+    Ok(())
+}
+
+pub fn terms(args: Listing, document: Option<String>) -> Result<(), CliError> {
+    let view = LogView::open(&args.data.data)?;
+    let documents: Vec<_> = view
+        .state()
+        .negotiation()
+        .documents()
+        .filter(|d| document.as_ref().is_none_or(|id| *id == d.value.document_id))
+        .collect();
+    if args.json {
+        print_json(&json!(
+            documents
+                .iter()
+                .map(|d| json!({"entry": d.entry, "document": d.value}))
+                .collect::<Vec<_>>()
+        ));
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    for d in &documents {
+        for term in &d.value.terms {
+            let tabled: Vec<&str> = d.value.tabled_by.iter().map(ActorId::as_str).collect();
+            rows.push(vec![
+                format!("{}#{}", d.value.document_id, term.term_id),
+                d.value.document_kind.as_str().to_owned(),
+                tabled.join("+"),
+                d.value.date.to_string(),
+                term.rule.type_name().to_owned(),
+                term.rule.summary(),
+            ]);
+        }
+    }
+    print_table(&["TERM", "DOCUMENT", "BY", "DATE", "TYPE", "RULE"], &rows);
+    Ok(())
+}
+
+pub fn positions(args: Listing, term: Option<String>) -> Result<(), CliError> {
+    let view = LogView::open(&args.data.data)?;
+    let filter = term.as_deref().map(|t| term_ref("--term", t)).transpose()?;
+    let positions: Vec<_> = view
+        .state()
+        .negotiation()
+        .positions()
+        .iter()
+        .filter(|p| filter.as_ref().is_none_or(|t| *t == p.value.term))
+        .collect();
+    if args.json {
+        print_json(&json!(
+            positions
+                .iter()
+                .map(|p| json!({"entry": p.entry, "position": p.value}))
+                .collect::<Vec<_>>()
+        ));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = positions
+        .iter()
+        .map(|p| {
+            let position = &p.value;
+            let stance = match &position.stance {
+                Stance::Countered { counter } => format!("countered by {counter}"),
+                other => other.as_str().to_owned(),
+            };
+            vec![
+                position.term.to_string(),
+                position.party.to_string(),
+                stance,
+                position.date.to_string(),
+                position.note.clone(),
+                p.entry.to_string(),
+            ]
+        })
+        .collect();
+    print_table(&["TERM", "PARTY", "STANCE", "DATE", "NOTE", "ENTRY"], &rows);
+    Ok(())
+}
+
+pub fn deadlines(args: Listing, today: Option<String>) -> Result<(), CliError> {
+    let view = LogView::open(&args.data.data)?;
+    let today = match today {
+        Some(text) => date("--today", &text)?,
+        None => chrono::Utc::now().date_naive(),
+    };
+    let deadlines = view.state().negotiation().deadlines(today);
+    let describe = |status: &DeadlineStatus| match status {
+        DeadlineStatus::Answered { on, late: false } => ("answered".to_owned(), format!("on {on}")),
+        DeadlineStatus::Answered { on, late: true } => ("answered late".to_owned(), format!("on {on}")),
+        DeadlineStatus::Due { days_left } => ("due".to_owned(), format!("{days_left} days left")),
+        DeadlineStatus::Overdue { days } => ("OVERDUE".to_owned(), format!("{days} days late")),
+    };
+    if args.json {
+        let items: Vec<_> = deadlines
+            .iter()
+            .map(|d| {
+                let (status, detail) = describe(&d.status);
+                json!({"document_id": d.document_id, "party": d.party, "due": d.due, "status": status, "detail": detail})
+            })
+            .collect();
+        print_json(&json!({"today": today, "deadlines": items}));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = deadlines
+        .iter()
+        .map(|d| {
+            let (status, detail) = describe(&d.status);
+            vec![
+                d.document_id.clone(),
+                d.party.to_string(),
+                d.due.to_string(),
+                status,
+                detail,
+            ]
+        })
+        .collect();
+    println!("as of {today}");
+    print_table(&["DOCUMENT", "TO ANSWER", "DUE", "STATUS", ""], &rows);
+    Ok(())
+}
+
+pub fn claims(args: Listing, term: Option<String>) -> Result<(), CliError> {
+    let view = LogView::open(&args.data.data)?;
+    let filter = term.as_deref().map(|t| term_ref("--term", t)).transpose()?;
+    let mut claims: Vec<_> = view
+        .state()
+        .negotiation()
+        .claims()
+        .filter(|c| filter.is_none() || c.value.term == filter)
+        .collect();
+    claims.sort_by(|a, b| {
+        (&a.value.term, &a.value.measure, a.value.date, &a.value.claim_id).cmp(&(
+            &b.value.term,
+            &b.value.measure,
+            b.value.date,
+            &b.value.claim_id,
+        ))
+    });
+    if args.json {
+        print_json(&json!(
+            claims
+                .iter()
+                .map(|c| json!({"entry": c.entry, "claim": c.value}))
+                .collect::<Vec<_>>()
+        ));
+        return Ok(());
+    }
+    // Claims stand side by side: each row shows what others claim of the
+    // same measure, never an average.
+    let rows: Vec<Vec<String>> = claims
+        .iter()
+        .map(|c| {
+            let claim = &c.value;
+            let others: Vec<String> = claims
+                .iter()
+                .filter(|o| {
+                    o.value.claim_id != claim.claim_id
+                        && o.value.term == claim.term
+                        && o.value.measure == claim.measure
+                        && o.value.claimant != claim.claimant
+                })
+                .map(|o| format!("{} {}", o.value.claimant.label(), o.value.figure))
+                .collect();
+            vec![
+                claim.term.as_ref().map_or(String::new(), TermRef::to_string),
+                claim.measure.clone(),
+                claim.claimant.label(),
+                claim.figure.to_string(),
+                claim.date.to_string(),
+                others.join(", "),
+                c.entry.to_string(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "TERM",
+            "MEASURE",
+            "CLAIMANT",
+            "FIGURE",
+            "DATE",
+            "OTHERS CLAIM",
+            "ENTRY",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+pub fn record_position(args: PositionArgs) -> Result<(), CliError> {
+    let mut ledger = open(&args.data.data)?;
+    let stance = match (args.stance.as_str(), &args.counter) {
+        ("proposed", None) => Stance::Proposed,
+        ("accepted", None) => Stance::Accepted,
+        ("rejected", None) => Stance::Rejected,
+        ("withdrawn", None) => Stance::Withdrawn,
+        ("countered", Some(counter)) => Stance::Countered {
+            counter: term_ref("--counter", counter)?,
+        },
+        ("countered", None) => return Err(usage("--stance countered needs --counter DOCUMENT#TERM")),
+        (_, Some(_)) => return Err(usage("--counter goes with --stance countered")),
+        (other, None) => {
+            return Err(usage(format!(
+                "--stance {other:?}: use proposed, accepted, rejected, countered or withdrawn"
+            )));
+        }
+    };
+    let party = args
+        .signer
+        .actor
+        .as_deref()
+        .map(actor_id)
+        .transpose()?
+        .ok_or_else(|| usage("--as PARTY is needed"))?;
+    let position = Position {
+        party,
+        term: term_ref("--term", &args.term)?,
+        stance,
+        date: date("--date", &args.date)?,
+        source_document: args.source_document,
+        note: args.note,
+    };
+    record(
+        &mut ledger,
+        &args.signer,
+        Event::PositionTaken(position),
+        Visibility::Public,
+    )
+}
+
+pub fn record_claim(args: ClaimArgs) -> Result<(), CliError> {
+    let mut ledger = open(&args.data.data)?;
+    let claimant = match (&args.source_name, &args.signer.actor) {
+        (Some(name), _) => Claimant::Source { name: name.clone() },
+        (None, Some(actor)) => Claimant::Party {
+            party: actor_id(actor)?,
+        },
+        (None, None) => return Err(usage("give --as PARTY (with --key) or --source-name NAME")),
+    };
+    let claim = Claim {
+        claim_id: args.id,
+        claimant,
+        date: date("--date", &args.date)?,
+        measure: args.measure,
+        figure: args.figure,
+        term: args.term.as_deref().map(|t| term_ref("--term", t)).transpose()?,
+        source: args.source,
+        note: args.note,
+    };
+    record(
+        &mut ledger,
+        &args.signer,
+        Event::ClaimRecorded(claim),
+        Visibility::Public,
+    )
+}
+
+/// `truce import`: the keys are the intermediary's from the data directory,
+/// any `DIR/keys/<actor>.key`, and those given with `--key ACTOR=FILE`.
+pub fn import_file(data: &DataDir, file: &std::path::Path, extra_keys: &[String]) -> Result<(), CliError> {
+    let set = RecordSet::read(file)?;
+    let mut ledger = open(&data.data)?;
+    let mut keys = KeyRing::new();
+    let keys_dir = data.data.join(KEYS_DIR);
+    if let Some(intermediary) = ledger.state().intermediary() {
+        keys.insert(
+            intermediary.clone(),
+            read_key_file(&keys_dir.join(INTERMEDIARY_KEY_FILE))?,
+        );
+    }
+    for party in ledger.state().parties() {
+        let path = keys_dir.join(format!("{party}.key"));
+        if path.exists() {
+            keys.insert(party, read_key_file(&path)?);
+        }
+    }
+    for spec in extra_keys {
+        let (actor, path) = spec
+            .split_once('=')
+            .ok_or_else(|| usage(format!("--key {spec:?}: write ACTOR=FILE")))?;
+        let key: SignerKey = read_key_file(std::path::Path::new(path))?;
+        keys.insert(actor_id(actor)?, key);
+    }
+    let indices = import(&mut ledger, &set, &keys)?;
+    match (indices.first(), indices.last()) {
+        (Some(first), Some(last)) => {
+            println!("imported {} records as entries {first} to {last}", indices.len())
+        }
+        _ => println!("nothing to import"),
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! Demo scenarios shipped with truce. `istanbul-2025` records the talks of
+//! 2 June 2025 and what followed: both memoranda, the agreed exchanges, the
+//! deadline, the third round, the earlier truces, and each side's claims.
+//! Only public officials are named; any private person is fictional.
+//!
+//! In the demo the intermediary's server also holds the parties' keys, so
+//! that each record is signed by the party that would sign it in reality.
+//! In a deployment each party keeps its own key.
+
+use std::path::Path;
+
+use tlog::{KeyType, SignerKey};
+use truce_core::{ActorId, ActorRole, Event, Visibility};
+
+use crate::keys::{read_key_file, write_key_file};
+use crate::records::{KeyRing, RecordSet, import};
+use crate::{INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions};
+
+pub struct Scenario {
+    pub name: &'static str,
+    pub origin: &'static str,
+    /// (id, name) of the parties.
+    pub parties: &'static [(&'static str, &'static str)],
+    /// (file name, TOML) in the order they are recorded.
+    pub chapters: &'static [(&'static str, &'static str)],
+}
+
+pub const SCENARIOS: &[Scenario] = &[Scenario {
+    name: "istanbul-2025",
+    origin: "truce.example/istanbul-2025",
+    parties: &[("ua", "Ukraine"), ("ru", "Russian Federation")],
+    chapters: &[
+        (
+            "00-earlier-truces.toml",
+            include_str!("../scenarios/istanbul-2025/00-earlier-truces.toml"),
+        ),
+        (
+            "01-round-2.toml",
+            include_str!("../scenarios/istanbul-2025/01-round-2.toml"),
+        ),
+        (
+            "02-after-round-2.toml",
+            include_str!("../scenarios/istanbul-2025/02-after-round-2.toml"),
+        ),
+        (
+            "03-round-3.toml",
+            include_str!("../scenarios/istanbul-2025/03-round-3.toml"),
+        ),
+    ],
+}];
+
+pub struct Loaded {
+    pub entries: u64,
+    pub ledger: Ledger,
+}
+
+/// Creates a log in `dir` (which must not exist or be empty) and records
+/// the scenario in it. Built in a sibling directory and moved into place,
+/// so a failure leaves nothing half-loaded.
+pub fn load(name: &str, dir: &Path) -> Result<Loaded, LedgerError> {
+    let scenario = SCENARIOS.iter().find(|s| s.name == name).ok_or_else(|| {
+        let known: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+        LedgerError::Input(format!("no scenario {name:?}; known: {}", known.join(", ")))
+    })?;
+    let entries = crate::build_in_place(dir, |staging| record(scenario, staging))?;
+    Ok(Loaded {
+        entries,
+        ledger: Ledger::open(dir, LedgerOptions::default())?,
+    })
+}
+
+fn record(scenario: &Scenario, dir: &Path) -> Result<u64, LedgerError> {
+    let intermediary = ActorId::new("intermediary").expect("valid id");
+    let mut ledger = Ledger::init(
+        dir,
+        scenario.origin,
+        &intermediary,
+        "Neutral intermediary (demo)",
+        LedgerOptions::default(),
+    )?;
+    let me = read_key_file(&dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE))?;
+    let mut keys = KeyRing::new();
+    let mut registrations = Vec::new();
+    for (id, party_name) in scenario.parties {
+        let actor = ActorId::new(id).expect("valid id");
+        let key = SignerKey::generate(&format!("{}/{id}", scenario.origin), KeyType::Ed25519)
+            .map_err(|e| LedgerError::Input(e.to_string()))?;
+        write_key_file(&dir.join(KEYS_DIR).join(format!("{id}.key")), &key)?;
+        let event = Event::ActorRegistered {
+            actor: actor.clone(),
+            role: ActorRole::Party,
+            name: (*party_name).to_owned(),
+            vkey: key.verifier().to_string(),
+        };
+        registrations.push((
+            format!("party {id}"),
+            intermediary.clone(),
+            &me,
+            event,
+            Visibility::Public,
+        ));
+        keys.insert(actor, key.clone());
+    }
+    ledger.append_all(registrations)?;
+    keys.insert(intermediary, me);
+    for (file, text) in scenario.chapters {
+        let set = RecordSet::parse(file, text)?;
+        import(&mut ledger, &set, &keys)?;
+    }
+    Ok(ledger.state().tree_size())
+}
