@@ -38,3 +38,26 @@ pub fn from_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T
     }
     Ok(value)
 }
+
+/// The largest integer JCS writes exactly (it writes numbers as doubles).
+pub const MAX_EXACT_INTEGER: i64 = 1 << 53;
+
+/// RFC 8785 for types whose serde form is already canonical: fields
+/// declared in sorted order, ASCII keys, integers within ±2^53, no floats
+/// and no maps. serde_json then writes exactly what JCS writes (same
+/// escapes, lower-case `\u00xx`), without `serde_jcs`'s buffering of every
+/// member; envelopes take this path because verification re-encodes every
+/// one. A property test holds it to `serde_jcs`.
+pub fn to_canonical_sorted<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("truce types serialise to JSON")
+}
+
+/// [`from_canonical`] for the types [`to_canonical_sorted`] serves.
+pub fn from_canonical_sorted<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, CanonicalError> {
+    let value: T = serde_json::from_slice(bytes)
+        .map_err(|e| CanonicalError(format!("not valid JSON for its kind: {e}")))?;
+    if to_canonical_sorted(&value) != bytes {
+        return Err(CanonicalError("not in canonical form (RFC 8785)".to_owned()));
+    }
+    Ok(value)
+}

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tlog::SignerKey;
 
-use crate::canonical::{CanonicalError, from_canonical, to_canonical};
+use crate::canonical::{CanonicalError, from_canonical_sorted, to_canonical_sorted};
 
 /// Entry bundles length-prefix entries with a u16 (C2SP tlog-tiles).
 pub const MAX_LEAF_BYTES: usize = tlog::tile::MAX_ENTRY_BYTES;
@@ -111,21 +111,22 @@ impl Visibility {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Statement {
-    /// The log's origin, so a statement cannot be replayed on another log.
-    pub origin: String,
+    // Fields in sorted order: see `canonical::to_canonical_sorted`.
     pub actor: ActorId,
     /// The signed-note key ID (8 hex digits) of the actor's key.
     pub key_id: String,
+    pub kind: String,
+    /// The log's origin, so a statement cannot be replayed on another log.
+    pub origin: String,
+    /// Hex SHA-256 of the canonical payload bytes.
+    pub payload_sha256: String,
     /// The actor's own counter, 1 for its first event and one more for
     /// each next: it makes a replayed statement detectable.
     pub seq: u64,
-    pub kind: String,
-    pub visibility: Visibility,
-    /// Hex SHA-256 of the canonical payload bytes.
-    pub payload_sha256: String,
     /// When the actor signed, in milliseconds since the Unix epoch, by the
     /// actor's clock.
     pub signed_at_ms: i64,
+    pub visibility: Visibility,
 }
 
 impl Statement {
@@ -155,7 +156,7 @@ impl Statement {
 
     pub fn signing_input(&self) -> Vec<u8> {
         let mut input = STATEMENT_CONTEXT.to_vec();
-        input.extend_from_slice(&to_canonical(self));
+        input.extend_from_slice(&to_canonical_sorted(self));
         input
     }
 
@@ -172,9 +173,10 @@ impl Statement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedStatement {
-    pub statement: Statement,
+    // Fields in sorted order: see `canonical::to_canonical_sorted`.
     /// Base64 of the 64-byte Ed25519 signature over the signing input.
     pub signature: String,
+    pub statement: Statement,
 }
 
 impl SignedStatement {
@@ -196,12 +198,13 @@ impl SignedStatement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Envelope {
-    pub index: u64,
-    /// When the log appended the entry, in milliseconds since the epoch.
-    pub logged_at_ms: i64,
+    // Fields in sorted order: see `canonical::to_canonical_sorted`.
     /// The tree size of the log's latest signed checkpoint when this entry
     /// was appended: the chain that makes a dropped checkpoint visible.
     pub checkpoint_size: u64,
+    pub index: u64,
+    /// When the log appended the entry, in milliseconds since the epoch.
+    pub logged_at_ms: i64,
     pub signed: SignedStatement,
 }
 
@@ -211,14 +214,34 @@ impl Envelope {
     }
 
     pub fn to_leaf(&self) -> Vec<u8> {
-        to_canonical(self)
+        to_canonical_sorted(self)
+    }
+
+    /// The statement's signing input, cut from the canonical leaf instead
+    /// of serialised again: JCS writes a nested object exactly as it would
+    /// alone, and `statement` is the last member of `signed`, itself the
+    /// last member of the envelope (keys sort), so the statement is the
+    /// leaf between its key and the two closing braces. Verification does
+    /// this for every entry. `leaf` must be canonical (see `from_leaf`).
+    pub fn signing_input_from_leaf(leaf: &[u8]) -> Option<Vec<u8>> {
+        const KEY: &[u8] = b"\"statement\":";
+        // Before the key there are only numbers and the base64 signature,
+        // which hold no quotes, so the first match is the key.
+        let start = leaf.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+        let end = leaf.len().checked_sub(2)?;
+        if start >= end || &leaf[end..] != b"}}" {
+            return None;
+        }
+        let mut input = STATEMENT_CONTEXT.to_vec();
+        input.extend_from_slice(&leaf[start..end]);
+        Some(input)
     }
 
     pub fn from_leaf(bytes: &[u8]) -> Result<Self, CanonicalError> {
         if bytes.len() > MAX_LEAF_BYTES {
             return Err(CanonicalError("envelope larger than 65535 bytes".to_owned()));
         }
-        from_canonical(bytes)
+        from_canonical_sorted(bytes)
     }
 }
 

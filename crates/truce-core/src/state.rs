@@ -272,6 +272,9 @@ impl LogState {
                 envelope.index, self.tree_size
             ));
         }
+        if statement.signed_at_ms.abs() > crate::canonical::MAX_EXACT_INTEGER {
+            return reject("signed_at_ms is out of range");
+        }
         if envelope.logged_at_ms < self.last_logged_at_ms {
             return reject("logged earlier than the entry before it");
         }

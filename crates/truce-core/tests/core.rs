@@ -496,6 +496,8 @@ proptest! {
         let mut replay = LogState::new();
         for (envelope, event) in &log.accepted {
             let leaf = envelope.to_leaf();
+            // The signing input cut from the leaf is the one serialised anew.
+            prop_assert_eq!(Envelope::signing_input_from_leaf(&leaf), Some(envelope.statement().signing_input()));
             let envelope = Envelope::from_leaf(&leaf).unwrap();
             let view = PayloadView::Present(event);
             let key = replay.signing_key(&envelope, view).unwrap();
@@ -1069,5 +1071,54 @@ mod negotiation {
         document.terms = vec![provision("t1"), provision("t1")];
         let refused = log.submit("ua", &ua, Event::DocumentTabled(document), Visibility::Public);
         assert!(refused.unwrap_err().contains("appears twice"));
+    }
+}
+
+fn actor_id_strategy() -> impl Strategy<Value = ActorId> {
+    "[a-z0-9-]{1,12}".prop_map(|s| ActorId::new(&s).unwrap())
+}
+
+fn visibility_strategy() -> impl Strategy<Value = Visibility> {
+    prop_oneof![
+        Just(Visibility::Public),
+        Just(Visibility::Intermediary),
+        actor_id_strategy().prop_map(Visibility::Party),
+        prop::collection::btree_set(actor_id_strategy(), 1..4).prop_map(Visibility::Actors),
+    ]
+}
+
+proptest! {
+    /// The fast encoder of envelopes writes exactly what serde_jcs writes,
+    /// for any strings (control characters, quotes, non-ASCII, astral) and
+    /// any integers in range.
+    #[test]
+    fn envelopes_encode_as_rfc_8785_says(
+        strings in prop::collection::vec(any::<String>(), 5),
+        actor in actor_id_strategy(),
+        visibility in visibility_strategy(),
+        numbers in prop::collection::vec(0u64..(1 << 53), 4),
+        signed_at_ms in -(1i64 << 53)..(1i64 << 53),
+    ) {
+        let envelope = Envelope {
+            checkpoint_size: numbers[0],
+            index: numbers[1],
+            logged_at_ms: numbers[2] as i64,
+            signed: truce_core::SignedStatement {
+                signature: strings[0].clone(),
+                statement: Statement {
+                    actor,
+                    key_id: strings[1].clone(),
+                    kind: strings[2].clone(),
+                    origin: strings[3].clone(),
+                    payload_sha256: strings[4].clone(),
+                    seq: numbers[3],
+                    signed_at_ms,
+                    visibility,
+                },
+            },
+        };
+        let leaf = envelope.to_leaf();
+        prop_assert_eq!(&leaf, &serde_jcs::to_vec(&envelope).unwrap());
+        prop_assert_eq!(Envelope::from_leaf(&leaf).unwrap(), envelope);
     }
 }

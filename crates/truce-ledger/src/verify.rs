@@ -121,7 +121,9 @@ fn decode(entry: StoredEntry) -> Result<Decoded, String> {
         }
         _ => None,
     };
-    let signing_input = envelope.statement().signing_input();
+    let signing_input = Envelope::signing_input_from_leaf(&entry.leaf).ok_or_else(|| {
+        format!("entry {index}: envelope has no statement where the canonical form puts it")
+    })?;
     Ok(Decoded {
         entry,
         envelope,
