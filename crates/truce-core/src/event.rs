@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::{CanonicalError, from_canonical, to_canonical};
 use crate::envelope::ActorId;
+use crate::exchange::{Discrepancy, Handover, PersonList, Receipt, Stage};
 use crate::negotiation::{Agreement, Claim, Document, Position, Round};
 
 /// What an actor is on the log.
@@ -83,6 +84,18 @@ pub enum Event {
     AgreementRecorded(Agreement),
     /// A party (or, for a news source, the intermediary) states a figure.
     ClaimRecorded(Claim),
+    /// A party submits a version of its held or sought list.
+    ListSubmitted(PersonList),
+    /// The intermediary proposes a stage of an exchange.
+    StageProposed(Stage),
+    /// A party accepts a stage.
+    StageAccepted { stage_id: String, party: ActorId },
+    /// The intermediary records what happened to each person of a stage.
+    HandoverRecorded(Handover),
+    /// A party confirms what it received in a stage.
+    ReceiptConfirmed(Receipt),
+    /// A party or the intermediary records a discrepancy, with its reason.
+    DiscrepancyRecorded(Discrepancy),
     /// A free-text remark on the record (e.g. the intermediary's minutes).
     RemarkRecorded { subject: String, text: String },
     /// On a lawful erasure request the intermediary erases an entry's
@@ -103,6 +116,12 @@ impl Event {
             Event::PositionTaken(_) => "position_taken",
             Event::AgreementRecorded(_) => "agreement_recorded",
             Event::ClaimRecorded(_) => "claim_recorded",
+            Event::ListSubmitted(_) => "list_submitted",
+            Event::StageProposed(_) => "stage_proposed",
+            Event::StageAccepted { .. } => "stage_accepted",
+            Event::HandoverRecorded(_) => "handover_recorded",
+            Event::ReceiptConfirmed(_) => "receipt_confirmed",
+            Event::DiscrepancyRecorded(_) => "discrepancy_recorded",
             Event::RemarkRecorded { .. } => "remark_recorded",
             Event::PayloadErased { .. } => "payload_erased",
         }

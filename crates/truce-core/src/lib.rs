@@ -7,6 +7,7 @@
 pub mod canonical;
 pub mod envelope;
 pub mod event;
+pub mod exchange;
 pub mod negotiation;
 pub mod projection;
 pub mod state;

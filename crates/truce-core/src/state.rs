@@ -11,6 +11,7 @@ use tlog::{KeyType, VerifierKey};
 
 use crate::envelope::{ActorId, Envelope, MAX_VISIBILITY_ACTORS, Visibility, key_id_hex};
 use crate::event::{ActorRole, Event, PUBLIC_KINDS};
+use crate::exchange::{ExchangeState, Refusal};
 use crate::negotiation::{NegotiationState, SignerView};
 use crate::projection::{Cell, Table};
 
@@ -130,6 +131,10 @@ pub struct LogState {
     unerasable: BTreeSet<u64>,
     erasures: BTreeMap<u64, Erasure>,
     negotiation: NegotiationState,
+    exchange: ExchangeState,
+    /// Some payload was withheld from this reader or erased: rules that
+    /// need it are skipped rather than failed.
+    partial: bool,
     /// By (checkpoint tree size, witness).
     cosignatures: BTreeMap<(u64, ActorId), Cosignature>,
     tree_size: u64,
@@ -199,6 +204,10 @@ impl LogState {
 
     pub fn negotiation(&self) -> &NegotiationState {
         &self.negotiation
+    }
+
+    pub fn exchange(&self) -> &ExchangeState {
+        &self.exchange
     }
 
     /// The registered parties, in id order.
@@ -335,7 +344,7 @@ impl LogState {
                         statement.kind
                     ));
                 }
-                self.check_event(signer, event)
+                self.check_event(signer, event, &statement.visibility)
             }
             PayloadView::Withheld if statement.visibility == Visibility::Public => {
                 reject("a public payload is missing")
@@ -394,6 +403,16 @@ impl LogState {
         Ok(())
     }
 
+    /// A reader who lacks some payloads (withheld or erased) cannot check
+    /// the exchange rules that refer to them; it skips what it cannot see.
+    fn exchange_rule(&self, outcome: Result<(), Refusal>) -> Result<(), Rejection> {
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Refusal::MissingReference(_)) if self.partial => Ok(()),
+            Err(refusal) => Err(refusal.into_rejection()),
+        }
+    }
+
     fn signer_view<'a>(&self, signer: &'a Actor) -> SignerView<'a> {
         SignerView {
             id: &signer.id,
@@ -402,7 +421,7 @@ impl LogState {
         }
     }
 
-    fn check_event(&self, signer: &Actor, event: &Event) -> Result<(), Rejection> {
+    fn check_event(&self, signer: &Actor, event: &Event, visibility: &Visibility) -> Result<(), Rejection> {
         let by_intermediary = Some(&signer.id) == self.intermediary.as_ref();
         let is_party = |id: &ActorId| self.actors.get(id).is_some_and(|a| a.role == ActorRole::Party);
         match event {
@@ -497,6 +516,36 @@ impl LogState {
                     .check_agreement(&self.signer_view(signer), agreement, &self.parties())
             }
             Event::ClaimRecorded(claim) => self.negotiation.check_claim(&self.signer_view(signer), claim),
+            Event::ListSubmitted(list) => self.exchange_rule(self.exchange.check_list(
+                &self.signer_view(signer),
+                list,
+                visibility,
+                &self.negotiation,
+            )),
+            Event::StageProposed(stage) => self.exchange_rule(self.exchange.check_stage(
+                &self.signer_view(signer),
+                stage,
+                visibility,
+                &self.negotiation,
+            )),
+            Event::StageAccepted { stage_id, party } => self.exchange_rule(self.exchange.check_acceptance(
+                &self.signer_view(signer),
+                stage_id,
+                party,
+            )),
+            Event::HandoverRecorded(handover) => {
+                if matches!(visibility, Visibility::Public) {
+                    return reject("a handover names persons: it is not public");
+                }
+                self.exchange_rule(self.exchange.check_handover(&self.signer_view(signer), handover))
+            }
+            Event::ReceiptConfirmed(receipt) => {
+                self.exchange_rule(self.exchange.check_receipt(&self.signer_view(signer), receipt))
+            }
+            Event::DiscrepancyRecorded(discrepancy) => self.exchange_rule(
+                self.exchange
+                    .check_discrepancy(&self.signer_view(signer), discrepancy),
+            ),
             Event::RemarkRecorded { subject, text } => {
                 if subject.trim().is_empty() || subject.len() > 200 || text.len() > 100_000 {
                     return reject("a remark has a subject of 1-200 characters and at most 100,000 of text");
@@ -550,8 +599,9 @@ impl LogState {
         self.tree_size = index + 1;
         self.last_logged_at_ms = envelope.logged_at_ms;
         self.last_checkpoint_size = envelope.checkpoint_size;
-        if let PayloadView::Present(event) = payload {
-            self.apply_event(index, event);
+        match payload {
+            PayloadView::Present(event) => self.apply_event(index, event),
+            PayloadView::Withheld | PayloadView::Erased => self.partial = true,
         }
         if let Some(actor) = self.actors.get_mut(&statement.actor) {
             actor.last_seq = statement.seq;
@@ -662,6 +712,12 @@ impl LogState {
             Event::PositionTaken(position) => self.negotiation.apply_position(index, position),
             Event::AgreementRecorded(agreement) => self.negotiation.apply_agreement(index, agreement),
             Event::ClaimRecorded(claim) => self.negotiation.apply_claim(index, claim),
+            Event::ListSubmitted(list) => self.exchange.apply_list(index, list),
+            Event::StageProposed(stage) => self.exchange.apply_stage(index, stage),
+            Event::StageAccepted { stage_id, party } => self.exchange.apply_acceptance(stage_id, party),
+            Event::HandoverRecorded(handover) => self.exchange.apply_handover(handover),
+            Event::ReceiptConfirmed(receipt) => self.exchange.apply_receipt(receipt),
+            Event::DiscrepancyRecorded(discrepancy) => self.exchange.apply_discrepancy(index, discrepancy),
             Event::RemarkRecorded { .. } => {}
             Event::PayloadErased {
                 entry_index,
@@ -773,6 +829,7 @@ impl LogState {
         };
         let mut tables = vec![actors, keys, erasures, cosignatures];
         tables.extend(self.negotiation.derived_tables());
+        tables.extend(self.exchange.derived_tables());
         tables
     }
 }

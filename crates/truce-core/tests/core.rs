@@ -1122,3 +1122,405 @@ proptest! {
         prop_assert_eq!(Envelope::from_leaf(&leaf).unwrap(), envelope);
     }
 }
+
+// --- Exchanges: lists, eligibility, staging, sign-off, progress ---------------
+
+mod exchanges {
+    use std::collections::BTreeSet;
+
+    use chrono::NaiveDate;
+    use truce_core::exchange::{
+        CommissionAssessment, Discrepancy, DiscrepancyKind, Handover, ListKind, Outcome, PersonList,
+        PersonOutcome, PersonRecord, PersonRef, Receipt, Stage, StageStatus,
+    };
+    use truce_core::negotiation::{Document, DocumentKind, Round, TermRef};
+    use truce_core::terms::{
+        Assessment, Category, Exchange, ExchangeSubject, Predicate, Quantity, Status, Term, TermRule,
+    };
+
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    fn term() -> TermRef {
+        TermRef {
+            document_id: "joint".into(),
+            term_id: "prisoners".into(),
+        }
+    }
+
+    /// A log with ua and ru, a round and the agreed all-for-all term with
+    /// its three priority categories.
+    fn agreed() -> (Log, SignerKey, SignerKey) {
+        let mut log = Log::new();
+        let (ua, ru) = (key("ua"), key("ru"));
+        log.register("ua", ActorRole::Party, &ua).unwrap();
+        log.register("ru", ActorRole::Party, &ru).unwrap();
+        let round = Round {
+            round_id: "r2".into(),
+            number: 2,
+            date: day("2025-06-02"),
+            venue: "Istanbul".into(),
+            host: None,
+            mediators: vec![],
+            started_at: None,
+            ended_at: None,
+            duration_minutes: None,
+            delegations: vec![],
+            summary: String::new(),
+        };
+        log.as_intermediary(Event::RoundRecorded(round), Visibility::Public)
+            .unwrap();
+        let category = |name: &str, predicate| Category {
+            name: name.into(),
+            predicate,
+        };
+        let exchange = Exchange {
+            subject: ExchangeSubject::PrisonersOfWar,
+            ratio: (1, 1),
+            quantity: Quantity::AllForAll { minimum_per_side: 4 },
+            categories: vec![
+                category(
+                    "severely wounded",
+                    Predicate::Assessed {
+                        assessment: Assessment::SeverelyWounded,
+                    },
+                ),
+                category(
+                    "seriously ill",
+                    Predicate::Assessed {
+                        assessment: Assessment::SeriouslyIll,
+                    },
+                ),
+                category(
+                    "aged 18 to 25",
+                    Predicate::AgeBetween {
+                        min: 18,
+                        max: 25,
+                        reference: day("2025-06-02"),
+                    },
+                ),
+            ],
+            deadline: None,
+        };
+        let document = Document {
+            document_id: "joint".into(),
+            round_id: Some("r2".into()),
+            document_kind: DocumentKind::JointStatement,
+            tabled_by: vec![id("ua"), id("ru")],
+            title: "exchange".into(),
+            date: day("2025-06-02"),
+            terms: vec![Term {
+                term_id: "prisoners".into(),
+                title: "all for all".into(),
+                rule: TermRule::Exchange(exchange),
+            }],
+            response_deadline: None,
+        };
+        log.as_intermediary(Event::DocumentTabled(document), Visibility::Public)
+            .unwrap();
+        (log, ua, ru)
+    }
+
+    /// A fictional person: `kind` 0 severely wounded, 1 seriously ill,
+    /// 2 aged 18-25, 3 none of these.
+    fn person(n: usize, kind: u8) -> PersonRecord {
+        let assessment = |a| {
+            vec![CommissionAssessment {
+                assessment: a,
+                date: day("2025-05-20"),
+                commission: "mixed commission".into(),
+            }]
+        };
+        PersonRecord {
+            person_id: format!("p{n:04}"),
+            family_name: format!("Family{n}"),
+            given_names: format!("Given{n}"),
+            patronymic: None,
+            rank: None,
+            service_number: None,
+            date_of_birth: Some(if kind == 2 {
+                day("2003-03-03")
+            } else {
+                day("1980-01-01")
+            }),
+            place_of_birth: None,
+            unit: None,
+            captured_on: None,
+            captured_at: None,
+            depends_on: None,
+            notify: None,
+            status: Some(Status::Military),
+            assessments: match kind {
+                0 => assessment(Assessment::SeverelyWounded),
+                1 => assessment(Assessment::SeriouslyIll),
+                _ => vec![],
+            },
+            remains: None,
+        }
+    }
+
+    fn held(party: &str, kinds: &[u8]) -> Event {
+        Event::ListSubmitted(PersonList {
+            list_id: format!("{party}-held"),
+            party: id(party),
+            list_kind: ListKind::Held,
+            term: term(),
+            version: 1,
+            persons: kinds.iter().enumerate().map(|(n, k)| person(n, *k)).collect(),
+        })
+    }
+
+    fn both() -> Visibility {
+        Visibility::Actors([id("ua"), id("ru")].into())
+    }
+
+    fn refs(party: &str, ids: &[usize]) -> Vec<PersonRef> {
+        ids.iter()
+            .map(|n| PersonRef {
+                list_id: format!("{party}-held"),
+                person_id: format!("p{n:04}"),
+            })
+            .collect()
+    }
+
+    fn stage(id_: &str, ua_people: &[usize], ru_people: &[usize]) -> Event {
+        Event::StageProposed(Stage {
+            stage_id: id_.into(),
+            term: term(),
+            date: day("2025-06-09"),
+            place: "Belarus-Ukraine border".into(),
+            batches: vec![
+                truce_core::exchange::StageBatch {
+                    from: id("ua"),
+                    persons: refs("ua", ua_people),
+                },
+                truce_core::exchange::StageBatch {
+                    from: id("ru"),
+                    persons: refs("ru", ru_people),
+                },
+            ],
+        })
+    }
+
+    #[test]
+    fn lists_are_their_partys_alone_and_versions_supersede() {
+        let (mut log, ua, ru) = agreed();
+        let public = log
+            .submit("ua", &ua, held("ua", &[0, 2]), Visibility::Public)
+            .unwrap_err();
+        assert!(public.contains("visible to its party alone"), "{public}");
+        assert!(
+            log.submit("ru", &ru, held("ua", &[0]), Visibility::Party(id("ru")))
+                .unwrap_err()
+                .contains("own lists")
+        );
+        log.submit("ua", &ua, held("ua", &[0, 2]), Visibility::Party(id("ua")))
+            .unwrap();
+        // The same version again is refused; version 2 supersedes.
+        assert!(
+            log.submit("ua", &ua, held("ua", &[0]), Visibility::Party(id("ua")))
+                .unwrap_err()
+                .contains("version 1 where 2")
+        );
+        let Event::ListSubmitted(mut v2) = held("ua", &[0, 2, 1]) else {
+            unreachable!()
+        };
+        v2.version = 2;
+        log.submit("ua", &ua, Event::ListSubmitted(v2), Visibility::Party(id("ua")))
+            .unwrap();
+        assert_eq!(log.state.exchange().list("ua-held").unwrap().persons.len(), 3);
+        let Event::ListSubmitted(mut twice) = held("ru", &[0, 0]) else {
+            unreachable!()
+        };
+        twice.persons[1].person_id = twice.persons[0].person_id.clone();
+        let refused = log
+            .submit(
+                "ru",
+                &ru,
+                Event::ListSubmitted(twice),
+                Visibility::Party(id("ru")),
+            )
+            .unwrap_err();
+        assert!(refused.contains("person 2: person_id appears twice"), "{refused}");
+    }
+
+    #[test]
+    fn stages_keep_parity_priority_and_never_stage_anyone_twice() {
+        let (mut log, ua, ru) = agreed();
+        log.submit("ua", &ua, held("ua", &[2, 0, 3, 1]), Visibility::Party(id("ua")))
+            .unwrap();
+        log.submit("ru", &ru, held("ru", &[1, 2, 0]), Visibility::Party(id("ru")))
+            .unwrap();
+        let only_intermediary = log
+            .submit("ua", &ua, stage("s1", &[1], &[2]), both())
+            .unwrap_err();
+        assert!(only_intermediary.contains("intermediary"), "{only_intermediary}");
+        assert!(
+            log.as_intermediary(stage("s1", &[1], &[2]), Visibility::Public)
+                .unwrap_err()
+                .contains("two parties")
+        );
+        assert!(
+            log.as_intermediary(stage("s1", &[1, 0], &[2]), both())
+                .unwrap_err()
+                .contains("breaks the ratio")
+        );
+        // ua's p0003 fits no category.
+        assert!(
+            log.as_intermediary(stage("s1", &[2], &[2]), both())
+                .unwrap_err()
+                .contains("not eligible")
+        );
+        // ua's p0000 is aged 18-25 (priority 3) while p0001 is severely wounded (priority 1).
+        let out_of_order = log.as_intermediary(stage("s1", &[0], &[2]), both()).unwrap_err();
+        assert!(
+            out_of_order.contains("ua-held/p0001 (priority 1) waits"),
+            "{out_of_order}"
+        );
+        log.as_intermediary(stage("s1", &[1], &[2]), both()).unwrap();
+        assert!(
+            log.as_intermediary(stage("s2", &[1], &[0]), both())
+                .unwrap_err()
+                .contains("already staged")
+        );
+        log.as_intermediary(stage("s2", &[3], &[0]), both()).unwrap();
+    }
+
+    #[test]
+    fn a_stage_is_carried_out_only_after_both_parties_accept_and_then_confirmed() {
+        let (mut log, ua, ru) = agreed();
+        log.submit("ua", &ua, held("ua", &[0, 0]), Visibility::Party(id("ua")))
+            .unwrap();
+        log.submit("ru", &ru, held("ru", &[0, 0]), Visibility::Party(id("ru")))
+            .unwrap();
+        log.as_intermediary(stage("s1", &[0, 1], &[0, 1]), both())
+            .unwrap();
+        let handover = |outcome_of_second: Outcome| {
+            let mut outcomes: Vec<PersonOutcome> = refs("ua", &[0, 1])
+                .into_iter()
+                .chain(refs("ru", &[0, 1]))
+                .map(|person| PersonOutcome {
+                    person,
+                    outcome: Outcome::HandedOver,
+                })
+                .collect();
+            outcomes[1].outcome = outcome_of_second;
+            Event::HandoverRecorded(Handover {
+                stage_id: "s1".into(),
+                outcomes,
+            })
+        };
+        let accept = |party: &str| Event::StageAccepted {
+            stage_id: "s1".into(),
+            party: id(party),
+        };
+        let status = |log: &Log| log.state.exchange().stage("s1").unwrap().status();
+        assert_eq!(status(&log), StageStatus::Proposed);
+        assert!(
+            log.as_intermediary(handover(Outcome::HandedOver), both())
+                .unwrap_err()
+                .contains("both parties accepted")
+        );
+        log.submit("ua", &ua, accept("ua"), both()).unwrap();
+        assert!(log.submit("ua", &ua, accept("ua"), both()).is_err());
+        assert!(
+            log.submit("ua", &ua, accept("ru"), both())
+                .unwrap_err()
+                .contains("for itself")
+        );
+        assert!(
+            log.as_intermediary(handover(Outcome::HandedOver), both())
+                .is_err()
+        );
+        log.submit("ru", &ru, accept("ru"), both()).unwrap();
+        assert_eq!(status(&log), StageStatus::Accepted);
+        assert!(
+            log.as_intermediary(handover(Outcome::HandedOver), Visibility::Public)
+                .unwrap_err()
+                .contains("not public")
+        );
+        log.as_intermediary(handover(Outcome::RefusedToReturn), both())
+            .unwrap();
+        assert_eq!(status(&log), StageStatus::Executed);
+        // ua handed over one of two; ru cannot confirm two received.
+        let receipt = |party: &str, received| {
+            Event::ReceiptConfirmed(Receipt {
+                stage_id: "s1".into(),
+                party: id(party),
+                received,
+                note: String::new(),
+            })
+        };
+        assert!(
+            log.submit("ru", &ru, receipt("ru", 2), both())
+                .unwrap_err()
+                .contains("cannot exceed")
+        );
+        log.submit("ru", &ru, receipt("ru", 1), both()).unwrap();
+        log.submit("ua", &ua, receipt("ua", 2), both()).unwrap();
+        assert_eq!(status(&log), StageStatus::Confirmed);
+        let discrepancy = Event::DiscrepancyRecorded(Discrepancy {
+            discrepancy_id: "d1".into(),
+            stage_id: Some("s1".into()),
+            reported_by: id("ru"),
+            discrepancy_kind: DiscrepancyKind::ListedNotHandedOver,
+            count: 1,
+            reason: "one person refused to return".into(),
+        });
+        log.submit("ru", &ru, discrepancy, both()).unwrap();
+        let progress = log
+            .state
+            .exchange()
+            .progress(log.state.negotiation(), &term())
+            .unwrap();
+        assert_eq!(progress.quota.handed_over, (1, 2));
+        assert!(!progress.quota.at_parity && !progress.quota.met);
+        assert_eq!(progress.discrepancies, 1);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Whatever the lists, the planner's stages are accepted by the
+        /// rules, keep parity, follow priority order and stage nobody twice.
+        #[test]
+        fn planned_stages_keep_parity_priority_and_uniqueness(
+            ua_kinds in prop::collection::vec(0u8..4, 0..40),
+            ru_kinds in prop::collection::vec(0u8..4, 0..40),
+            sizes in prop::collection::vec(1usize..12, 1..8),
+        ) {
+            let (mut log, ua, ru) = agreed();
+            log.submit("ua", &ua, held("ua", &ua_kinds), Visibility::Party(id("ua"))).unwrap();
+            log.submit("ru", &ru, held("ru", &ru_kinds), Visibility::Party(id("ru"))).unwrap();
+            let mut staged: BTreeSet<PersonRef> = BTreeSet::new();
+            for (n, size) in sizes.iter().enumerate() {
+                let planned = log.state.exchange().plan_stage(
+                    log.state.negotiation(), &term(), &format!("s{n}"), day("2025-06-09"), "border", *size);
+                let Ok(stage) = planned else { break };
+                let (a, b) = (&stage.batches[0].persons, &stage.batches[1].persons);
+                prop_assert_eq!(a.len(), b.len());
+                prop_assert!(a.len() <= *size);
+                for batch in &stage.batches {
+                    let kinds = if batch.from.as_str() == "ua" { &ua_kinds } else { &ru_kinds };
+                    let rank = |p: &PersonRef| kinds[p.person_id[1..].parse::<usize>().unwrap()];
+                    let worst = batch.persons.iter().map(rank).max().unwrap();
+                    prop_assert!(worst < 3, "an ineligible person was staged");
+                    // Nobody of a better category left behind.
+                    for (i, k) in kinds.iter().enumerate() {
+                        let p = PersonRef { list_id: format!("{}-held", batch.from), person_id: format!("p{i:04}") };
+                        if *k < worst {
+                            prop_assert!(staged.contains(&p) || batch.persons.contains(&p));
+                        }
+                    }
+                    for p in &batch.persons {
+                        prop_assert!(staged.insert(p.clone()), "staged twice");
+                    }
+                }
+                log.as_intermediary(Event::StageProposed(stage), both()).unwrap();
+            }
+        }
+    }
+}

@@ -131,6 +131,7 @@ fn fixture() -> Fixture {
     for (file, text) in SCENARIOS[0].chapters {
         import(&mut ledger, &RecordSet::parse(file, text).unwrap(), &keys).unwrap();
     }
+    record_exchange(&mut ledger, &me, &ua_key, &ru_key);
     let private = record(
         &mut ledger,
         "intermediary",
@@ -174,17 +175,137 @@ fn fixture() -> Fixture {
     }
 }
 
+fn person(id_: &str, born: &str, assessment: Option<&str>) -> serde_json::Value {
+    let assessments: Vec<serde_json::Value> = assessment
+        .map(|a| serde_json::json!({"assessment": a, "date": "2025-05-20", "commission": "mixed commission"}))
+        .into_iter()
+        .collect();
+    serde_json::json!({
+        "person_id": id_, "family_name": format!("Family {id_}"), "given_names": "Test", "patronymic": null,
+        "rank": null, "service_number": null, "date_of_birth": born, "place_of_birth": null, "unit": null,
+        "captured_on": null, "captured_at": null, "depends_on": null, "notify": null, "status": "military",
+        "assessments": assessments, "remains": null,
+    })
+}
+
+/// Fictional lists for the Istanbul prisoners' term, two stages, their
+/// sign-off, a handover, receipts and two discrepancies.
+fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &SignerKey) {
+    let term = serde_json::json!({"document_id": "joint-exchange-2025-06-02", "term_id": "prisoners"});
+    let list = |party: &str, version: u32, persons: Vec<serde_json::Value>| {
+        Event::ListSubmitted(
+            serde_json::from_value(serde_json::json!({
+                "list_id": format!("{party}-held"), "party": party, "list_kind": "held", "term": term,
+                "version": version, "persons": persons,
+            }))
+            .unwrap(),
+        )
+    };
+    let ua_people = || {
+        vec![
+            person("p1", "1980-01-01", Some("severely_wounded")),
+            person("p2", "2002-02-02", None),
+        ]
+    };
+    record(
+        ledger,
+        "ua",
+        ua,
+        list("ua", 1, ua_people()),
+        Visibility::Party(id("ua")),
+    );
+    let mut more = ua_people();
+    more.push(person("p3", "1975-05-05", Some("seriously_ill")));
+    record(ledger, "ua", ua, list("ua", 2, more), Visibility::Party(id("ua")));
+    let ru_people = vec![
+        person("p1", "1990-01-01", Some("seriously_ill")),
+        person("p2", "2001-01-01", None),
+        person("p3", "2003-03-03", None),
+    ];
+    record(
+        ledger,
+        "ru",
+        ru,
+        list("ru", 1, ru_people),
+        Visibility::Party(id("ru")),
+    );
+    let both = || Visibility::Actors([id("ua"), id("ru")].into());
+    let stage = |stage_id: &str, ua_people: &[&str], ru_people: &[&str]| {
+        let refs = |party: &str, ids: &[&str]| -> Vec<serde_json::Value> {
+            ids.iter()
+                .map(|p| serde_json::json!({"list_id": format!("{party}-held"), "person_id": p}))
+                .collect()
+        };
+        Event::StageProposed(
+            serde_json::from_value(serde_json::json!({
+                "stage_id": stage_id, "term": term, "date": "2025-06-09", "place": "Belarus-Ukraine border",
+                "batches": [{"from": "ua", "persons": refs("ua", ua_people)}, {"from": "ru", "persons": refs("ru", ru_people)}],
+            }))
+            .unwrap(),
+        )
+    };
+    record(
+        ledger,
+        "intermediary",
+        me,
+        stage("s1", &["p1", "p3"], &["p1", "p2"]),
+        both(),
+    );
+    record(ledger, "intermediary", me, stage("s2", &["p2"], &["p3"]), both());
+    for (party, key) in [("ua", ua), ("ru", ru)] {
+        let accept = Event::StageAccepted {
+            stage_id: "s1".into(),
+            party: id(party),
+        };
+        record(ledger, party, key, accept, both());
+    }
+    let outcomes: Vec<serde_json::Value> = [("ua", "p1"), ("ua", "p3"), ("ru", "p1"), ("ru", "p2")]
+        .iter()
+        .map(|(party, p)| serde_json::json!({"person": {"list_id": format!("{party}-held"), "person_id": p}, "outcome": {"kind": "handed_over"}}))
+        .collect();
+    let handover =
+        serde_json::from_value(serde_json::json!({"stage_id": "s1", "outcomes": outcomes})).unwrap();
+    record(
+        ledger,
+        "intermediary",
+        me,
+        Event::HandoverRecorded(handover),
+        both(),
+    );
+    for (party, key) in [("ua", ua), ("ru", ru)] {
+        let receipt = serde_json::from_value(
+            serde_json::json!({"stage_id": "s1", "party": party, "received": 2, "note": ""}),
+        )
+        .unwrap();
+        record(ledger, party, key, Event::ReceiptConfirmed(receipt), both());
+    }
+    for (discrepancy_id, reporter, key) in [("d1", "ru", ru), ("d2", "intermediary", me)] {
+        let discrepancy = serde_json::from_value(serde_json::json!({
+            "discrepancy_id": discrepancy_id, "stage_id": "s1", "reported_by": reporter,
+            "discrepancy_kind": "count_differs", "count": 1, "reason": "receipt counted at the crossing differs",
+        }))
+        .unwrap();
+        record(
+            ledger,
+            reporter,
+            key,
+            Event::DiscrepancyRecorded(discrepancy),
+            Visibility::Public,
+        );
+    }
+}
+
 #[test]
 fn a_complete_log_verifies_and_reports_what_it_holds() {
     let f = fixture();
     let report = verify_data_dir(&f.dir, None).unwrap();
-    assert_eq!(report.tree_size, 49);
+    assert_eq!(report.tree_size, 61);
     assert_eq!(report.payloads_erased, 2);
     assert_eq!(report.payloads_withheld, 0);
     assert_eq!(report.cosignatures, 4);
     assert_eq!(report.actors_by_role.get("party"), Some(&2));
     assert_eq!(report.actors_by_role.get("witness"), Some(&2));
-    assert_eq!(report.latest_checkpoint_size, 49);
+    assert_eq!(report.latest_checkpoint_size, 61);
     // Pinning the right key passes; pinning another fails.
     let view = LogView::open(&f.dir).unwrap();
     verify_data_dir(&f.dir, Some(&view.log_vkey().unwrap())).unwrap();
@@ -196,13 +317,13 @@ fn a_complete_log_verifies_and_reports_what_it_holds() {
 fn reader_copies_withhold_what_the_reader_may_not_see_and_still_verify() {
     let f = fixture();
     let view = LogView::open(&f.dir).unwrap();
-    for (reader, withheld) in [("ua", 1), ("ru", 2), ("osce", 2)] {
+    for (reader, withheld) in [("ua", 2), ("ru", 4), ("osce", 12)] {
         let out = f.dir.parent().unwrap().join(format!("copy-{reader}"));
         let copy = export_reader_copy(view.store(), &id(reader), &out).unwrap();
         assert_eq!(copy.withheld, withheld, "{reader}");
         let report = verify_data_dir(&out, None).unwrap_or_else(|e| panic!("{reader}: {e}"));
         assert_eq!(report.payloads_withheld, withheld, "{reader}");
-        assert_eq!(report.tree_size, 49);
+        assert_eq!(report.tree_size, 61);
         // The copy holds no secret keys.
         assert!(!out.join(KEYS_DIR).exists());
     }
@@ -286,7 +407,7 @@ fn concurrent_submitters_are_group_committed_and_verify() {
     assert!(indices.windows(2).all(|w| w[1] == w[0] + 1));
     drop(handle);
     let ledger = writer.join().unwrap().unwrap();
-    assert_eq!(ledger.state().tree_size(), 549);
+    assert_eq!(ledger.state().tree_size(), 561);
     verify_data_dir(&f.dir, None).unwrap();
 }
 
