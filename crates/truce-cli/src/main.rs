@@ -2,6 +2,7 @@
 //! success, 1 a check failed (verification found a problem), 2 bad usage or
 //! input.
 
+mod exchange;
 mod log;
 mod negotiation;
 
@@ -156,6 +157,9 @@ enum Command {
         #[arg(long = "key", value_name = "ACTOR=FILE")]
         keys: Vec<String>,
     },
+    /// Prisoner and remains exchanges: lists, stages, sign-off, progress.
+    #[command(subcommand)]
+    Exchange(exchange::ExchangeCommand),
     /// Demo scenarios.
     #[command(subcommand)]
     Scenario(ScenarioCommand),
@@ -481,6 +485,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Claims { listing, term } => negotiation::claims(listing, term)?,
         Command::Position(args) => negotiation::record_position(args)?,
         Command::Claim(args) => negotiation::record_claim(args)?,
+        Command::Exchange(command) => exchange::run(command)?,
         Command::Import { data, file, keys } => negotiation::import_file(&data, &file, &keys)?,
         Command::Scenario(ScenarioCommand::Load { name, data }) => {
             let loaded = truce_ledger::scenario::load(&name, &data.data)?;

@@ -75,12 +75,12 @@ pub struct ClaimArgs {
     pub note: String,
 }
 
-fn date(field: &str, text: &str) -> Result<NaiveDate, CliError> {
+pub fn date(field: &str, text: &str) -> Result<NaiveDate, CliError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| usage(format!("{field} {text:?}: not a date (YYYY-MM-DD)")))
 }
 
-fn term_ref(field: &str, text: &str) -> Result<TermRef, CliError> {
+pub fn term_ref(field: &str, text: &str) -> Result<TermRef, CliError> {
     let (document_id, term_id) = text
         .split_once('#')
         .ok_or_else(|| usage(format!("{field} {text:?}: write DOCUMENT#TERM")))?;
@@ -91,7 +91,7 @@ fn term_ref(field: &str, text: &str) -> Result<TermRef, CliError> {
 }
 
 /// Prints rows under headers, each column as wide as its widest cell.
-fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -112,7 +112,7 @@ fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-fn print_json(value: &serde_json::Value) {
+pub fn print_json(value: &serde_json::Value) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).expect("JSON values serialise")

@@ -7,6 +7,7 @@ pub mod appender;
 pub mod copy;
 pub mod keys;
 pub mod ledger;
+pub mod lists;
 pub mod records;
 pub mod scenario;
 pub mod tiles;

@@ -175,13 +175,13 @@ fn fixture() -> Fixture {
     }
 }
 
-fn person(id_: &str, born: &str, assessment: Option<&str>) -> serde_json::Value {
+fn person(party: &str, id_: &str, born: &str, assessment: Option<&str>) -> serde_json::Value {
     let assessments: Vec<serde_json::Value> = assessment
         .map(|a| serde_json::json!({"assessment": a, "date": "2025-05-20", "commission": "mixed commission"}))
         .into_iter()
         .collect();
     serde_json::json!({
-        "person_id": id_, "family_name": format!("Family {id_}"), "given_names": "Test", "patronymic": null,
+        "person_id": id_, "family_name": format!("Surname-{party}-{id_}"), "given_names": "Test", "patronymic": null,
         "rank": null, "service_number": null, "date_of_birth": born, "place_of_birth": null, "unit": null,
         "captured_on": null, "captured_at": null, "depends_on": null, "notify": null, "status": "military",
         "assessments": assessments, "remains": null,
@@ -203,8 +203,8 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
     };
     let ua_people = || {
         vec![
-            person("p1", "1980-01-01", Some("severely_wounded")),
-            person("p2", "2002-02-02", None),
+            person("ua", "p1", "1980-01-01", Some("severely_wounded")),
+            person("ua", "p2", "2002-02-02", None),
         ]
     };
     record(
@@ -215,12 +215,12 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
         Visibility::Party(id("ua")),
     );
     let mut more = ua_people();
-    more.push(person("p3", "1975-05-05", Some("seriously_ill")));
+    more.push(person("ua", "p3", "1975-05-05", Some("seriously_ill")));
     record(ledger, "ua", ua, list("ua", 2, more), Visibility::Party(id("ua")));
     let ru_people = vec![
-        person("p1", "1990-01-01", Some("seriously_ill")),
-        person("p2", "2001-01-01", None),
-        person("p3", "2003-03-03", None),
+        person("ru", "p1", "1990-01-01", Some("seriously_ill")),
+        person("ru", "p2", "2001-01-01", None),
+        person("ru", "p3", "2003-03-03", None),
     ];
     record(
         ledger,
@@ -853,4 +853,88 @@ terms = [{ document_id = "joint-exchange-2025-06-02", term_id = "no-such-term" }
     assert!(error.to_string().contains("no key for"), "{error}");
     drop(ledger);
     assert_eq!(verify_data_dir(&f.dir, None).unwrap().tree_size, before);
+}
+
+// --- Exchanges: lists from files, and what each reader's copy holds ----------
+
+#[test]
+fn no_personal_record_of_one_party_reaches_the_other_party_or_an_observer() {
+    let f = fixture();
+    let view = LogView::open(&f.dir).unwrap();
+    let everything = |dir: &Path| -> Vec<u8> {
+        let conn = rusqlite::Connection::open(dir.join("truce.db")).unwrap();
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+        drop(conn);
+        std::fs::read(dir.join("truce.db")).unwrap()
+    };
+    let holds = |bytes: &[u8], needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    for (reader, may_see, may_not_see) in [
+        ("ua", vec!["Surname-ua-"], vec!["Surname-ru-"]),
+        ("ru", vec!["Surname-ru-"], vec!["Surname-ua-"]),
+        ("osce", vec![], vec!["Surname-ua-", "Surname-ru-"]),
+    ] {
+        let out = f.dir.parent().unwrap().join(format!("copy-{reader}"));
+        export_reader_copy(view.store(), &id(reader), &out).unwrap();
+        verify_data_dir(&out, None).unwrap_or_else(|e| panic!("{reader}: {e}"));
+        let bytes = everything(&out);
+        for name in may_see {
+            assert!(holds(&bytes, name), "{reader} should hold its own list");
+        }
+        for name in may_not_see {
+            assert!(
+                !holds(&bytes, name),
+                "{reader}'s copy holds another party's personal records"
+            );
+        }
+        // The reader's own fold knows only its own lists.
+        let copy = LogView::open(&out).unwrap();
+        let parties: Vec<String> = copy
+            .state()
+            .exchange()
+            .lists()
+            .map(|l| l.party.to_string())
+            .collect();
+        assert!(
+            parties.iter().all(|p| p == reader),
+            "{reader} sees lists of {parties:?}"
+        );
+    }
+}
+
+#[test]
+fn person_lists_import_from_csv_with_an_hxl_row_and_every_bad_row_is_reported() {
+    use truce_ledger::lists::parse_persons;
+    let good = "person_id,family_name,given_names,date_of_birth,status,assessment,assessment_date,commission\n\
+                #person+id,#person+name+family,#person+name+given,#date+birth,#status,#indicator,#date,#org\n\
+                a-1,Kovalenko,Taras,12.04.1985,military,severely_wounded,2025-05-20,mixed commission\n\
+                a-2,Bondar,Maksym,2003-03-03,civilian,,,\n";
+    let persons = parse_persons("ua.csv", good).unwrap();
+    assert_eq!(persons.len(), 2);
+    assert_eq!(
+        persons[0].date_of_birth,
+        chrono::NaiveDate::from_ymd_opt(1985, 4, 12)
+    );
+    assert_eq!(persons[0].assessments.len(), 1);
+    let bad = "person_id,family_name,given_names,date_of_birth,status\n\
+               a-1,Secretname,Taras,31.02.1985,military\n\
+               a-2,Bondar,Maksym,2003-03-03,soldier\n\
+               a-3,Ok,Fine,2001-01-01,military\n\
+               a-3,Again,Same,2001-01-01,military\n\
+               a-5,Short\n";
+    let error = parse_persons("ru.csv", bad).unwrap_err().to_string();
+    assert!(error.contains("ru.csv: line 2, field date_of_birth"), "{error}");
+    assert!(error.contains("ru.csv: line 3, field status"), "{error}");
+    assert!(error.contains("repeats the person_id"), "{error}");
+    assert!(
+        error.contains("ru.csv: line 6: wrong number of fields"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("Secretname") && !error.contains("31.02"),
+        "personal data in an error: {error}"
+    );
+    let unknown = parse_persons("x.csv", "person_id,nickname\na,b\n")
+        .unwrap_err()
+        .to_string();
+    assert!(unknown.contains("unknown column \"nickname\""), "{unknown}");
 }

@@ -1,0 +1,527 @@
+//! `truce exchange`: person lists, eligibility, stages and their sign-off,
+//! handovers, receipts, discrepancies, and progress beside the claims.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde_json::json;
+use truce_core::exchange::{
+    Discrepancy, DiscrepancyKind, ExchangeState, Handover, ListKind, Outcome, PersonList, PersonOutcome,
+    Receipt,
+};
+use truce_core::negotiation::TermRef;
+use truce_core::{ActorId, Event, Visibility};
+use truce_ledger::LogView;
+use truce_ledger::lists::parse_persons;
+
+use crate::negotiation::{Listing, date, print_json, print_table, term_ref};
+use crate::{CliError, DataDir, Signer, actor_id, open, record, usage};
+
+#[derive(Subcommand)]
+pub enum ExchangeCommand {
+    /// Submit a party's held or sought list (CSV with an optional HXL row,
+    /// or JSON); a list submitted again becomes its next version.
+    SubmitList {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        signer: Signer,
+        #[arg(long)]
+        list_id: String,
+        /// held or sought
+        #[arg(long)]
+        kind: String,
+        /// The exchange term, DOCUMENT#TERM.
+        #[arg(long)]
+        term: String,
+        file: PathBuf,
+    },
+    /// The lists on record (ids, versions and counts; no names).
+    Lists(Listing),
+    /// Who on a list is eligible under its term, in which category, and why not.
+    Eligibility {
+        #[command(flatten)]
+        listing: Listing,
+        #[arg(long)]
+        list_id: String,
+    },
+    /// Plan the next stage at parity in priority order; with --propose,
+    /// record it as the intermediary's proposal.
+    Plan {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        term: String,
+        #[arg(long)]
+        stage_id: String,
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        place: String,
+        /// People from the first party (the other side follows the ratio).
+        #[arg(long)]
+        per_side: usize,
+        #[arg(long)]
+        propose: bool,
+    },
+    /// A party accepts a stage.
+    Accept {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        signer: Signer,
+        #[arg(long)]
+        stage_id: String,
+    },
+    /// The intermediary records the handover: everyone handed over, except
+    /// the outcomes given as LIST/PERSON=OUTCOME (refused_to_return,
+    /// not_present, deceased).
+    Handover {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        stage_id: String,
+        #[arg(long = "except", value_name = "LIST/PERSON=OUTCOME")]
+        exceptions: Vec<String>,
+    },
+    /// A party confirms how many people it received.
+    Receipt {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        signer: Signer,
+        #[arg(long)]
+        stage_id: String,
+        #[arg(long)]
+        received: u64,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Record a discrepancy with its reason.
+    Discrepancy {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        signer: Signer,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        stage_id: Option<String>,
+        /// listed_not_handed_over, foreign_remains_found, count_differs or other
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        count: u64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Progress of an exchange term against its quota, by stage, beside
+    /// each party's claims.
+    Progress {
+        #[command(flatten)]
+        listing: Listing,
+        #[arg(long)]
+        term: String,
+    },
+}
+
+fn both_parties(view: &LogView, term: &TermRef) -> Result<Visibility, CliError> {
+    let document = view
+        .state()
+        .negotiation()
+        .document(&term.document_id)
+        .ok_or_else(|| usage(format!("--term {term}: no such document")))?;
+    Ok(Visibility::Actors(document.tabled_by.iter().cloned().collect()))
+}
+
+fn stage_visibility(view: &LogView, stage_id: &str) -> Result<Visibility, CliError> {
+    let stage = view
+        .state()
+        .exchange()
+        .stage(stage_id)
+        .ok_or_else(|| usage(format!("no stage {stage_id}")))?;
+    Ok(Visibility::Actors(
+        stage.stage.batches.iter().map(|b| b.from.clone()).collect(),
+    ))
+}
+
+fn signer_party(signer: &Signer) -> Result<ActorId, CliError> {
+    signer
+        .actor
+        .as_deref()
+        .map(actor_id)
+        .transpose()?
+        .ok_or_else(|| usage("--as PARTY (with --key) is needed"))
+}
+
+pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
+    match command {
+        ExchangeCommand::SubmitList {
+            data,
+            signer,
+            list_id,
+            kind,
+            term,
+            file,
+        } => {
+            let mut ledger = open(&data.data)?;
+            let party = signer_party(&signer)?;
+            let list_kind = match kind.as_str() {
+                "held" => ListKind::Held,
+                "sought" => ListKind::Sought,
+                _ => return Err(usage(format!("--kind {kind:?}: use held or sought"))),
+            };
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| usage(format!("{}: {e}", file.display())))?;
+            let persons = parse_persons(&file.display().to_string(), &text)?;
+            let version = ledger
+                .state()
+                .exchange()
+                .list(&list_id)
+                .map_or(1, |l| l.version + 1);
+            let count = persons.len();
+            let list = PersonList {
+                list_id,
+                party: party.clone(),
+                list_kind,
+                term: term_ref("--term", &term)?,
+                version,
+                persons,
+            };
+            record(
+                &mut ledger,
+                &signer,
+                Event::ListSubmitted(list),
+                Visibility::Party(party),
+            )?;
+            println!("{count} persons, version {version}");
+        }
+        ExchangeCommand::Lists(listing) => {
+            let view = LogView::open(&listing.data.data)?;
+            let lists: Vec<_> = view.state().exchange().lists().collect();
+            let rows: Vec<Vec<String>> = lists
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.list_id.clone(),
+                        l.party.to_string(),
+                        l.list_kind.as_str().to_owned(),
+                        l.term.to_string(),
+                        l.version.to_string(),
+                        l.persons.len().to_string(),
+                    ]
+                })
+                .collect();
+            if listing.json {
+                let items: Vec<_> = rows
+                    .iter()
+                    .map(|r| json!({"list_id": r[0], "party": r[1], "kind": r[2], "term": r[3], "version": r[4], "persons": r[5]}))
+                    .collect();
+                print_json(&json!(items));
+            } else {
+                print_table(&["LIST", "PARTY", "KIND", "TERM", "VERSION", "PERSONS"], &rows);
+            }
+        }
+        ExchangeCommand::Eligibility { listing, list_id } => {
+            let view = LogView::open(&listing.data.data)?;
+            let state = view.state();
+            let list = state
+                .exchange()
+                .list(&list_id)
+                .ok_or_else(|| usage(format!("no list {list_id} in this copy")))?;
+            let term = state
+                .negotiation()
+                .term(&list.term)
+                .ok_or_else(|| usage("the list's term is not recorded"))?;
+            let truce_core::terms::TermRule::Exchange(exchange) = &term.rule else {
+                return Err(usage("the list's term is not an exchange"));
+            };
+            let rows: Vec<Vec<String>> = list
+                .persons
+                .iter()
+                .map(|person| match ExchangeState::eligibility(exchange, person) {
+                    Ok(rank) => vec![
+                        person.person_id.clone(),
+                        "eligible".to_owned(),
+                        exchange
+                            .categories
+                            .get(rank)
+                            .map_or("all".to_owned(), |c| c.name.clone()),
+                    ],
+                    Err(why) => vec![
+                        person.person_id.clone(),
+                        "not eligible".to_owned(),
+                        why.join("; "),
+                    ],
+                })
+                .collect();
+            if listing.json {
+                let items: Vec<_> = rows
+                    .iter()
+                    .map(|r| json!({"person_id": r[0], "status": r[1], "why": r[2]}))
+                    .collect();
+                print_json(&json!(items));
+            } else {
+                print_table(&["PERSON", "STATUS", "CATEGORY OR REASON"], &rows);
+            }
+        }
+        ExchangeCommand::Plan {
+            data,
+            term,
+            stage_id,
+            date: day,
+            place,
+            per_side,
+            propose,
+        } => {
+            let mut ledger = open(&data.data)?;
+            let term = term_ref("--term", &term)?;
+            let state = ledger.state();
+            let stage = state
+                .exchange()
+                .plan_stage(
+                    state.negotiation(),
+                    &term,
+                    &stage_id,
+                    date("--date", &day)?,
+                    &place,
+                    per_side,
+                )
+                .map_err(|e| usage(e.0))?;
+            for batch in &stage.batches {
+                println!("{} hands over {} persons", batch.from, batch.persons.len());
+            }
+            if propose {
+                let visibility = both_parties(ledger.view(), &term)?;
+                record(
+                    &mut ledger,
+                    &Signer::intermediary(),
+                    Event::StageProposed(stage),
+                    visibility,
+                )?;
+            }
+        }
+        ExchangeCommand::Accept {
+            data,
+            signer,
+            stage_id,
+        } => {
+            let mut ledger = open(&data.data)?;
+            let party = signer_party(&signer)?;
+            let visibility = stage_visibility(ledger.view(), &stage_id)?;
+            record(
+                &mut ledger,
+                &signer,
+                Event::StageAccepted { stage_id, party },
+                visibility,
+            )?;
+        }
+        ExchangeCommand::Handover {
+            data,
+            stage_id,
+            exceptions,
+        } => {
+            let mut ledger = open(&data.data)?;
+            let visibility = stage_visibility(ledger.view(), &stage_id)?;
+            let stage = ledger
+                .state()
+                .exchange()
+                .stage(&stage_id)
+                .expect("checked above")
+                .stage
+                .clone();
+            let mut outcomes: Vec<PersonOutcome> = stage
+                .batches
+                .iter()
+                .flat_map(|b| b.persons.iter().cloned())
+                .map(|person| PersonOutcome {
+                    outcome: Outcome::HandedOver,
+                    person,
+                })
+                .collect();
+            let mut excepted = BTreeSet::new();
+            for exception in &exceptions {
+                let (who, outcome) = exception
+                    .split_once('=')
+                    .ok_or_else(|| usage(format!("--except {exception:?}: write LIST/PERSON=OUTCOME")))?;
+                let outcome = match outcome {
+                    "refused_to_return" => Outcome::RefusedToReturn,
+                    "not_present" => Outcome::NotPresent,
+                    "deceased" => Outcome::Deceased,
+                    other => Outcome::Other {
+                        reason: other.to_owned(),
+                    },
+                };
+                let found = outcomes
+                    .iter_mut()
+                    .find(|o| format!("{}/{}", o.person.list_id, o.person.person_id) == who)
+                    .ok_or_else(|| usage(format!("--except {who}: not in stage {stage_id}")))?;
+                if !excepted.insert(who.to_owned()) {
+                    return Err(usage(format!("--except {who} given twice")));
+                }
+                found.outcome = outcome;
+            }
+            record(
+                &mut ledger,
+                &Signer::intermediary(),
+                Event::HandoverRecorded(Handover { stage_id, outcomes }),
+                visibility,
+            )?;
+        }
+        ExchangeCommand::Receipt {
+            data,
+            signer,
+            stage_id,
+            received,
+            note,
+        } => {
+            let mut ledger = open(&data.data)?;
+            let party = signer_party(&signer)?;
+            let visibility = stage_visibility(ledger.view(), &stage_id)?;
+            let receipt = Receipt {
+                stage_id,
+                party,
+                received,
+                note,
+            };
+            record(&mut ledger, &signer, Event::ReceiptConfirmed(receipt), visibility)?;
+        }
+        ExchangeCommand::Discrepancy {
+            data,
+            signer,
+            id,
+            stage_id,
+            kind,
+            count,
+            reason,
+        } => {
+            let mut ledger = open(&data.data)?;
+            let reported_by = match &signer.actor {
+                Some(actor) => actor_id(actor)?,
+                None => ledger
+                    .state()
+                    .intermediary()
+                    .cloned()
+                    .ok_or_else(|| usage("the log has no intermediary"))?,
+            };
+            let discrepancy_kind = match kind.as_str() {
+                "listed_not_handed_over" => DiscrepancyKind::ListedNotHandedOver,
+                "foreign_remains_found" => DiscrepancyKind::ForeignRemainsFound,
+                "count_differs" => DiscrepancyKind::CountDiffers,
+                "other" => DiscrepancyKind::Other,
+                _ => return Err(usage(format!("--kind {kind:?}: see --help"))),
+            };
+            let visibility = match &stage_id {
+                Some(stage) => stage_visibility(ledger.view(), stage)?,
+                None => Visibility::Intermediary,
+            };
+            let discrepancy = Discrepancy {
+                discrepancy_id: id,
+                stage_id,
+                reported_by,
+                discrepancy_kind,
+                count,
+                reason,
+            };
+            record(
+                &mut ledger,
+                &signer,
+                Event::DiscrepancyRecorded(discrepancy),
+                visibility,
+            )?;
+        }
+        ExchangeCommand::Progress { listing, term } => progress(listing, &term)?,
+    }
+    Ok(())
+}
+
+fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
+    let view = LogView::open(&listing.data.data)?;
+    let term = term_ref("--term", term)?;
+    let state = view.state();
+    let progress = state
+        .exchange()
+        .progress(state.negotiation(), &term)
+        .map_err(|e| usage(e.0))?;
+    let (first, second) = &progress.parties;
+    let (a, b) = progress.quota.handed_over;
+    let claims: Vec<_> = state
+        .negotiation()
+        .claims()
+        .filter(|c| c.value.term.as_ref() == Some(&term))
+        .collect();
+    if listing.json {
+        let stages: Vec<_> = progress
+            .stages
+            .iter()
+            .map(|(id, day, status, (x, y))| json!({"stage_id": id, "date": day, "status": status.as_str(), "handed_over": [x, y]}))
+            .collect();
+        let claims: Vec<_> = claims
+            .iter()
+            .map(|c| json!({"claimant": c.value.claimant.label(), "measure": c.value.measure, "figure": c.value.figure, "date": c.value.date}))
+            .collect();
+        print_json(&json!({
+            "term": term.to_string(), "parties": [first, second], "handed_over": [a, b],
+            "target_per_side": [progress.quota.target_per_side.0, progress.quota.target_per_side.1],
+            "met": progress.quota.met, "at_parity": progress.quota.at_parity, "stages": stages,
+            "discrepancies": progress.discrepancies, "claims": claims,
+        }));
+        return Ok(());
+    }
+    println!("{term}");
+    println!(
+        "  recorded: {first} handed over {a} of {}, {second} handed over {b} of {}; {}{}",
+        progress.quota.target_per_side.0,
+        progress.quota.target_per_side.1,
+        if progress.quota.met {
+            "quota met"
+        } else {
+            "quota not met"
+        },
+        if progress.quota.at_parity {
+            ", at parity"
+        } else {
+            ", NOT at parity"
+        }
+    );
+    let rows: Vec<Vec<String>> = progress
+        .stages
+        .iter()
+        .map(|(id, day, status, (x, y))| {
+            vec![
+                id.clone(),
+                day.to_string(),
+                status.as_str().to_owned(),
+                x.to_string(),
+                y.to_string(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "STAGE",
+            "DATE",
+            "STATUS",
+            &format!("BY {first}"),
+            &format!("BY {second}"),
+        ],
+        &rows,
+    );
+    if !claims.is_empty() {
+        println!("claims beside the record (never merged):");
+        let rows: Vec<Vec<String>> = claims
+            .iter()
+            .map(|c| {
+                vec![
+                    c.value.claimant.label(),
+                    c.value.measure.clone(),
+                    c.value.figure.to_string(),
+                    c.value.date.to_string(),
+                ]
+            })
+            .collect();
+        print_table(&["CLAIMANT", "MEASURE", "FIGURE", "DATE"], &rows);
+    }
+    Ok(())
+}
