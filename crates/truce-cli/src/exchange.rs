@@ -65,6 +65,14 @@ pub enum ExchangeCommand {
         #[arg(long)]
         propose: bool,
     },
+    /// Propose a stage written by hand (JSON: stage_id, term, date, place,
+    /// batches, parity_waiver), e.g. a one-way handover of remains with the
+    /// reason it departs from parity.
+    Propose {
+        #[command(flatten)]
+        data: DataDir,
+        file: PathBuf,
+    },
     /// A party accepts a stage.
     Accept {
         #[command(flatten)]

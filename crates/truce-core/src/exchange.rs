@@ -180,6 +180,9 @@ pub struct Stage {
     pub place: String,
     /// Exactly one batch per party to the term.
     pub batches: Vec<StageBatch>,
+    /// Why this stage may depart from the term's ratio (e.g. remains handed
+    /// over one way as they were recovered). Without it parity is a rule.
+    pub parity_waiver: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -532,7 +535,14 @@ impl ExchangeState {
             return reject(format!("stage {}: exactly two batches", stage.stage_id));
         }
         let (a, b) = (exchange.ratio.0 as usize, exchange.ratio.1 as usize);
-        if first.persons.len() * b != second.persons.len() * a {
+        if let Some(reason) = &stage.parity_waiver {
+            if reason.trim().is_empty() {
+                return reject(format!(
+                    "stage {}: a parity waiver states its reason",
+                    stage.stage_id
+                ));
+            }
+        } else if first.persons.len() * b != second.persons.len() * a {
             return reject(format!(
                 "stage {}: {} for {} breaks the ratio {a}:{b}",
                 stage.stage_id,
@@ -540,7 +550,8 @@ impl ExchangeState {
                 second.persons.len()
             ));
         }
-        if first.persons.is_empty() || first.persons.len() + second.persons.len() > MAX_PERSONS_PER_STAGE {
+        let staged_here = first.persons.len() + second.persons.len();
+        if staged_here == 0 || staged_here > MAX_PERSONS_PER_STAGE {
             return reject(format!(
                 "stage {}: 1 to {MAX_PERSONS_PER_STAGE} persons",
                 stage.stage_id
@@ -826,6 +837,7 @@ impl ExchangeState {
                     persons: take(second, groups * b),
                 },
             ],
+            parity_waiver: None,
         })
     }
 

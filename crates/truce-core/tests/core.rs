@@ -1302,6 +1302,7 @@ mod exchanges {
                     persons: refs("ru", ru_people),
                 },
             ],
+            parity_waiver: None,
         })
     }
 
@@ -1387,6 +1388,18 @@ mod exchanges {
                 .contains("already staged")
         );
         log.as_intermediary(stage("s2", &[3], &[0]), both()).unwrap();
+        // Off parity only with a stated reason.
+        let Event::StageProposed(mut one_way) = stage("s3", &[], &[1]) else {
+            unreachable!()
+        };
+        assert!(
+            log.as_intermediary(Event::StageProposed(one_way.clone()), both())
+                .unwrap_err()
+                .contains("breaks the ratio")
+        );
+        one_way.parity_waiver = Some("remains handed over one way as recovered".into());
+        log.as_intermediary(Event::StageProposed(one_way), both())
+            .unwrap();
     }
 
     #[test]

@@ -240,6 +240,7 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
             serde_json::from_value(serde_json::json!({
                 "stage_id": stage_id, "term": term, "date": "2025-06-09", "place": "Belarus-Ukraine border",
                 "batches": [{"from": "ua", "persons": refs("ua", ua_people)}, {"from": "ru", "persons": refs("ru", ru_people)}],
+                "parity_waiver": null,
             }))
             .unwrap(),
         )
