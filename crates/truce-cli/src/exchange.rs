@@ -310,6 +310,26 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 )?;
             }
         }
+        ExchangeCommand::Propose { data, file } => {
+            let mut ledger = open(&data.data)?;
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| usage(format!("{}: {e}", file.display())))?;
+            let stage: truce_core::exchange::Stage = serde_json::from_str(&text).map_err(|e| {
+                usage(format!(
+                    "{}: line {} column {}: {e}",
+                    file.display(),
+                    e.line(),
+                    e.column()
+                ))
+            })?;
+            let visibility = both_parties(ledger.view(), &stage.term)?;
+            record(
+                &mut ledger,
+                &Signer::intermediary(),
+                Event::StageProposed(stage),
+                visibility,
+            )?;
+        }
         ExchangeCommand::Accept {
             data,
             signer,
