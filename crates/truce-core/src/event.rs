@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::{CanonicalError, from_canonical, to_canonical};
 use crate::envelope::ActorId;
-use crate::exchange::{Discrepancy, Handover, PersonList, Receipt, Stage};
+use crate::exchange::{Discrepancy, Handover, MatchDecision, PersonList, Receipt, Stage};
 use crate::negotiation::{Agreement, Claim, Document, Position, Round};
 
 /// What an actor is on the log.
@@ -86,6 +86,8 @@ pub enum Event {
     ClaimRecorded(Claim),
     /// A party submits a version of its held or sought list.
     ListSubmitted(PersonList),
+    /// The intermediary confirms or rejects a candidate link.
+    MatchDecided(MatchDecision),
     /// The intermediary proposes a stage of an exchange.
     StageProposed(Stage),
     /// A party accepts a stage.
@@ -117,6 +119,7 @@ impl Event {
             Event::AgreementRecorded(_) => "agreement_recorded",
             Event::ClaimRecorded(_) => "claim_recorded",
             Event::ListSubmitted(_) => "list_submitted",
+            Event::MatchDecided(_) => "match_decided",
             Event::StageProposed(_) => "stage_proposed",
             Event::StageAccepted { .. } => "stage_accepted",
             Event::HandoverRecorded(_) => "handover_recorded",

@@ -256,6 +256,28 @@ pub struct Discrepancy {
     pub reason: String,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchVerdict {
+    Confirmed,
+    Rejected,
+}
+
+/// The intermediary's decision on a candidate link between a person a party
+/// seeks and a person the other party holds, from the matching engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchDecision {
+    pub sought: PersonRef,
+    pub held: PersonRef,
+    /// The engine's match probability in thousandths (integers only, for
+    /// the canonical encoding).
+    pub score_permille: u32,
+    /// Which fields agreed and how; never values.
+    pub explanation: String,
+    pub verdict: MatchVerdict,
+}
+
 /// Where a stage is in its sign-off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StageStatus {
@@ -362,6 +384,8 @@ fn missing<T>(message: impl Into<String>) -> Result<T, Refusal> {
 pub struct ExchangeState {
     /// Every version of every list, by list id; the last is current.
     lists: BTreeMap<String, Vec<(PersonList, u64)>>,
+    /// Decisions on candidate links, by (sought, held), with their entry.
+    matches: BTreeMap<(PersonRef, PersonRef), (MatchDecision, u64)>,
     stages: BTreeMap<String, StageRecord>,
     discrepancies: BTreeMap<String, (Discrepancy, u64)>,
 }
@@ -641,6 +665,74 @@ impl ExchangeState {
 }
 
 impl ExchangeState {
+    pub fn matches(&self) -> impl Iterator<Item = &(MatchDecision, u64)> {
+        self.matches.values()
+    }
+
+    /// Whether the pair was already decided.
+    pub fn decided(&self, sought: &PersonRef, held: &PersonRef) -> Option<MatchVerdict> {
+        self.matches
+            .get(&(sought.clone(), held.clone()))
+            .map(|(d, _)| d.verdict)
+    }
+
+    pub fn check_match(
+        &self,
+        signer: &SignerView,
+        decision: &MatchDecision,
+        visibility: &Visibility,
+    ) -> Result<(), Refusal> {
+        if !signer.is_intermediary {
+            return reject("the intermediary decides on matches");
+        }
+        if matches!(visibility, Visibility::Public) {
+            return reject("a match names persons: it is not public");
+        }
+        let (Some((sought_list, _)), Some((held_list, _))) =
+            (self.person(&decision.sought), self.person(&decision.held))
+        else {
+            return missing("a matched person is not on a current list");
+        };
+        if sought_list.list_kind != ListKind::Sought || held_list.list_kind != ListKind::Held {
+            return reject("a match links a sought person to a held one");
+        }
+        if sought_list.party == held_list.party || sought_list.term != held_list.term {
+            return reject(
+                "a match links one party's sought list to the other's held list for the same term",
+            );
+        }
+        let parties: BTreeSet<ActorId> = [sought_list.party.clone(), held_list.party.clone()].into();
+        if *visibility != Visibility::Actors(parties) {
+            return reject("a match is visible to the two parties it concerns");
+        }
+        if decision.score_permille > 1000 || decision.explanation.len() > 2_000 {
+            return reject("score_permille is 0 to 1000 and the explanation at most 2,000 bytes");
+        }
+        if self
+            .matches
+            .contains_key(&(decision.sought.clone(), decision.held.clone()))
+        {
+            return reject("this pair was already decided");
+        }
+        if decision.verdict == MatchVerdict::Confirmed {
+            let taken = self.matches.values().any(|(d, _)| {
+                d.verdict == MatchVerdict::Confirmed
+                    && (d.sought == decision.sought || d.held == decision.held)
+            });
+            if taken {
+                return reject("one of these persons is already matched to someone else");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn apply_match(&mut self, entry: u64, decision: &MatchDecision) {
+        self.matches.insert(
+            (decision.sought.clone(), decision.held.clone()),
+            (decision.clone(), entry),
+        );
+    }
+
     pub fn check_acceptance(
         &self,
         signer: &SignerView,
@@ -980,6 +1072,39 @@ impl ExchangeState {
                 })
                 .collect(),
         };
-        vec![lists, stages, discrepancies]
+        let matches = Table {
+            name: "match_decisions",
+            columns: &[
+                "sought_list",
+                "sought_person",
+                "held_list",
+                "held_person",
+                "verdict",
+                "score_permille",
+                "recorded_at",
+            ],
+            key_columns: 4,
+            entry_column: 6,
+            rows: self
+                .matches
+                .values()
+                .map(|(d, entry)| {
+                    vec![
+                        Cell::text(&d.sought.list_id),
+                        Cell::text(&d.sought.person_id),
+                        Cell::text(&d.held.list_id),
+                        Cell::text(&d.held.person_id),
+                        Cell::text(if d.verdict == MatchVerdict::Confirmed {
+                            "confirmed"
+                        } else {
+                            "rejected"
+                        }),
+                        Cell::int(d.score_permille as u64),
+                        Cell::int(*entry),
+                    ]
+                })
+                .collect(),
+        };
+        vec![lists, stages, discrepancies, matches]
     }
 }

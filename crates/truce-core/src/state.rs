@@ -522,6 +522,11 @@ impl LogState {
                 visibility,
                 &self.negotiation,
             )),
+            Event::MatchDecided(decision) => self.exchange_rule(self.exchange.check_match(
+                &self.signer_view(signer),
+                decision,
+                visibility,
+            )),
             Event::StageProposed(stage) => self.exchange_rule(self.exchange.check_stage(
                 &self.signer_view(signer),
                 stage,
@@ -713,6 +718,7 @@ impl LogState {
             Event::AgreementRecorded(agreement) => self.negotiation.apply_agreement(index, agreement),
             Event::ClaimRecorded(claim) => self.negotiation.apply_claim(index, claim),
             Event::ListSubmitted(list) => self.exchange.apply_list(index, list),
+            Event::MatchDecided(decision) => self.exchange.apply_match(index, decision),
             Event::StageProposed(stage) => self.exchange.apply_stage(index, stage),
             Event::StageAccepted { stage_id, party } => self.exchange.apply_acceptance(stage_id, party),
             Event::HandoverRecorded(handover) => self.exchange.apply_handover(handover),

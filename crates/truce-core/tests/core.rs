@@ -1494,6 +1494,80 @@ mod exchanges {
         assert_eq!(progress.discrepancies, 1);
     }
 
+    #[test]
+    fn the_intermediary_decides_each_candidate_link_once_and_one_to_one() {
+        use truce_core::exchange::{MatchDecision, MatchVerdict};
+        let (mut log, ua, ru) = agreed();
+        log.submit("ru", &ru, held("ru", &[0, 2]), Visibility::Party(id("ru")))
+            .unwrap();
+        let Event::ListSubmitted(mut sought) = held("ua", &[3, 3]) else {
+            unreachable!()
+        };
+        sought.list_id = "ua-sought".into();
+        sought.list_kind = ListKind::Sought;
+        log.submit(
+            "ua",
+            &ua,
+            Event::ListSubmitted(sought),
+            Visibility::Party(id("ua")),
+        )
+        .unwrap();
+        let decide = |sought: &str, held: &str, verdict| {
+            Event::MatchDecided(MatchDecision {
+                sought: PersonRef {
+                    list_id: "ua-sought".into(),
+                    person_id: sought.into(),
+                },
+                held: PersonRef {
+                    list_id: "ru-held".into(),
+                    person_id: held.into(),
+                },
+                score_permille: 900,
+                explanation: "family_name exact".into(),
+                verdict,
+            })
+        };
+        assert!(
+            log.submit(
+                "ua",
+                &ua,
+                decide("p0000", "p0000", MatchVerdict::Confirmed),
+                both()
+            )
+            .unwrap_err()
+            .contains("intermediary")
+        );
+        assert!(
+            log.as_intermediary(
+                decide("p0000", "p0000", MatchVerdict::Confirmed),
+                Visibility::Public
+            )
+            .unwrap_err()
+            .contains("not public")
+        );
+        log.as_intermediary(decide("p0000", "p0000", MatchVerdict::Confirmed), both())
+            .unwrap();
+        assert!(
+            log.as_intermediary(decide("p0000", "p0000", MatchVerdict::Rejected), both())
+                .unwrap_err()
+                .contains("already decided")
+        );
+        assert!(
+            log.as_intermediary(decide("p0001", "p0000", MatchVerdict::Confirmed), both())
+                .unwrap_err()
+                .contains("already matched")
+        );
+        log.as_intermediary(decide("p0001", "p0000", MatchVerdict::Rejected), both())
+            .unwrap();
+        log.as_intermediary(decide("p0001", "p0001", MatchVerdict::Confirmed), both())
+            .unwrap();
+        assert!(
+            log.as_intermediary(decide("p0009", "p0001", MatchVerdict::Confirmed), both())
+                .is_err()
+        );
+        assert_eq!(log.state.exchange().matches().count(), 3);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(32))]
 

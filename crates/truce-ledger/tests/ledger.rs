@@ -230,6 +230,26 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
         Visibility::Party(id("ru")),
     );
     let both = || Visibility::Actors([id("ua"), id("ru")].into());
+    // ua asks back two people; the intermediary confirms one candidate link
+    // and rejects another.
+    let sought = Event::ListSubmitted(
+        serde_json::from_value(serde_json::json!({
+            "list_id": "ua-sought", "party": "ua", "list_kind": "sought", "term": term, "version": 1,
+            "persons": [person("ua", "s1", "1990-01-01", None), person("ua", "s2", "1991-01-01", None)],
+        }))
+        .unwrap(),
+    );
+    record(ledger, "ua", ua, sought, Visibility::Party(id("ua")));
+    for (sought_id, verdict) in [("s1", "confirmed"), ("s2", "rejected")] {
+        let decision = serde_json::from_value(serde_json::json!({
+            "sought": {"list_id": "ua-sought", "person_id": sought_id},
+            "held": {"list_id": "ru-held", "person_id": "p1"},
+            "score_permille": 930, "explanation": "family_name exact; given_name dictionary; date_of_birth exact",
+            "verdict": verdict,
+        }))
+        .unwrap();
+        record(ledger, "intermediary", me, Event::MatchDecided(decision), both());
+    }
     let stage = |stage_id: &str, ua_people: &[&str], ru_people: &[&str]| {
         let refs = |party: &str, ids: &[&str]| -> Vec<serde_json::Value> {
             ids.iter()
@@ -300,13 +320,13 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
 fn a_complete_log_verifies_and_reports_what_it_holds() {
     let f = fixture();
     let report = verify_data_dir(&f.dir, None).unwrap();
-    assert_eq!(report.tree_size, 61);
+    assert_eq!(report.tree_size, 64);
     assert_eq!(report.payloads_erased, 2);
     assert_eq!(report.payloads_withheld, 0);
     assert_eq!(report.cosignatures, 4);
     assert_eq!(report.actors_by_role.get("party"), Some(&2));
     assert_eq!(report.actors_by_role.get("witness"), Some(&2));
-    assert_eq!(report.latest_checkpoint_size, 61);
+    assert_eq!(report.latest_checkpoint_size, 64);
     // Pinning the right key passes; pinning another fails.
     let view = LogView::open(&f.dir).unwrap();
     verify_data_dir(&f.dir, Some(&view.log_vkey().unwrap())).unwrap();
@@ -318,13 +338,13 @@ fn a_complete_log_verifies_and_reports_what_it_holds() {
 fn reader_copies_withhold_what_the_reader_may_not_see_and_still_verify() {
     let f = fixture();
     let view = LogView::open(&f.dir).unwrap();
-    for (reader, withheld) in [("ua", 2), ("ru", 4), ("osce", 12)] {
+    for (reader, withheld) in [("ua", 2), ("ru", 5), ("osce", 15)] {
         let out = f.dir.parent().unwrap().join(format!("copy-{reader}"));
         let copy = export_reader_copy(view.store(), &id(reader), &out).unwrap();
         assert_eq!(copy.withheld, withheld, "{reader}");
         let report = verify_data_dir(&out, None).unwrap_or_else(|e| panic!("{reader}: {e}"));
         assert_eq!(report.payloads_withheld, withheld, "{reader}");
-        assert_eq!(report.tree_size, 61);
+        assert_eq!(report.tree_size, 64);
         // The copy holds no secret keys.
         assert!(!out.join(KEYS_DIR).exists());
     }
@@ -408,7 +428,7 @@ fn concurrent_submitters_are_group_committed_and_verify() {
     assert!(indices.windows(2).all(|w| w[1] == w[0] + 1));
     drop(handle);
     let ledger = writer.join().unwrap().unwrap();
-    assert_eq!(ledger.state().tree_size(), 561);
+    assert_eq!(ledger.state().tree_size(), 564);
     verify_data_dir(&f.dir, None).unwrap();
 }
 
