@@ -88,7 +88,9 @@ impl Checkpoint {
         // Reject non-canonical encodings (e.g. base64 with other padding) so
         // one checkpoint has exactly one text.
         if checkpoint.to_text() != text {
-            return Err(NoteError::Malformed("checkpoint text is not in canonical form"));
+            return Err(NoteError::Malformed(
+                "checkpoint text is not in canonical form",
+            ));
         }
         Ok(checkpoint)
     }

@@ -15,8 +15,8 @@ pub type Hash = [u8; 32];
 /// The root of the empty tree: SHA-256 of the empty string (RFC 9162 2.1.1).
 /// Go's tlog returns all zeros here; RFC 9162 does not.
 pub const EMPTY_ROOT: Hash = [
-    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27,
-    0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
 ];
 
 /// SHA-256(0x00 || data), RFC 9162 2.1.1.
@@ -53,7 +53,9 @@ impl std::fmt::Display for ProofError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ProofError::InvalidRequest(why) => write!(f, "invalid proof request: {why}"),
-            ProofError::MalformedComponent => f.write_str("malformed proof: a component is not 32 bytes"),
+            ProofError::MalformedComponent => {
+                f.write_str("malformed proof: a component is not 32 bytes")
+            }
             ProofError::WrongLength => {
                 f.write_str("malformed proof: wrong number of components for the tree sizes")
             }
@@ -77,7 +79,10 @@ pub trait HashSource {
             return self.leaf(start);
         }
         let split = start + largest_power_of_two_below(end - start);
-        node_hash(&self.subtree_root(start, split), &self.subtree_root(split, end))
+        node_hash(
+            &self.subtree_root(start, split),
+            &self.subtree_root(split, end),
+        )
     }
 }
 
@@ -155,7 +160,9 @@ pub fn consistency_proof<S: HashSource + ?Sized>(
         ));
     }
     if old_size > new_size {
-        return Err(ProofError::InvalidRequest("old size is larger than new size"));
+        return Err(ProofError::InvalidRequest(
+            "old size is larger than new size",
+        ));
     }
     let mut proof = Vec::new();
     subproof(source, old_size, 0, new_size, true, &mut proof);
@@ -188,7 +195,9 @@ fn subproof<S: HashSource + ?Sized>(
 }
 
 fn as_hash(component: &[u8]) -> Result<Hash, ProofError> {
-    component.try_into().map_err(|_| ProofError::MalformedComponent)
+    component
+        .try_into()
+        .map_err(|_| ProofError::MalformedComponent)
 }
 
 /// Verifies an inclusion proof (RFC 9162 2.1.3.2). `root` and the
@@ -255,7 +264,9 @@ pub fn verify_consistency<C: AsRef<[u8]>>(
         ));
     }
     if old_size > new_size {
-        return Err(ProofError::InvalidRequest("old size is larger than new size"));
+        return Err(ProofError::InvalidRequest(
+            "old size is larger than new size",
+        ));
     }
     if old_size == new_size {
         if !proof.is_empty() {
@@ -376,7 +387,10 @@ impl HashSource for TreeHashes {
             return self.levels[width.trailing_zeros() as usize][(start / width) as usize];
         }
         let split = start + largest_power_of_two_below(width);
-        node_hash(&self.subtree_root(start, split), &self.subtree_root(split, end))
+        node_hash(
+            &self.subtree_root(start, split),
+            &self.subtree_root(split, end),
+        )
     }
 }
 

@@ -66,7 +66,9 @@ impl std::fmt::Display for NoteError {
             NoteError::BadSignature { key_name } => {
                 write!(f, "invalid signature by known key {key_name}")
             }
-            NoteError::NoKnownSignature => f.write_str("note has no verifiable signature by a known key"),
+            NoteError::NoKnownSignature => {
+                f.write_str("note has no verifiable signature by a known key")
+            }
         }
     }
 }
@@ -173,7 +175,13 @@ impl std::fmt::Display for VerifierKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut material = vec![self.key_type.byte()];
         material.extend_from_slice(self.public_key.as_bytes());
-        write!(f, "{}+{:08x}+{}", self.name, self.key_id, BASE64.encode(material))
+        write!(
+            f,
+            "{}+{:08x}+{}",
+            self.name,
+            self.key_id,
+            BASE64.encode(material)
+        )
     }
 }
 
@@ -183,7 +191,8 @@ impl std::str::FromStr for VerifierKey {
     fn from_str(text: &str) -> Result<Self, NoteError> {
         // Base64 uses '+', so the key material is everything after the second.
         let mut parts = text.trim().splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(material)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(name), Some(id_hex), Some(material)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(NoteError::MalformedKey(
                 "a verifier key has three parts joined by '+'",
             ));
@@ -193,7 +202,9 @@ impl std::str::FromStr for VerifierKey {
             .map_err(|_| NoteError::MalformedKey("not an Ed25519 public key"))?;
         let key = VerifierKey::new(name, key_type, public_key)?;
         if id_hex.len() != 8 || u32::from_str_radix(id_hex, 16).ok() != Some(key.key_id) {
-            return Err(NoteError::MalformedKey("key ID does not match the name and key"));
+            return Err(NoteError::MalformedKey(
+                "key ID does not match the name and key",
+            ));
         }
         Ok(key)
     }
@@ -225,7 +236,11 @@ pub struct SignerKey {
 
 impl std::fmt::Debug for SignerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SignerKey({}+{:08x}, secret withheld)", self.name, self.key_id)
+        write!(
+            f,
+            "SignerKey({}+{:08x}, secret withheld)",
+            self.name, self.key_id
+        )
     }
 }
 
@@ -296,7 +311,9 @@ impl SignerKey {
             return Err(NoteError::MalformedKey("only a type 0x04 key cosigns"));
         }
         if timestamp > i64::MAX as u64 {
-            return Err(NoteError::Malformed("cosignature timestamp beyond 2^63 - 1"));
+            return Err(NoteError::Malformed(
+                "cosignature timestamp beyond 2^63 - 1",
+            ));
         }
         check_text(text)?;
         let mut signature = timestamp.to_be_bytes().to_vec();
@@ -326,9 +343,12 @@ impl SignerKey {
         let rest = text
             .trim()
             .strip_prefix(PRIVATE_KEY_PREFIX)
-            .ok_or(NoteError::MalformedKey("a private key starts with PRIVATE+KEY+"))?;
+            .ok_or(NoteError::MalformedKey(
+                "a private key starts with PRIVATE+KEY+",
+            ))?;
         let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(material)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(name), Some(id_hex), Some(material)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(NoteError::MalformedKey(
                 "a private key has five parts joined by '+'",
             ));
@@ -336,7 +356,9 @@ impl SignerKey {
         let (key_type, seed) = decode_key_material(material)?;
         let key = Self::from_signing_key(name, key_type, SigningKey::from_bytes(&seed))?;
         if id_hex.len() != 8 || u32::from_str_radix(id_hex, 16).ok() != Some(key.key_id) {
-            return Err(NoteError::MalformedKey("key ID does not match the name and key"));
+            return Err(NoteError::MalformedKey(
+                "key ID does not match the name and key",
+            ));
         }
         Ok(key)
     }
@@ -382,7 +404,8 @@ impl NoteSignature {
         let (key_name, encoded) = rest
             .split_once(' ')
             .ok_or(NoteError::Malformed("signature line has no signature"))?;
-        check_key_name(key_name).map_err(|_| NoteError::Malformed("bad key name in signature line"))?;
+        check_key_name(key_name)
+            .map_err(|_| NoteError::Malformed("bad key name in signature line"))?;
         let bytes = BASE64
             .decode(encoded)
             .map_err(|_| NoteError::Malformed("signature is not base64"))?;

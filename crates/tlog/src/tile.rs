@@ -107,12 +107,19 @@ mod tests {
     fn a_tree_of_70000_has_the_tiles_the_spec_lists() {
         let tiles = tiles_for_size(70_000);
         let at = |level: u8| -> Vec<TileRef> {
-            tiles.iter().copied().filter(|t| t.level == Some(level)).collect()
+            tiles
+                .iter()
+                .copied()
+                .filter(|t| t.level == Some(level))
+                .collect()
         };
         assert_eq!(at(0).len(), 274);
         assert_eq!(at(0).iter().filter(|t| t.width == 256).count(), 273);
         assert_eq!(at(0).last().unwrap().width, 112);
-        assert_eq!(at(1).iter().map(|t| t.width).collect::<Vec<_>>(), vec![256, 17]);
+        assert_eq!(
+            at(1).iter().map(|t| t.width).collect::<Vec<_>>(),
+            vec![256, 17]
+        );
         assert_eq!(at(2).iter().map(|t| t.width).collect::<Vec<_>>(), vec![1]);
         assert!(at(3).is_empty());
     }

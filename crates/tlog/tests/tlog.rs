@@ -61,21 +61,40 @@ fn inclusion_vectors_accept_exactly_the_valid_proofs() {
     for file in files {
         let v: InclusionVector = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
         let proof: Vec<Vec<u8>> = v.proof.unwrap_or_default().iter().map(|p| b64(p)).collect();
-        let result =
-            merkle::verify_inclusion(v.leaf_idx, v.tree_size, &b64(&v.leaf_hash), &proof, &b64(&v.root));
-        assert_eq!(result.is_err(), v.want_err, "{}: {result:?}", file.display());
+        let result = merkle::verify_inclusion(
+            v.leaf_idx,
+            v.tree_size,
+            &b64(&v.leaf_hash),
+            &proof,
+            &b64(&v.root),
+        );
+        assert_eq!(
+            result.is_err(),
+            v.want_err,
+            "{}: {result:?}",
+            file.display()
+        );
     }
 }
 
 #[test]
 fn consistency_vectors_accept_exactly_the_valid_proofs() {
     let files = vector_files(&shared().join("vectors/merkle/consistency"));
-    assert!(files.len() > 60, "expected the published consistency vectors");
+    assert!(
+        files.len() > 60,
+        "expected the published consistency vectors"
+    );
     for file in files {
         let v: ConsistencyVector = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
         let proof: Vec<Vec<u8>> = v.proof.unwrap_or_default().iter().map(|p| b64(p)).collect();
-        let result = merkle::verify_consistency(v.size1, v.size2, &proof, &b64(&v.root1), &b64(&v.root2));
-        assert_eq!(result.is_err(), v.want_err, "{}: {result:?}", file.display());
+        let result =
+            merkle::verify_consistency(v.size1, v.size2, &proof, &b64(&v.root1), &b64(&v.root2));
+        assert_eq!(
+            result.is_err(),
+            v.want_err,
+            "{}: {result:?}",
+            file.display()
+        );
     }
 }
 
@@ -107,7 +126,11 @@ fn roots_of_every_size_match_the_reference_tree() {
         .collect();
     let mut frontier = TreeHashes::new();
     for (size, want) in v.root_hashes_hex_by_tree_size.iter().enumerate() {
-        assert_eq!(hex(&merkle::root(&leaves, size as u64)), *want, "size {size}");
+        assert_eq!(
+            hex(&merkle::root(&leaves, size as u64)),
+            *want,
+            "size {size}"
+        );
         assert_eq!(hex(&frontier.root()), *want, "frontier at size {size}");
         if size < leaves.len() {
             frontier.push(leaves[size]);
@@ -221,12 +244,13 @@ fn every_mangled_byte_of_the_spec_note_fails() {
     for i in 0..note_bytes.len() {
         let mut mangled = note_bytes.clone();
         mangled[i] ^= 0x01;
-        let accepted = Note::parse(&mangled).and_then(|n| n.verify(std::slice::from_ref(&vkey)).map(|_| ()));
+        let accepted =
+            Note::parse(&mangled).and_then(|n| n.verify(std::slice::from_ref(&vkey)).map(|_| ()));
         assert!(accepted.is_err(), "byte {i} mangled was accepted");
     }
     for len in 0..note_bytes.len() {
-        let accepted =
-            Note::parse(&note_bytes[..len]).and_then(|n| n.verify(std::slice::from_ref(&vkey)).map(|_| ()));
+        let accepted = Note::parse(&note_bytes[..len])
+            .and_then(|n| n.verify(std::slice::from_ref(&vkey)).map(|_| ()));
         assert!(accepted.is_err(), "prefix of {len} bytes was accepted");
     }
 }
@@ -238,7 +262,10 @@ fn unknown_keys_are_ignored_and_a_bad_known_signature_rejects() {
     let text = Checkpoint::new("example.org/log", 5, [7; 32]).to_text();
     let note = Note {
         text: text.clone(),
-        signatures: vec![other.sign_note(&text).unwrap(), log.sign_note(&text).unwrap()],
+        signatures: vec![
+            other.sign_note(&text).unwrap(),
+            log.sign_note(&text).unwrap(),
+        ],
     };
     let parsed = Note::parse(&note.to_bytes()).unwrap();
     assert_eq!(parsed.verify(&[log.verifier()]).unwrap().len(), 1);
@@ -293,8 +320,12 @@ fn cosignatures_sign_the_checkpoint_with_a_timestamp() {
 #[test]
 fn checkpoints_round_trip_and_reject_non_canonical_text() {
     let checkpoint = Checkpoint::new("example.com/behind-the-sofa", 20852163, [3; 32]);
-    assert_eq!(Checkpoint::parse(&checkpoint.to_text()).unwrap(), checkpoint);
-    let spec = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+    assert_eq!(
+        Checkpoint::parse(&checkpoint.to_text()).unwrap(),
+        checkpoint
+    );
+    let spec =
+        "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
     assert_eq!(Checkpoint::parse(spec).unwrap().tree_size, 20852163);
     for bad in [
         "example.com/x\n020\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
@@ -331,7 +362,11 @@ fn keys_round_trip_through_their_text_forms() {
     assert_eq!(vkey, signer.verifier());
     assert!(!format!("{signer:?}").contains(&signer.to_private_text()[12..]));
     let text = signer.verifier().to_string();
-    let wrong_id = format!("{}+00000000+{}", vkey.name(), text.rsplit('+').next().unwrap());
+    let wrong_id = format!(
+        "{}+00000000+{}",
+        vkey.name(),
+        text.rsplit('+').next().unwrap()
+    );
     assert!(wrong_id.parse::<VerifierKey>().is_err());
     assert!("bad name+00000000+AA==".parse::<VerifierKey>().is_err());
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde_json::json;
 use truce_core::exchange::{
-    Discrepancy, DiscrepancyKind, ExchangeState, Handover, ListKind, Outcome, PersonList, PersonOutcome,
-    Receipt,
+    Discrepancy, DiscrepancyKind, ExchangeState, Handover, ListKind, Outcome, PersonList,
+    PersonOutcome, Receipt,
 };
 use truce_core::negotiation::TermRef;
 use truce_core::{ActorId, Event, Visibility};
@@ -140,7 +140,9 @@ fn both_parties(view: &LogView, term: &TermRef) -> Result<Visibility, CliError> 
         .negotiation()
         .document(&term.document_id)
         .ok_or_else(|| usage(format!("--term {term}: no such document")))?;
-    Ok(Visibility::Actors(document.tabled_by.iter().cloned().collect()))
+    Ok(Visibility::Actors(
+        document.tabled_by.iter().cloned().collect(),
+    ))
 }
 
 fn stage_visibility(view: &LogView, stage_id: &str) -> Result<Visibility, CliError> {
@@ -180,8 +182,8 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 "sought" => ListKind::Sought,
                 _ => return Err(usage(format!("--kind {kind:?}: use held or sought"))),
             };
-            let text =
-                std::fs::read_to_string(&file).map_err(|e| usage(format!("{}: {e}", file.display())))?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| usage(format!("{}: {e}", file.display())))?;
             let persons = parse_persons(&file.display().to_string(), &text)?;
             let version = ledger
                 .state()
@@ -228,7 +230,10 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                     .collect();
                 print_json(&json!(items));
             } else {
-                print_table(&["LIST", "PARTY", "KIND", "TERM", "VERSION", "PERSONS"], &rows);
+                print_table(
+                    &["LIST", "PARTY", "KIND", "TERM", "VERSION", "PERSONS"],
+                    &rows,
+                );
             }
         }
         ExchangeCommand::Eligibility { listing, list_id } => {
@@ -248,21 +253,23 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             let rows: Vec<Vec<String>> = list
                 .persons
                 .iter()
-                .map(|person| match ExchangeState::eligibility(exchange, person) {
-                    Ok(rank) => vec![
-                        person.person_id.clone(),
-                        "eligible".to_owned(),
-                        exchange
-                            .categories
-                            .get(rank)
-                            .map_or("all".to_owned(), |c| c.name.clone()),
-                    ],
-                    Err(why) => vec![
-                        person.person_id.clone(),
-                        "not eligible".to_owned(),
-                        why.join("; "),
-                    ],
-                })
+                .map(
+                    |person| match ExchangeState::eligibility(exchange, person) {
+                        Ok(rank) => vec![
+                            person.person_id.clone(),
+                            "eligible".to_owned(),
+                            exchange
+                                .categories
+                                .get(rank)
+                                .map_or("all".to_owned(), |c| c.name.clone()),
+                        ],
+                        Err(why) => vec![
+                            person.person_id.clone(),
+                            "not eligible".to_owned(),
+                            why.join("; "),
+                        ],
+                    },
+                )
                 .collect();
             if listing.json {
                 let items: Vec<_> = rows
@@ -312,8 +319,8 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
         }
         ExchangeCommand::Propose { data, file } => {
             let mut ledger = open(&data.data)?;
-            let text =
-                std::fs::read_to_string(&file).map_err(|e| usage(format!("{}: {e}", file.display())))?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| usage(format!("{}: {e}", file.display())))?;
             let stage: truce_core::exchange::Stage = serde_json::from_str(&text).map_err(|e| {
                 usage(format!(
                     "{}: line {} column {}: {e}",
@@ -370,9 +377,9 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 .collect();
             let mut excepted = BTreeSet::new();
             for exception in &exceptions {
-                let (who, outcome) = exception
-                    .split_once('=')
-                    .ok_or_else(|| usage(format!("--except {exception:?}: write LIST/PERSON=OUTCOME")))?;
+                let (who, outcome) = exception.split_once('=').ok_or_else(|| {
+                    usage(format!("--except {exception:?}: write LIST/PERSON=OUTCOME"))
+                })?;
                 let outcome = match outcome {
                     "refused_to_return" => Outcome::RefusedToReturn,
                     "not_present" => Outcome::NotPresent,
@@ -413,7 +420,12 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 received,
                 note,
             };
-            record(&mut ledger, &signer, Event::ReceiptConfirmed(receipt), visibility)?;
+            record(
+                &mut ledger,
+                &signer,
+                Event::ReceiptConfirmed(receipt),
+                visibility,
+            )?;
         }
         ExchangeCommand::Discrepancy {
             data,

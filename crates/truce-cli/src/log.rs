@@ -115,13 +115,16 @@ fn parse_vkey(text: &str) -> Result<VerifierKey, CliError> {
 
 /// Verifies a checkpoint note with the log key and parses it.
 fn open_checkpoint(note: &str, vkey: &VerifierKey) -> Result<Checkpoint, CliError> {
-    let note = Note::parse(note.as_bytes()).map_err(|e| CliError::CheckFailed(format!("checkpoint: {e}")))?;
+    let note = Note::parse(note.as_bytes())
+        .map_err(|e| CliError::CheckFailed(format!("checkpoint: {e}")))?;
     note.verify(std::slice::from_ref(vkey))
         .map_err(|e| CliError::CheckFailed(format!("checkpoint: {e}")))?;
-    let checkpoint =
-        Checkpoint::parse(&note.text).map_err(|e| CliError::CheckFailed(format!("checkpoint: {e}")))?;
+    let checkpoint = Checkpoint::parse(&note.text)
+        .map_err(|e| CliError::CheckFailed(format!("checkpoint: {e}")))?;
     if checkpoint.origin != vkey.name() {
-        return Err(CliError::CheckFailed("checkpoint is for another log".to_owned()));
+        return Err(CliError::CheckFailed(
+            "checkpoint is for another log".to_owned(),
+        ));
     }
     Ok(checkpoint)
 }
@@ -138,8 +141,8 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
                 .entry(index)
                 .map_err(store_error)?
                 .ok_or_else(|| usage(format!("no entry {index}")))?;
-            let envelope =
-                Envelope::from_leaf(&entry.leaf).map_err(|e| usage(format!("entry {index}: {e}")))?;
+            let envelope = Envelope::from_leaf(&entry.leaf)
+                .map_err(|e| usage(format!("entry {index}: {e}")))?;
             let statement = envelope.statement();
             println!("entry        {index}");
             println!("kind         {}", statement.kind);
@@ -152,12 +155,15 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
                 serde_json::to_string(&statement.visibility).expect("serialisable")
             );
             println!("logged at    {} ms since epoch", envelope.logged_at_ms);
-            println!("leaf hash    {}", truce_core::envelope::hex(&entry.leaf_hash));
+            println!(
+                "leaf hash    {}",
+                truce_core::envelope::hex(&entry.leaf_hash)
+            );
             println!("payload hash {}", statement.payload_sha256);
             match &entry.payload {
                 PayloadRecord::Present(bytes) => {
-                    let event =
-                        Event::from_payload(bytes).map_err(|e| usage(format!("entry {index}: {e}")))?;
+                    let event = Event::from_payload(bytes)
+                        .map_err(|e| usage(format!("entry {index}: {e}")))?;
                     println!(
                         "payload      {}",
                         serde_json::to_string_pretty(&event).expect("serialisable")
@@ -181,8 +187,8 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
                 .entry(index)
                 .map_err(store_error)?
                 .ok_or_else(|| usage("no such entry"))?;
-            let proof =
-                merkle::inclusion_proof(view.tree(), index, size).map_err(|e| usage(e.to_string()))?;
+            let proof = merkle::inclusion_proof(view.tree(), index, size)
+                .map_err(|e| usage(e.to_string()))?;
             println!("{PROOF_HEADER}");
             println!("extra {}", BASE64.encode(&entry.leaf));
             println!("index {index}");
@@ -213,7 +219,8 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
                     view.tree().tree_size()
                 )));
             }
-            let proof = merkle::consistency_proof(view.tree(), old, new).map_err(|e| usage(e.to_string()))?;
+            let proof = merkle::consistency_proof(view.tree(), old, new)
+                .map_err(|e| usage(e.to_string()))?;
             for hash in proof {
                 println!("{}", BASE64.encode(hash));
             }
@@ -323,9 +330,12 @@ pub fn verify_tlog_proof(text: &str, vkey: &VerifierKey) -> Result<(u64, Envelop
         &checkpoint.root_hash,
     )
     .map_err(|e| CliError::CheckFailed(format!("inclusion: {e}")))?;
-    let envelope = Envelope::from_leaf(&leaf).map_err(|e| CliError::CheckFailed(format!("entry: {e}")))?;
+    let envelope =
+        Envelope::from_leaf(&leaf).map_err(|e| CliError::CheckFailed(format!("entry: {e}")))?;
     if envelope.index != index {
-        return Err(CliError::CheckFailed("the entry names another index".to_owned()));
+        return Err(CliError::CheckFailed(
+            "the entry names another index".to_owned(),
+        ));
     }
     Ok((index, envelope))
 }

@@ -250,7 +250,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TRUCE_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("TRUCE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .init();
     match run(Cli::parse()) {
@@ -297,9 +298,11 @@ fn signer_of(ledger: &Ledger, signer: &Signer) -> Result<(ActorId, SignerKey), C
         .unwrap_or(intermediary);
     let key_path = match &signer.key {
         Some(path) => path.clone(),
-        None if Some(&actor) == ledger.state().intermediary() => {
-            ledger.view().dir().join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)
-        }
+        None if Some(&actor) == ledger.state().intermediary() => ledger
+            .view()
+            .dir()
+            .join(KEYS_DIR)
+            .join(INTERMEDIARY_KEY_FILE),
         None => return Err(usage(format!("--key is needed to sign as {actor}"))),
     };
     Ok((actor, read_key_file(&key_path)?))
@@ -310,7 +313,9 @@ fn parse_visibility(text: &str) -> Result<Visibility, CliError> {
         None if text == "public" => Visibility::Public,
         None if text == "intermediary" => Visibility::Intermediary,
         Some(("party", id)) => Visibility::Party(actor_id(id)?),
-        Some(("actors", ids)) => Visibility::Actors(ids.split(',').map(actor_id).collect::<Result<_, _>>()?),
+        Some(("actors", ids)) => {
+            Visibility::Actors(ids.split(',').map(actor_id).collect::<Result<_, _>>()?)
+        }
         _ => {
             return Err(usage(format!(
                 "--visibility {text:?}: use public, intermediary, party:ID or actors:ID,ID"
@@ -324,7 +329,9 @@ fn parse_role(text: &str) -> Result<ActorRole, CliError> {
         "party" => Ok(ActorRole::Party),
         "observer" => Ok(ActorRole::Observer),
         "witness" => Ok(ActorRole::Witness),
-        _ => Err(usage(format!("--role {text:?}: use party, observer or witness"))),
+        _ => Err(usage(format!(
+            "--role {text:?}: use party, observer or witness"
+        ))),
     }
 }
 
@@ -379,13 +386,18 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(|failure| CliError::CheckFailed(failure.0))?;
             println!("{report}");
         }
-        Command::Keygen { name, out, cosigner } => {
+        Command::Keygen {
+            name,
+            out,
+            cosigner,
+        } => {
             let key_type = if cosigner {
                 KeyType::Cosignature
             } else {
                 KeyType::Ed25519
             };
-            let key = SignerKey::generate(&name, key_type).map_err(|e| usage(format!("--name: {e}")))?;
+            let key =
+                SignerKey::generate(&name, key_type).map_err(|e| usage(format!("--name: {e}")))?;
             write_key_file(&out, &key)?;
             println!("{}", key.verifier());
         }
@@ -407,10 +419,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Actor(ActorCommand::List { data }) => {
             let ledger = open(&data.data)?;
-            println!("{:<20} {:<13} {:<10} {:<9} NAME", "ACTOR", "ROLE", "KEY", "SINCE");
+            println!(
+                "{:<20} {:<13} {:<10} {:<9} NAME",
+                "ACTOR", "ROLE", "KEY", "SINCE"
+            );
             for actor in ledger.state().actors() {
                 let key = actor.keys.iter().rev().find(|k| k.valid_until.is_none());
-                let key_id = key.map_or("(none)".to_owned(), |k| format!("{:08x}", k.vkey.key_id()));
+                let key_id =
+                    key.map_or("(none)".to_owned(), |k| format!("{:08x}", k.vkey.key_id()));
                 println!(
                     "{:<20} {:<13} {:<10} {:<9} {}",
                     actor.id,

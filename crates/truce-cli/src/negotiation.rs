@@ -155,7 +155,15 @@ pub fn rounds(args: Listing) -> Result<(), CliError> {
         })
         .collect();
     print_table(
-        &["ROUND", "DATE", "VENUE", "HOST", "LENGTH", "DELEGATIONS", "ENTRY"],
+        &[
+            "ROUND",
+            "DATE",
+            "VENUE",
+            "HOST",
+            "LENGTH",
+            "DELEGATIONS",
+            "ENTRY",
+        ],
         &rows,
     );
     Ok(())
@@ -167,7 +175,11 @@ pub fn terms(args: Listing, document: Option<String>) -> Result<(), CliError> {
         .state()
         .negotiation()
         .documents()
-        .filter(|d| document.as_ref().is_none_or(|id| *id == d.value.document_id))
+        .filter(|d| {
+            document
+                .as_ref()
+                .is_none_or(|id| *id == d.value.document_id)
+        })
         .collect();
     if args.json {
         print_json(&json!(
@@ -246,7 +258,9 @@ pub fn deadlines(args: Listing, today: Option<String>) -> Result<(), CliError> {
     let deadlines = view.state().negotiation().deadlines(today);
     let describe = |status: &DeadlineStatus| match status {
         DeadlineStatus::Answered { on, late: false } => ("answered".to_owned(), format!("on {on}")),
-        DeadlineStatus::Answered { on, late: true } => ("answered late".to_owned(), format!("on {on}")),
+        DeadlineStatus::Answered { on, late: true } => {
+            ("answered late".to_owned(), format!("on {on}"))
+        }
         DeadlineStatus::Due { days_left } => ("due".to_owned(), format!("{days_left} days left")),
         DeadlineStatus::Overdue { days } => ("OVERDUE".to_owned(), format!("{days} days late")),
     };
@@ -289,12 +303,18 @@ pub fn claims(args: Listing, term: Option<String>) -> Result<(), CliError> {
         .filter(|c| filter.is_none() || c.value.term == filter)
         .collect();
     claims.sort_by(|a, b| {
-        (&a.value.term, &a.value.measure, a.value.date, &a.value.claim_id).cmp(&(
-            &b.value.term,
-            &b.value.measure,
-            b.value.date,
-            &b.value.claim_id,
-        ))
+        (
+            &a.value.term,
+            &a.value.measure,
+            a.value.date,
+            &a.value.claim_id,
+        )
+            .cmp(&(
+                &b.value.term,
+                &b.value.measure,
+                b.value.date,
+                &b.value.claim_id,
+            ))
     });
     if args.json {
         print_json(&json!(
@@ -322,7 +342,10 @@ pub fn claims(args: Listing, term: Option<String>) -> Result<(), CliError> {
                 .map(|o| format!("{} {}", o.value.claimant.label(), o.value.figure))
                 .collect();
             vec![
-                claim.term.as_ref().map_or(String::new(), TermRef::to_string),
+                claim
+                    .term
+                    .as_ref()
+                    .map_or(String::new(), TermRef::to_string),
                 claim.measure.clone(),
                 claim.claimant.label(),
                 claim.figure.to_string(),
@@ -357,7 +380,9 @@ pub fn record_position(args: PositionArgs) -> Result<(), CliError> {
         ("countered", Some(counter)) => Stance::Countered {
             counter: term_ref("--counter", counter)?,
         },
-        ("countered", None) => return Err(usage("--stance countered needs --counter DOCUMENT#TERM")),
+        ("countered", None) => {
+            return Err(usage("--stance countered needs --counter DOCUMENT#TERM"));
+        }
         (_, Some(_)) => return Err(usage("--counter goes with --stance countered")),
         (other, None) => {
             return Err(usage(format!(
@@ -403,7 +428,11 @@ pub fn record_claim(args: ClaimArgs) -> Result<(), CliError> {
         date: date("--date", &args.date)?,
         measure: args.measure,
         figure: args.figure,
-        term: args.term.as_deref().map(|t| term_ref("--term", t)).transpose()?,
+        term: args
+            .term
+            .as_deref()
+            .map(|t| term_ref("--term", t))
+            .transpose()?,
         source: args.source,
         note: args.note,
     };
@@ -417,7 +446,11 @@ pub fn record_claim(args: ClaimArgs) -> Result<(), CliError> {
 
 /// `truce import`: the keys are the intermediary's from the data directory,
 /// any `DIR/keys/<actor>.key`, and those given with `--key ACTOR=FILE`.
-pub fn import_file(data: &DataDir, file: &std::path::Path, extra_keys: &[String]) -> Result<(), CliError> {
+pub fn import_file(
+    data: &DataDir,
+    file: &std::path::Path,
+    extra_keys: &[String],
+) -> Result<(), CliError> {
     let set = RecordSet::read(file)?;
     let mut ledger = open(&data.data)?;
     let mut keys = KeyRing::new();
@@ -444,7 +477,10 @@ pub fn import_file(data: &DataDir, file: &std::path::Path, extra_keys: &[String]
     let indices = import(&mut ledger, &set, &keys)?;
     match (indices.first(), indices.last()) {
         (Some(first), Some(last)) => {
-            println!("imported {} records as entries {first} to {last}", indices.len())
+            println!(
+                "imported {} records as entries {first} to {last}",
+                indices.len()
+            )
         }
         _ => println!("nothing to import"),
     }

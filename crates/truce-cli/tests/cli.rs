@@ -143,7 +143,10 @@ fn a_party_technician_checks_the_log_offline() {
         "--proof",
         path(&consistency),
     ]);
-    assert!(extends.contains("size 4 extends the one at size 2"), "{extends}");
+    assert!(
+        extends.contains("size 4 extends the one at size 2"),
+        "{extends}"
+    );
 
     // The party's copy withholds the intermediary's minutes and verifies.
     let copy = temp.path().join("ua-copy");

@@ -34,7 +34,9 @@ pub fn from_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T
     let value: T = serde_json::from_slice(bytes)
         .map_err(|e| CanonicalError(format!("not valid JSON for its kind: {e}")))?;
     if to_canonical(&value) != bytes {
-        return Err(CanonicalError("not in canonical form (RFC 8785)".to_owned()));
+        return Err(CanonicalError(
+            "not in canonical form (RFC 8785)".to_owned(),
+        ));
     }
     Ok(value)
 }
@@ -53,11 +55,15 @@ pub fn to_canonical_sorted<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 }
 
 /// [`from_canonical`] for the types [`to_canonical_sorted`] serves.
-pub fn from_canonical_sorted<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, CanonicalError> {
+pub fn from_canonical_sorted<T: Serialize + DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, CanonicalError> {
     let value: T = serde_json::from_slice(bytes)
         .map_err(|e| CanonicalError(format!("not valid JSON for its kind: {e}")))?;
     if to_canonical_sorted(&value) != bytes {
-        return Err(CanonicalError("not in canonical form (RFC 8785)".to_owned()));
+        return Err(CanonicalError(
+            "not in canonical form (RFC 8785)".to_owned(),
+        ));
     }
     Ok(value)
 }

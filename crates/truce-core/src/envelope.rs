@@ -239,7 +239,9 @@ impl Envelope {
 
     pub fn from_leaf(bytes: &[u8]) -> Result<Self, CanonicalError> {
         if bytes.len() > MAX_LEAF_BYTES {
-            return Err(CanonicalError("envelope larger than 65535 bytes".to_owned()));
+            return Err(CanonicalError(
+                "envelope larger than 65535 bytes".to_owned(),
+            ));
         }
         from_canonical_sorted(bytes)
     }

@@ -102,7 +102,10 @@ pub enum Event {
     RemarkRecorded { subject: String, text: String },
     /// On a lawful erasure request the intermediary erases an entry's
     /// payload; the envelope and its hash stay, so the tree still verifies.
-    PayloadErased { entry_index: u64, legal_basis: String },
+    PayloadErased {
+        entry_index: u64,
+        legal_basis: String,
+    },
 }
 
 impl Event {

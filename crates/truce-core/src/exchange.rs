@@ -109,7 +109,9 @@ impl PersonRecord {
     /// Field-level validation; messages name the field, never its value.
     pub fn check(&self) -> Result<(), String> {
         check_id("person_id", &self.person_id).map_err(|e| e.0)?;
-        if self.family_name.trim().is_empty() && self.given_names.trim().is_empty() && self.remains.is_none()
+        if self.family_name.trim().is_empty()
+            && self.given_names.trim().is_empty()
+            && self.remains.is_none()
         {
             return Err("family_name and given_names are both empty".to_owned());
         }
@@ -324,7 +326,9 @@ impl StageRecord {
 
     /// Handed over by `party` in this stage.
     pub fn handed_over_by(&self, party: &ActorId) -> u64 {
-        let Some(handover) = &self.handover else { return 0 };
+        let Some(handover) = &self.handover else {
+            return 0;
+        };
         let Some(batch) = self.stage.batches.iter().find(|b| b.from == *party) else {
             return 0;
         };
@@ -598,7 +602,10 @@ impl ExchangeState {
                         stage.stage_id, person.list_id, person.person_id
                     ));
                 };
-                if list.party != batch.from || list.list_kind != ListKind::Held || list.term != stage.term {
+                if list.party != batch.from
+                    || list.list_kind != ListKind::Held
+                    || list.term != stage.term
+                {
                     return reject(format!(
                         "stage {}: {}/{} is not on {}'s held list for {}",
                         stage.stage_id, person.list_id, person.person_id, batch.from, stage.term
@@ -644,7 +651,9 @@ impl ExchangeState {
     ) -> Vec<(usize, PersonRef)> {
         let mut eligible: Vec<(usize, PersonRef)> = self
             .lists()
-            .filter(|list| list.party == *party && list.list_kind == ListKind::Held && list.term == *term)
+            .filter(|list| {
+                list.party == *party && list.list_kind == ListKind::Held && list.term == *term
+            })
             .flat_map(|list| {
                 list.persons.iter().filter_map(|person| {
                     let rank = Self::eligibility(exchange, person).ok()?;
@@ -701,7 +710,8 @@ impl ExchangeState {
                 "a match links one party's sought list to the other's held list for the same term",
             );
         }
-        let parties: BTreeSet<ActorId> = [sought_list.party.clone(), held_list.party.clone()].into();
+        let parties: BTreeSet<ActorId> =
+            [sought_list.party.clone(), held_list.party.clone()].into();
         if *visibility != Visibility::Actors(parties) {
             return reject("a match is visible to the two parties it concerns");
         }
@@ -794,14 +804,20 @@ impl ExchangeState {
         let Some(record) = self.stages.get(&receipt.stage_id) else {
             return missing(format!("stage {} is not proposed", receipt.stage_id));
         };
-        if record.status() != StageStatus::Executed || record.receipts.contains_key(&receipt.party) {
+        if record.status() != StageStatus::Executed || record.receipts.contains_key(&receipt.party)
+        {
             return reject(format!(
                 "stage {} is {}: receipts follow the handover, once per party",
                 receipt.stage_id,
                 record.status().as_str()
             ));
         }
-        let Some(other) = record.stage.batches.iter().find(|b| b.from != receipt.party) else {
+        let Some(other) = record
+            .stage
+            .batches
+            .iter()
+            .find(|b| b.from != receipt.party)
+        else {
             return reject(format!(
                 "{} is not a party to stage {}",
                 receipt.party, receipt.stage_id
@@ -823,7 +839,11 @@ impl ExchangeState {
         Ok(())
     }
 
-    pub fn check_discrepancy(&self, signer: &SignerView, discrepancy: &Discrepancy) -> Result<(), Refusal> {
+    pub fn check_discrepancy(
+        &self,
+        signer: &SignerView,
+        discrepancy: &Discrepancy,
+    ) -> Result<(), Refusal> {
         if discrepancy.reported_by != *signer.id {
             return reject("a discrepancy is reported in the reporter's own name");
         }
@@ -879,13 +899,17 @@ impl ExchangeState {
 
     pub fn apply_receipt(&mut self, receipt: &Receipt) {
         if let Some(record) = self.stages.get_mut(&receipt.stage_id) {
-            record.receipts.insert(receipt.party.clone(), receipt.clone());
+            record
+                .receipts
+                .insert(receipt.party.clone(), receipt.clone());
         }
     }
 
     pub fn apply_discrepancy(&mut self, entry: u64, discrepancy: &Discrepancy) {
-        self.discrepancies
-            .insert(discrepancy.discrepancy_id.clone(), (discrepancy.clone(), entry));
+        self.discrepancies.insert(
+            discrepancy.discrepancy_id.clone(),
+            (discrepancy.clone(), entry),
+        );
     }
 
     /// The intermediary's planner: the next stage of up to `per_side`
@@ -901,7 +925,8 @@ impl ExchangeState {
         place: &str,
         per_side: usize,
     ) -> Result<Stage, Rejection> {
-        let (exchange, parties) = exchange_term(negotiation, term).map_err(Refusal::into_rejection)?;
+        let (exchange, parties) =
+            exchange_term(negotiation, term).map_err(Refusal::into_rejection)?;
         let staged = self.staged();
         let first = self.eligible_unstaged(exchange, term, &parties.0, &staged);
         let second = self.eligible_unstaged(exchange, term, &parties.1, &staged);
@@ -912,8 +937,9 @@ impl ExchangeState {
                 "no stage possible for {term}: a side has no eligible person left"
             )));
         }
-        let take =
-            |people: Vec<(usize, PersonRef)>, n: usize| people.into_iter().take(n).map(|(_, p)| p).collect();
+        let take = |people: Vec<(usize, PersonRef)>, n: usize| {
+            people.into_iter().take(n).map(|(_, p)| p).collect()
+        };
         Ok(Stage {
             stage_id: stage_id.to_owned(),
             term: term.clone(),
@@ -939,7 +965,8 @@ impl ExchangeState {
         negotiation: &NegotiationState,
         term: &TermRef,
     ) -> Result<ExchangeProgress, Rejection> {
-        let (exchange, parties) = exchange_term(negotiation, term).map_err(Refusal::into_rejection)?;
+        let (exchange, parties) =
+            exchange_term(negotiation, term).map_err(Refusal::into_rejection)?;
         let mut totals = (0, 0);
         let mut stages = Vec::new();
         for record in self.stages.values().filter(|r| r.stage.term == *term) {

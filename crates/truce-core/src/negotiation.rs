@@ -387,7 +387,10 @@ impl NegotiationState {
     ) -> Result<(), Rejection> {
         check_id("document_id", &document.document_id)?;
         if self.documents.contains_key(&document.document_id) {
-            return reject(format!("document {} is already recorded", document.document_id));
+            return reject(format!(
+                "document {} is already recorded",
+                document.document_id
+            ));
         }
         if let Some(round) = &document.round_id
             && !self.rounds.contains_key(round)
@@ -446,7 +449,11 @@ impl NegotiationState {
         Ok(())
     }
 
-    pub fn check_position(&self, signer: &SignerView, position: &Position) -> Result<(), Rejection> {
+    pub fn check_position(
+        &self,
+        signer: &SignerView,
+        position: &Position,
+    ) -> Result<(), Rejection> {
         if position.party != *signer.id || !signer.is_party {
             return reject("a party states only its own positions");
         }
@@ -457,7 +464,10 @@ impl NegotiationState {
             return reject(format!("term {}: no such term", position.term));
         }
         if position.date < document.date {
-            return reject(format!("position on {} dated before the document", position.term));
+            return reject(format!(
+                "position on {} dated before the document",
+                position.term
+            ));
         }
         if let Stance::Countered { counter } = &position.stance
             && self.term(counter).is_none()
@@ -503,7 +513,10 @@ impl NegotiationState {
                 match self.stance_at(party, term, agreement.date) {
                     Some(Stance::Proposed | Stance::Accepted) => {}
                     Some(other) => {
-                        return reject(format!("term {term}: {party}'s position is {}", other.as_str()));
+                        return reject(format!(
+                            "term {term}: {party}'s position is {}",
+                            other.as_str()
+                        ));
                     }
                     None => return reject(format!("term {term}: {party} has taken no position")),
                 }
@@ -519,7 +532,9 @@ impl NegotiationState {
         }
         match &claim.claimant {
             Claimant::Party { party } if party == signer.id && signer.is_party => {}
-            Claimant::Party { party } => return reject(format!("only {party} states its own claims")),
+            Claimant::Party { party } => {
+                return reject(format!("only {party} states its own claims"));
+            }
             Claimant::Source { name } => {
                 if !signer.is_intermediary {
                     return reject("the intermediary records claims of news sources");
@@ -533,7 +548,10 @@ impl NegotiationState {
         if let Some(term) = &claim.term
             && self.term(term).is_none()
         {
-            return reject(format!("claim {}: term {term} is not recorded", claim.claim_id));
+            return reject(format!(
+                "claim {}: term {term} is not recorded",
+                claim.claim_id
+            ));
         }
         Ok(())
     }
@@ -634,7 +652,9 @@ impl NegotiationState {
                         opt_text(round.host.clone()),
                         opt_text(round.started_at.map(|t| t.to_rfc3339())),
                         opt_text(round.ended_at.map(|t| t.to_rfc3339())),
-                        round.duration_minutes.map_or(Cell::Null, |m| Cell::int(m as u64)),
+                        round
+                            .duration_minutes
+                            .map_or(Cell::Null, |m| Cell::int(m as u64)),
                         Cell::int(r.entry),
                     ]
                 })
@@ -706,7 +726,14 @@ impl NegotiationState {
         };
         let terms = Table {
             name: "terms",
-            columns: &["document_id", "term_id", "type", "title", "rule", "recorded_at"],
+            columns: &[
+                "document_id",
+                "term_id",
+                "type",
+                "title",
+                "rule",
+                "recorded_at",
+            ],
             key_columns: 2,
             entry_column: 5,
             rows: self
@@ -719,7 +746,9 @@ impl NegotiationState {
                             Cell::text(&t.term_id),
                             Cell::text(t.rule.type_name()),
                             Cell::text(&t.title),
-                            Cell::Text(String::from_utf8(to_canonical(&t.rule)).expect("JSON is UTF-8")),
+                            Cell::Text(
+                                String::from_utf8(to_canonical(&t.rule)).expect("JSON is UTF-8"),
+                            ),
                             Cell::int(d.entry),
                         ]
                     })

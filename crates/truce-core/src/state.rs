@@ -244,7 +244,11 @@ impl LogState {
     /// The key that must have signed `envelope`, as registered for its
     /// actor at its index. For entry 0 the key is the one the entry itself
     /// registers (the log's genesis is self-signed).
-    pub fn signing_key(&self, envelope: &Envelope, payload: PayloadView) -> Result<VerifyingKey, Rejection> {
+    pub fn signing_key(
+        &self,
+        envelope: &Envelope,
+        payload: PayloadView,
+    ) -> Result<VerifyingKey, Rejection> {
         let statement = envelope.statement();
         if envelope.index == 0 {
             let PayloadView::Present(Event::LogCreated {
@@ -267,7 +271,10 @@ impl LogState {
                 key.status.as_str(),
                 envelope.index
             )),
-            None => reject(format!("actor {} has no key {}", actor.id, statement.key_id)),
+            None => reject(format!(
+                "actor {} has no key {}",
+                actor.id, statement.key_id
+            )),
         }
     }
 
@@ -287,7 +294,9 @@ impl LogState {
         if envelope.logged_at_ms < self.last_logged_at_ms {
             return reject("logged earlier than the entry before it");
         }
-        if envelope.checkpoint_size < self.last_checkpoint_size || envelope.checkpoint_size > envelope.index {
+        if envelope.checkpoint_size < self.last_checkpoint_size
+            || envelope.checkpoint_size > envelope.index
+        {
             return reject(format!(
                 "names checkpoint size {} after the entry before named {}",
                 envelope.checkpoint_size, self.last_checkpoint_size
@@ -364,7 +373,9 @@ impl LogState {
             Visibility::Actors(actors) => actors.iter().collect(),
         };
         if named.is_empty() || named.len() > MAX_VISIBILITY_ACTORS {
-            return reject(format!("visibility names 1 to {MAX_VISIBILITY_ACTORS} actors"));
+            return reject(format!(
+                "visibility names 1 to {MAX_VISIBILITY_ACTORS} actors"
+            ));
         }
         match named.iter().find(|a| !self.actors.contains_key(**a)) {
             Some(unknown) => reject(format!("visibility names unregistered actor {unknown}")),
@@ -421,9 +432,18 @@ impl LogState {
         }
     }
 
-    fn check_event(&self, signer: &Actor, event: &Event, visibility: &Visibility) -> Result<(), Rejection> {
+    fn check_event(
+        &self,
+        signer: &Actor,
+        event: &Event,
+        visibility: &Visibility,
+    ) -> Result<(), Rejection> {
         let by_intermediary = Some(&signer.id) == self.intermediary.as_ref();
-        let is_party = |id: &ActorId| self.actors.get(id).is_some_and(|a| a.role == ActorRole::Party);
+        let is_party = |id: &ActorId| {
+            self.actors
+                .get(id)
+                .is_some_and(|a| a.role == ActorRole::Party)
+        };
         match event {
             Event::LogCreated { .. } => reject("the log was already created"),
             Event::ActorRegistered {
@@ -450,7 +470,10 @@ impl LogState {
                 let target = self.actor_signed_for(signer, actor, by_intermediary)?;
                 let key = parse_vkey(new_vkey, target.role)?;
                 if target.key(&key_id_hex(key.key_id())).is_some() {
-                    return reject(format!("{actor} already had key {}", key_id_hex(key.key_id())));
+                    return reject(format!(
+                        "{actor} already had key {}",
+                        key_id_hex(key.key_id())
+                    ));
                 }
                 Ok(())
             }
@@ -474,10 +497,17 @@ impl LogState {
                 if *tree_size == 0 || *tree_size > self.tree_size {
                     return reject(format!("no checkpoint of size {tree_size} can exist yet"));
                 }
-                if self.cosignatures.contains_key(&(*tree_size, witness.clone())) {
+                if self
+                    .cosignatures
+                    .contains_key(&(*tree_size, witness.clone()))
+                {
                     return reject(format!("{witness} already cosigned checkpoint {tree_size}"));
                 }
-                let Some(cosigner) = self.actors.get(witness).filter(|a| a.role == ActorRole::Witness) else {
+                let Some(cosigner) = self
+                    .actors
+                    .get(witness)
+                    .filter(|a| a.role == ActorRole::Witness)
+                else {
                     return reject(format!("{witness} is not a registered witness"));
                 };
                 let root = tlog::checkpoint::decode_root(root_hash)
@@ -511,11 +541,14 @@ impl LogState {
             Event::PositionTaken(position) => self
                 .negotiation
                 .check_position(&self.signer_view(signer), position),
-            Event::AgreementRecorded(agreement) => {
-                self.negotiation
-                    .check_agreement(&self.signer_view(signer), agreement, &self.parties())
-            }
-            Event::ClaimRecorded(claim) => self.negotiation.check_claim(&self.signer_view(signer), claim),
+            Event::AgreementRecorded(agreement) => self.negotiation.check_agreement(
+                &self.signer_view(signer),
+                agreement,
+                &self.parties(),
+            ),
+            Event::ClaimRecorded(claim) => self
+                .negotiation
+                .check_claim(&self.signer_view(signer), claim),
             Event::ListSubmitted(list) => self.exchange_rule(self.exchange.check_list(
                 &self.signer_view(signer),
                 list,
@@ -533,27 +566,32 @@ impl LogState {
                 visibility,
                 &self.negotiation,
             )),
-            Event::StageAccepted { stage_id, party } => self.exchange_rule(self.exchange.check_acceptance(
-                &self.signer_view(signer),
-                stage_id,
-                party,
-            )),
+            Event::StageAccepted { stage_id, party } => self.exchange_rule(
+                self.exchange
+                    .check_acceptance(&self.signer_view(signer), stage_id, party),
+            ),
             Event::HandoverRecorded(handover) => {
                 if matches!(visibility, Visibility::Public) {
                     return reject("a handover names persons: it is not public");
                 }
-                self.exchange_rule(self.exchange.check_handover(&self.signer_view(signer), handover))
+                self.exchange_rule(
+                    self.exchange
+                        .check_handover(&self.signer_view(signer), handover),
+                )
             }
-            Event::ReceiptConfirmed(receipt) => {
-                self.exchange_rule(self.exchange.check_receipt(&self.signer_view(signer), receipt))
-            }
+            Event::ReceiptConfirmed(receipt) => self.exchange_rule(
+                self.exchange
+                    .check_receipt(&self.signer_view(signer), receipt),
+            ),
             Event::DiscrepancyRecorded(discrepancy) => self.exchange_rule(
                 self.exchange
                     .check_discrepancy(&self.signer_view(signer), discrepancy),
             ),
             Event::RemarkRecorded { subject, text } => {
                 if subject.trim().is_empty() || subject.len() > 200 || text.len() > 100_000 {
-                    return reject("a remark has a subject of 1-200 characters and at most 100,000 of text");
+                    return reject(
+                        "a remark has a subject of 1-200 characters and at most 100,000 of text",
+                    );
                 }
                 Ok(())
             }
@@ -568,7 +606,9 @@ impl LogState {
                     return reject(format!("entry {entry_index} does not exist yet"));
                 }
                 if self.unerasable.contains(entry_index) {
-                    return reject(format!("entry {entry_index} is a registry or erasure entry"));
+                    return reject(format!(
+                        "entry {entry_index} is a registry or erasure entry"
+                    ));
                 }
                 if self.erasures.contains_key(entry_index) {
                     return reject(format!("entry {entry_index} was already erased"));
@@ -592,7 +632,9 @@ impl LogState {
             return reject(format!("actor {actor} is not registered"));
         };
         if signer.id != *actor && !by_intermediary {
-            return reject(format!("only {actor} or the intermediary may change its keys"));
+            return reject(format!(
+                "only {actor} or the intermediary may change its keys"
+            ));
         }
         Ok(target)
     }
@@ -715,15 +757,21 @@ impl LogState {
             Event::RoundRecorded(round) => self.negotiation.apply_round(index, round),
             Event::DocumentTabled(document) => self.negotiation.apply_document(index, document),
             Event::PositionTaken(position) => self.negotiation.apply_position(index, position),
-            Event::AgreementRecorded(agreement) => self.negotiation.apply_agreement(index, agreement),
+            Event::AgreementRecorded(agreement) => {
+                self.negotiation.apply_agreement(index, agreement)
+            }
             Event::ClaimRecorded(claim) => self.negotiation.apply_claim(index, claim),
             Event::ListSubmitted(list) => self.exchange.apply_list(index, list),
             Event::MatchDecided(decision) => self.exchange.apply_match(index, decision),
             Event::StageProposed(stage) => self.exchange.apply_stage(index, stage),
-            Event::StageAccepted { stage_id, party } => self.exchange.apply_acceptance(stage_id, party),
+            Event::StageAccepted { stage_id, party } => {
+                self.exchange.apply_acceptance(stage_id, party)
+            }
             Event::HandoverRecorded(handover) => self.exchange.apply_handover(handover),
             Event::ReceiptConfirmed(receipt) => self.exchange.apply_receipt(receipt),
-            Event::DiscrepancyRecorded(discrepancy) => self.exchange.apply_discrepancy(index, discrepancy),
+            Event::DiscrepancyRecorded(discrepancy) => {
+                self.exchange.apply_discrepancy(index, discrepancy)
+            }
             Event::RemarkRecorded { .. } => {}
             Event::PayloadErased {
                 entry_index,

@@ -43,11 +43,17 @@ impl TermRule {
             TermRule::Ceasefire(c) => {
                 let domains: Vec<&str> = c.domains.iter().map(|d| d.as_str()).collect();
                 let window = match (c.start, c.end(), c.duration_days) {
-                    (Some(start), Some(end), _) => format!("{} to {}", start.to_rfc3339(), end.to_rfc3339()),
+                    (Some(start), Some(end), _) => {
+                        format!("{} to {}", start.to_rfc3339(), end.to_rfc3339())
+                    }
                     (None, _, Some(days)) => format!("{days} days from an agreed start"),
                     _ => "window open".to_owned(),
                 };
-                format!("{} ceasefire ({}), {window}", c.scope.as_str(), domains.join("/"))
+                format!(
+                    "{} ceasefire ({}), {window}",
+                    c.scope.as_str(),
+                    domains.join("/")
+                )
             }
             TermRule::Exchange(e) => {
                 let quantity = match e.quantity {
@@ -370,10 +376,17 @@ impl Predicate {
                 if person.assessments.contains(assessment) {
                     Verdict::Holds
                 } else {
-                    Verdict::Fails(format!("no commission assessed {}", assessment_name(*assessment)))
+                    Verdict::Fails(format!(
+                        "no commission assessed {}",
+                        assessment_name(*assessment)
+                    ))
                 }
             }
-            Predicate::AgeBetween { min, max, reference } => match person.date_of_birth {
+            Predicate::AgeBetween {
+                min,
+                max,
+                reference,
+            } => match person.date_of_birth {
                 None => Verdict::Unknown("date of birth unknown".to_owned()),
                 Some(birth) => {
                     let age = age_at(birth, *reference);

@@ -5,7 +5,9 @@ use proptest::prelude::*;
 use tlog::{Checkpoint, KeyType, SignerKey};
 use truce_core::canonical::{from_canonical, to_canonical};
 use truce_core::envelope::key_id_hex;
-use truce_core::{ActorId, ActorRole, Envelope, Event, LogState, PayloadView, Reader, Statement, Visibility};
+use truce_core::{
+    ActorId, ActorRole, Envelope, Event, LogState, PayloadView, Reader, Statement, Visibility,
+};
 
 const ORIGIN: &str = "truce.test/core";
 
@@ -39,13 +41,21 @@ impl Log {
             intermediary_vkey: log.me.verifier().to_string(),
         };
         let me = log.me.clone();
-        log.submit("icrc", &me, genesis, Visibility::Public).unwrap();
+        log.submit("icrc", &me, genesis, Visibility::Public)
+            .unwrap();
         log
     }
 
-    fn envelope(&self, actor: &str, key: &SignerKey, event: &Event, visibility: Visibility) -> Envelope {
+    fn envelope(
+        &self,
+        actor: &str,
+        key: &SignerKey,
+        event: &Event,
+        visibility: Visibility,
+    ) -> Envelope {
         let seq = self.state.next_seq(&id(actor));
-        let (statement, _) = Statement::for_event(ORIGIN, &id(actor), key, seq, event, visibility, 1_000);
+        let (statement, _) =
+            Statement::for_event(ORIGIN, &id(actor), key, seq, event, visibility, 1_000);
         let index = self.state.tree_size();
         Envelope {
             index,
@@ -118,7 +128,9 @@ fn only_the_intermediary_registers_actors() {
         name: "RU".into(),
         vkey: ru.verifier().to_string(),
     };
-    let refused = log.submit("ua", &ua, by_party, Visibility::Public).unwrap_err();
+    let refused = log
+        .submit("ua", &ua, by_party, Visibility::Public)
+        .unwrap_err();
     assert!(refused.contains("only the intermediary"), "{refused}");
     assert!(
         log.register("ua", ActorRole::Party, &ru)
@@ -169,7 +181,8 @@ fn a_revoked_key_signs_nothing_more_until_the_intermediary_rotates_one_in() {
         key_id: key_id_hex(old.key_id()),
         reason: "lost".into(),
     };
-    log.as_intermediary(revoke.clone(), Visibility::Public).unwrap();
+    log.as_intermediary(revoke.clone(), Visibility::Public)
+        .unwrap();
     assert!(
         log.submit("ru", &old, remark("x"), Visibility::Public)
             .unwrap_err()
@@ -216,7 +229,8 @@ fn sequence_numbers_make_replays_fail() {
     let ua = key("ua");
     log.register("ua", ActorRole::Party, &ua).unwrap();
     let envelope = log.envelope("ua", &ua, &remark("once"), Visibility::Public);
-    log.submit_envelope(envelope.clone(), remark("once")).unwrap();
+    log.submit_envelope(envelope.clone(), remark("once"))
+        .unwrap();
     let mut replay = envelope;
     replay.index = log.state.tree_size();
     replay.checkpoint_size = replay.index;
@@ -289,7 +303,8 @@ fn witnesses_cosign_but_sign_no_events() {
         log.as_intermediary(cosigned(&forged), Visibility::Public)
             .is_err()
     );
-    log.as_intermediary(cosigned(&good), Visibility::Public).unwrap();
+    log.as_intermediary(cosigned(&good), Visibility::Public)
+        .unwrap();
     assert!(
         log.as_intermediary(cosigned(&good), Visibility::Public)
             .unwrap_err()
@@ -336,13 +351,18 @@ fn the_entries_every_reader_needs_are_public_and_never_erased() {
             .unwrap_err()
             .contains("only the intermediary")
     );
-    let erasure = log.as_intermediary(erase(private), Visibility::Public).unwrap();
+    let erasure = log
+        .as_intermediary(erase(private), Visibility::Public)
+        .unwrap();
     assert!(
         log.as_intermediary(erase(private), Visibility::Public)
             .unwrap_err()
             .contains("already erased")
     );
-    assert!(log.as_intermediary(erase(erasure), Visibility::Public).is_err());
+    assert!(
+        log.as_intermediary(erase(erasure), Visibility::Public)
+            .is_err()
+    );
     assert!(
         log.as_intermediary(erase(999), Visibility::Public)
             .unwrap_err()
@@ -383,7 +403,10 @@ fn visibility_names_who_may_read() {
     let cases = [
         (Visibility::Public, [true, true, true, true, true]),
         (Visibility::Intermediary, [true, false, false, false, false]),
-        (Visibility::Party(id("ua")), [true, true, false, false, false]),
+        (
+            Visibility::Party(id("ua")),
+            [true, true, false, false, false],
+        ),
         (
             Visibility::Actors([id("ua"), id("osce")].into()),
             [true, true, false, true, false],
@@ -415,7 +438,10 @@ fn canonical_bytes_are_unique() {
         "{\"kind\":\"remark_recorded\",\"subject\":\"\\u0061\",\"text\":\"b\"}",
         "{\"kind\":\"remark_recorded\",\"subject\":\"a\",\"text\":\"b\",\"extra\":1}",
     ] {
-        assert!(from_canonical::<Event>(variant.as_bytes()).is_err(), "{variant}");
+        assert!(
+            from_canonical::<Event>(variant.as_bytes()).is_err(),
+            "{variant}"
+        );
     }
 }
 
@@ -515,7 +541,8 @@ proptest! {
 mod negotiation {
     use chrono::{DateTime, FixedOffset, NaiveDate};
     use truce_core::negotiation::{
-        Agreement, Claim, Claimant, DeadlineStatus, Document, DocumentKind, Position, Round, Stance, TermRef,
+        Agreement, Claim, Claimant, DeadlineStatus, Document, DocumentKind, Position, Round,
+        Stance, TermRef,
     };
     use truce_core::terms::{
         Assessment, Ceasefire, Coverage, Domain, Exchange, ExchangeSubject, Extension, PersonFacts,
@@ -548,7 +575,11 @@ mod negotiation {
     fn a_ceasefire_holds_in_its_window_and_domains_only() {
         let truce = easter_truce();
         let cases = [
-            ("2025-04-19T17:59:59+03:00", Domain::Land, Coverage::NotYetStarted),
+            (
+                "2025-04-19T17:59:59+03:00",
+                Domain::Land,
+                Coverage::NotYetStarted,
+            ),
             ("2025-04-19T18:00:00+03:00", Domain::Land, Coverage::InForce),
             // The same instant written in UTC.
             ("2025-04-19T15:00:00+00:00", Domain::Air, Coverage::InForce),
@@ -556,7 +587,11 @@ mod negotiation {
             ("2025-04-21T00:00:00+03:00", Domain::Land, Coverage::Ended),
         ];
         for (at, domain, expected) in cases {
-            assert_eq!(truce.covers(moment(at), domain, 0), expected, "{at} {domain:?}");
+            assert_eq!(
+                truce.covers(moment(at), domain, 0),
+                expected,
+                "{at} {domain:?}"
+            );
         }
         let local = Ceasefire {
             domains: [Domain::Land].into(),
@@ -680,7 +715,9 @@ mod negotiation {
         let unknown = PersonFacts::default();
         let reasons = term.priority_of(&unknown).unwrap_err();
         assert!(
-            reasons.iter().any(|why| why.contains("date of birth unknown")),
+            reasons
+                .iter()
+                .any(|why| why.contains("date of birth unknown")),
             "{reasons:?}"
         );
         let either = Predicate::AnyOf {
@@ -880,7 +917,10 @@ mod negotiation {
         )
         .unwrap();
         let negotiation = log.state.negotiation();
-        assert_eq!(negotiation.stance_at(&id("ua"), &t1, day("2025-06-04")), None);
+        assert_eq!(
+            negotiation.stance_at(&id("ua"), &t1, day("2025-06-04")),
+            None
+        );
         assert_eq!(
             negotiation.stance_at(&id("ua"), &t1, day("2025-06-10")),
             Some(&counter)
@@ -905,10 +945,20 @@ mod negotiation {
             Visibility::Public,
         )
         .unwrap();
-        let status = |log: &Log, today: &str| log.state.negotiation().deadlines(day(today))[0].status;
-        assert_eq!(status(&log, "2025-06-05"), DeadlineStatus::Due { days_left: 4 });
-        assert_eq!(status(&log, "2025-06-09"), DeadlineStatus::Due { days_left: 0 });
-        assert_eq!(status(&log, "2025-06-12"), DeadlineStatus::Overdue { days: 3 });
+        let status =
+            |log: &Log, today: &str| log.state.negotiation().deadlines(day(today))[0].status;
+        assert_eq!(
+            status(&log, "2025-06-05"),
+            DeadlineStatus::Due { days_left: 4 }
+        );
+        assert_eq!(
+            status(&log, "2025-06-09"),
+            DeadlineStatus::Due { days_left: 0 }
+        );
+        assert_eq!(
+            status(&log, "2025-06-12"),
+            DeadlineStatus::Overdue { days: 3 }
+        );
         // ru's own "proposed" is not an answer; ua's rejection is.
         log.submit(
             "ua",
@@ -1011,7 +1061,8 @@ mod negotiation {
                 .unwrap_err()
                 .contains("only ua")
         );
-        log.submit("ua", &ua, ua_claim(), Visibility::Public).unwrap();
+        log.submit("ua", &ua, ua_claim(), Visibility::Public)
+            .unwrap();
         log.submit(
             "ru",
             &ru,
@@ -1069,7 +1120,12 @@ mod negotiation {
         );
         assert!(refused.unwrap_err().contains("at least one domain"));
         document.terms = vec![provision("t1"), provision("t1")];
-        let refused = log.submit("ua", &ua, Event::DocumentTabled(document), Visibility::Public);
+        let refused = log.submit(
+            "ua",
+            &ua,
+            Event::DocumentTabled(document),
+            Visibility::Public,
+        );
         assert!(refused.unwrap_err().contains("appears twice"));
     }
 }
@@ -1130,12 +1186,13 @@ mod exchanges {
 
     use chrono::NaiveDate;
     use truce_core::exchange::{
-        CommissionAssessment, Discrepancy, DiscrepancyKind, Handover, ListKind, Outcome, PersonList,
-        PersonOutcome, PersonRecord, PersonRef, Receipt, Stage, StageStatus,
+        CommissionAssessment, Discrepancy, DiscrepancyKind, Handover, ListKind, Outcome,
+        PersonList, PersonOutcome, PersonRecord, PersonRef, Receipt, Stage, StageStatus,
     };
     use truce_core::negotiation::{Document, DocumentKind, Round, TermRef};
     use truce_core::terms::{
-        Assessment, Category, Exchange, ExchangeSubject, Predicate, Quantity, Status, Term, TermRule,
+        Assessment, Category, Exchange, ExchangeSubject, Predicate, Quantity, Status, Term,
+        TermRule,
     };
 
     use super::*;
@@ -1180,7 +1237,9 @@ mod exchanges {
         let exchange = Exchange {
             subject: ExchangeSubject::PrisonersOfWar,
             ratio: (1, 1),
-            quantity: Quantity::AllForAll { minimum_per_side: 4 },
+            quantity: Quantity::AllForAll {
+                minimum_per_side: 4,
+            },
             categories: vec![
                 category(
                     "severely wounded",
@@ -1269,7 +1328,11 @@ mod exchanges {
             list_kind: ListKind::Held,
             term: term(),
             version: 1,
-            persons: kinds.iter().enumerate().map(|(n, k)| person(n, *k)).collect(),
+            persons: kinds
+                .iter()
+                .enumerate()
+                .map(|(n, k)| person(n, *k))
+                .collect(),
         })
     }
 
@@ -1330,9 +1393,17 @@ mod exchanges {
             unreachable!()
         };
         v2.version = 2;
-        log.submit("ua", &ua, Event::ListSubmitted(v2), Visibility::Party(id("ua")))
-            .unwrap();
-        assert_eq!(log.state.exchange().list("ua-held").unwrap().persons.len(), 3);
+        log.submit(
+            "ua",
+            &ua,
+            Event::ListSubmitted(v2),
+            Visibility::Party(id("ua")),
+        )
+        .unwrap();
+        assert_eq!(
+            log.state.exchange().list("ua-held").unwrap().persons.len(),
+            3
+        );
         let Event::ListSubmitted(mut twice) = held("ru", &[0, 0]) else {
             unreachable!()
         };
@@ -1345,20 +1416,36 @@ mod exchanges {
                 Visibility::Party(id("ru")),
             )
             .unwrap_err();
-        assert!(refused.contains("person 2: person_id appears twice"), "{refused}");
+        assert!(
+            refused.contains("person 2: person_id appears twice"),
+            "{refused}"
+        );
     }
 
     #[test]
     fn stages_keep_parity_priority_and_never_stage_anyone_twice() {
         let (mut log, ua, ru) = agreed();
-        log.submit("ua", &ua, held("ua", &[2, 0, 3, 1]), Visibility::Party(id("ua")))
-            .unwrap();
-        log.submit("ru", &ru, held("ru", &[1, 2, 0]), Visibility::Party(id("ru")))
-            .unwrap();
+        log.submit(
+            "ua",
+            &ua,
+            held("ua", &[2, 0, 3, 1]),
+            Visibility::Party(id("ua")),
+        )
+        .unwrap();
+        log.submit(
+            "ru",
+            &ru,
+            held("ru", &[1, 2, 0]),
+            Visibility::Party(id("ru")),
+        )
+        .unwrap();
         let only_intermediary = log
             .submit("ua", &ua, stage("s1", &[1], &[2]), both())
             .unwrap_err();
-        assert!(only_intermediary.contains("intermediary"), "{only_intermediary}");
+        assert!(
+            only_intermediary.contains("intermediary"),
+            "{only_intermediary}"
+        );
         assert!(
             log.as_intermediary(stage("s1", &[1], &[2]), Visibility::Public)
                 .unwrap_err()
@@ -1376,18 +1463,22 @@ mod exchanges {
                 .contains("not eligible")
         );
         // ua's p0000 is aged 18-25 (priority 3) while p0001 is severely wounded (priority 1).
-        let out_of_order = log.as_intermediary(stage("s1", &[0], &[2]), both()).unwrap_err();
+        let out_of_order = log
+            .as_intermediary(stage("s1", &[0], &[2]), both())
+            .unwrap_err();
         assert!(
             out_of_order.contains("ua-held/p0001 (priority 1) waits"),
             "{out_of_order}"
         );
-        log.as_intermediary(stage("s1", &[1], &[2]), both()).unwrap();
+        log.as_intermediary(stage("s1", &[1], &[2]), both())
+            .unwrap();
         assert!(
             log.as_intermediary(stage("s2", &[1], &[0]), both())
                 .unwrap_err()
                 .contains("already staged")
         );
-        log.as_intermediary(stage("s2", &[3], &[0]), both()).unwrap();
+        log.as_intermediary(stage("s2", &[3], &[0]), both())
+            .unwrap();
         // Off parity only with a stated reason.
         let Event::StageProposed(mut one_way) = stage("s3", &[], &[1]) else {
             unreachable!()

@@ -74,7 +74,8 @@ fn main() {
         .map(|i| {
             let event = Event::RemarkRecorded {
                 subject: format!("stage report {i}"),
-                text: "Stage handed over at the agreed crossing; both receipts confirmed.".to_owned(),
+                text: "Stage handed over at the agreed crossing; both receipts confirmed."
+                    .to_owned(),
             };
             let (statement, payload) = Statement::for_event(
                 origin,

@@ -31,8 +31,8 @@ pub fn export_reader_copy(
     let reader_view = Reader::Actor(reader.clone());
     store
         .for_each_entry(0, size, &mut |mut entry| {
-            let envelope =
-                Envelope::from_leaf(&entry.leaf).map_err(|e| format!("entry {}: {e}", entry.index))?;
+            let envelope = Envelope::from_leaf(&entry.leaf)
+                .map_err(|e| format!("entry {}: {e}", entry.index))?;
             if matches!(entry.payload, PayloadRecord::Present(_))
                 && !envelope.statement().visibility.allows(&reader_view)
             {

@@ -45,6 +45,7 @@ pub fn read_key_file(path: &Path) -> Result<SignerKey, LedgerError> {
     }
     let text = std::fs::read_to_string(path).map_err(|e| LedgerError::io(path, e))?;
     // The key text must not reach an error message.
-    SignerKey::from_private_text(&text)
-        .map_err(|e| LedgerError::Input(format!("{}: not a private key file ({e})", path.display())))
+    SignerKey::from_private_text(&text).map_err(|e| {
+        LedgerError::Input(format!("{}: not a private key file ({e})", path.display()))
+    })
 }

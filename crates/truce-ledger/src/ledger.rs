@@ -14,7 +14,8 @@ use tlog::merkle::{self, Hash, TreeHashes};
 use tlog::{Checkpoint, KeyType, Note, NoteSignature, SignerKey, VerifierKey};
 use truce_core::envelope::{MAX_LEAF_BYTES, MAX_PAYLOAD_BYTES, sha256_hex};
 use truce_core::{
-    ActorId, Envelope, Event, LogState, PayloadView, Rejection, SignedStatement, Statement, Visibility,
+    ActorId, Envelope, Event, LogState, PayloadView, Rejection, SignedStatement, Statement,
+    Visibility,
 };
 use truce_store::{Batch, LogMeta, LogStore, PayloadRecord, SqliteStore, StoredEntry};
 
@@ -107,8 +108,9 @@ impl LogView {
             Some(size) => checkpoints.into_iter().find(|(s, _)| *s == size),
             None => checkpoints.into_iter().last(),
         };
-        let (_, note) =
-            found.ok_or_else(|| LedgerError::Input("no checkpoint was signed at that size".to_owned()))?;
+        let (_, note) = found.ok_or_else(|| {
+            LedgerError::Input("no checkpoint was signed at that size".to_owned())
+        })?;
         let corrupt = |e: tlog::NoteError| LedgerError::Io(format!("stored checkpoint: {e}"));
         let mut note = Note::parse(&note).map_err(corrupt)?;
         note.verify(&[self.log_vkey()?]).map_err(corrupt)?;
@@ -152,9 +154,12 @@ fn decode(submission: Submission) -> Result<Decoded, Rejection> {
         )));
     }
     if sha256_hex(&submission.payload) != submission.signed.statement.payload_sha256 {
-        return Err(Rejection("payload does not match payload_sha256".to_owned()));
+        return Err(Rejection(
+            "payload does not match payload_sha256".to_owned(),
+        ));
     }
-    let event = Event::from_payload(&submission.payload).map_err(|e| Rejection(format!("payload: {e}")))?;
+    let event =
+        Event::from_payload(&submission.payload).map_err(|e| Rejection(format!("payload: {e}")))?;
     Ok(Decoded {
         signed: submission.signed,
         payload: submission.payload,
@@ -200,7 +205,8 @@ impl Ledger {
         let bad_origin = |e| LedgerError::Input(format!("--origin {origin:?}: {e}"));
         let log_key = SignerKey::generate(origin, KeyType::Ed25519).map_err(bad_origin)?;
         let intermediary_key =
-            SignerKey::generate(&format!("{origin}/{intermediary}"), KeyType::Ed25519).map_err(bad_origin)?;
+            SignerKey::generate(&format!("{origin}/{intermediary}"), KeyType::Ed25519)
+                .map_err(bad_origin)?;
         let meta = LogMeta {
             origin: origin.to_owned(),
             log_vkey: log_key.verifier().to_string(),
@@ -208,7 +214,10 @@ impl Ledger {
         };
         let store = SqliteStore::create(dir, &meta, &LogState::new().derived_tables())?;
         write_key_file(&dir.join(KEYS_DIR).join(LOG_KEY_FILE), &log_key)?;
-        write_key_file(&dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE), &intermediary_key)?;
+        write_key_file(
+            &dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE),
+            &intermediary_key,
+        )?;
         let view = LogView {
             dir: dir.to_owned(),
             store,
@@ -224,7 +233,12 @@ impl Ledger {
             intermediary_name: intermediary_name.to_owned(),
             intermediary_vkey: intermediary_key.verifier().to_string(),
         };
-        let submission = ledger.submission(intermediary, &intermediary_key, &genesis, Visibility::Public);
+        let submission = ledger.submission(
+            intermediary,
+            &intermediary_key,
+            &genesis,
+            Visibility::Public,
+        );
         ledger.append_one(submission)?;
         Ok(ledger)
     }
@@ -307,7 +321,8 @@ impl Ledger {
         &mut self,
         items: Vec<(String, ActorId, &SignerKey, Event, Visibility)>,
     ) -> Result<Vec<u64>, LedgerError> {
-        let mut next_seq: std::collections::BTreeMap<ActorId, u64> = std::collections::BTreeMap::new();
+        let mut next_seq: std::collections::BTreeMap<ActorId, u64> =
+            std::collections::BTreeMap::new();
         let mut trial = self.view.state.clone();
         let mut submissions = Vec::with_capacity(items.len());
         for (label, actor, key, event, visibility) in items {
@@ -362,7 +377,8 @@ impl Ledger {
         &mut self,
         submissions: Vec<Submission>,
     ) -> Result<Vec<Result<u64, Rejection>>, LedgerError> {
-        let decoded: Vec<Result<Decoded, Rejection>> = submissions.into_par_iter().map(decode).collect();
+        let decoded: Vec<Result<Decoded, Rejection>> =
+            submissions.into_par_iter().map(decode).collect();
         // Check signatures in parallel against the keys as they stand now;
         // an entry whose key changes inside this batch is checked again below.
         let state = &self.view.state;
@@ -377,7 +393,9 @@ impl Ledger {
                     state.last_logged_at_ms(),
                     checkpoint_size,
                 );
-                let key = state.signing_key(&probe, PayloadView::Present(&d.event)).ok()?;
+                let key = state
+                    .signing_key(&probe, PayloadView::Present(&d.event))
+                    .ok()?;
                 d.signed.verify(&key).ok().map(|()| key)
             })
             .collect();
@@ -426,15 +444,21 @@ impl Ledger {
         if batch.entries.is_empty() {
             return Ok(results);
         }
-        let derived =
-            (self.view.state.derived_revision() != revision_before).then(|| self.view.state.derived_tables());
+        let derived = (self.view.state.derived_revision() != revision_before)
+            .then(|| self.view.state.derived_tables());
         batch.derived_tables = derived.as_deref();
         let due = self
             .options
             .checkpoint_interval
             .is_none_or(|every| self.last_checkpoint_at.elapsed() >= every);
-        let checkpoint = if due { Some(self.sign_checkpoint()?) } else { None };
-        batch.checkpoint = checkpoint.as_ref().map(|(size, note, _)| (*size, note.clone()));
+        let checkpoint = if due {
+            Some(self.sign_checkpoint()?)
+        } else {
+            None
+        };
+        batch.checkpoint = checkpoint
+            .as_ref()
+            .map(|(size, note, _)| (*size, note.clone()));
         if let Err(e) = self.view.store.append(batch) {
             // Memory ran ahead of the store: rebuild it from what is durable.
             tracing::error!(first_index, error = %e, "append failed; reloading the ledger from the store");
@@ -498,7 +522,12 @@ impl Ledger {
     }
 }
 
-fn envelope_at(signed: &SignedStatement, index: u64, logged_at_ms: i64, checkpoint_size: u64) -> Envelope {
+fn envelope_at(
+    signed: &SignedStatement,
+    index: u64,
+    logged_at_ms: i64,
+    checkpoint_size: u64,
+) -> Envelope {
     Envelope {
         index,
         logged_at_ms,

@@ -118,8 +118,8 @@ pub(crate) fn fold_stored(
     state: &mut truce_core::LogState,
     entry: &truce_store::StoredEntry,
 ) -> Result<truce_core::Envelope, String> {
-    let envelope =
-        truce_core::Envelope::from_leaf(&entry.leaf).map_err(|e| format!("entry {}: {e}", entry.index))?;
+    let envelope = truce_core::Envelope::from_leaf(&entry.leaf)
+        .map_err(|e| format!("entry {}: {e}", entry.index))?;
     let event = match &entry.payload {
         truce_store::PayloadRecord::Present(bytes) => Some(
             truce_core::Event::from_payload(bytes)

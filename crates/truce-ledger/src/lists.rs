@@ -48,7 +48,11 @@ pub fn parse_persons(name: &str, text: &str) -> Result<Vec<PersonRecord>, Ledger
             } else {
                 "a field has the wrong type or name"
             };
-            LedgerError::Input(format!("{name}: line {} column {}: {what}", e.line(), e.column()))
+            LedgerError::Input(format!(
+                "{name}: line {} column {}: {what}",
+                e.line(),
+                e.column()
+            ))
         })?;
         let problems: Vec<String> = persons
             .iter()
@@ -123,7 +127,9 @@ pub fn parse_persons(name: &str, text: &str) -> Result<Vec<PersonRecord>, Ledger
                 Ok(()) => persons.push(person),
                 Err(why) => problems.push(format!("{name}: line {line}: {why}")),
             },
-            Err((field, why)) => problems.push(format!("{name}: line {line}, field {field}: {why}")),
+            Err((field, why)) => {
+                problems.push(format!("{name}: line {line}, field {field}: {why}"))
+            }
         }
     }
     let mut seen = std::collections::BTreeMap::new();
@@ -155,7 +161,10 @@ fn report(mut problems: Vec<String>) -> LedgerError {
     let total = problems.len();
     problems.truncate(MAX_REPORTED_PROBLEMS);
     if total > MAX_REPORTED_PROBLEMS {
-        problems.push(format!("... and {} more problems", total - MAX_REPORTED_PROBLEMS));
+        problems.push(format!(
+            "... and {} more problems",
+            total - MAX_REPORTED_PROBLEMS
+        ));
     }
     LedgerError::Input(format!(
         "{total} problem(s); nothing was recorded:\n{}",
@@ -216,12 +225,20 @@ fn person_from_cells(cells: &[&str; COLUMNS.len()]) -> Result<PersonRecord, Fiel
             let assessment = match kind {
                 "seriously_ill" | "seriously ill" => Assessment::SeriouslyIll,
                 "severely_wounded" | "severely wounded" => Assessment::SeverelyWounded,
-                _ => return Err(("assessment", "use seriously_ill or severely_wounded".to_owned())),
+                _ => {
+                    return Err((
+                        "assessment",
+                        "use seriously_ill or severely_wounded".to_owned(),
+                    ));
+                }
             };
             let date = date("assessment_date", assessment_date)?
                 .ok_or(("assessment_date", "an assessment needs its date".to_owned()))?;
             if commission.is_empty() {
-                return Err(("commission", "an assessment names its commission".to_owned()));
+                return Err((
+                    "commission",
+                    "an assessment names its commission".to_owned(),
+                ));
             }
             vec![CommissionAssessment {
                 assessment,
@@ -239,7 +256,12 @@ fn person_from_cells(cells: &[&str; COLUMNS.len()]) -> Result<PersonRecord, Fiel
                 "dna" => Identification::Dna,
                 "documents" => Identification::Documents,
                 "unidentified" => Identification::Unidentified,
-                _ => return Err(("identification", "use dna, documents or unidentified".to_owned())),
+                _ => {
+                    return Err((
+                        "identification",
+                        "use dna, documents or unidentified".to_owned(),
+                    ));
+                }
             },
             case_ref: optional(case_ref),
         }),

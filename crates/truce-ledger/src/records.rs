@@ -53,7 +53,11 @@ impl RecordSet {
             })?
         } else {
             serde_json::from_str(text).map_err(|e| {
-                LedgerError::Input(format!("{name}: line {} column {}: {e}", e.line(), e.column()))
+                LedgerError::Input(format!(
+                    "{name}: line {} column {}: {e}",
+                    e.line(),
+                    e.column()
+                ))
             })?
         };
         if set.len() > MAX_RECORDS {
@@ -140,7 +144,11 @@ pub type KeyRing = BTreeMap<ActorId, SignerKey>;
 
 /// Appends every record of `set`, or none: returns the entry indices, or
 /// the first refused record with the reason.
-pub fn import(ledger: &mut Ledger, set: &RecordSet, keys: &KeyRing) -> Result<Vec<u64>, LedgerError> {
+pub fn import(
+    ledger: &mut Ledger,
+    set: &RecordSet,
+    keys: &KeyRing,
+) -> Result<Vec<u64>, LedgerError> {
     let events = set.events();
     let mut items = Vec::with_capacity(events.len());
     for (label, event) in &events {
@@ -151,7 +159,13 @@ pub fn import(ledger: &mut Ledger, set: &RecordSet, keys: &KeyRing) -> Result<Ve
                 "{label}: must be signed by {signer}, and no key for {signer} was given"
             ))
         })?;
-        items.push((label.clone(), signer, key, event.clone(), Visibility::Public));
+        items.push((
+            label.clone(),
+            signer,
+            key,
+            event.clone(),
+            Visibility::Public,
+        ));
     }
     ledger.append_all(items)
 }

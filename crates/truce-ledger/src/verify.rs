@@ -52,7 +52,11 @@ impl std::fmt::Display for VerifyReport {
             .collect();
         writeln!(f, "log          {}", self.origin)?;
         writeln!(f, "copy of      {}", self.reader)?;
-        writeln!(f, "entries      {} (root {})", self.tree_size, self.root_hex)?;
+        writeln!(
+            f,
+            "entries      {} (root {})",
+            self.tree_size, self.root_hex
+        )?;
         writeln!(f, "actors       {}", actors.join(", "))?;
         writeln!(
             f,
@@ -69,7 +73,10 @@ impl std::fmt::Display for VerifyReport {
             "derived      {} tables equal to a replay of the log",
             self.derived_tables
         )?;
-        write!(f, "OK: every entry, signature, checkpoint and payload verifies")
+        write!(
+            f,
+            "OK: every entry, signature, checkpoint and payload verifies"
+        )
     }
 }
 
@@ -99,9 +106,12 @@ struct Decoded {
 fn decode(entry: StoredEntry) -> Result<Decoded, String> {
     let index = entry.index;
     if merkle::leaf_hash(&entry.leaf) != entry.leaf_hash {
-        return Err(format!("entry {index}: stored leaf hash does not match the leaf"));
+        return Err(format!(
+            "entry {index}: stored leaf hash does not match the leaf"
+        ));
     }
-    let envelope = Envelope::from_leaf(&entry.leaf).map_err(|e| format!("entry {index}: envelope {e}"))?;
+    let envelope =
+        Envelope::from_leaf(&entry.leaf).map_err(|e| format!("entry {index}: envelope {e}"))?;
     if envelope.index != index {
         return Err(format!(
             "entry {index}: envelope says it is entry {}",
@@ -171,7 +181,10 @@ fn verify_signatures(pending: &[PendingSignature]) -> Result<(), VerifyFailure> 
 /// its own connection, this thread decodes (in parallel) and folds them,
 /// and a checker thread batch-verifies each window's signatures while the
 /// next window is folded.
-pub fn verify_data_dir(dir: &Path, pinned: Option<&VerifierKey>) -> Result<VerifyReport, VerifyFailure> {
+pub fn verify_data_dir(
+    dir: &Path,
+    pinned: Option<&VerifierKey>,
+) -> Result<VerifyReport, VerifyFailure> {
     let io = |e: truce_store::StoreError| VerifyFailure(e.to_string());
     let store = SqliteStore::open(dir).map_err(io)?;
     let meta = store.meta().map_err(io)?;
@@ -185,7 +198,9 @@ pub fn verify_data_dir(dir: &Path, pinned: Option<&VerifierKey>) -> Result<Verif
     let reader = if meta.reader == ActorRole::Intermediary.as_str() {
         Reader::Intermediary
     } else {
-        Reader::Actor(ActorId::new(&meta.reader).map_err(|e| VerifyFailure(format!("meta reader: {e}")))?)
+        Reader::Actor(
+            ActorId::new(&meta.reader).map_err(|e| VerifyFailure(format!("meta reader: {e}")))?,
+        )
     };
 
     let mut report = VerifyReport {
@@ -223,7 +238,8 @@ pub fn verify_data_dir(dir: &Path, pinned: Option<&VerifierKey>) -> Result<Verif
                     break;
                 }
             };
-            let decoded: Vec<Result<Decoded, String>> = window.into_par_iter().map(decode).collect();
+            let decoded: Vec<Result<Decoded, String>> =
+                window.into_par_iter().map(decode).collect();
             let mut pending = Vec::with_capacity(decoded.len());
             for item in decoded {
                 let outcome = item.and_then(|d| {
@@ -256,7 +272,9 @@ pub fn verify_data_dir(dir: &Path, pinned: Option<&VerifierKey>) -> Result<Verif
             }
         }
         drop(pending_tx);
-        checker.join().expect("the signature checker does not panic")?;
+        checker
+            .join()
+            .expect("the signature checker does not panic")?;
         Ok(failure)
     })?;
     if let Some(why) = fold_failure {
@@ -292,7 +310,11 @@ pub fn verify_data_dir(dir: &Path, pinned: Option<&VerifierKey>) -> Result<Verif
 
 /// Streams the entries in windows; a store error or a gap ends the stream
 /// with the reason.
-fn read_windows(dir: &Path, size: u64, windows: &mpsc::SyncSender<Result<Vec<StoredEntry>, String>>) {
+fn read_windows(
+    dir: &Path,
+    size: u64,
+    windows: &mpsc::SyncSender<Result<Vec<StoredEntry>, String>>,
+) {
     let store = match SqliteStore::open(dir) {
         Ok(store) => store,
         Err(e) => {
@@ -373,8 +395,13 @@ fn check_erasures(state: &LogState, erased_payloads: &BTreeSet<u64>) -> Result<(
             ));
         }
     }
-    if let Some(index) = erased_payloads.iter().find(|i| !state.erasures().contains_key(i)) {
-        return fail(format!("entry {index}: payload erased without an erasure event"));
+    if let Some(index) = erased_payloads
+        .iter()
+        .find(|i| !state.erasures().contains_key(i))
+    {
+        return fail(format!(
+            "entry {index}: payload erased without an erasure event"
+        ));
     }
     Ok(())
 }
@@ -387,7 +414,9 @@ fn check_checkpoints(
     checkpoint_refs: &BTreeMap<u64, u64>,
     report: &mut VerifyReport,
 ) -> Result<BTreeMap<u64, Hash>, VerifyFailure> {
-    let checkpoints = store.checkpoints().map_err(|e| VerifyFailure(e.to_string()))?;
+    let checkpoints = store
+        .checkpoints()
+        .map_err(|e| VerifyFailure(e.to_string()))?;
     if checkpoints.is_empty() {
         return fail("the log has no signed checkpoint");
     }
@@ -396,7 +425,8 @@ fn check_checkpoints(
     let opened: Vec<Checkpoint> = checkpoints
         .par_iter()
         .map(|(stored_size, note)| {
-            let bad = |why: String| VerifyFailure(format!("checkpoint at size {stored_size}: {why}"));
+            let bad =
+                |why: String| VerifyFailure(format!("checkpoint at size {stored_size}: {why}"));
             let note = Note::parse(note).map_err(|e| bad(e.to_string()))?;
             note.verify(std::slice::from_ref(log_vkey))
                 .map_err(|e| bad(e.to_string()))?;
@@ -423,7 +453,9 @@ fn check_checkpoints(
     opened.par_windows(2).try_for_each(|pair| {
         let (previous, checkpoint) = (&pair[0], &pair[1]);
         let proof = merkle::consistency_proof(tree, previous.tree_size, checkpoint.tree_size)
-            .map_err(|e| VerifyFailure(format!("checkpoint at size {}: {e}", checkpoint.tree_size)))?;
+            .map_err(|e| {
+                VerifyFailure(format!("checkpoint at size {}: {e}", checkpoint.tree_size))
+            })?;
         merkle::verify_consistency(
             previous.tree_size,
             checkpoint.tree_size,
@@ -438,7 +470,8 @@ fn check_checkpoints(
             ))
         })
     })?;
-    let signed_roots: BTreeMap<u64, Hash> = opened.iter().map(|c| (c.tree_size, c.root_hash)).collect();
+    let signed_roots: BTreeMap<u64, Hash> =
+        opened.iter().map(|c| (c.tree_size, c.root_hash)).collect();
     let previous = opened.last();
     report.checkpoints = checkpoints.len();
     report.latest_checkpoint_size = previous.map_or(0, |c| c.tree_size);
@@ -518,7 +551,10 @@ fn check_derived_tables(
                     "entry {entry}: derived table {} differs from a replay of the log",
                     table.name
                 ),
-                None => format!("derived table {} differs from a replay of the log", table.name),
+                None => format!(
+                    "derived table {} differs from a replay of the log",
+                    table.name
+                ),
             });
         }
     }

@@ -13,7 +13,8 @@ use truce_ledger::records::{KeyRing, RecordSet, import};
 use truce_ledger::scenario::SCENARIOS;
 use truce_ledger::witness::cosign_latest;
 use truce_ledger::{
-    INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerOptions, LogView, appender, export_tiles, verify_data_dir,
+    INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerOptions, LogView, appender, export_tiles,
+    verify_data_dir,
 };
 use truce_store::LogStore;
 
@@ -31,7 +32,13 @@ fn key(name: &str, key_type: KeyType) -> SignerKey {
     SignerKey::generate(name, key_type).unwrap()
 }
 
-fn record(ledger: &mut Ledger, actor: &str, key: &SignerKey, event: Event, visibility: Visibility) -> u64 {
+fn record(
+    ledger: &mut Ledger,
+    actor: &str,
+    key: &SignerKey,
+    event: Event,
+    visibility: Visibility,
+) -> u64 {
     let submission = ledger.submission(&id(actor), key, &event, visibility);
     ledger
         .append_one(submission)
@@ -113,13 +120,25 @@ fn fixture() -> Fixture {
         key_id: format!("{:08x}", ru_old.key_id()),
         reason: "compromised".to_owned(),
     };
-    record(&mut ledger, "intermediary", &me, revocation, Visibility::Public);
+    record(
+        &mut ledger,
+        "intermediary",
+        &me,
+        revocation,
+        Visibility::Public,
+    );
     let ru_key = key("truce.test/ru-2", KeyType::Ed25519);
     let rotation = Event::KeyRotated {
         actor: id("ru"),
         new_vkey: ru_key.verifier().to_string(),
     };
-    record(&mut ledger, "intermediary", &me, rotation, Visibility::Public);
+    record(
+        &mut ledger,
+        "intermediary",
+        &me,
+        rotation,
+        Visibility::Public,
+    );
     // The negotiation record of the demo scenario, signed by whoever would
     // sign each record (the parties their memoranda, positions and claims).
     let keys: KeyRing = [
@@ -155,7 +174,13 @@ fn fixture() -> Fixture {
             entry_index,
             legal_basis: "court order 1/2026".to_owned(),
         };
-        record(&mut ledger, "intermediary", &me, erasure, Visibility::Public);
+        record(
+            &mut ledger,
+            "intermediary",
+            &me,
+            erasure,
+            Visibility::Public,
+        );
     }
     record(
         &mut ledger,
@@ -191,7 +216,8 @@ fn person(party: &str, id_: &str, born: &str, assessment: Option<&str>) -> serde
 /// Fictional lists for the Istanbul prisoners' term, two stages, their
 /// sign-off, a handover, receipts and two discrepancies.
 fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &SignerKey) {
-    let term = serde_json::json!({"document_id": "joint-exchange-2025-06-02", "term_id": "prisoners"});
+    let term =
+        serde_json::json!({"document_id": "joint-exchange-2025-06-02", "term_id": "prisoners"});
     let list = |party: &str, version: u32, persons: Vec<serde_json::Value>| {
         Event::ListSubmitted(
             serde_json::from_value(serde_json::json!({
@@ -216,7 +242,13 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
     );
     let mut more = ua_people();
     more.push(person("ua", "p3", "1975-05-05", Some("seriously_ill")));
-    record(ledger, "ua", ua, list("ua", 2, more), Visibility::Party(id("ua")));
+    record(
+        ledger,
+        "ua",
+        ua,
+        list("ua", 2, more),
+        Visibility::Party(id("ua")),
+    );
     let ru_people = vec![
         person("ru", "p1", "1990-01-01", Some("seriously_ill")),
         person("ru", "p2", "2001-01-01", None),
@@ -248,7 +280,13 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
             "verdict": verdict,
         }))
         .unwrap();
-        record(ledger, "intermediary", me, Event::MatchDecided(decision), both());
+        record(
+            ledger,
+            "intermediary",
+            me,
+            Event::MatchDecided(decision),
+            both(),
+        );
     }
     let stage = |stage_id: &str, ua_people: &[&str], ru_people: &[&str]| {
         let refs = |party: &str, ids: &[&str]| -> Vec<serde_json::Value> {
@@ -272,7 +310,13 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
         stage("s1", &["p1", "p3"], &["p1", "p2"]),
         both(),
     );
-    record(ledger, "intermediary", me, stage("s2", &["p2"], &["p3"]), both());
+    record(
+        ledger,
+        "intermediary",
+        me,
+        stage("s2", &["p2"], &["p3"]),
+        both(),
+    );
     for (party, key) in [("ua", ua), ("ru", ru)] {
         let accept = Event::StageAccepted {
             stage_id: "s1".into(),
@@ -285,7 +329,8 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
         .map(|(party, p)| serde_json::json!({"person": {"list_id": format!("{party}-held"), "person_id": p}, "outcome": {"kind": "handed_over"}}))
         .collect();
     let handover =
-        serde_json::from_value(serde_json::json!({"stage_id": "s1", "outcomes": outcomes})).unwrap();
+        serde_json::from_value(serde_json::json!({"stage_id": "s1", "outcomes": outcomes}))
+            .unwrap();
     record(
         ledger,
         "intermediary",
@@ -424,7 +469,10 @@ fn concurrent_submitters_are_group_committed_and_verify() {
         })
         .collect();
     let replies: Vec<_> = statements.into_iter().map(|s| handle.submit(s)).collect();
-    let indices: Vec<u64> = replies.into_iter().map(|r| r.recv().unwrap().unwrap()).collect();
+    let indices: Vec<u64> = replies
+        .into_iter()
+        .map(|r| r.recv().unwrap().unwrap())
+        .collect();
     assert!(indices.windows(2).all(|w| w[1] == w[0] + 1));
     drop(handle);
     let ledger = writer.join().unwrap().unwrap();
@@ -555,7 +603,8 @@ fn copy_store(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     // Fold the WAL into the main file so one file is the whole store.
     let conn = rusqlite::Connection::open(from.join("truce.db")).unwrap();
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
     drop(conn);
     std::fs::copy(from.join("truce.db"), to.join("truce.db")).unwrap();
 }
@@ -573,9 +622,13 @@ fn tables(conn: &rusqlite::Connection) -> Vec<String> {
 
 /// (column name, is part of the primary key) for each column.
 fn columns(conn: &rusqlite::Connection, table: &str) -> Vec<(String, bool)> {
-    let mut statement = conn.prepare(&format!("PRAGMA table_info({table})")).unwrap();
+    let mut statement = conn
+        .prepare(&format!("PRAGMA table_info({table})"))
+        .unwrap();
     statement
-        .query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, i64>(5)? > 0)))
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(1)?, r.get::<_, i64>(5)? > 0))
+        })
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
@@ -643,14 +696,18 @@ fn apply(conn: &rusqlite::Connection, table: &str, tamper: &Tamper) -> bool {
                 Value::Null => candidates.extend([Value::Blob(vec![0]), Value::Text("x".into())]),
                 Value::Text(t) => {
                     candidates.push(Value::Text(format!("{t}~")));
-                    candidates.extend(["present", "withheld", "erased"].map(|s| Value::Text(s.into())));
+                    candidates
+                        .extend(["present", "withheld", "erased"].map(|s| Value::Text(s.into())));
                 }
                 _ => {}
             }
             let applied = candidates
                 .into_iter()
                 .filter(|candidate| *candidate != value)
-                .any(|candidate| conn.execute(&update, rusqlite::params![candidate, rowid]).is_ok());
+                .any(|candidate| {
+                    conn.execute(&update, rusqlite::params![candidate, rowid])
+                        .is_ok()
+                });
             assert!(applied, "no change of {table}.{column} was accepted");
             true
         }
@@ -720,7 +777,10 @@ fn tampering_with_any_row_of_any_table_is_detected() {
         let ids = rowids(&conn, table);
         let cols = columns(&conn, table);
         drop(conn);
-        assert!(ids.len() >= 2, "the fixture must give {table} at least two rows");
+        assert!(
+            ids.len() >= 2,
+            "the fixture must give {table} at least two rows"
+        );
         let mut tampers = Vec::new();
         for &rowid in &ids {
             tampers.push(Tamper::Delete { rowid });
@@ -746,7 +806,9 @@ fn tampering_with_any_row_of_any_table_is_detected() {
                 continue;
             }
             let what = match &tamper {
-                Tamper::Change { rowid, column } => format!("{table}: changed {column} of row {rowid}"),
+                Tamper::Change { rowid, column } => {
+                    format!("{table}: changed {column} of row {rowid}")
+                }
                 Tamper::Delete { rowid } => format!("{table}: deleted row {rowid}"),
                 Tamper::Swap { a, b } => format!("{table}: swapped rows {a} and {b}"),
             };
@@ -807,7 +869,10 @@ fn the_istanbul_scenario_loads_into_an_empty_store_and_verifies() {
     }
     // Loading twice into the same place is refused; nothing changes.
     assert!(truce_ledger::scenario::load("istanbul-2025", &dir).is_err());
-    assert_eq!(verify_data_dir(&dir, None).unwrap().tree_size, loaded.entries);
+    assert_eq!(
+        verify_data_dir(&dir, None).unwrap().tree_size,
+        loaded.entries
+    );
 }
 
 #[test]
@@ -816,7 +881,9 @@ fn a_bad_import_names_file_line_and_field_and_records_nothing() {
     let mut ledger = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
     let before = ledger.state().tree_size();
     let syntax = "[[rounds]]\nround_id = \"r9\"\nnumber = \"nine\"\n";
-    let error = RecordSet::parse("round.toml", syntax).unwrap_err().to_string();
+    let error = RecordSet::parse("round.toml", syntax)
+        .unwrap_err()
+        .to_string();
     assert!(
         error.contains("round.toml") && error.contains("line 3") && error.contains("number"),
         "{error}"
@@ -827,7 +894,9 @@ fn a_bad_import_names_file_line_and_field_and_records_nothing() {
         .to_string();
     assert!(error.contains("figures"), "{error}");
     let json = r#"{"rounds": [{"round_id": "r9", "number": 9, "date": "2025-02-30"}]}"#;
-    let error = RecordSet::parse("round.json", json).unwrap_err().to_string();
+    let error = RecordSet::parse("round.json", json)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("round.json: line 1"), "{error}");
 
     // A well-formed file whose last record is refused records nothing.
@@ -884,11 +953,13 @@ fn no_personal_record_of_one_party_reaches_the_other_party_or_an_observer() {
     let view = LogView::open(&f.dir).unwrap();
     let everything = |dir: &Path| -> Vec<u8> {
         let conn = rusqlite::Connection::open(dir.join("truce.db")).unwrap();
-        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
         drop(conn);
         std::fs::read(dir.join("truce.db")).unwrap()
     };
-    let holds = |bytes: &[u8], needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let holds =
+        |bytes: &[u8], needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
     for (reader, may_see, may_not_see) in [
         ("ua", vec!["Surname-ua-"], vec!["Surname-ru-"]),
         ("ru", vec!["Surname-ru-"], vec!["Surname-ua-"]),
@@ -943,7 +1014,10 @@ fn person_lists_import_from_csv_with_an_hxl_row_and_every_bad_row_is_reported() 
                a-3,Again,Same,2001-01-01,military\n\
                a-5,Short\n";
     let error = parse_persons("ru.csv", bad).unwrap_err().to_string();
-    assert!(error.contains("ru.csv: line 2, field date_of_birth"), "{error}");
+    assert!(
+        error.contains("ru.csv: line 2, field date_of_birth"),
+        "{error}"
+    );
     assert!(error.contains("ru.csv: line 3, field status"), "{error}");
     assert!(error.contains("repeats the person_id"), "{error}");
     assert!(

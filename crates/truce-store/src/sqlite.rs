@@ -144,7 +144,9 @@ fn read_entry(row: &rusqlite::Row) -> rusqlite::Result<std::result::Result<Store
         }
     };
     let Ok(leaf_hash) = leaf_hash.try_into() else {
-        return Ok(Err(format!("entry {index}: stored leaf hash is not 32 bytes")));
+        return Ok(Err(format!(
+            "entry {index}: stored leaf hash is not 32 bytes"
+        )));
     };
     Ok(Ok(StoredEntry {
         index: index as u64,
@@ -182,10 +184,12 @@ impl LogStore for SqliteStore {
     fn append(&mut self, batch: Batch) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
-            let mut entry =
-                tx.prepare_cached("INSERT INTO entries (entry_index, leaf, leaf_hash) VALUES (?1, ?2, ?3)")?;
-            let mut payload =
-                tx.prepare_cached("INSERT INTO payloads (entry_index, status, bytes) VALUES (?1, ?2, ?3)")?;
+            let mut entry = tx.prepare_cached(
+                "INSERT INTO entries (entry_index, leaf, leaf_hash) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut payload = tx.prepare_cached(
+                "INSERT INTO payloads (entry_index, status, bytes) VALUES (?1, ?2, ?3)",
+            )?;
             for e in &batch.entries {
                 entry.execute(params![e.index as i64, e.leaf, e.leaf_hash.as_slice()])?;
                 let bytes = match &e.payload {
