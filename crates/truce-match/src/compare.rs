@@ -18,6 +18,9 @@ pub struct NameValue {
     pub stem: String,
     /// Dictionary entry (given name, or father's name of a patronymic).
     pub entry: Option<EntryId>,
+    /// The key without vowels: Ukrainian and Russian forms of a surname
+    /// often differ only there (Підгірний/Подгорный, Чорнович/Чернович).
+    pub consonants: String,
 }
 
 /// A place ready for comparison.
@@ -101,11 +104,16 @@ pub fn prepare(kind: FieldKind, raw: &str) -> Value {
                     dictionary::patronymic_id(&normal),
                 ),
             };
+            let consonants = key
+                .chars()
+                .filter(|c| !matches!(c, 'a' | 'e' | 'i' | 'o' | 'u'))
+                .collect();
             Value::Name(NameValue {
                 normal,
                 key,
                 stem,
                 entry,
+                consonants,
             })
         }
         FieldKind::Date => {
@@ -170,11 +178,15 @@ fn compare_names(a: &NameValue, b: &NameValue) -> (u8, &'static str) {
     if a.stem == b.stem {
         return (2, "same stem");
     }
+    if a.consonants == b.consonants && a.consonants.len() >= 3 {
+        return (2, "same consonants");
+    }
     let mut similarity = jaro_winkler(a.key.as_bytes(), b.key.as_bytes());
     // A misspelt form of a dictionary name is compared with all the forms of
-    // the entry (Oleksander vs Aleksandr via Oleksandr).
+    // the entry (Oleksander vs Aleksandr via Oleksandr). Two names both in
+    // the dictionary under different entries are simply different.
     for (known, other) in [(a, b), (b, a)] {
-        if let Some(id) = known.entry {
+        if let (Some(id), None) = (known.entry, other.entry) {
             for variant in dictionary::given_name_variant_keys(id) {
                 similarity = similarity.max(jaro_winkler(variant.as_bytes(), other.key.as_bytes()));
             }
@@ -194,6 +206,8 @@ fn compare_places(a: &PlaceValue, b: &PlaceValue) -> (u8, &'static str) {
         (0, "exact")
     } else if a.key == b.key || (a.entry.is_some() && a.entry == b.entry) {
         (1, "same place, other language or spelling")
+    } else if a.entry.is_some() && b.entry.is_some() {
+        (3, "different")
     } else if jaro_winkler(a.key.as_bytes(), b.key.as_bytes()) >= 0.88 {
         (2, "similar spelling")
     } else {

@@ -686,11 +686,11 @@ pub fn place_id(place: &str) -> Option<EntryId> {
     PLACE_INDEX.get(&place_key(place)).copied()
 }
 
-/// Patronymic suffixes on the spelling key (where e and y are already i),
-/// longest first: Ukrainian -ович/-йович/-івна/-ївна, Russian
+/// Patronymic suffixes on the spelling key (where e and y are already i and
+/// ch is `C`), longest first: Ukrainian -ович/-йович/-івна/-ївна, Russian
 /// -ович/-евич/-овна/-евна/-ич/-ична/-инична.
 const PATRONYMIC_SUFFIXES: &[&str] = &[
-    "inichna", "iovich", "ivich", "ovich", "ichna", "ivna", "ovna", "ich",
+    "iniCna", "ioviC", "iviC", "oviC", "iCna", "ivna", "ovna", "iC",
 ];
 
 /// The father's-name stem of a patronymic on the spelling key, final vowels
@@ -736,6 +736,30 @@ mod tests {
             for form in forms.iter() {
                 assert_eq!(place_id(form), Some(id as EntryId), "{form}");
             }
+        }
+    }
+
+    #[test]
+    fn feminine_and_romanised_patronymics_find_the_fathers_name() {
+        let cases = [
+            ("Миколаївна", "Nicholas"),
+            ("Николаевна", "Nicholas"),
+            ("Mykolaiovych", "Nicholas"),
+            ("NIKOLAYEVICH", "Nicholas"),
+            ("Петрівна", "Peter"),
+            ("Petrovna", "Peter"),
+            ("Андріївна", "Andrew"),
+            ("Andreyevna", "Andrew"),
+            ("Hryhorivna", "Gregory"),
+            ("Grigorevna", "Gregory"),
+            ("Ильинична", "Elijah"),
+            ("Іллівна", "Elijah"),
+            ("Oleksandrivna", "Alexander"),
+            ("Сергеевна", "Sergei"),
+        ];
+        for (patronymic, father) in cases {
+            let id = patronymic_id(patronymic).map(|id| GIVEN_NAMES[id as usize].english);
+            assert_eq!(id, Some(father), "{patronymic}");
         }
     }
 

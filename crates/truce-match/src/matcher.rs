@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::compare::{Value, compare, prepare};
+use crate::date::DateAgreement;
 use crate::error::MatchError;
 use crate::model::{MISSING, Model, Pattern, probability};
 use crate::schema::{FieldKind, NamePart, Schema};
@@ -167,6 +168,20 @@ impl TermFrequencies {
 /// the other fields.
 const MAX_TF_ADJUSTMENT: f64 = 4.0;
 
+/// Left records whose candidate pairs EM sees at most.
+const FIT_RECORDS: usize = 10_000;
+
+/// Pairs whose levels are at most the given ones on the condition fields;
+/// the session provides m and u of `fields`.
+struct TrainingSession {
+    conditions: Vec<(usize, u8)>,
+    fields: Vec<usize>,
+}
+
+/// A training session with fewer candidate pairs is skipped (its fields keep
+/// the estimate of plain EM).
+const MIN_SESSION_PAIRS: u64 = 200;
+
 /// Random pairs drawn to start u before EM.
 const RANDOM_PAIRS: usize = 20_000;
 
@@ -290,15 +305,19 @@ impl Matcher {
 
     fn fit(&mut self, level_counts: &[usize], progress: Progress) {
         let u_start = self.random_pair_levels(level_counts);
+        // Large lists: EM on the candidates of an evenly spread sample of
+        // left records; the parameters are proportions, the sample keeps them.
+        let stride = self.left.len().div_ceil(FIT_RECORDS).max(1);
         let patterns: HashMap<Pattern, u64> = (0..self.left.len())
             .into_par_iter()
+            .filter(|i| i % stride == 0)
             .fold(HashMap::new, |mut counts, i| {
                 let record = &self.left[i];
                 for j in self.candidates(record, &self.index) {
                     let (pattern, _) = self.pattern(record, &self.right[j as usize]);
                     *counts.entry(pattern).or_insert(0u64) += 1;
                 }
-                progress(1);
+                progress(stride as u64);
                 counts
             })
             .reduce(HashMap::new, |mut a, b| {
@@ -308,11 +327,71 @@ impl Matcher {
                 a
             });
         let pairs: u64 = patterns.values().sum();
-        let expected_matches = self.left.len().min(self.right.len()) as f64;
+        let expected_matches = (self.left.len().min(self.right.len()) / stride) as f64;
         let lambda = expected_matches / (pairs.max(1) as f64);
-        let mut model = Model::initial(level_counts, u_start, lambda);
-        model.fit(&patterns, self.settings.em_iterations, 1e-6);
+        let iterations = self.settings.em_iterations;
+        let mut model = Model::initial(level_counts, u_start.clone(), lambda);
+        model.fit(&patterns, iterations, 1e-6);
+        // Plain EM over all candidates finds families rather than persons:
+        // siblings share surname, patronymic and birthplace, which breaks
+        // the independence the model assumes. As in Splink, each field is
+        // therefore estimated in a session where another, independent field
+        // already agrees: names and places among pairs born the same day,
+        // the date among pairs with the same names.
+        let mut sessions_run = 0;
+        for TrainingSession { conditions, fields } in self.training_sessions() {
+            let subset: HashMap<Pattern, u64> = patterns
+                .iter()
+                .filter(|(p, _)| {
+                    conditions
+                        .iter()
+                        .all(|&(f, max)| p[f] != MISSING && p[f] <= max)
+                })
+                .map(|(p, &c)| (p.clone(), c))
+                .collect();
+            if subset.values().sum::<u64>() < MIN_SESSION_PAIRS {
+                continue;
+            }
+            let mut session = Model::initial(level_counts, u_start.clone(), 0.3);
+            session.fit(&subset, iterations, 1e-6);
+            for field in fields {
+                model.m[field] = session.m[field].clone();
+                model.u[field] = session.u[field].clone();
+            }
+            sessions_run += 1;
+            model.iterations += session.iterations;
+        }
+        if sessions_run > 0 {
+            model.fit_lambda(&patterns, iterations * 4, 1e-9);
+        }
         self.model = model;
+    }
+
+    /// EM training sessions: the agreement conditions selecting the pairs,
+    /// and the fields whose m and u the session provides.
+    fn training_sessions(&self) -> Vec<TrainingSession> {
+        let Some(date) = self.roles.date else {
+            return Vec::new();
+        };
+        let others: Vec<usize> = (0..self.schema.fields.len())
+            .filter(|&f| f != date)
+            .collect();
+        let names: Vec<(usize, u8)> = [self.roles.family, self.roles.given]
+            .into_iter()
+            .flatten()
+            .map(|f| (f, 1))
+            .collect();
+        let mut sessions = vec![TrainingSession {
+            conditions: vec![(date, DateAgreement::DayMonthSwapped as u8)],
+            fields: others,
+        }];
+        if !names.is_empty() {
+            sessions.push(TrainingSession {
+                conditions: names,
+                fields: vec![date],
+            });
+        }
+        sessions
     }
 
     /// Level frequencies among random pairs, nearly all non-matches: the
@@ -373,25 +452,32 @@ impl Matcher {
             .collect();
         let mut swapped = false;
         if let (Some(f), Some(g)) = (self.roles.family, self.roles.given) {
-            let cross_f = compare(&a.values[f], &b.values[g]).map_or(MISSING, |(l, _)| l);
-            let cross_g = compare(&a.values[g], &b.values[f]).map_or(MISSING, |(l, _)| l);
+            let worst = |field: usize| self.schema.fields[field].kind.level_count() as u32 - 1;
             let cost = |level: u8, field: usize| {
                 if level == MISSING {
-                    self.schema.fields[field].kind.level_count() as u32
+                    worst(field)
                 } else {
                     level as u32
                 }
             };
             let straight = cost(pattern[f], f) + cost(pattern[g], g);
-            let crossed = cost(cross_f, f) + cost(cross_g, g);
-            // Crosswise only with clear gain, so that two unrelated names
-            // are not paired up by chance.
-            if crossed + 2 <= straight && cross_f <= 1 && cross_g <= 2
-                || crossed + 2 <= straight && cross_g <= 1 && cross_f <= 2
+            // Only poorly agreeing names can gain from the crosswise reading,
+            // and only if one crosswise pair is equivalent (cheap to test).
+            if straight >= 4
+                && (names_equivalent(&a.values[f], &b.values[g])
+                    || names_equivalent(&a.values[g], &b.values[f]))
             {
-                pattern[f] = cross_f;
-                pattern[g] = cross_g;
-                swapped = true;
+                let cross_f = compare(&a.values[f], &b.values[g]).map_or(MISSING, |(l, _)| l);
+                let cross_g = compare(&a.values[g], &b.values[f]).map_or(MISSING, |(l, _)| l);
+                let (best, other) = (cross_f.min(cross_g), cross_f.max(cross_g));
+                let crossed = cost(cross_f, f) + cost(cross_g, g);
+                // Crosswise only with clear gain, so that two unrelated names
+                // are not paired up by chance.
+                if crossed + 2 <= straight && best <= 1 && other <= 3 {
+                    pattern[f] = cross_f;
+                    pattern[g] = cross_g;
+                    swapped = true;
+                }
             }
         }
         (pattern, swapped)
@@ -558,6 +644,17 @@ impl Matcher {
     }
 }
 
+/// Whether two name values agree at level 1 or better, without computing
+/// string similarities.
+fn names_equivalent(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Name(x), Value::Name(y)) => {
+            x.normal == y.normal || x.key == y.key || (x.entry.is_some() && x.entry == y.entry)
+        }
+        _ => false,
+    }
+}
+
 fn uniform(level_counts: &[usize]) -> Vec<Vec<f64>> {
     level_counts
         .iter()
@@ -566,23 +663,32 @@ fn uniform(level_counts: &[usize]) -> Vec<Vec<f64>> {
 }
 
 fn prepare_all(kinds: &[FieldKind], records: Vec<Record>) -> (Vec<String>, Vec<Vec<Value>>) {
-    records
+    // Names, dates and places repeat across records: each distinct text of
+    // a field is prepared once.
+    let mut slots: Vec<HashMap<&str, usize>> = vec![HashMap::new(); kinds.len()];
+    let mut distinct: Vec<(usize, &str)> = Vec::new();
+    let mut record_slots: Vec<Vec<usize>> = Vec::with_capacity(records.len());
+    for record in &records {
+        let mut row = Vec::with_capacity(kinds.len());
+        for (field, map) in slots.iter_mut().enumerate() {
+            let raw = record.fields.get(field).map_or("", String::as_str);
+            let slot = *map.entry(raw).or_insert_with(|| {
+                distinct.push((field, raw));
+                distinct.len() - 1
+            });
+            row.push(slot);
+        }
+        record_slots.push(row);
+    }
+    let prepared: Vec<Value> = distinct
+        .par_iter()
+        .map(|&(field, raw)| prepare(kinds[field], raw))
+        .collect();
+    let values = record_slots
         .into_par_iter()
-        .map(|record| {
-            let values = kinds
-                .iter()
-                .zip(
-                    record
-                        .fields
-                        .iter()
-                        .map(String::as_str)
-                        .chain(std::iter::repeat("")),
-                )
-                .map(|(&kind, raw)| prepare(kind, raw))
-                .collect();
-            (record.id, values)
-        })
-        .unzip()
+        .map(|row| row.into_iter().map(|slot| prepared[slot].clone()).collect())
+        .collect();
+    (records.into_iter().map(|r| r.id).collect(), values)
 }
 
 /// Blocking keys. A pair is a candidate when any key is shared. The
@@ -590,10 +696,12 @@ fn prepare_all(kinds: &[FieldKind], records: Vec<Record>) -> (Vec<String>, Vec<V
 /// 1. family and given name as an unordered pair (survives a swap);
 /// 2. either name with the year of birth;
 /// 3. the full date with day and month unordered (survives a swap);
-/// 4. family name with patronymic, and given name with patronymic;
-/// 5. family or given name with the place of birth;
+/// 4. family name with patronymic;
+/// 5. family name with the place of birth;
 /// 6. each identifier with the first letters of either name;
-/// 7. the first four letters of the family key with the first of the given.
+/// 7. the first four letters of the family key with the first of the given;
+/// 8. the consonants of the family name with the given name (and, for
+///    swapped fields, the other way round), and with the year of birth.
 ///
 /// Names enter as dictionary entries or stems, so every script and
 /// romanisation of a name gives the same key.
@@ -631,15 +739,26 @@ fn blocking_keys(roles: &Roles, record: &Prepared) -> Vec<u64> {
     if let Some(key) = date.and_then(|d| d.swap_insensitive_key()) {
         add(&[&3u8, &key.0, &key.1, &key.2]);
     }
-    if let Some(p) = &patronymic {
-        for name in [&family, &given].into_iter().flatten() {
-            add(&[&4u8, name, p]);
+    if let (Some(f), Some(p)) = (&family, &patronymic) {
+        add(&[&4u8, f, p]);
+    }
+    if let (Some(f), Some(p)) = (&family, &place) {
+        add(&[&5u8, f, p]);
+    }
+    // Ukrainian and Russian forms of a surname often differ only in vowels
+    // (Підгірний/Подгорный); the consonants with the given name or the year
+    // bring them together, in both orders of the name fields.
+    let consonants = |field: Option<usize>| match field.map(|f| &record.values[f]) {
+        Some(Value::Name(n)) if n.consonants.len() >= 3 => Some(n.consonants.clone()),
+        _ => None,
+    };
+    for (surname, first) in [(roles.family, &given), (roles.given, &family)] {
+        if let (Some(c), Some(g)) = (consonants(surname), first) {
+            add(&[&9u8, &c, g]);
         }
     }
-    if let Some(p) = &place {
-        for name in [&family, &given].into_iter().flatten() {
-            add(&[&5u8, name, p]);
-        }
+    if let (Some(c), Some(year)) = (consonants(roles.family), date.and_then(|d| d.year)) {
+        add(&[&10u8, &c, &year]);
     }
     let family_key = name_key(roles.family);
     let given_key = name_key(roles.given);

@@ -117,6 +117,39 @@ impl Model {
     }
 }
 
+impl Model {
+    /// EM over the prior alone, m and u held: fits the share of matches
+    /// among all candidate pairs once m and u come from training sessions.
+    pub fn fit_lambda(
+        &mut self,
+        patterns: &HashMap<Pattern, u64>,
+        max_iterations: usize,
+        tolerance: f64,
+    ) {
+        let scored: Vec<(f64, f64)> = patterns
+            .iter()
+            .map(|(p, &c)| {
+                let (lm, lu) = self.likelihoods(p);
+                (lu - lm, c as f64)
+            })
+            .collect();
+        for _ in 0..max_iterations {
+            let prior = (self.lambda / (1.0 - self.lambda)).ln();
+            let (mut matches, mut total) = (0.0, 0.0);
+            for (log_ratio, count) in &scored {
+                matches += count / (1.0 + (log_ratio - prior).exp());
+                total += count;
+            }
+            let new_lambda = (matches / total.max(1.0)).clamp(1e-6, 0.999);
+            let change = (new_lambda - self.lambda).abs();
+            self.lambda = new_lambda;
+            if change < tolerance {
+                break;
+            }
+        }
+    }
+}
+
 fn max_change(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
     a.iter()
         .zip(b)
