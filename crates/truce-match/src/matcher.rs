@@ -72,7 +72,12 @@ struct Roles {
     patronymic: Option<usize>,
     date: Option<usize>,
     place: Option<usize>,
+    /// Identifiers selective enough to block on with a name.
     identifiers: Vec<usize>,
+    /// Identifiers and text fields, which block together (house number with
+    /// street).
+    codes: Vec<usize>,
+    texts: Vec<usize>,
 }
 
 impl Roles {
@@ -94,8 +99,11 @@ impl Roles {
                 }
                 FieldKind::Date => roles.date = roles.date.or(Some(i)),
                 FieldKind::Place => roles.place = roles.place.or(Some(i)),
-                FieldKind::Identifier => roles.identifiers.push(i),
-                FieldKind::Text => {}
+                FieldKind::Identifier => {
+                    roles.identifiers.push(i);
+                    roles.codes.push(i);
+                }
+                FieldKind::Text => roles.texts.push(i),
             }
         }
         roles
@@ -168,6 +176,13 @@ impl TermFrequencies {
 /// the other fields.
 const MAX_TF_ADJUSTMENT: f64 = 4.0;
 
+/// Identifiers with fewer equally common values than this are compared but
+/// not used as blocking keys.
+const MIN_BLOCKING_DISTINCT: f64 = 100.0;
+
+/// The same for identifiers blocking together with a text field.
+const MIN_ADDRESS_DISTINCT: f64 = 20.0;
+
 /// Left records whose candidate pairs EM sees at most.
 const FIT_RECORDS: usize = 10_000;
 
@@ -222,7 +237,7 @@ impl Matcher {
         model: Option<Model>,
         progress: Progress,
     ) -> Result<Self, MatchError> {
-        let roles = Roles::of(&schema);
+        let mut roles = Roles::of(&schema);
         let kinds: Vec<FieldKind> = schema.fields.iter().map(|f| f.kind).collect();
         let (left_ids, left_values) = prepare_all(&kinds, left);
         let (right_ids, right_values) = prepare_all(&kinds, right);
@@ -232,6 +247,16 @@ impl Matcher {
             .chain(&right_values)
             .for_each(|v| frequencies.add(v));
         frequencies.finish();
+        // An identifier with few common values (a state, a sex code) would
+        // make huge blocks; only selective ones block. Typos add many rare
+        // values, so selectivity is measured by the chance that two random
+        // records agree, not by the count of distinct values.
+        roles
+            .identifiers
+            .retain(|&field| frequencies.random_agreement[field] <= 1.0 / MIN_BLOCKING_DISTINCT);
+        roles
+            .codes
+            .retain(|&field| frequencies.random_agreement[field] <= 1.0 / MIN_ADDRESS_DISTINCT);
         let with_frequencies = |values: Vec<Vec<Value>>| -> Vec<Prepared> {
             values
                 .into_par_iter()
@@ -499,11 +524,12 @@ impl Matcher {
                     (true, Some(f), Some(g)) if field == g => f,
                     _ => field,
                 };
-                let frequency =
-                    f64::from(a.frequency[field].max(b.frequency[other_field])).max(1e-9);
-                let adjustment =
-                    (self.frequencies.random_agreement[field].max(1e-9) / frequency).log2();
-                total += adjustment.clamp(-MAX_TF_ADJUSTMENT, MAX_TF_ADJUSTMENT);
+                let frequency = f64::from(a.frequency[field].max(b.frequency[other_field]));
+                if frequency > 0.0 {
+                    let adjustment =
+                        (self.frequencies.random_agreement[field].max(1e-9) / frequency).log2();
+                    total += adjustment.clamp(-MAX_TF_ADJUSTMENT, MAX_TF_ADJUSTMENT);
+                }
             }
         }
         total
@@ -553,6 +579,30 @@ impl Matcher {
                 found
             })
             .collect()
+    }
+
+    /// Scores one pair of records with the fitted model, whether or not
+    /// blocking would have proposed it: for review tools and tests.
+    pub fn score_pair(&self, left: &Record, right: &Record) -> Link {
+        let kinds: Vec<FieldKind> = self.schema.fields.iter().map(|f| f.kind).collect();
+        let (_, mut values) = prepare_all(&kinds, vec![left.clone(), right.clone()]);
+        let b_values = values.pop().unwrap_or_default();
+        let a_values = values.pop().unwrap_or_default();
+        let a = Prepared {
+            frequency: self.frequencies.frequencies(&a_values),
+            values: a_values,
+        };
+        let b = Prepared {
+            frequency: self.frequencies.frequencies(&b_values),
+            values: b_values,
+        };
+        let (pattern, swapped) = self.pattern(&a, &b);
+        Link {
+            left_id: left.id.clone(),
+            right_id: right.id.clone(),
+            score: probability(self.weight(&a, &b, &pattern, swapped)),
+            explanation: self.explain(&a, &b, swapped),
+        }
     }
 
     /// Links every left record not yet linked against the right list.
@@ -701,7 +751,9 @@ fn prepare_all(kinds: &[FieldKind], records: Vec<Record>) -> (Vec<String>, Vec<V
 /// 6. each identifier with the first letters of either name;
 /// 7. the first four letters of the family key with the first of the given;
 /// 8. the consonants of the family name with the given name (and, for
-///    swapped fields, the other way round), and with the year of birth.
+///    swapped fields, the other way round), and with the year of birth;
+/// 9. each identifier with each text field (house number and street,
+///    postcode and street).
 ///
 /// Names enter as dictionary entries or stems, so every script and
 /// romanisation of a name gives the same key.
@@ -764,17 +816,33 @@ fn blocking_keys(roles: &Roles, record: &Prepared) -> Vec<u64> {
     let given_key = name_key(roles.given);
     for &field in &roles.identifiers {
         if let Value::Identifier(code) = &record.values[field] {
-            for (tag, name) in [(6u8, &family_key), (7u8, &given_key)] {
+            for (tag, name) in [(6u8, &family), (7u8, &given)] {
                 if let Some(name) = name {
-                    let prefix: String = name.chars().take(2).collect();
-                    add(&[&tag, &(field as u32), code, &prefix]);
+                    add(&[&tag, &(field as u32), code, name]);
                 }
+            }
+        }
+    }
+    // Addresses: each code with each text field (house number and street).
+    for &text_field in &roles.texts {
+        let Some(text) = record.values[text_field].canonical() else {
+            continue;
+        };
+        for &code_field in &roles.codes {
+            if let Value::Identifier(code) = &record.values[code_field] {
+                add(&[
+                    &11u8,
+                    &(text_field as u32),
+                    &(code_field as u32),
+                    &text,
+                    code,
+                ]);
             }
         }
     }
     if let (Some(f), Some(g)) = (&family_key, &given_key) {
         let f4: String = f.chars().take(4).collect();
-        let g1: String = g.chars().take(1).collect();
+        let g1: String = g.chars().take(3).collect();
         add(&[&8u8, &f4, &g1]);
     }
     keys.sort_unstable();
