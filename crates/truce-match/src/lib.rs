@@ -8,6 +8,7 @@
 //! fits a Fellegi-Sunter model by EM ([`model`]) and assigns links one to
 //! one ([`matcher`]).
 
+pub mod blocking;
 pub mod cli;
 pub mod compare;
 pub mod date;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod normalize;
 pub mod schema;
 pub mod translit;
+pub mod values;
 
 pub use cli::{MatchArgs, run};
 pub use error::MatchError;

@@ -1,0 +1,148 @@
+//! Blocking: keys under which records are indexed, so that only records
+//! sharing a key are compared.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::compare::Value;
+use crate::values::{ValueTable, hash_of};
+
+/// Where the roles used by blocking and the given/family swap sit in the
+/// schema.
+#[derive(Debug, Clone, Default)]
+pub struct Roles {
+    pub family: Option<usize>,
+    pub given: Option<usize>,
+    pub patronymic: Option<usize>,
+    pub date: Option<usize>,
+    pub place: Option<usize>,
+    /// Identifiers selective enough to block on with a name.
+    pub identifiers: Vec<usize>,
+    /// Identifiers that block together with a text field (house number
+    /// with street).
+    pub codes: Vec<usize>,
+    pub texts: Vec<usize>,
+}
+
+/// Keys are already hashes; the index need not hash them again.
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
+/// Blocking key to the right-hand record numbers holding it.
+pub type BlockIndex = HashMap<u64, Vec<u32>, BuildHasherDefault<KeyHasher>>;
+
+/// Adds records `first..` of `rows` to the index.
+pub fn index_rows(
+    index: &mut BlockIndex,
+    roles: &Roles,
+    table: &ValueTable,
+    rows: &[u32],
+    first: usize,
+) {
+    for (i, row) in rows.chunks_exact(table.fields()).enumerate().skip(first) {
+        for key in blocking_keys(roles, table, row) {
+            index.entry(key).or_default().push(i as u32);
+        }
+    }
+}
+
+/// Blocking keys of one record. A pair is a candidate when any key is
+/// shared. The rules, each robust to a different kind of error:
+/// 1. family and given name as an unordered pair (survives a swap);
+/// 2. either name with the year of birth;
+/// 3. the full date with day and month unordered (survives a swap);
+/// 4. family name with patronymic;
+/// 5. family name with the place of birth;
+/// 6. each selective identifier with either name;
+/// 7. the first four letters of the family key with the first three of the
+///    given;
+/// 8. the consonants of the family name with the given name (and, for
+///    swapped fields, the other way round), and with the year of birth;
+/// 9. each identifier with each text field (house number and street,
+///    postcode and street).
+///
+/// Names enter as dictionary entries or stems, so every script and
+/// romanisation of a name gives the same key.
+pub fn blocking_keys(roles: &Roles, table: &ValueTable, row: &[u32]) -> Vec<u64> {
+    let slot = |field: usize| &table.slots[row[field] as usize];
+    let canonical = |field: Option<usize>| field.and_then(|f| slot(f).canonical);
+    let family = canonical(roles.family);
+    let given = canonical(roles.given);
+    let patronymic = canonical(roles.patronymic);
+    let place = canonical(roles.place);
+    let date = match roles.date.map(|f| &slot(f).value) {
+        Some(Value::Date(d)) => Some(*d),
+        _ => None,
+    };
+    let year = date.and_then(|d| d.year);
+    let mut keys = Vec::with_capacity(16);
+    let mut add = |parts: &[u64]| keys.push(hash_of(parts));
+    if let (Some(f), Some(g)) = (family, given) {
+        add(&[1, f.min(g), f.max(g)]);
+    }
+    if let Some(year) = year {
+        for name in [family, given].into_iter().flatten() {
+            add(&[2, name, u64::from(year)]);
+        }
+    }
+    if let Some((y, lo, hi)) = date.and_then(|d| d.swap_insensitive_key()) {
+        add(&[3, u64::from(y), u64::from(lo), u64::from(hi)]);
+    }
+    if let (Some(f), Some(p)) = (family, patronymic) {
+        add(&[4, f, p]);
+    }
+    if let (Some(f), Some(p)) = (family, place) {
+        add(&[5, f, p]);
+    }
+    for &field in &roles.identifiers {
+        if let Some(code) = slot(field).canonical {
+            for name in [family, given].into_iter().flatten() {
+                add(&[6, field as u64, code, name]);
+            }
+        }
+    }
+    if let (Some(f), Some(g)) = (roles.family, roles.given) {
+        if let (Some(f4), Some(g3)) = (slot(f).prefix4, slot(g).prefix3) {
+            add(&[7, f4, g3]);
+        }
+    }
+    // Ukrainian and Russian forms of a surname often differ only in vowels
+    // (Підгірний/Подгорный): its consonants with the given name or the year
+    // bring them together, in both orders of the name fields.
+    let consonants = |field: Option<usize>| field.and_then(|f| slot(f).consonants);
+    for (surname, first) in [(roles.family, given), (roles.given, family)] {
+        if let (Some(c), Some(g)) = (consonants(surname), first) {
+            add(&[8, c, g]);
+        }
+    }
+    if let (Some(c), Some(year)) = (consonants(roles.family), year) {
+        add(&[9, c, u64::from(year)]);
+    }
+    for &text_field in &roles.texts {
+        let Some(text) = slot(text_field).canonical else {
+            continue;
+        };
+        for &code_field in &roles.codes {
+            if let Some(code) = slot(code_field).canonical {
+                add(&[10, text_field as u64, code_field as u64, text, code]);
+            }
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
