@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use crate::normalize::normalize;
-use crate::translit::spelling_key;
+use crate::translit::{Standard, spelling_key, transliterate};
 
 /// One given name in its Ukrainian, Russian and English forms, and for male
 /// names the masculine patronymics derived from it.
@@ -596,10 +596,20 @@ fn given_forms() -> impl Iterator<Item = (EntryId, &'static str)> {
     })
 }
 
-/// Exact forms first: a few names differ only in a vowel the key merges
-/// (Алёна and Алина), and their Cyrillic spellings must still resolve.
-static GIVEN_EXACT: LazyLock<HashMap<String, EntryId>> =
-    LazyLock::new(|| build_index(given_forms(), normalize));
+/// Exact forms first, with their romanisations: a few names differ only in
+/// a vowel the key merges (Алёна/Alena and Алина/Alina), and their listed
+/// spellings must still resolve.
+static GIVEN_EXACT: LazyLock<HashMap<String, EntryId>> = LazyLock::new(|| {
+    let mut index = build_index(given_forms(), normalize);
+    for (id, form) in given_forms() {
+        for standard in Standard::ALL {
+            index
+                .entry(normalize(&transliterate(form, standard)))
+                .or_insert(id);
+        }
+    }
+    index
+});
 
 static GIVEN_INDEX: LazyLock<HashMap<String, EntryId>> = LazyLock::new(|| {
     build_index(

@@ -615,9 +615,7 @@ impl Matcher {
     /// blocking would have proposed it: for review tools and tests. The
     /// records' values join the value table (not the lists).
     pub fn score_pair(&mut self, left: &Record, right: &Record) -> Link {
-        let first = self.table.slots.len();
-        let (_, rows) = self.table.intern(vec![left.clone(), right.clone()]);
-        self.table.set_frequencies(first);
+        let (_, rows) = self.intern_later(vec![left.clone(), right.clone()]);
         let (a, b) = rows.split_at(self.fields());
         let (weight, swapped) = self
             .score(a, b, f64::NEG_INFINITY)
@@ -671,12 +669,19 @@ impl Matcher {
         links
     }
 
-    /// Adds records to the left list and links them against the right list
-    /// with the fitted model; existing links stay.
-    pub fn add_left(&mut self, records: Vec<Record>, progress: Progress) -> Vec<Link> {
+    /// Interns records arriving after the fit; their values' frequencies
+    /// come from the counts made at the fit.
+    fn intern_later(&mut self, records: Vec<Record>) -> (Vec<String>, Vec<u32>) {
         let first_slot = self.table.slots.len();
         let (ids, rows) = self.table.intern(records);
         self.table.set_frequencies(first_slot);
+        (ids, rows)
+    }
+
+    /// Adds records to the left list and links them against the right list
+    /// with the fitted model; existing links stay.
+    pub fn add_left(&mut self, records: Vec<Record>, progress: Progress) -> Vec<Link> {
+        let (ids, rows) = self.intern_later(records);
         let start = self.left_ids.len();
         self.left_linked
             .extend(std::iter::repeat_n(false, ids.len()));
@@ -692,9 +697,7 @@ impl Matcher {
     /// Adds records to the right list, indexes them, and links the left
     /// records still unlinked against the new ones only.
     pub fn add_right(&mut self, records: Vec<Record>, progress: Progress) -> Vec<Link> {
-        let first_slot = self.table.slots.len();
-        let (ids, rows) = self.table.intern(records);
-        self.table.set_frequencies(first_slot);
+        let (ids, rows) = self.intern_later(records);
         let start = self.right_ids.len();
         self.right_linked
             .extend(std::iter::repeat_n(false, ids.len()));

@@ -244,7 +244,8 @@ pub fn has_cyrillic(text: &str) -> bool {
 
 /// Latin digraphs of the passport systems (and of English usage) reduced to a
 /// single symbol, longest first. The symbols (capitals) are private to the
-/// key, which keeps it ASCII for byte-wise string similarity.
+/// key, which keeps it ASCII for byte-wise string similarity. There is no
+/// "th": KMU writes тг as "th" where ICAO writes "tg".
 const LATIN_GROUPS: &[(&str, char)] = &[
     ("shch", 'Q'),
     ("sch", 'Q'),
@@ -258,7 +259,6 @@ const LATIN_GROUPS: &[(&str, char)] = &[
     ("ts", 'T'),
     ("tz", 'T'),
     ("ph", 'f'),
-    ("th", 't'),
     ("ck", 'k'),
     ("x", 'k'),
 ];
