@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use rayon::prelude::*;
+
 use crate::compare::Value;
 use crate::values::{ValueTable, hash_of};
 
@@ -42,21 +44,68 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// Blocking key to the right-hand record numbers holding it.
-pub type BlockIndex = HashMap<u64, Vec<u32>, BuildHasherDefault<KeyHasher>>;
+type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 
-/// Adds records `first..` of `rows` to the index.
-pub fn index_rows(
-    index: &mut BlockIndex,
-    roles: &Roles,
-    table: &ValueTable,
-    rows: &[u32],
-    first: usize,
-) {
-    for (i, row) in rows.chunks_exact(table.fields()).enumerate().skip(first) {
-        for key in blocking_keys(roles, table, row) {
-            index.entry(key).or_default().push(i as u32);
+/// Blocking key to the right-hand record numbers holding it: one sorted
+/// array with a range per key (few allocations, whatever the list size),
+/// plus records added later.
+#[derive(Default)]
+pub struct BlockIndex {
+    ranges: KeyMap<(u32, u32)>,
+    records: Vec<u32>,
+    added: KeyMap<Vec<u32>>,
+}
+
+impl BlockIndex {
+    /// Indexes records `first..` of `rows`.
+    pub fn build(roles: &Roles, table: &ValueTable, rows: &[u32], first: usize) -> Self {
+        let mut entries: Vec<(u64, u32)> = rows
+            .par_chunks_exact(table.fields())
+            .enumerate()
+            .skip(first)
+            .flat_map_iter(|(i, row)| {
+                blocking_keys(roles, table, row)
+                    .into_iter()
+                    .map(move |key| (key, i as u32))
+            })
+            .collect();
+        entries.par_sort_unstable();
+        let mut ranges = KeyMap::default();
+        ranges.reserve(entries.len() / 2);
+        let mut start = 0;
+        while start < entries.len() {
+            let key = entries[start].0;
+            let mut end = start + 1;
+            while end < entries.len() && entries[end].0 == key {
+                end += 1;
+            }
+            ranges.insert(key, (start as u32, (end - start) as u32));
+            start = end;
         }
+        let records = entries.into_iter().map(|(_, record)| record).collect();
+        BlockIndex {
+            ranges,
+            records,
+            added: KeyMap::default(),
+        }
+    }
+
+    /// Adds records `first..` of `rows` after the build.
+    pub fn add(&mut self, roles: &Roles, table: &ValueTable, rows: &[u32], first: usize) {
+        for (i, row) in rows.chunks_exact(table.fields()).enumerate().skip(first) {
+            for key in blocking_keys(roles, table, row) {
+                self.added.entry(key).or_default().push(i as u32);
+            }
+        }
+    }
+
+    /// The records under a key, in two parts.
+    pub fn block(&self, key: u64) -> (&[u32], &[u32]) {
+        let built = self.ranges.get(&key).map_or(&[][..], |&(start, len)| {
+            &self.records[start as usize..(start + len) as usize]
+        });
+        let added = self.added.get(&key).map_or(&[][..], Vec::as_slice);
+        (built, added)
     }
 }
 

@@ -76,8 +76,11 @@ pub fn run(args: &MatchArgs) -> Result<(), MatchError> {
         ),
         None => None,
     };
-    let left = read_records(&args.left, &schema)?;
-    let right = read_records(&args.right, &schema)?;
+    let (left, right) = rayon::join(
+        || read_records(&args.left, &schema),
+        || read_records(&args.right, &schema),
+    );
+    let (left, right) = (left?, right?);
     let passes = if model.is_some() { 1 } else { 2 };
     let bar = progress_bar(args.quiet, (left.len() * passes) as u64);
     let tick = |n: u64| bar.inc(n);

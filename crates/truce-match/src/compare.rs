@@ -182,13 +182,21 @@ fn compare_names(a: &NameValue, b: &NameValue) -> (u8, &'static str) {
         return (2, "same consonants");
     }
     let mut similarity = jaro_winkler(a.key.as_bytes(), b.key.as_bytes());
-    // A misspelt form of a dictionary name is compared with all the forms of
-    // the entry (Oleksander vs Aleksandr via Oleksandr). Two names both in
-    // the dictionary under different entries are simply different.
+    // A misspelt form of a dictionary name is compared with the forms of
+    // the entry that start with the same letter, since Jaro-Winkler rewards
+    // the common prefix (Oleksander vs Aleksandr via Oleksandr). Two names
+    // both in the dictionary under different entries are simply different.
     for (known, other) in [(a, b), (b, a)] {
+        if similarity >= NAME_CLOSE {
+            break;
+        }
         if let (Some(id), None) = (known.entry, other.entry) {
+            let first = other.key.as_bytes().first();
             for variant in dictionary::given_name_variant_keys(id) {
-                similarity = similarity.max(jaro_winkler(variant.as_bytes(), other.key.as_bytes()));
+                if variant.as_bytes().first() == first {
+                    similarity =
+                        similarity.max(jaro_winkler(variant.as_bytes(), other.key.as_bytes()));
+                }
             }
         }
     }
@@ -222,10 +230,13 @@ fn compare_text(a: &str, b: &str) -> (u8, &'static str) {
     if jaro_winkler(a.as_bytes(), b.as_bytes()) >= 0.90 {
         return (1, "close spelling");
     }
-    let words_a: Vec<&str> = a.split([' ', '-']).filter(|w| !w.is_empty()).collect();
-    let words_b: Vec<&str> = b.split([' ', '-']).filter(|w| !w.is_empty()).collect();
-    let shared = words_a.iter().filter(|w| words_b.contains(w)).count();
-    if shared * 2 >= words_a.len().max(words_b.len()) {
+    // Without allocating: this runs for most candidate pairs.
+    let split = |text: &str| text.split([' ', '-']).filter(|w| !w.is_empty()).count();
+    let shared = a
+        .split([' ', '-'])
+        .filter(|w| !w.is_empty() && b.split([' ', '-']).any(|x| x == *w))
+        .count();
+    if shared > 0 && shared * 2 >= split(a).max(split(b)) {
         (2, "half the words shared")
     } else {
         (3, "different")

@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::blocking::{BlockIndex, Roles, blocking_keys, index_rows};
+use crate::blocking::{BlockIndex, Roles, blocking_keys};
 use crate::compare::{Value, compare};
 use crate::date::DateAgreement;
 use crate::error::MatchError;
 use crate::model::{MISSING, Model, Pattern, probability};
 use crate::schema::{FieldKind, NamePart, Schema};
-use crate::values::ValueTable;
+use crate::values::{MAX_TF_ADJUSTMENT, ValueTable};
 
 /// One input record: an identifier and the raw text of each schema field,
 /// in schema order.
@@ -92,10 +92,6 @@ fn roles_of(schema: &Schema) -> Roles {
     roles
 }
 
-/// Term-frequency adjustments are bounded so a rare value cannot outweigh
-/// the other fields.
-const MAX_TF_ADJUSTMENT: f64 = 4.0;
-
 /// Identifiers with fewer equally common values than this are compared but
 /// not used as blocking keys with a name.
 const MIN_BLOCKING_DISTINCT: f64 = 100.0;
@@ -104,7 +100,7 @@ const MIN_BLOCKING_DISTINCT: f64 = 100.0;
 const MIN_ADDRESS_DISTINCT: f64 = 20.0;
 
 /// Left records whose candidate pairs EM sees at most.
-const FIT_RECORDS: usize = 10_000;
+const FIT_RECORDS: usize = 4_000;
 
 /// A training session with fewer candidate pairs is skipped (its fields keep
 /// the estimate of plain EM).
@@ -136,6 +132,9 @@ struct ScoringPlan {
     /// Largest weight each field can add.
     gain: Vec<f64>,
     total_gain: f64,
+    /// `weights[field][level]`: the model's log2 Bayes factors.
+    weights: Vec<Vec<f64>>,
+    adjustable: Vec<bool>,
 }
 
 /// Reports progress in units of left records processed.
@@ -206,8 +205,7 @@ impl Matcher {
         roles
             .codes
             .retain(|&f| agreement[f] <= 1.0 / MIN_ADDRESS_DISTINCT);
-        let mut index = BlockIndex::default();
-        index_rows(&mut index, &roles, &table, &right_rows, 0);
+        let index = BlockIndex::build(&roles, &table, &right_rows, 0);
         let mut matcher = Matcher {
             left_linked: vec![false; left_ids.len()],
             right_linked: vec![false; right_ids.len()],
@@ -418,10 +416,25 @@ impl Matcher {
                 (best + tf).max(0.0)
             })
             .collect();
+        let weights = (0..self.fields())
+            .map(|f| {
+                (0..self.model.m[f].len())
+                    .map(|l| self.model.weight(f, l as u8))
+                    .collect()
+            })
+            .collect();
+        let adjustable = self
+            .schema
+            .fields
+            .iter()
+            .map(|f| adjustable(f.kind))
+            .collect();
         ScoringPlan {
             total_gain: gain.iter().sum(),
             steps,
             gain,
+            weights,
+            adjustable,
         }
     }
 
@@ -429,10 +442,10 @@ impl Matcher {
     fn candidates(&self, row: &[u32], index: &BlockIndex) -> Vec<u32> {
         let mut found = Vec::new();
         for key in blocking_keys(&self.roles, &self.table, row) {
-            if let Some(block) = index.get(&key) {
-                if block.len() <= self.settings.max_block {
-                    found.extend_from_slice(block);
-                }
+            let (built, added) = index.block(key);
+            if built.len() + added.len() <= self.settings.max_block {
+                found.extend_from_slice(built);
+                found.extend_from_slice(added);
             }
         }
         found.sort_unstable();
@@ -515,14 +528,15 @@ impl Matcher {
         if level == MISSING {
             return 0.0;
         }
-        let mut weight = self.model.weight(field, level);
-        if level <= 1 && adjustable(self.schema.fields[field].kind) {
+        let mut weight = self.plan.weights[field][level as usize];
+        if level <= 1 && self.plan.adjustable[field] {
+            // The more common of the two values decides (the smaller gain).
             let slots = &self.table.slots;
-            let frequency = f64::from(slots[a as usize].frequency.max(slots[b as usize].frequency));
-            if frequency > 0.0 {
-                let adjustment = (self.table.random_agreement[field].max(1e-9) / frequency).log2();
-                weight += adjustment.clamp(-MAX_TF_ADJUSTMENT, MAX_TF_ADJUSTMENT);
-            }
+            weight += f64::from(
+                slots[a as usize]
+                    .tf_adjustment
+                    .min(slots[b as usize].tf_adjustment),
+            );
         }
         weight
     }
@@ -585,7 +599,7 @@ impl Matcher {
         index: &BlockIndex,
         floor: f64,
         progress: Progress,
-    ) -> Vec<(u32, u32, f64)> {
+    ) -> Vec<(u32, u32, f64, bool)> {
         // Probability `floor` as a log2 weight.
         let floor_weight = if floor <= 0.0 {
             f64::NEG_INFINITY
@@ -595,14 +609,14 @@ impl Matcher {
         left.par_iter()
             .flat_map_iter(|&i| {
                 let row = self.left_row(i);
-                let found: Vec<(u32, u32, f64)> = self
+                let found: Vec<(u32, u32, f64, bool)> = self
                     .candidates(row, index)
                     .into_iter()
                     .filter_map(|j| {
-                        let (weight, _) =
+                        let (weight, swapped) =
                             self.score(row, self.right_row(j as usize), floor_weight)?;
                         let score = probability(weight);
-                        (score >= floor).then_some((i as u32, j, score))
+                        (score >= floor).then_some((i as u32, j, score, swapped))
                     })
                     .collect();
                 progress(1);
@@ -647,8 +661,8 @@ impl Matcher {
         };
         let mut scored = self.score_candidates(left, index, floor, progress);
         scored.sort_unstable_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
-        let mut links = Vec::new();
-        for (i, j, score) in scored {
+        let mut chosen = Vec::new();
+        for (i, j, score, swapped) in scored {
             let (i, j) = (i as usize, j as usize);
             if self.settings.one_to_one {
                 if self.left_linked[i] || self.right_linked[j] {
@@ -657,16 +671,17 @@ impl Matcher {
                 self.left_linked[i] = true;
                 self.right_linked[j] = true;
             }
-            let (a, b) = (self.left_row(i), self.right_row(j));
-            let swapped = self.pattern(a, b).1;
-            links.push(Link {
+            chosen.push((i, j, score, swapped));
+        }
+        chosen
+            .into_par_iter()
+            .map(|(i, j, score, swapped)| Link {
                 left_id: self.left_ids[i].clone(),
                 right_id: self.right_ids[j].clone(),
                 score,
-                explanation: self.explain(a, b, swapped),
-            });
-        }
-        links
+                explanation: self.explain(self.left_row(i), self.right_row(j), swapped),
+            })
+            .collect()
     }
 
     /// Interns records arriving after the fit; their values' frequencies
@@ -703,15 +718,8 @@ impl Matcher {
             .extend(std::iter::repeat_n(false, ids.len()));
         self.right_ids.extend(ids);
         self.right.extend(rows);
-        let mut new_index = BlockIndex::default();
-        index_rows(&mut new_index, &self.roles, &self.table, &self.right, start);
-        index_rows(
-            &mut self.index,
-            &self.roles,
-            &self.table,
-            &self.right,
-            start,
-        );
+        let new_index = BlockIndex::build(&self.roles, &self.table, &self.right, start);
+        self.index.add(&self.roles, &self.table, &self.right, start);
         let pending: Vec<usize> = (0..self.left_ids.len())
             .filter(|&i| !self.left_linked[i])
             .collect();

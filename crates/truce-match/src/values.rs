@@ -4,13 +4,17 @@
 //! with the distinct values, and equal slots compare equal at once.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 
 use rayon::prelude::*;
 
 use crate::compare::{Value, prepare};
 use crate::matcher::Record;
 use crate::schema::FieldKind;
+
+/// Term-frequency adjustments are bounded so a rare value cannot outweigh
+/// the other fields.
+pub const MAX_TF_ADJUSTMENT: f64 = 4.0;
 
 /// One distinct value of one field.
 #[derive(Debug, Clone)]
@@ -26,8 +30,32 @@ pub struct Slot {
     pub prefix4: Option<u64>,
     pub prefix3: Option<u64>,
     /// Share of records with this canonical value in its field; 0 when
-    /// unknown (no term-frequency adjustment then).
+    /// unknown.
     pub frequency: f32,
+    /// Term-frequency adjustment of an agreement on this value, in bits:
+    /// log2 of the field's random agreement over this value's frequency,
+    /// bounded; 0 when the frequency is unknown. Rare values gain, common
+    /// ones lose.
+    pub tf_adjustment: f32,
+}
+
+/// A fast non-cryptographic string hasher (the Fx scheme of rustc) for the
+/// value lookup: inputs are the caller's own lists, not an attacker's.
+#[derive(Default)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
 }
 
 pub fn hash_of<T: Hash + ?Sized>(value: &T) -> u64 {
@@ -54,6 +82,7 @@ fn slot(field: usize, value: Value) -> Slot {
         prefix4,
         prefix3,
         frequency: 0.0,
+        tf_adjustment: 0.0,
     }
 }
 
@@ -62,7 +91,7 @@ fn slot(field: usize, value: Value) -> Slot {
 pub struct ValueTable {
     kinds: Vec<FieldKind>,
     pub slots: Vec<Slot>,
-    lookup: Vec<HashMap<String, u32>>,
+    lookup: Vec<HashMap<String, u32, BuildHasherDefault<FxHasher>>>,
     /// Records per canonical value, per field, over the lists the table was
     /// built from.
     counts: Vec<HashMap<u64, u32>>,
@@ -78,7 +107,7 @@ impl ValueTable {
         ValueTable {
             kinds,
             slots: Vec::new(),
-            lookup: vec![HashMap::new(); fields],
+            lookup: vec![HashMap::default(); fields],
             counts: vec![HashMap::new(); fields],
             totals: vec![0; fields],
             random_agreement: vec![0.0; fields],
@@ -90,37 +119,77 @@ impl ValueTable {
     }
 
     /// Adds records' values, returning their ids and their slot rows
-    /// (one slot per field, row after row).
+    /// (one slot per field, row after row). Fields are interned in
+    /// parallel; new distinct texts are prepared in parallel.
     pub fn intern(&mut self, records: Vec<Record>) -> (Vec<String>, Vec<u32>) {
         let fields = self.kinds.len();
-        let mut rows = Vec::with_capacity(records.len() * fields);
-        let mut fresh: Vec<(usize, String)> = Vec::new();
-        let first_fresh = self.slots.len() as u32;
-        let mut ids = Vec::with_capacity(records.len());
-        for record in records {
-            let mut raws = record.fields.into_iter();
-            for field in 0..fields {
-                let raw = raws.next().unwrap_or_default();
-                let next = first_fresh + fresh.len() as u32;
-                let slot = match self.lookup[field].get(&raw) {
-                    Some(&slot) => slot,
-                    None => {
-                        self.lookup[field].insert(raw.clone(), next);
-                        fresh.push((field, raw));
-                        next
-                    }
-                };
-                rows.push(slot);
-            }
-            ids.push(record.id);
+        // Per field: the slot of each record, new texts numbered
+        // provisionally (with the high bit) until all fields are done.
+        const FRESH: u32 = 1 << 31;
+        let columns: Vec<(Vec<u32>, Vec<String>)> = self
+            .lookup
+            .par_iter_mut()
+            .enumerate()
+            .map(|(field, lookup)| {
+                let mut column = Vec::with_capacity(records.len());
+                let mut fresh = Vec::new();
+                for record in &records {
+                    let raw = record.fields.get(field).map_or("", String::as_str);
+                    let slot = match lookup.get(raw) {
+                        Some(&slot) => slot,
+                        None => {
+                            let slot = FRESH | fresh.len() as u32;
+                            lookup.insert(raw.to_string(), slot);
+                            fresh.push(raw.to_string());
+                            slot
+                        }
+                    };
+                    column.push(slot);
+                }
+                (column, fresh)
+            })
+            .collect();
+        let mut base = self.slots.len() as u32;
+        let mut offsets = Vec::with_capacity(fields);
+        for (_, fresh) in &columns {
+            offsets.push(base);
+            base += fresh.len() as u32;
         }
+        let renumber = |slot: u32, field: usize| {
+            if slot & FRESH != 0 {
+                offsets[field] + (slot & !FRESH)
+            } else {
+                slot
+            }
+        };
+        self.lookup
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(field, lookup)| {
+                for slot in lookup.values_mut() {
+                    *slot = renumber(*slot, field);
+                }
+            });
         let kinds = &self.kinds;
+        let fresh: Vec<(usize, &String)> = columns
+            .iter()
+            .enumerate()
+            .flat_map(|(field, (_, fresh))| fresh.iter().map(move |raw| (field, raw)))
+            .collect();
         let prepared: Vec<Slot> = fresh
             .into_par_iter()
-            .map(|(field, raw)| slot(field, prepare(kinds[field], &raw)))
+            .map(|(field, raw)| slot(field, prepare(kinds[field], raw)))
             .collect();
         self.slots.extend(prepared);
-        (ids, rows)
+        let mut rows = vec![0u32; records.len() * fields];
+        rows.par_chunks_mut(fields)
+            .enumerate()
+            .for_each(|(i, row)| {
+                for (field, cell) in row.iter_mut().enumerate() {
+                    *cell = renumber(columns[field].0[i], field);
+                }
+            });
+        (records.into_iter().map(|r| r.id).collect(), rows)
     }
 
     /// Counts canonical values over the given rows and sets every slot's
@@ -161,6 +230,12 @@ impl ValueTable {
                     (count as f64 / total as f64) as f32
                 }
                 _ => 0.0,
+            };
+            slot.tf_adjustment = if slot.frequency > 0.0 {
+                let ratio = self.random_agreement[slot.field].max(1e-9) / f64::from(slot.frequency);
+                ratio.log2().clamp(-MAX_TF_ADJUSTMENT, MAX_TF_ADJUSTMENT) as f32
+            } else {
+                0.0
             };
         }
     }
