@@ -2,12 +2,12 @@
 //! sharing a key are compared.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 use rayon::prelude::*;
 
 use crate::compare::Value;
-use crate::values::{ValueTable, hash_of};
+use crate::values::{FxHasher, ValueTable, hash_of};
 
 /// Where the roles used by blocking and the given/family swap sit in the
 /// schema.
@@ -26,25 +26,8 @@ pub struct Roles {
     pub texts: Vec<usize>,
 }
 
-/// Keys are already hashes; the index need not hash them again.
-#[derive(Default)]
-pub struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, key: u64) {
-        self.0 = key;
-    }
-}
-
-type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
+/// Keys are already good hashes; the fast Fx hasher suffices.
+type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<FxHasher>>;
 
 /// Blocking key to the right-hand record numbers holding it: one sorted
 /// array with a range per key (few allocations, whatever the list size),

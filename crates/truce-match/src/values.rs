@@ -39,8 +39,9 @@ pub struct Slot {
     pub tf_adjustment: f32,
 }
 
-/// A fast non-cryptographic string hasher (the Fx scheme of rustc) for the
-/// value lookup: inputs are the caller's own lists, not an attacker's.
+/// A fast non-cryptographic hasher (the Fx scheme of rustc) for the value
+/// lookup and the block index: inputs are the caller's own lists, not an
+/// attacker's.
 #[derive(Default)]
 pub struct FxHasher(u64);
 
