@@ -270,18 +270,17 @@ pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
         return 1.0;
     }
     let window = (a.len().max(b.len()) / 2).saturating_sub(1);
-    // Names are short; fixed buffers avoid allocation on the hot path.
-    let mut a_matched = [false; 64];
-    let mut b_matched = [false; 64];
+    // Names are short: matched positions as bit sets, no allocation.
     let (a, b) = (&a[..a.len().min(64)], &b[..b.len().min(64)]);
+    let (mut a_matched, mut b_matched) = (0u64, 0u64);
     let mut matches = 0usize;
     for (i, &ca) in a.iter().enumerate() {
         let lo = i.saturating_sub(window);
         let hi = (i + window + 1).min(b.len());
-        for j in lo..hi {
-            if !b_matched[j] && b[j] == ca {
-                a_matched[i] = true;
-                b_matched[j] = true;
+        for (j, &cb) in b.iter().enumerate().take(hi).skip(lo) {
+            if cb == ca && b_matched & (1 << j) == 0 {
+                a_matched |= 1 << i;
+                b_matched |= 1 << j;
                 matches += 1;
                 break;
             }
@@ -291,17 +290,16 @@ pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
         return 0.0;
     }
     let mut transpositions = 0usize;
-    let mut k = 0usize;
-    for (i, &ca) in a.iter().enumerate() {
-        if a_matched[i] {
-            while !b_matched[k] {
-                k += 1;
-            }
-            if ca != b[k] {
-                transpositions += 1;
-            }
-            k += 1;
+    let mut remaining_b = b_matched;
+    let mut remaining_a = a_matched;
+    while remaining_a != 0 {
+        let i = remaining_a.trailing_zeros() as usize;
+        let k = remaining_b.trailing_zeros() as usize;
+        if a[i] != b[k] {
+            transpositions += 1;
         }
+        remaining_a &= remaining_a - 1;
+        remaining_b &= remaining_b - 1;
     }
     let m = matches as f64;
     let jaro =

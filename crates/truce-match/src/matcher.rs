@@ -441,6 +441,13 @@ impl Matcher {
     /// Right-hand candidates of one left record, sorted and distinct.
     fn candidates(&self, row: &[u32], index: &BlockIndex) -> Vec<u32> {
         let mut found = Vec::new();
+        self.candidates_into(row, index, &mut found);
+        found
+    }
+
+    /// The same into a reused buffer (scoring runs it once per left record).
+    fn candidates_into(&self, row: &[u32], index: &BlockIndex, found: &mut Vec<u32>) {
+        found.clear();
         for key in blocking_keys(&self.roles, &self.table, row) {
             let (built, added) = index.block(key);
             if built.len() + added.len() <= self.settings.max_block {
@@ -450,7 +457,6 @@ impl Matcher {
         }
         found.sort_unstable();
         found.dedup();
-        found
     }
 
     /// Level of two slots; equal slots hold the same text.
@@ -606,20 +612,25 @@ impl Matcher {
         } else {
             (floor / (1.0 - floor)).log2()
         };
-        left.par_iter()
-            .flat_map_iter(|&i| {
-                let row = self.left_row(i);
-                let found: Vec<(u32, u32, f64, bool)> = self
-                    .candidates(row, index)
-                    .into_iter()
-                    .filter_map(|j| {
-                        let (weight, swapped) =
-                            self.score(row, self.right_row(j as usize), floor_weight)?;
-                        let score = probability(weight);
-                        (score >= floor).then_some((i as u32, j, score, swapped))
-                    })
-                    .collect();
-                progress(1);
+        left.par_chunks(256)
+            .flat_map_iter(|chunk| {
+                let mut candidates = Vec::new();
+                let mut found = Vec::new();
+                for &i in chunk {
+                    let row = self.left_row(i);
+                    self.candidates_into(row, index, &mut candidates);
+                    for &j in &candidates {
+                        if let Some((weight, swapped)) =
+                            self.score(row, self.right_row(j as usize), floor_weight)
+                        {
+                            let score = probability(weight);
+                            if score >= floor {
+                                found.push((i as u32, j, score, swapped));
+                            }
+                        }
+                    }
+                }
+                progress(chunk.len() as u64);
                 found
             })
             .collect()
