@@ -135,7 +135,8 @@ pub fn read_records(path: &Path, schema: &Schema) -> Result<Vec<Record>, MatchEr
         source,
     })?;
     let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
+        // Field values are normalised by the engine; only identifiers are
+        // trimmed here.
         .from_reader(file);
     let csv_error = |error: csv::Error| -> MatchError {
         let line = error.position().map_or(0, |p| p.line());
@@ -161,7 +162,7 @@ pub fn read_records(path: &Path, schema: &Schema) -> Result<Vec<Record>, MatchEr
     let column = |name: &str| -> Result<usize, MatchError> {
         headers
             .iter()
-            .position(|h| h.trim_start_matches('\u{feff}') == name)
+            .position(|h| h.trim_start_matches('\u{feff}').trim() == name)
             .ok_or_else(|| MatchError::MissingColumn {
                 path: path.to_path_buf(),
                 column: name.to_string(),
@@ -177,7 +178,7 @@ pub fn read_records(path: &Path, schema: &Schema) -> Result<Vec<Record>, MatchEr
     for row in reader.records() {
         let row = row.map_err(csv_error)?;
         let line = row.position().map_or(0, |p| p.line());
-        let id = row.get(id_column).unwrap_or_default();
+        let id = row.get(id_column).unwrap_or_default().trim();
         if id.is_empty() {
             return Err(MatchError::Csv {
                 path: path.to_path_buf(),

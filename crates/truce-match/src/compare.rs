@@ -230,17 +230,20 @@ fn compare_text(a: &str, b: &str) -> (u8, &'static str) {
     if jaro_winkler(a.as_bytes(), b.as_bytes()) >= 0.90 {
         return (1, "close spelling");
     }
-    // Without allocating: this runs for most candidate pairs.
-    let split = |text: &str| text.split([' ', '-']).filter(|w| !w.is_empty()).count();
-    let shared = a
-        .split([' ', '-'])
-        .filter(|w| !w.is_empty() && b.split([' ', '-']).any(|x| x == *w))
-        .count();
-    if shared > 0 && shared * 2 >= split(a).max(split(b)) {
+    // Without allocating: this runs for most candidate pairs. Normalised
+    // text separates words by one space or hyphen.
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let shared = words(a).filter(|w| words(b).any(|x| x == *w)).count();
+    if shared > 0 && shared * 2 >= words(a).count().max(words(b).count()) {
         (2, "half the words shared")
     } else {
         (3, "different")
     }
+}
+
+fn words(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split(|&c| c == b' ' || c == b'-')
+        .filter(|w| !w.is_empty())
 }
 
 /// Levenshtein distance at most one, or one exchange of adjacent characters.

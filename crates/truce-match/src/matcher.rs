@@ -107,7 +107,7 @@ const FIT_RECORDS: usize = 8_000;
 const MIN_SESSION_PAIRS: u64 = 200;
 
 /// Random pairs drawn to start u before EM.
-const RANDOM_PAIRS: usize = 20_000;
+const RANDOM_PAIRS: usize = 10_000;
 
 /// Pairs whose levels are at most the given ones on the condition fields;
 /// the session provides m and u of `fields`.
