@@ -95,7 +95,8 @@ impl BlockIndex {
 /// Blocking keys of one record. A pair is a candidate when any key is
 /// shared. The rules, each robust to a different kind of error:
 /// 1. family and given name as an unordered pair (survives a swap);
-/// 2. either name with the year of birth;
+/// 2. either name with the year of birth and the first consonant of the
+///    other name (both orders, so it survives a swap);
 /// 3. the full date with day and month unordered (survives a swap);
 /// 4. family name with patronymic;
 /// 5. family name with the place of birth;
@@ -127,8 +128,14 @@ pub fn blocking_keys(roles: &Roles, table: &ValueTable, row: &[u32]) -> Vec<u64>
         add(&[1, f.min(g), f.max(g)]);
     }
     if let Some(year) = year {
-        for name in [family, given].into_iter().flatten() {
-            add(&[2, name, u64::from(year)]);
+        let initial = |field: Option<usize>| field.and_then(|f| slot(f).initial).map(u64::from);
+        for (name, other) in [
+            (family, initial(roles.given)),
+            (given, initial(roles.family)),
+        ] {
+            if let (Some(name), Some(other)) = (name, other) {
+                add(&[2, name, u64::from(year), other]);
+            }
         }
     }
     if let Some((y, lo, hi)) = date.and_then(|d| d.swap_insensitive_key()) {

@@ -26,6 +26,9 @@ pub struct Slot {
     pub canonical: Option<u64>,
     /// Hash of a name's consonants (at least three), for blocking.
     pub consonants: Option<u64>,
+    /// A name's first consonant (its key's first letter if it has none):
+    /// the same in Ukrainian and Russian forms (Олійник/Oleinik: l).
+    pub initial: Option<u8>,
     /// Hashes of the first four and first three letters of a name's key.
     pub prefix4: Option<u64>,
     pub prefix3: Option<u64>,
@@ -67,6 +70,10 @@ pub fn hash_of<T: Hash + ?Sized>(value: &T) -> u64 {
 
 fn slot(field: usize, value: Value) -> Slot {
     let canonical = value.canonical().map(|c| hash_of(&c));
+    let initial = match &value {
+        Value::Name(n) => n.consonants.bytes().next().or_else(|| n.key.bytes().next()),
+        _ => None,
+    };
     let (consonants, prefix4, prefix3) = match &value {
         Value::Name(n) => (
             (n.consonants.len() >= 3).then(|| hash_of(&n.consonants)),
@@ -80,6 +87,7 @@ fn slot(field: usize, value: Value) -> Slot {
         value,
         canonical,
         consonants,
+        initial,
         prefix4,
         prefix3,
         frequency: 0.0,
