@@ -97,7 +97,8 @@ impl BlockIndex {
 /// 1. family and given name as an unordered pair (survives a swap);
 /// 2. either name with the year of birth and the first consonant of the
 ///    other name (both orders, so it survives a swap);
-/// 3. the full date with day and month unordered (survives a swap);
+/// 3. the full date with day and month unordered (survives a swap), with
+///    the first consonant of either name or with an identifier;
 /// 4. family name with patronymic;
 /// 5. family name with the place of birth;
 /// 6. each selective identifier with either name;
@@ -139,7 +140,17 @@ pub fn blocking_keys(roles: &Roles, table: &ValueTable, row: &[u32]) -> Vec<u64>
         }
     }
     if let Some((y, lo, hi)) = date.and_then(|d| d.swap_insensitive_key()) {
-        add(&[3, u64::from(y), u64::from(lo), u64::from(hi)]);
+        let date = u64::from(y) << 16 | u64::from(lo) << 8 | u64::from(hi);
+        for field in [roles.family, roles.given].into_iter().flatten() {
+            if let Some(initial) = slot(field).initial {
+                add(&[3, date, u64::from(initial)]);
+            }
+        }
+        for &field in &roles.codes {
+            if let Some(code) = slot(field).canonical {
+                add(&[3, date, field as u64, code]);
+            }
+        }
     }
     if let (Some(f), Some(p)) = (family, patronymic) {
         add(&[4, f, p]);
