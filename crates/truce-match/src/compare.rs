@@ -97,12 +97,13 @@ pub fn prepare(kind: FieldKind, raw: &str) -> Value {
             let (stem, entry) = match part {
                 NamePart::Family => (family_stem(&key), None),
                 NamePart::Given | NamePart::Other => {
-                    (key.clone(), dictionary::given_name_id(&normal))
+                    (key.clone(), dictionary::given_name_id_of(&normal, &key))
                 }
-                NamePart::Patronymic => (
-                    dictionary::patronymic_stem(&normal),
-                    dictionary::patronymic_id(&normal),
-                ),
+                NamePart::Patronymic => {
+                    let stem = dictionary::patronymic_stem_of_key(key.clone());
+                    let entry = dictionary::patronymic_id_of_stem(&stem);
+                    (stem, entry)
+                }
             };
             let consonants = key
                 .chars()
@@ -124,11 +125,11 @@ pub fn prepare(kind: FieldKind, raw: &str) -> Value {
                 Value::Date(date)
             }
         }
-        FieldKind::Place => Value::Place(PlaceValue {
-            key: dictionary::place_key(&normal),
-            entry: dictionary::place_id(&normal),
-            normal,
-        }),
+        FieldKind::Place => {
+            let key = dictionary::place_key(&normal);
+            let entry = dictionary::place_id_of_key(&key);
+            Value::Place(PlaceValue { key, entry, normal })
+        }
         FieldKind::Identifier => {
             let code: String = normal.chars().filter(|c| c.is_alphanumeric()).collect();
             if code.is_empty() {

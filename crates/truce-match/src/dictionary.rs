@@ -672,9 +672,14 @@ static GIVEN_VARIANT_KEYS: LazyLock<Vec<Vec<String>>> = LazyLock::new(|| {
 
 /// The dictionary entry of a given name in any script or romanisation.
 pub fn given_name_id(name: &str) -> Option<EntryId> {
+    given_name_id_of(&normalize(name), &spelling_key(name))
+}
+
+/// The same from the normalised text and spelling key already computed.
+pub fn given_name_id_of(normal: &str, key: &str) -> Option<EntryId> {
     GIVEN_EXACT
-        .get(&normalize(name))
-        .or_else(|| GIVEN_INDEX.get(&spelling_key(name)))
+        .get(normal)
+        .or_else(|| GIVEN_INDEX.get(key))
         .copied()
 }
 
@@ -687,13 +692,23 @@ pub fn given_name_variant_keys(id: EntryId) -> &'static [String] {
 /// The given-name entry a patronymic derives from (Миколаївна,
 /// Николаевич, Mykolaiovych -> Микола/Николай).
 pub fn patronymic_id(patronymic: &str) -> Option<EntryId> {
-    PATRONYMIC_INDEX.get(&patronymic_stem(patronymic)).copied()
+    patronymic_id_of_stem(&patronymic_stem(patronymic))
+}
+
+/// The same from the stem already computed.
+pub fn patronymic_id_of_stem(stem: &str) -> Option<EntryId> {
+    PATRONYMIC_INDEX.get(stem).copied()
 }
 
 /// The dictionary entry of a place in any script, romanisation or former
 /// name.
 pub fn place_id(place: &str) -> Option<EntryId> {
-    PLACE_INDEX.get(&place_key(place)).copied()
+    place_id_of_key(&place_key(place))
+}
+
+/// The same from the place key already computed.
+pub fn place_id_of_key(key: &str) -> Option<EntryId> {
+    PLACE_INDEX.get(key).copied()
 }
 
 /// Patronymic suffixes on the spelling key (where e and y are already i and
@@ -706,7 +721,11 @@ const PATRONYMIC_SUFFIXES: &[&str] = &[
 /// The father's-name stem of a patronymic on the spelling key, final vowels
 /// removed so that Микола/Миколайович/Миколаївна share it.
 pub fn patronymic_stem(patronymic: &str) -> String {
-    let key = spelling_key(patronymic);
+    patronymic_stem_of_key(spelling_key(patronymic))
+}
+
+/// The same from the spelling key.
+pub fn patronymic_stem_of_key(key: String) -> String {
     for suffix in PATRONYMIC_SUFFIXES {
         if key.len() > suffix.len() + 1 && key.ends_with(suffix) {
             return strip_final_vowels(key[..key.len() - suffix.len()].to_string());

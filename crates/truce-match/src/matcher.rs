@@ -266,15 +266,26 @@ impl Matcher {
         let patterns: HashMap<Pattern, u64> = (0..self.left_ids.len())
             .into_par_iter()
             .filter(|i| i % stride == 0)
-            .fold(HashMap::new, |mut counts, i| {
-                let row = self.left_row(i);
-                for j in self.candidates(row, &self.index) {
-                    let (pattern, _) = self.pattern(row, self.right_row(j as usize));
-                    *counts.entry(pattern).or_insert(0u64) += 1;
-                }
-                progress(stride as u64);
-                counts
-            })
+            .fold(
+                || (HashMap::new(), Vec::new(), Vec::new()),
+                |(mut counts, mut candidates, mut pattern), i| {
+                    let row = self.left_row(i);
+                    self.candidates_into(row, &self.index, &mut candidates);
+                    for &j in &candidates {
+                        self.pattern_into(row, self.right_row(j as usize), &mut pattern);
+                        // Allocates only for a pattern not seen before.
+                        match counts.get_mut(pattern.as_slice()) {
+                            Some(count) => *count += 1,
+                            None => {
+                                counts.insert(pattern.clone(), 1u64);
+                            }
+                        }
+                    }
+                    progress(stride as u64);
+                    (counts, candidates, pattern)
+                },
+            )
+            .map(|(counts, _, _)| counts)
             .reduce(HashMap::new, |mut a, b| {
                 for (pattern, count) in b {
                     *a.entry(pattern).or_insert(0) += count;
@@ -513,19 +524,30 @@ impl Matcher {
 
     /// Agreement levels of a pair.
     fn pattern(&self, a: &[u32], b: &[u32]) -> (Pattern, bool) {
-        let mut pattern: Pattern = a
-            .iter()
-            .zip(b)
-            .map(|(&x, &y)| self.level_only(x, y))
-            .collect();
-        let mut swapped = false;
-        if let (Some(f), Some(g)) = (self.roles.family, self.roles.given) {
-            let (lf, lg, crossed) = self.name_levels(a, b, f, g);
-            pattern[f] = lf;
-            pattern[g] = lg;
-            swapped = crossed;
-        }
+        let mut pattern = Vec::with_capacity(a.len());
+        let swapped = self.pattern_into(a, b, &mut pattern);
         (pattern, swapped)
+    }
+
+    /// The same into a reused buffer; returns whether names were read
+    /// crosswise.
+    fn pattern_into(&self, a: &[u32], b: &[u32], pattern: &mut Vec<u8>) -> bool {
+        pattern.clear();
+        let names = self.roles.family.zip(self.roles.given);
+        for field in 0..a.len() {
+            let is_name = names.is_some_and(|(f, g)| field == f || field == g);
+            // Given and family names are compared together below.
+            pattern.push(if is_name {
+                MISSING
+            } else {
+                self.level_only(a[field], b[field])
+            });
+        }
+        let Some((f, g)) = names else { return false };
+        let (lf, lg, crossed) = self.name_levels(a, b, f, g);
+        pattern[f] = lf;
+        pattern[g] = lg;
+        crossed
     }
 
     /// Weight of one field at one level, with the term-frequency adjustment

@@ -103,7 +103,7 @@ pub struct ValueTable {
     lookup: Vec<HashMap<String, u32, BuildHasherDefault<FxHasher>>>,
     /// Records per canonical value, per field, over the lists the table was
     /// built from.
-    counts: Vec<HashMap<u64, u32>>,
+    counts: Vec<HashMap<u64, u32, BuildHasherDefault<FxHasher>>>,
     totals: Vec<u64>,
     /// Probability that two random records agree on the field: the sum of
     /// squared relative frequencies.
@@ -117,7 +117,7 @@ impl ValueTable {
             kinds,
             slots: Vec::new(),
             lookup: vec![HashMap::default(); fields],
-            counts: vec![HashMap::new(); fields],
+            counts: vec![HashMap::default(); fields],
             totals: vec![0; fields],
             random_agreement: vec![0.0; fields],
         }
@@ -205,23 +205,25 @@ impl ValueTable {
     /// frequency. Called once, on the lists the model is fitted on.
     pub fn count(&mut self, rows: &[&[u32]]) {
         let fields = self.kinds.len();
-        for list in rows {
-            for row in list.chunks_exact(fields) {
-                for (field, &slot) in row.iter().enumerate() {
-                    if let Some(canonical) = self.slots[slot as usize].canonical {
-                        *self.counts[field].entry(canonical).or_insert(0) += 1;
-                        self.totals[field] += 1;
+        let slots = &self.slots;
+        // Fields are counted in parallel, each over all rows.
+        self.counts
+            .par_iter_mut()
+            .zip(self.totals.par_iter_mut())
+            .zip(self.random_agreement.par_iter_mut())
+            .enumerate()
+            .for_each(|(field, ((counts, total), agreement))| {
+                for list in rows {
+                    for row in list.chunks_exact(fields) {
+                        if let Some(canonical) = slots[row[field] as usize].canonical {
+                            *counts.entry(canonical).or_insert(0) += 1;
+                            *total += 1;
+                        }
                     }
                 }
-            }
-        }
-        for field in 0..fields {
-            let total = self.totals[field].max(1) as f64;
-            self.random_agreement[field] = self.counts[field]
-                .values()
-                .map(|&c| (c as f64 / total).powi(2))
-                .sum();
-        }
+                let n = (*total).max(1) as f64;
+                *agreement = counts.values().map(|&c| (c as f64 / n).powi(2)).sum();
+            });
         self.set_frequencies(0);
     }
 
