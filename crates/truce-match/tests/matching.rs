@@ -604,6 +604,37 @@ fn incremental_matching_keeps_links_one_to_one() {
     assert!(f1(&links, &truth) > 0.95);
 }
 
+#[test]
+fn right_records_added_later_link_to_waiting_left_records() {
+    let (left, right, truth) = cross_script_lists(600);
+    let (first, later) = right.split_at(350);
+    let mut matcher = Matcher::new(
+        Schema::default(),
+        Settings::default(),
+        left,
+        first.to_vec(),
+        None,
+        &|_| {},
+    )
+    .expect("fits");
+    let mut links = matcher.link(&|_| {});
+    let added = matcher.add_right(later.to_vec(), &|_| {});
+    assert!(
+        added.len() > 200,
+        "{} links to the added records",
+        added.len()
+    );
+    assert!(
+        added
+            .iter()
+            .all(|l| later.iter().any(|r| r.id == l.right_id))
+    );
+    links.extend(added);
+    let lefts: HashSet<&str> = links.iter().map(|l| l.left_id.as_str()).collect();
+    assert_eq!(lefts.len(), links.len(), "a left record linked twice");
+    assert!(f1(&links, &truth) > 0.95);
+}
+
 fn args(left: &std::path::Path, right: &std::path::Path, output: &std::path::Path) -> MatchArgs {
     MatchArgs {
         left: left.to_path_buf(),
