@@ -2,6 +2,7 @@
 each under /usr/bin/time, and prints a Markdown table of medians.
 Called by run.sh; expects the data under bench/out/."""
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -41,6 +42,7 @@ def measure(command, folder, links):
     return quality, statistics.median(r[0] for r in runs), max(r[1] for r in runs)
 
 
+load_before = os.getloadavg()[0]
 rows = []
 for title, name, layout, options in SETS:
     folder = OUT / name
@@ -53,7 +55,8 @@ for title, name, layout, options in SETS:
                       str(splink_links)], folder, splink_links)
     rows.append((title, truce, splink))
 
-print(f"Medians of {REPEAT} runs; memory is the largest peak RSS.\n")
+print(f"Medians of {REPEAT} runs; memory is the largest peak RSS. "
+      f"Load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs.\n")
 print("| set | tool | precision | recall | F1 | wall s | peak MB |")
 print("|---|---|---|---|---|---|---|")
 for title, truce, splink in rows:

@@ -769,7 +769,9 @@ fn adjustable(kind: FieldKind) -> bool {
 fn names_equivalent(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Name(x), Value::Name(y)) => {
-            x.normal == y.normal || x.key == y.key || (x.entry.is_some() && x.entry == y.entry)
+            x.hashes[0] == y.hashes[0]
+                || x.hashes[1] == y.hashes[1]
+                || (x.entry.is_some() && x.entry == y.entry)
         }
         _ => false,
     }

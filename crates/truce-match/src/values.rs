@@ -4,7 +4,7 @@
 //! with the distinct values, and equal slots compare equal at once.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use rayon::prelude::*;
 
@@ -62,8 +62,10 @@ impl Hasher for FxHasher {
     }
 }
 
+/// A 64-bit hash for keys and fingerprints (collisions among a few million
+/// values are negligible).
 pub fn hash_of<T: Hash + ?Sized>(value: &T) -> u64 {
-    let mut hasher = DefaultHasher::new();
+    let mut hasher = FxHasher::default();
     value.hash(&mut hasher);
     hasher.finish()
 }
