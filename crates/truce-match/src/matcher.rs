@@ -100,7 +100,7 @@ const MIN_BLOCKING_DISTINCT: f64 = 100.0;
 const MIN_ADDRESS_DISTINCT: f64 = 20.0;
 
 /// Left records whose candidate pairs EM sees at most.
-const FIT_RECORDS: usize = 8_000;
+const FIT_RECORDS: usize = 5_000;
 
 /// A training session with fewer candidate pairs is skipped (its fields keep
 /// the estimate of plain EM).
