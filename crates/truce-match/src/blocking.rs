@@ -42,16 +42,16 @@ pub struct BlockIndex {
 impl BlockIndex {
     /// Indexes records `first..` of `rows`.
     pub fn build(roles: &Roles, table: &ValueTable, rows: &[u32], first: usize) -> Self {
-        let mut entries: Vec<(u64, u32)> = rows
+        let keys: Vec<Vec<u64>> = rows
             .par_chunks_exact(table.fields())
-            .enumerate()
             .skip(first)
-            .flat_map_iter(|(i, row)| {
-                blocking_keys(roles, table, row)
-                    .into_iter()
-                    .map(move |key| (key, i as u32))
-            })
+            .map(|row| blocking_keys(roles, table, row))
             .collect();
+        let mut entries: Vec<(u64, u32)> = Vec::with_capacity(keys.iter().map(Vec::len).sum());
+        for (i, record_keys) in keys.into_iter().enumerate() {
+            let record = (first + i) as u32;
+            entries.extend(record_keys.into_iter().map(|key| (key, record)));
+        }
         entries.par_sort_unstable();
         let mut ranges = KeyMap::default();
         ranges.reserve(entries.len() / 2);

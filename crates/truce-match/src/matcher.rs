@@ -602,9 +602,9 @@ impl Matcher {
     }
 
     fn explain(&self, a: &[u32], b: &[u32], swapped: bool) -> String {
-        let mut parts = Vec::new();
+        let mut text = String::with_capacity(160);
         if swapped {
-            parts.push("given and family names swapped".to_string());
+            text.push_str("given and family names swapped");
         }
         for (field, spec) in self.schema.fields.iter().enumerate() {
             let other = match (swapped, self.roles.family, self.roles.given) {
@@ -613,10 +613,15 @@ impl Matcher {
                 _ => field,
             };
             if let Some((_, how)) = self.level(a[field], b[other]) {
-                parts.push(format!("{} {how}", spec.column));
+                if !text.is_empty() {
+                    text.push_str("; ");
+                }
+                text.push_str(&spec.column);
+                text.push(' ');
+                text.push_str(how);
             }
         }
-        parts.join("; ")
+        text
     }
 
     /// Scores the candidates of the given left records against right

@@ -17,9 +17,19 @@ fn is_hyphen(c: char) -> bool {
 /// systems writes them and clerks drop them), every dash a hyphen without
 /// spaces around it, other punctuation a space, runs of spaces single.
 pub fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+    // NFKC leaves ASCII unchanged; skipping it halves the cost of preparing
+    // Latin-only lists.
+    if text.is_ascii() {
+        fold(text.chars().map(|c| c.to_ascii_lowercase()), text.len())
+    } else {
+        fold(text.nfkc().flat_map(char::to_lowercase), text.len())
+    }
+}
+
+fn fold(chars: impl Iterator<Item = char>, capacity: usize) -> String {
+    let mut out = String::with_capacity(capacity);
     let mut pending_space = false;
-    for c in text.nfkc().flat_map(char::to_lowercase) {
+    for c in chars {
         if is_apostrophe(c) {
             continue;
         }

@@ -16,6 +16,9 @@ use crate::schema::FieldKind;
 /// the other fields.
 pub const MAX_TF_ADJUSTMENT: f64 = 4.0;
 
+/// Record lists longer than this are freed on a background thread.
+const BACKGROUND_DROP: usize = 10_000;
+
 /// One distinct value of one field.
 #[derive(Debug, Clone)]
 pub struct Slot {
@@ -200,7 +203,16 @@ impl ValueTable {
                     *cell = renumber(columns[field].0[i], field);
                 }
             });
-        (records.into_iter().map(|r| r.id).collect(), rows)
+        let mut records = records;
+        let ids = records
+            .iter_mut()
+            .map(|r| std::mem::take(&mut r.id))
+            .collect();
+        if records.len() > BACKGROUND_DROP {
+            // Millions of field strings: freed off the critical path.
+            std::thread::spawn(move || drop(records));
+        }
+        (ids, rows)
     }
 
     /// Counts canonical values over the given rows and sets every slot's
