@@ -33,6 +33,16 @@ pub struct PlaceValue {
     pub normal: String,
     pub key: String,
     pub entry: Option<EntryId>,
+    /// Hashes of `normal` and `key`.
+    pub hashes: [u64; 2],
+}
+
+/// Free text ready for comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextValue {
+    pub normal: String,
+    /// Hashes of the words (split at spaces and hyphens), for the overlap.
+    pub words: Vec<u64>,
 }
 
 /// One field of one record, prepared.
@@ -43,7 +53,7 @@ pub enum Value {
     Date(PartialDate),
     Place(PlaceValue),
     Identifier(String),
-    Text(String),
+    Text(TextValue),
 }
 
 impl Value {
@@ -61,7 +71,8 @@ impl Value {
                 None => p.key.clone(),
             }),
             Value::Date(d) => d.year.map(|y| format!("{y}-{:?}-{:?}", d.month, d.day)),
-            Value::Identifier(s) | Value::Text(s) => Some(s.clone()),
+            Value::Identifier(s) => Some(s.clone()),
+            Value::Text(t) => Some(t.normal.clone()),
         }
     }
 }
@@ -134,7 +145,13 @@ pub fn prepare(kind: FieldKind, raw: &str) -> Value {
         FieldKind::Place => {
             let key = dictionary::place_key(&normal);
             let entry = dictionary::place_id_of_key(&key);
-            Value::Place(PlaceValue { key, entry, normal })
+            let hashes = [hash_of(normal.as_str()), hash_of(key.as_str())];
+            Value::Place(PlaceValue {
+                key,
+                entry,
+                normal,
+                hashes,
+            })
         }
         FieldKind::Identifier => {
             let code: String = normal.chars().filter(|c| c.is_alphanumeric()).collect();
@@ -144,7 +161,10 @@ pub fn prepare(kind: FieldKind, raw: &str) -> Value {
                 Value::Identifier(code)
             }
         }
-        FieldKind::Text => Value::Text(normal),
+        FieldKind::Text => Value::Text(TextValue {
+            words: words(normal.as_bytes()).map(hash_of).collect(),
+            normal,
+        }),
     }
 }
 
@@ -218,9 +238,9 @@ fn compare_names(a: &NameValue, b: &NameValue) -> (u8, &'static str) {
 }
 
 fn compare_places(a: &PlaceValue, b: &PlaceValue) -> (u8, &'static str) {
-    if a.normal == b.normal {
+    if a.hashes[0] == b.hashes[0] {
         (0, "exact")
-    } else if a.key == b.key || (a.entry.is_some() && a.entry == b.entry) {
+    } else if a.hashes[1] == b.hashes[1] || (a.entry.is_some() && a.entry == b.entry) {
         (1, "same place, other language or spelling")
     } else if a.entry.is_some() && b.entry.is_some() {
         (3, "different")
@@ -231,24 +251,22 @@ fn compare_places(a: &PlaceValue, b: &PlaceValue) -> (u8, &'static str) {
     }
 }
 
-fn compare_text(a: &str, b: &str) -> (u8, &'static str) {
-    if a == b {
+fn compare_text(a: &TextValue, b: &TextValue) -> (u8, &'static str) {
+    if a.normal == b.normal {
         return (0, "exact");
     }
-    if jaro_winkler(a.as_bytes(), b.as_bytes()) >= 0.90 {
+    if jaro_winkler(a.normal.as_bytes(), b.normal.as_bytes()) >= 0.90 {
         return (1, "close spelling");
     }
-    // Without allocating: this runs for most candidate pairs. Normalised
-    // text separates words by one space or hyphen.
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let shared = words(a).filter(|w| words(b).any(|x| x == *w)).count();
-    if shared > 0 && shared * 2 >= words(a).count().max(words(b).count()) {
+    let shared = a.words.iter().filter(|w| b.words.contains(w)).count();
+    if shared > 0 && shared * 2 >= a.words.len().max(b.words.len()) {
         (2, "half the words shared")
     } else {
         (3, "different")
     }
 }
 
+/// Words of normalised text, which separates them by one space or hyphen.
 fn words(text: &[u8]) -> impl Iterator<Item = &[u8]> {
     text.split(|&c| c == b' ' || c == b'-')
         .filter(|w| !w.is_empty())
