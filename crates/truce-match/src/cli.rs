@@ -178,8 +178,9 @@ pub fn read_records(path: &Path, schema: &Schema) -> Result<Vec<Record>, MatchEr
         .map(|f| column(&f.column))
         .collect::<Result<_, _>>()?;
     let mut records = Vec::new();
-    for row in reader.records() {
-        let row = row.map_err(csv_error)?;
+    // One record buffer for the whole file.
+    let mut row = csv::StringRecord::new();
+    while reader.read_record(&mut row).map_err(csv_error)? {
         let line = row.position().map_or(0, |p| p.line());
         let id = row.get(id_column).unwrap_or_default().trim();
         if id.is_empty() {
