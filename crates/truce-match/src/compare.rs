@@ -5,7 +5,7 @@ use crate::date::{DateAgreement, PartialDate, compare_dates, parse_date};
 use crate::dictionary::{self, EntryId};
 use crate::normalize::normalize;
 use crate::schema::{FieldKind, NamePart};
-use crate::translit::spelling_key;
+use crate::translit::{has_cyrillic, spelling_key};
 use crate::values::hash_of;
 
 /// A name part ready for comparison.
@@ -25,6 +25,8 @@ pub struct NameValue {
     /// Hashes of `normal`, `key`, `stem` and `consonants`: comparing them
     /// replaces four string comparisons per pair.
     pub hashes: [u64; 4],
+    /// Written without Cyrillic letters.
+    pub latin: bool,
 }
 
 /// A place ready for comparison.
@@ -126,6 +128,7 @@ pub fn prepare(kind: FieldKind, raw: &str) -> Value {
                 .collect();
             let hashes = [&normal, &key, &stem, &consonants].map(|s| hash_of(s.as_str()));
             Value::Name(NameValue {
+                latin: !has_cyrillic(&normal),
                 normal,
                 key,
                 stem,
@@ -191,6 +194,8 @@ pub fn compare(a: &Value, b: &Value) -> Option<(u8, &'static str)> {
 
 pub const NAME_CLOSE: f64 = 0.92;
 pub const NAME_SIMILAR: f64 = 0.80;
+/// Key similarity from which the written forms are compared as well.
+const NEAR_MISS: f64 = 0.70;
 
 fn compare_names(a: &NameValue, b: &NameValue) -> (u8, &'static str) {
     let [normal, key, stem, consonants] = [0, 1, 2, 3].map(|i| a.hashes[i] == b.hashes[i]);
@@ -210,6 +215,12 @@ fn compare_names(a: &NameValue, b: &NameValue) -> (u8, &'static str) {
         return (2, "same consonants");
     }
     let mut similarity = jaro_winkler(a.key.as_bytes(), b.key.as_bytes());
+    // The key turns one letter into two (x into ks) or merges letters, so a
+    // typo in the written form can look bigger on the key: near the
+    // thresholds, names in the same script are also compared as written.
+    if (NEAR_MISS..NAME_CLOSE).contains(&similarity) && a.latin == b.latin {
+        similarity = similarity.max(jaro_winkler(a.normal.as_bytes(), b.normal.as_bytes()));
+    }
     // A misspelt form of a dictionary name is compared with the forms of
     // the entry that start with the same letter, since Jaro-Winkler rewards
     // the common prefix (Oleksander vs Aleksandr via Oleksandr). Two names
