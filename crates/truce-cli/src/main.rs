@@ -157,6 +157,9 @@ enum Command {
         #[arg(long = "key", value_name = "ACTOR=FILE")]
         keys: Vec<String>,
     },
+    /// Link two lists of people written in different scripts and spellings
+    /// (CSV in, links with scores and explanations out).
+    Match(truce_match::MatchArgs),
     /// Prisoner and remains exchanges: lists, stages, sign-off, progress.
     #[command(subcommand)]
     Exchange(exchange::ExchangeCommand),
@@ -502,6 +505,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Position(args) => negotiation::record_position(args)?,
         Command::Claim(args) => negotiation::record_claim(args)?,
         Command::Exchange(command) => exchange::run(command)?,
+        Command::Match(args) => truce_match::run(&args).map_err(|e| usage(e.to_string()))?,
         Command::Import { data, file, keys } => negotiation::import_file(&data, &file, &keys)?,
         Command::Scenario(ScenarioCommand::Load { name, data }) => {
             let loaded = truce_ledger::scenario::load(&name, &data.data)?;

@@ -1,0 +1,382 @@
+//! Preparing field values once per record and comparing them pairwise into
+//! agreement levels (0 = best; the last level = different).
+
+use crate::date::{DateAgreement, PartialDate, compare_dates, parse_date};
+use crate::dictionary::{self, EntryId};
+use crate::normalize::normalize;
+use crate::schema::{FieldKind, NamePart};
+use crate::translit::{has_cyrillic, spelling_key};
+use crate::values::hash_of;
+
+/// A name part ready for comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NameValue {
+    /// Normalised text in its own script.
+    pub normal: String,
+    /// Spelling-insensitive Latin key.
+    pub key: String,
+    /// Key without a gendered surname ending (Іванова/Иванов, -ська/-ский).
+    pub stem: String,
+    /// Dictionary entry (given name, or father's name of a patronymic).
+    pub entry: Option<EntryId>,
+    /// The key without vowels: Ukrainian and Russian forms of a surname
+    /// often differ only there (Підгірний/Подгорный, Чорнович/Чернович).
+    pub consonants: String,
+    /// Hashes of `normal`, `key`, `stem` and `consonants`: comparing them
+    /// replaces four string comparisons per pair.
+    pub hashes: [u64; 4],
+    /// Written without Cyrillic letters.
+    pub latin: bool,
+}
+
+/// A place ready for comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceValue {
+    pub normal: String,
+    pub key: String,
+    pub entry: Option<EntryId>,
+    /// Hashes of `normal` and `key`.
+    pub hashes: [u64; 2],
+}
+
+/// Free text ready for comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextValue {
+    pub normal: String,
+    /// Hashes of the words (split at spaces and hyphens), for the overlap.
+    pub words: Vec<u64>,
+}
+
+/// One field of one record, prepared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Missing,
+    Name(NameValue),
+    Date(PartialDate),
+    Place(PlaceValue),
+    Identifier(String),
+    Text(TextValue),
+}
+
+impl Value {
+    /// The value whose frequency drives the term-frequency adjustment, and on
+    /// which blocking keys are built.
+    pub fn canonical(&self) -> Option<String> {
+        match self {
+            Value::Missing => None,
+            Value::Name(n) => Some(match n.entry {
+                Some(id) => format!("#{id}"),
+                None => n.stem.clone(),
+            }),
+            Value::Place(p) => Some(match p.entry {
+                Some(id) => format!("#{id}"),
+                None => p.key.clone(),
+            }),
+            Value::Date(d) => d.year.map(|y| format!("{y}-{:?}-{:?}", d.month, d.day)),
+            Value::Identifier(s) => Some(s.clone()),
+            Value::Text(t) => Some(t.normal.clone()),
+        }
+    }
+}
+
+/// Surname endings that differ between the masculine and feminine forms, on
+/// the spelling key: -ова/-ев(а)/-ина (the -a goes) and adjectival
+/// -ський/-ська/-ский/-ская (all reduced to -sk).
+fn family_stem(key: &str) -> String {
+    for (ending, keep) in [
+        ("ska", 2),
+        ("ski", 2),
+        ("Tka", 2),
+        ("Tki", 2),
+        ("ova", 2),
+        ("iva", 2),
+        ("ina", 2),
+    ] {
+        if key.len() > ending.len() + 2 && key.ends_with(ending) {
+            return key[..key.len() - ending.len() + keep].to_string();
+        }
+    }
+    key.to_string()
+}
+
+/// Prepares raw text of a field of the given kind.
+pub fn prepare(kind: FieldKind, raw: &str) -> Value {
+    let normal = normalize(raw);
+    if normal.is_empty() {
+        return Value::Missing;
+    }
+    match kind {
+        FieldKind::Name(part) => {
+            let key = spelling_key(&normal);
+            if key.is_empty() {
+                return Value::Missing;
+            }
+            let (stem, entry) = match part {
+                NamePart::Family => (family_stem(&key), None),
+                NamePart::Given | NamePart::Other => {
+                    (key.clone(), dictionary::given_name_id_of(&normal, &key))
+                }
+                NamePart::Patronymic => {
+                    let stem = dictionary::patronymic_stem_of_key(key.clone());
+                    let entry = dictionary::patronymic_id_of_stem(&stem);
+                    (stem, entry)
+                }
+            };
+            let consonants = key
+                .chars()
+                .filter(|c| !matches!(c, 'a' | 'e' | 'i' | 'o' | 'u'))
+                .collect();
+            let hashes = [&normal, &key, &stem, &consonants].map(|s| hash_of(s.as_str()));
+            Value::Name(NameValue {
+                latin: !has_cyrillic(&normal),
+                normal,
+                key,
+                stem,
+                entry,
+                consonants,
+                hashes,
+            })
+        }
+        FieldKind::Date => {
+            let date = parse_date(&normal);
+            if date.is_empty() {
+                Value::Missing
+            } else {
+                Value::Date(date)
+            }
+        }
+        FieldKind::Place => {
+            let key = dictionary::place_key(&normal);
+            let entry = dictionary::place_id_of_key(&key);
+            let hashes = [hash_of(normal.as_str()), hash_of(key.as_str())];
+            Value::Place(PlaceValue {
+                key,
+                entry,
+                normal,
+                hashes,
+            })
+        }
+        FieldKind::Identifier => {
+            let code: String = normal.chars().filter(|c| c.is_alphanumeric()).collect();
+            if code.is_empty() {
+                Value::Missing
+            } else {
+                Value::Identifier(code)
+            }
+        }
+        FieldKind::Text => Value::Text(TextValue {
+            words: words(normal.as_bytes()).map(hash_of).collect(),
+            normal,
+        }),
+    }
+}
+
+/// Level and its description for one field pair; `None` when either side is
+/// missing (the field then carries no evidence).
+pub fn compare(a: &Value, b: &Value) -> Option<(u8, &'static str)> {
+    match (a, b) {
+        (Value::Name(x), Value::Name(y)) => Some(compare_names(x, y)),
+        (Value::Date(x), Value::Date(y)) => {
+            compare_dates(x, y).map(|level: DateAgreement| (level as u8, level.describe()))
+        }
+        (Value::Place(x), Value::Place(y)) => Some(compare_places(x, y)),
+        (Value::Identifier(x), Value::Identifier(y)) => Some(if x == y {
+            (0, "exact")
+        } else if within_one_edit(x.as_bytes(), y.as_bytes()) {
+            (1, "one character off")
+        } else {
+            (2, "different")
+        }),
+        (Value::Text(x), Value::Text(y)) => Some(compare_text(x, y)),
+        _ => None,
+    }
+}
+
+pub const NAME_CLOSE: f64 = 0.92;
+pub const NAME_SIMILAR: f64 = 0.80;
+/// Key similarity from which the written forms are compared as well.
+const NEAR_MISS: f64 = 0.70;
+
+fn compare_names(a: &NameValue, b: &NameValue) -> (u8, &'static str) {
+    let [normal, key, stem, consonants] = [0, 1, 2, 3].map(|i| a.hashes[i] == b.hashes[i]);
+    if normal {
+        return (0, "exact");
+    }
+    if key {
+        return (1, "same after transliteration");
+    }
+    if a.entry.is_some() && a.entry == b.entry {
+        return (1, "dictionary equivalent");
+    }
+    if stem {
+        return (2, "same stem");
+    }
+    if consonants && a.consonants.len() >= 3 {
+        return (2, "same consonants");
+    }
+    let mut similarity = jaro_winkler(a.key.as_bytes(), b.key.as_bytes());
+    // The key turns one letter into two (x into ks) or merges letters, so a
+    // typo in the written form can look bigger on the key: near the
+    // thresholds, names in the same script are also compared as written.
+    if (NEAR_MISS..NAME_CLOSE).contains(&similarity) && a.latin == b.latin {
+        similarity = similarity.max(jaro_winkler(a.normal.as_bytes(), b.normal.as_bytes()));
+    }
+    // A misspelt form of a dictionary name is compared with the forms of
+    // the entry that start with the same letter, since Jaro-Winkler rewards
+    // the common prefix (Oleksander vs Aleksandr via Oleksandr). Two names
+    // both in the dictionary under different entries are simply different.
+    for (known, other) in [(a, b), (b, a)] {
+        if similarity >= NAME_CLOSE {
+            break;
+        }
+        if let (Some(id), None) = (known.entry, other.entry) {
+            let first = other.key.as_bytes().first();
+            for variant in dictionary::given_name_variant_keys(id) {
+                if variant.as_bytes().first() == first {
+                    similarity =
+                        similarity.max(jaro_winkler(variant.as_bytes(), other.key.as_bytes()));
+                }
+            }
+        }
+    }
+    if similarity >= NAME_CLOSE {
+        (2, "close spelling")
+    } else if similarity >= NAME_SIMILAR {
+        (3, "similar spelling")
+    } else {
+        (4, "different")
+    }
+}
+
+fn compare_places(a: &PlaceValue, b: &PlaceValue) -> (u8, &'static str) {
+    if a.hashes[0] == b.hashes[0] {
+        (0, "exact")
+    } else if a.hashes[1] == b.hashes[1] || (a.entry.is_some() && a.entry == b.entry) {
+        (1, "same place, other language or spelling")
+    } else if a.entry.is_some() && b.entry.is_some() {
+        (3, "different")
+    } else if jaro_winkler(a.key.as_bytes(), b.key.as_bytes()) >= 0.88 {
+        (2, "similar spelling")
+    } else {
+        (3, "different")
+    }
+}
+
+fn compare_text(a: &TextValue, b: &TextValue) -> (u8, &'static str) {
+    if a.normal == b.normal {
+        return (0, "exact");
+    }
+    if jaro_winkler(a.normal.as_bytes(), b.normal.as_bytes()) >= 0.90 {
+        return (1, "close spelling");
+    }
+    let shared = a.words.iter().filter(|w| b.words.contains(w)).count();
+    if shared > 0 && shared * 2 >= a.words.len().max(b.words.len()) {
+        (2, "half the words shared")
+    } else {
+        (3, "different")
+    }
+}
+
+/// Words of normalised text, which separates them by one space or hyphen.
+fn words(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split(|&c| c == b' ' || c == b'-')
+        .filter(|w| !w.is_empty())
+}
+
+/// Levenshtein distance at most one, or one exchange of adjacent characters.
+pub fn within_one_edit(a: &[u8], b: &[u8]) -> bool {
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[prefix..], &b[prefix..]);
+    if ra.len() == rb.len() {
+        ra.len() <= 1
+            || ra[1..] == rb[1..]
+            || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
+    } else if ra.len() > rb.len() {
+        ra[1..] == *rb
+    } else {
+        rb[1..] == *ra
+    }
+}
+
+/// Jaro-Winkler similarity (prefix scale 0.1, up to 4 characters).
+pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return if a == b { 1.0 } else { 0.0 };
+    }
+    if a == b {
+        return 1.0;
+    }
+    let window = (a.len().max(b.len()) / 2).saturating_sub(1);
+    // Names are short: matched positions as bit sets, no allocation.
+    let (a, b) = (&a[..a.len().min(64)], &b[..b.len().min(64)]);
+    let (mut a_matched, mut b_matched) = (0u64, 0u64);
+    let mut matches = 0usize;
+    for (i, &ca) in a.iter().enumerate() {
+        let lo = i.saturating_sub(window);
+        let hi = (i + window + 1).min(b.len());
+        for (j, &cb) in b.iter().enumerate().take(hi).skip(lo) {
+            if cb == ca && b_matched & (1 << j) == 0 {
+                a_matched |= 1 << i;
+                b_matched |= 1 << j;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    let mut transpositions = 0usize;
+    let mut remaining_b = b_matched;
+    let mut remaining_a = a_matched;
+    while remaining_a != 0 {
+        let i = remaining_a.trailing_zeros() as usize;
+        let k = remaining_b.trailing_zeros() as usize;
+        if a[i] != b[k] {
+            transpositions += 1;
+        }
+        remaining_a &= remaining_a - 1;
+        remaining_b &= remaining_b - 1;
+    }
+    let m = matches as f64;
+    let jaro =
+        (m / a.len() as f64 + m / b.len() as f64 + (m - transpositions as f64 / 2.0) / m) / 3.0;
+    let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count() as f64;
+    jaro + prefix * 0.1 * (1.0 - jaro)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jaro_winkler_reference_values() {
+        // Winkler's worked examples.
+        assert!((jaro_winkler(b"martha", b"marhta") - 0.9611).abs() < 1e-3);
+        assert!((jaro_winkler(b"dwayne", b"duane") - 0.84).abs() < 1e-3);
+        assert!((jaro_winkler(b"dixon", b"dicksonx") - 0.8133).abs() < 1e-3);
+    }
+
+    #[test]
+    fn one_edit() {
+        assert!(within_one_edit(b"2600", b"2601"));
+        assert!(within_one_edit(b"2600", b"260"));
+        assert!(within_one_edit(b"2600", b"6200"));
+        assert!(!within_one_edit(b"2600", b"2611"));
+    }
+
+    #[test]
+    fn feminine_and_masculine_share_a_stem() {
+        assert_eq!(
+            family_stem(&spelling_key("Ковальська")),
+            family_stem(&spelling_key("Kovalskiy"))
+        );
+        assert_eq!(
+            family_stem(&spelling_key("Иванова")),
+            family_stem(&spelling_key("Ivanov"))
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! Text normalisation shared by every comparison: Unicode NFKC, lower case,
+//! one apostrophe convention, one hyphen, single spaces.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// The apostrophes people type in Ukrainian names (В'ячеслав, Дар’я,
+/// Мар'ян): ASCII, typographic, modifier letter, grave and prime.
+pub fn is_apostrophe(c: char) -> bool {
+    matches!(c, '\'' | '’' | 'ʼ' | '‘' | '`' | '′' | 'ʹ')
+}
+
+fn is_hyphen(c: char) -> bool {
+    matches!(c, '-' | '‐' | '‑' | '‒' | '–' | '—' | '−' | '­' | '_')
+}
+
+/// NFKC, lower case, apostrophes removed (none of the transliteration
+/// systems writes them and clerks drop them), every dash a hyphen without
+/// spaces around it, other punctuation a space, runs of spaces single.
+pub fn normalize(text: &str) -> String {
+    // NFKC leaves ASCII unchanged; skipping it halves the cost of preparing
+    // Latin-only lists.
+    if text.is_ascii() {
+        fold(text.chars().map(|c| c.to_ascii_lowercase()), text.len())
+    } else {
+        fold(text.nfkc().flat_map(char::to_lowercase), text.len())
+    }
+}
+
+fn fold(chars: impl Iterator<Item = char>, capacity: usize) -> String {
+    let mut out = String::with_capacity(capacity);
+    let mut pending_space = false;
+    for c in chars {
+        if is_apostrophe(c) {
+            continue;
+        }
+        if is_hyphen(c) {
+            while out.ends_with(' ') {
+                out.pop();
+            }
+            if !out.is_empty() && !out.ends_with('-') {
+                out.push('-');
+            }
+            pending_space = false;
+            continue;
+        }
+        if c.is_alphanumeric() {
+            if pending_space && !out.is_empty() && !out.ends_with('-') {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(c);
+        } else {
+            pending_space = true;
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apostrophes_and_hyphens() {
+        assert_eq!(normalize("В’ЯЧЕСЛАВ"), "вячеслав");
+        assert_eq!(normalize("Дар'я"), normalize("Дарʼя"));
+        assert_eq!(normalize("Римський – Корсаков"), "римський-корсаков");
+        assert_eq!(normalize("  o'neil ,  john "), "oneil john");
+    }
+
+    #[test]
+    fn nfkc_folds_compatibility_forms() {
+        // Fullwidth Latin and a decomposed й both normalise.
+        assert_eq!(normalize("ＡＢＣ"), "abc");
+        assert_eq!(normalize("и\u{0306}"), "й");
+    }
+}
