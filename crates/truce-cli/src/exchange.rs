@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde_json::json;
 use truce_core::exchange::{
-    Discrepancy, DiscrepancyKind, ExchangeState, Handover, ListKind, Outcome, PersonList,
-    PersonOutcome, Receipt,
+    Discrepancy, DiscrepancyKind, ExchangeState, Handover, ListKind, MatchDecision, MatchVerdict,
+    Outcome, PersonList, PersonOutcome, PersonRef, Receipt,
 };
 use truce_core::negotiation::TermRef;
 use truce_core::{ActorId, Event, Visibility};
 use truce_ledger::LogView;
 use truce_ledger::lists::parse_persons;
+use truce_ledger::matching::review_queue;
 
 use crate::negotiation::{Listing, date, print_json, print_table, term_ref};
 use crate::{CliError, DataDir, Signer, actor_id, open, record, usage};
@@ -45,6 +46,33 @@ pub enum ExchangeCommand {
         listing: Listing,
         #[arg(long)]
         list_id: String,
+    },
+    /// The review queue: candidate links between a sought list and the
+    /// other party's held list, undecided ones only, best first.
+    Candidates {
+        #[command(flatten)]
+        listing: Listing,
+        #[arg(long)]
+        sought: String,
+        #[arg(long)]
+        held: String,
+        /// Show candidates at or above this probability.
+        #[arg(long, default_value_t = 0.05)]
+        min_score: f64,
+    },
+    /// The intermediary confirms or rejects a candidate link.
+    Decide {
+        #[command(flatten)]
+        data: DataDir,
+        /// LIST/PERSON on the sought list.
+        #[arg(long)]
+        sought: String,
+        /// LIST/PERSON on the held list.
+        #[arg(long)]
+        held: String,
+        /// confirmed or rejected
+        #[arg(long)]
+        verdict: String,
     },
     /// Plan the next stage at parity in priority order; with --propose,
     /// record it as the intermediary's proposal.
@@ -280,6 +308,87 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             } else {
                 print_table(&["PERSON", "STATUS", "CATEGORY OR REASON"], &rows);
             }
+        }
+        ExchangeCommand::Candidates {
+            listing,
+            sought,
+            held,
+            min_score,
+        } => {
+            let view = LogView::open(&listing.data.data)?;
+            let queue = review_queue(view.state(), &sought, &held, min_score)?;
+            let rows: Vec<Vec<String>> = queue
+                .iter()
+                .map(|c| {
+                    vec![
+                        format!("{}/{}", c.sought.list_id, c.sought.person_id),
+                        format!("{}/{}", c.held.list_id, c.held.person_id),
+                        format!("{:.3}", c.score),
+                        c.explanation.clone(),
+                    ]
+                })
+                .collect();
+            if listing.json {
+                let items: Vec<_> = rows
+                    .iter()
+                    .map(|r| json!({"sought": r[0], "held": r[1], "score": r[2], "explanation": r[3]}))
+                    .collect();
+                print_json(&json!(items));
+            } else {
+                print_table(&["SOUGHT", "HELD", "SCORE", "WHY"], &rows);
+            }
+        }
+        ExchangeCommand::Decide {
+            data,
+            sought,
+            held,
+            verdict,
+        } => {
+            let mut ledger = open(&data.data)?;
+            let person = |field: &str, text: &str| -> Result<PersonRef, CliError> {
+                let (list_id, person_id) = text
+                    .split_once('/')
+                    .ok_or_else(|| usage(format!("{field} {text:?}: write LIST/PERSON")))?;
+                Ok(PersonRef {
+                    list_id: list_id.to_owned(),
+                    person_id: person_id.to_owned(),
+                })
+            };
+            let (sought, held) = (person("--sought", &sought)?, person("--held", &held)?);
+            let verdict = match verdict.as_str() {
+                "confirmed" => MatchVerdict::Confirmed,
+                "rejected" => MatchVerdict::Rejected,
+                _ => {
+                    return Err(usage(format!(
+                        "--verdict {verdict:?}: use confirmed or rejected"
+                    )));
+                }
+            };
+            let queue = review_queue(ledger.state(), &sought.list_id, &held.list_id, 0.0)?;
+            let (score_permille, explanation) = queue
+                .iter()
+                .find(|c| c.sought == sought && c.held == held)
+                .map_or(
+                    (0, "not proposed by the engine; decided by hand".to_owned()),
+                    |c| ((c.score * 1000.0).round() as u32, c.explanation.clone()),
+                );
+            let parties = [&sought.list_id, &held.list_id]
+                .iter()
+                .filter_map(|id| ledger.state().exchange().list(id).map(|l| l.party.clone()))
+                .collect();
+            let decision = MatchDecision {
+                sought,
+                held,
+                score_permille,
+                explanation,
+                verdict,
+            };
+            record(
+                &mut ledger,
+                &Signer::intermediary(),
+                Event::MatchDecided(decision),
+                Visibility::Actors(parties),
+            )?;
         }
         ExchangeCommand::Plan {
             data,

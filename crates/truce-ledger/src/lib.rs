@@ -8,6 +8,7 @@ pub mod copy;
 pub mod keys;
 pub mod ledger;
 pub mod lists;
+pub mod matching;
 pub mod records;
 pub mod scenario;
 pub mod tiles;

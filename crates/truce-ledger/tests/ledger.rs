@@ -1033,3 +1033,82 @@ fn person_lists_import_from_csv_with_an_hxl_row_and_every_bad_row_is_reported() 
         .to_string();
     assert!(unknown.contains("unknown column \"nickname\""), "{unknown}");
 }
+
+#[test]
+fn the_review_queue_links_cross_script_lists_and_shrinks_as_the_intermediary_decides() {
+    use truce_core::exchange::{ListKind, MatchDecision, MatchVerdict, PersonList};
+    use truce_ledger::lists::parse_persons;
+    use truce_ledger::matching::review_queue;
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("istanbul");
+    let mut ledger = truce_ledger::scenario::load("istanbul-2025", &dir)
+        .unwrap()
+        .ledger;
+    let key_of =
+        |party: &str| read_key_file(&dir.join(KEYS_DIR).join(format!("{party}.key"))).unwrap();
+    let term = truce_core::negotiation::TermRef {
+        document_id: "joint-exchange-2025-06-02".into(),
+        term_id: "prisoners".into(),
+    };
+    // Fictional people, written by each side in its own script and forms.
+    let sought = "person_id,family_name,given_names,patronymic,date_of_birth,place_of_birth\n\
+                  s1,Соколов,Ігор,Андрійович,15.01.1990,Київ\n\
+                  s2,Morozov,Pavlo,Serhiyovych,2002-07-07,Odesa\n\
+                  s3,Петренко,Іван,,1970-01-01,Львів\n";
+    let held = "person_id,family_name,given_names,patronymic,date_of_birth,place_of_birth\n\
+                h1,СОКОЛОВ,ИГОРЬ,АНДРЕЕВИЧ,1990-01-15,Киев\n\
+                h2,МОРОЗОВ,ПАВЕЛ,СЕРГЕЕВИЧ,07.07.2002,Одесса\n\
+                h3,ВОЛКОВ,ДЕНИС,,2001-02-02,Минск\n";
+    for (party, list_id, kind, text) in [
+        ("ua", "ua-sought", ListKind::Sought, sought),
+        ("ru", "ru-held", ListKind::Held, held),
+    ] {
+        let list = PersonList {
+            list_id: list_id.into(),
+            party: id(party),
+            list_kind: kind,
+            term: term.clone(),
+            version: 1,
+            persons: parse_persons("list.csv", text).unwrap(),
+        };
+        record(
+            &mut ledger,
+            party,
+            &key_of(party),
+            Event::ListSubmitted(list),
+            Visibility::Party(id(party)),
+        );
+    }
+    let queue = review_queue(ledger.state(), "ua-sought", "ru-held", 0.5).unwrap();
+    let pairs: Vec<(&str, &str)> = queue
+        .iter()
+        .map(|c| (c.sought.person_id.as_str(), c.held.person_id.as_str()))
+        .collect();
+    assert_eq!(pairs, vec![("s1", "h1"), ("s2", "h2")]);
+    assert!(
+        queue
+            .iter()
+            .all(|c| !c.explanation.contains("Соколов") && !c.explanation.contains("MOROZOV"))
+    );
+    let me = read_key_file(&dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)).unwrap();
+    let decision = MatchDecision {
+        sought: queue[0].sought.clone(),
+        held: queue[0].held.clone(),
+        score_permille: (queue[0].score * 1000.0) as u32,
+        explanation: queue[0].explanation.clone(),
+        verdict: MatchVerdict::Confirmed,
+    };
+    let both = Visibility::Actors([id("ua"), id("ru")].into());
+    record(
+        &mut ledger,
+        "intermediary",
+        &me,
+        Event::MatchDecided(decision),
+        both,
+    );
+    let queue = review_queue(ledger.state(), "ua-sought", "ru-held", 0.5).unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].held.person_id, "h2");
+    drop(ledger);
+    verify_data_dir(&dir, None).unwrap();
+}
