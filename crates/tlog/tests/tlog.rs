@@ -10,8 +10,18 @@ use serde::Deserialize;
 use tlog::merkle::{self, Hash};
 use tlog::{Checkpoint, KeyType, Note, NoteError, SignerKey, TreeHashes, VerifierKey};
 
+/// The shared test data (`../shared` beside the project): `TRUCE_SHARED`
+/// if set, else the first `shared/` beside the project or one of its
+/// ancestors, so a clone anywhere next to it finds the vectors.
 fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+    if let Some(dir) = std::env::var_os("TRUCE_SHARED") {
+        return PathBuf::from(dir);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("shared"))
+        .find(|candidate| candidate.join("vectors/merkle").is_dir())
+        .expect("the shared test vectors (../shared beside the project, or TRUCE_SHARED)")
 }
 
 fn vector_files(dir: &Path) -> Vec<PathBuf> {

@@ -9,6 +9,8 @@
 
 use std::path::Path;
 
+mod exchanges;
+
 use tlog::{KeyType, SignerKey};
 use truce_core::{ActorId, ActorRole, Event, Visibility};
 
@@ -102,10 +104,19 @@ fn record(scenario: &Scenario, dir: &Path) -> Result<u64, LedgerError> {
         keys.insert(actor, key.clone());
     }
     ledger.append_all(registrations)?;
-    keys.insert(intermediary, me);
+    keys.insert(intermediary.clone(), me);
     for (file, text) in scenario.chapters {
         let set = RecordSet::parse(file, text)?;
         import(&mut ledger, &set, &keys)?;
     }
+    let party = |id: &str| ActorId::new(id).expect("valid id");
+    let (ua, ru) = (party("ua"), party("ru"));
+    let actors = exchanges::Actors {
+        intermediary: &intermediary,
+        ua: &ua,
+        ru: &ru,
+        keys: &keys,
+    };
+    exchanges::record(&mut ledger, &actors)?;
     Ok(ledger.state().tree_size())
 }

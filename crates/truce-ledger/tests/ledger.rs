@@ -863,6 +863,10 @@ fn the_istanbul_scenario_loads_into_an_empty_store_and_verifies() {
                 claimant: truce_core::negotiation::Claimant::Party { party },
                 ..
             }) => party.to_string(),
+            Event::ListSubmitted(list) => list.party.to_string(),
+            Event::StageAccepted { party, .. } => party.to_string(),
+            Event::ReceiptConfirmed(receipt) => receipt.party.to_string(),
+            Event::DiscrepancyRecorded(d) => d.reported_by.to_string(),
             _ => "intermediary".to_owned(),
         };
         assert_eq!(signer, expected, "entry {index} ({})", event.kind());
