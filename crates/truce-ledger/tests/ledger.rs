@@ -845,6 +845,18 @@ fn the_istanbul_scenario_loads_into_an_empty_store_and_verifies() {
         .map(|c| c.value.figure)
         .collect();
     assert_eq!(remains, vec![6060, 6057]);
+    // The record of the handovers stands beside them: 6,057 to Ukraine,
+    // 27 to Russia, off parity by the stages' stated waiver.
+    let term = |term_id: &str| truce_core::negotiation::TermRef {
+        document_id: "joint-exchange-2025-06-02".into(),
+        term_id: term_id.into(),
+    };
+    let remains_progress = state.exchange().progress(negotiation, &term("remains")).unwrap();
+    assert_eq!(remains_progress.quota.handed_over, (27, 6057));
+    assert_eq!(remains_progress.stages.len(), 5);
+    let prisoners = state.exchange().progress(negotiation, &term("prisoners")).unwrap();
+    assert!(prisoners.quota.handed_over.1 > 1000 && prisoners.quota.met);
+    assert_eq!(prisoners.stages.len(), 9);
     // Each record is signed by the actor who would sign it in reality.
     let view = LogView::open(&dir).unwrap();
     for index in 0..report.tree_size {
