@@ -393,14 +393,15 @@ impl Matcher {
     }
 
     fn scoring_plan(&self) -> ScoringPlan {
-        // Dates and codes compare without string similarity; names carry
-        // the most weight for their cost; places and free text last.
+        // Dates and codes compare without string similarity; a place is one
+        // short similarity; the given and family names (possibly crosswise)
+        // cost more; free text, the longest strings, comes last.
         let cost = |kind: FieldKind| match kind {
             FieldKind::Date => 0,
             FieldKind::Identifier => 1,
-            FieldKind::Name(NamePart::Family | NamePart::Given) => 2,
-            FieldKind::Name(_) => 3,
-            FieldKind::Place => 4,
+            FieldKind::Place => 2,
+            FieldKind::Name(NamePart::Family | NamePart::Given) => 3,
+            FieldKind::Name(_) => 4,
             FieldKind::Text => 5,
         };
         let mut order: Vec<usize> = (0..self.fields()).collect();
