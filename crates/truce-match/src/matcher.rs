@@ -13,7 +13,7 @@ use crate::date::DateAgreement;
 use crate::error::MatchError;
 use crate::model::{MISSING, Model, Pattern, probability};
 use crate::schema::{FieldKind, NamePart, Schema};
-use crate::values::{MAX_TF_ADJUSTMENT, ValueTable};
+use crate::values::ValueTable;
 
 /// One input record: an identifier and the raw text of each schema field,
 /// in schema order.
@@ -129,9 +129,10 @@ enum Step {
 #[derive(Debug, Clone, Default)]
 struct ScoringPlan {
     steps: Vec<Step>,
-    /// Largest weight each field can add.
-    gain: Vec<f64>,
-    total_gain: f64,
+    /// Per field, the largest weight of an agreeing level (0 or 1, which
+    /// get the term-frequency adjustment) and of the other levels.
+    best_agreeing: Vec<f64>,
+    best_other: Vec<f64>,
     /// `weights[field][level]`: the model's log2 Bayes factors.
     weights: Vec<Vec<f64>>,
     adjustable: Vec<bool>,
@@ -392,14 +393,15 @@ impl Matcher {
     }
 
     fn scoring_plan(&self) -> ScoringPlan {
-        // Dates and codes compare without string similarity; names carry
-        // the most weight for their cost; places and free text last.
+        // Dates and codes compare without string similarity; a place is one
+        // short similarity; the given and family names (possibly crosswise)
+        // cost more; free text, the longest strings, comes last.
         let cost = |kind: FieldKind| match kind {
             FieldKind::Date => 0,
             FieldKind::Identifier => 1,
-            FieldKind::Name(NamePart::Family | NamePart::Given) => 2,
-            FieldKind::Name(_) => 3,
-            FieldKind::Place => 4,
+            FieldKind::Place => 2,
+            FieldKind::Name(NamePart::Family | NamePart::Given) => 3,
+            FieldKind::Name(_) => 4,
             FieldKind::Text => 5,
         };
         let mut order: Vec<usize> = (0..self.fields()).collect();
@@ -414,19 +416,22 @@ impl Matcher {
                 _ => steps.push(Step::Field(f)),
             }
         }
-        let gain: Vec<f64> = (0..self.fields())
-            .map(|f| {
-                let best = (0..self.model.m[f].len())
-                    .map(|l| self.model.weight(f, l as u8))
-                    .fold(f64::MIN, f64::max);
-                let tf = if adjustable(self.schema.fields[f].kind) {
-                    MAX_TF_ADJUSTMENT
-                } else {
-                    0.0
-                };
-                (best + tf).max(0.0)
-            })
-            .collect();
+        let best = |f: usize, levels: std::ops::Range<usize>| {
+            levels
+                .map(|l| self.model.weight(f, l as u8))
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        let (mut best_agreeing, mut best_other) = (Vec::new(), Vec::new());
+        for f in 0..self.fields() {
+            let levels = self.model.m[f].len();
+            if adjustable(self.schema.fields[f].kind) {
+                best_agreeing.push(best(f, 0..2));
+                best_other.push(best(f, 2..levels));
+            } else {
+                best_agreeing.push(f64::NEG_INFINITY);
+                best_other.push(best(f, 0..levels));
+            }
+        }
         let weights = (0..self.fields())
             .map(|f| {
                 (0..self.model.m[f].len())
@@ -441,9 +446,9 @@ impl Matcher {
             .map(|f| adjustable(f.kind))
             .collect();
         ScoringPlan {
-            total_gain: gain.iter().sum(),
             steps,
-            gain,
+            best_agreeing,
+            best_other,
             weights,
             adjustable,
         }
@@ -571,15 +576,18 @@ impl Matcher {
 
     /// Total log2 weight of a pair, or `None` as soon as it cannot reach
     /// `floor`; the second value tells whether names were read crosswise.
-    fn score(&self, a: &[u32], b: &[u32], floor: f64) -> Option<(f64, bool)> {
+    ///
+    /// `bounds` holds, per field, the most the left record `a` can gain from
+    /// it (see `gain_bounds`).
+    fn score(&self, a: &[u32], b: &[u32], floor: f64, bounds: &[f64]) -> Option<(f64, bool)> {
         let mut total = self.model.prior_weight();
-        let mut remaining = self.plan.total_gain;
+        let mut remaining: f64 = bounds.iter().sum();
         let mut swapped = false;
         for step in &self.plan.steps {
             match *step {
                 Step::Field(f) => {
                     total += self.field_weight(f, self.level_only(a[f], b[f]), a[f], b[f]);
-                    remaining -= self.plan.gain[f];
+                    remaining -= bounds[f];
                 }
                 Step::Names { family, given } => {
                     let (lf, lg, crossed) = self.name_levels(a, b, family, given);
@@ -590,7 +598,7 @@ impl Matcher {
                     };
                     total += self.field_weight(family, lf, a[family], bf);
                     total += self.field_weight(given, lg, a[given], bg);
-                    remaining -= self.plan.gain[family] + self.plan.gain[given];
+                    remaining -= bounds[family] + bounds[given];
                     swapped = crossed;
                 }
             }
@@ -599,6 +607,23 @@ impl Matcher {
             }
         }
         Some((total, swapped))
+    }
+
+    /// Per field, the most a pair with left record `a` can gain: nothing
+    /// when its value is missing, and agreement adjusted by the
+    /// term-frequency of its own value (a pair's adjustment is the smaller
+    /// of the two values').
+    fn gain_bounds(&self, a: &[u32], bounds: &mut Vec<f64>) {
+        bounds.clear();
+        for (field, &slot) in a.iter().enumerate() {
+            let slot = &self.table.slots[slot as usize];
+            bounds.push(if matches!(slot.value, Value::Missing) {
+                0.0
+            } else {
+                let agreeing = self.plan.best_agreeing[field] + f64::from(slot.tf_adjustment);
+                agreeing.max(self.plan.best_other[field]).max(0.0)
+            });
+        }
     }
 
     fn explain(&self, a: &[u32], b: &[u32], swapped: bool) -> String {
@@ -642,13 +667,15 @@ impl Matcher {
         left.par_chunks(256)
             .flat_map_iter(|chunk| {
                 let mut candidates = Vec::new();
+                let mut bounds = Vec::new();
                 let mut found = Vec::new();
                 for &i in chunk {
                     let row = self.left_row(i);
+                    self.gain_bounds(row, &mut bounds);
                     self.candidates_into(row, index, &mut candidates);
                     for &j in &candidates {
                         if let Some((weight, swapped)) =
-                            self.score(row, self.right_row(j as usize), floor_weight)
+                            self.score(row, self.right_row(j as usize), floor_weight, &bounds)
                         {
                             let score = probability(weight);
                             if score >= floor {
@@ -669,8 +696,10 @@ impl Matcher {
     pub fn score_pair(&mut self, left: &Record, right: &Record) -> Link {
         let (_, rows) = self.intern_later(vec![left.clone(), right.clone()]);
         let (a, b) = rows.split_at(self.fields());
+        let mut bounds = Vec::new();
+        self.gain_bounds(a, &mut bounds);
         let (weight, swapped) = self
-            .score(a, b, f64::NEG_INFINITY)
+            .score(a, b, f64::NEG_INFINITY, &bounds)
             .unwrap_or((f64::NEG_INFINITY, false));
         Link {
             left_id: left.id.clone(),
