@@ -851,10 +851,16 @@ fn the_istanbul_scenario_loads_into_an_empty_store_and_verifies() {
         document_id: "joint-exchange-2025-06-02".into(),
         term_id: term_id.into(),
     };
-    let remains_progress = state.exchange().progress(negotiation, &term("remains")).unwrap();
+    let remains_progress = state
+        .exchange()
+        .progress(negotiation, &term("remains"))
+        .unwrap();
     assert_eq!(remains_progress.quota.handed_over, (27, 6057));
     assert_eq!(remains_progress.stages.len(), 5);
-    let prisoners = state.exchange().progress(negotiation, &term("prisoners")).unwrap();
+    let prisoners = state
+        .exchange()
+        .progress(negotiation, &term("prisoners"))
+        .unwrap();
     assert!(prisoners.quota.handed_over.1 > 1000 && prisoners.quota.met);
     assert_eq!(prisoners.stages.len(), 9);
     // Each record is signed by the actor who would sign it in reality.
