@@ -12,9 +12,10 @@ use truce_core::exchange::{
 };
 use truce_core::negotiation::TermRef;
 use truce_core::{ActorId, Event, Visibility};
-use truce_ledger::LogView;
+use truce_ledger::keys::read_key_file;
 use truce_ledger::lists::parse_persons;
 use truce_ledger::matching::review_queue;
+use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR, LogView};
 
 use crate::negotiation::{Listing, date, print_json, print_table, term_ref};
 use crate::{CliError, DataDir, Signer, actor_id, open, record, usage};
@@ -506,12 +507,38 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 }
                 found.outcome = outcome;
             }
-            record(
-                &mut ledger,
-                &Signer::intermediary(),
-                Event::HandoverRecorded(Handover { stage_id, outcomes }),
-                visibility,
-            )?;
+            // The handover (persons, for the two parties) and its public
+            // tally (counts, for everyone) land together or not at all.
+            let state = ledger.state();
+            let tally = state
+                .exchange()
+                .tally(state.negotiation(), &stage, &outcomes)
+                .map_err(|e| usage(e.into_rejection().0))?;
+            let intermediary = state
+                .intermediary()
+                .cloned()
+                .ok_or_else(|| usage("the log has no intermediary"))?;
+            let key = read_key_file(&data.data.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE))?;
+            let indices = ledger.append_all(vec![
+                (
+                    "handover".to_owned(),
+                    intermediary.clone(),
+                    &key,
+                    Event::HandoverRecorded(Handover { stage_id, outcomes }),
+                    visibility,
+                ),
+                (
+                    "tally".to_owned(),
+                    intermediary,
+                    &key,
+                    Event::StageTallied(tally),
+                    Visibility::Public,
+                ),
+            ])?;
+            println!(
+                "entries {}-{}: handover and tally recorded",
+                indices[0], indices[1]
+            );
         }
         ExchangeCommand::Receipt {
             data,
@@ -604,11 +631,11 @@ fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
         let stages: Vec<_> = progress
             .stages
             .iter()
-            .map(|(id, day, status, (x, y))| json!({"stage_id": id, "date": day, "status": status.as_str(), "handed_over": [x, y]}))
+            .map(|s| json!({"stage_id": s.stage_id, "date": s.date, "status": s.status.map_or("not visible to this reader", |x| x.as_str()), "handed_over": [s.handed_over.0, s.handed_over.1]}))
             .collect();
         let claims: Vec<_> = claims
             .iter()
-            .map(|c| json!({"claimant": c.value.claimant.label(), "measure": c.value.measure, "figure": c.value.figure, "date": c.value.date}))
+            .map(|c| json!({"claimant": c.value.claimant.label(), "measure": c.value.measure, "figure": c.value.figure, "recorded": recorded_for(&progress, c.value.handed_over_by.as_ref()), "date": c.value.date}))
             .collect();
         print_json(&json!({
             "term": term.to_string(), "parties": [first, second], "handed_over": [a, b],
@@ -637,13 +664,16 @@ fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
     let rows: Vec<Vec<String>> = progress
         .stages
         .iter()
-        .map(|(id, day, status, (x, y))| {
+        .map(|stage| {
             vec![
-                id.clone(),
-                day.to_string(),
-                status.as_str().to_owned(),
-                x.to_string(),
-                y.to_string(),
+                stage.stage_id.clone(),
+                stage.date.to_string(),
+                stage
+                    .status
+                    .map_or("(not visible)", |s| s.as_str())
+                    .to_owned(),
+                stage.handed_over.0.to_string(),
+                stage.handed_over.1.to_string(),
             ]
         })
         .collect();
@@ -657,20 +687,62 @@ fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
         ],
         &rows,
     );
+    if progress.by_category.iter().any(|(_, (x, y))| x + y > 0) {
+        let rows: Vec<Vec<String>> = progress
+            .by_category
+            .iter()
+            .map(|(name, (x, y))| vec![name.clone(), x.to_string(), y.to_string()])
+            .collect();
+        print_table(
+            &["CATEGORY", &format!("BY {first}"), &format!("BY {second}")],
+            &rows,
+        );
+    }
     if !claims.is_empty() {
         println!("claims beside the record (never merged):");
         let rows: Vec<Vec<String>> = claims
             .iter()
             .map(|c| {
+                let recorded = recorded_for(&progress, c.value.handed_over_by.as_ref());
                 vec![
                     c.value.claimant.label(),
                     c.value.measure.clone(),
                     c.value.figure.to_string(),
+                    recorded.map_or(String::new(), |r| r.to_string()),
+                    recorded.map_or(String::new(), |r| {
+                        format!("{:+}", c.value.figure as i64 - r as i64)
+                    }),
                     c.value.date.to_string(),
                 ]
             })
             .collect();
-        print_table(&["CLAIMANT", "MEASURE", "FIGURE", "DATE"], &rows);
+        print_table(
+            &[
+                "CLAIMANT",
+                "MEASURE",
+                "CLAIMED",
+                "RECORDED",
+                "DIFFERENCE",
+                "DATE",
+            ],
+            &rows,
+        );
     }
     Ok(())
+}
+
+/// What the record counts as handed over by `party`, for a claim about it.
+fn recorded_for(
+    progress: &truce_core::exchange::ExchangeProgress,
+    party: Option<&ActorId>,
+) -> Option<u64> {
+    let party = party?;
+    let (a, b) = progress.quota.handed_over;
+    if *party == progress.parties.0 {
+        Some(a)
+    } else if *party == progress.parties.1 {
+        Some(b)
+    } else {
+        None
+    }
 }

@@ -71,6 +71,9 @@ pub struct ClaimArgs {
     /// Where the claim was made.
     #[arg(long)]
     pub source: String,
+    /// The figure counts what this party handed over under --term.
+    #[arg(long)]
+    pub handed_over_by: Option<String>,
     #[arg(long, default_value = "")]
     pub note: String,
 }
@@ -435,6 +438,7 @@ pub fn record_claim(args: ClaimArgs) -> Result<(), CliError> {
             .transpose()?,
         source: args.source,
         note: args.note,
+        handed_over_by: args.handed_over_by.as_deref().map(actor_id).transpose()?,
     };
     record(
         &mut ledger,

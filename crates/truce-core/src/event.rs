@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::{CanonicalError, from_canonical, to_canonical};
 use crate::envelope::ActorId;
-use crate::exchange::{Discrepancy, Handover, MatchDecision, PersonList, Receipt, Stage};
+use crate::exchange::{Discrepancy, Handover, MatchDecision, PersonList, Receipt, Stage, Tally};
 use crate::negotiation::{Agreement, Claim, Document, Position, Round};
 
 /// What an actor is on the log.
@@ -94,6 +94,8 @@ pub enum Event {
     StageAccepted { stage_id: String, party: ActorId },
     /// The intermediary records what happened to each person of a stage.
     HandoverRecorded(Handover),
+    /// The intermediary's public count of an executed stage.
+    StageTallied(Tally),
     /// A party confirms what it received in a stage.
     ReceiptConfirmed(Receipt),
     /// A party or the intermediary records a discrepancy, with its reason.
@@ -126,6 +128,7 @@ impl Event {
             Event::StageProposed(_) => "stage_proposed",
             Event::StageAccepted { .. } => "stage_accepted",
             Event::HandoverRecorded(_) => "handover_recorded",
+            Event::StageTallied(_) => "stage_tallied",
             Event::ReceiptConfirmed(_) => "receipt_confirmed",
             Event::DiscrepancyRecorded(_) => "discrepancy_recorded",
             Event::RemarkRecorded { .. } => "remark_recorded",

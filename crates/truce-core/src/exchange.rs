@@ -280,6 +280,28 @@ pub struct MatchDecision {
     pub verdict: MatchVerdict,
 }
 
+/// How many people one party handed over in a stage, in one category.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TallyCount {
+    pub from: ActorId,
+    /// The term's priority category, or "all" for a term without any.
+    pub category: String,
+    pub handed_over: u64,
+}
+
+/// The public aggregate of an executed stage: counts only, no persons. The
+/// intermediary records it with the handover; the rules hold it to the
+/// handover's own counts. Observers read progress from tallies alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tally {
+    pub stage_id: String,
+    pub term: TermRef,
+    pub date: NaiveDate,
+    pub counts: Vec<TallyCount>,
+}
+
 /// Where a stage is in its sign-off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StageStatus {
@@ -348,9 +370,21 @@ pub struct ExchangeProgress {
     /// The parties in the term's ratio order.
     pub parties: (ActorId, ActorId),
     pub quota: QuotaProgress,
-    /// (stage id, date, status, handed over by each party).
-    pub stages: Vec<(String, NaiveDate, StageStatus, (u64, u64))>,
+    pub stages: Vec<StageProgress>,
+    /// (category, handed over by each party), in the term's priority order.
+    pub by_category: Vec<(String, (u64, u64))>,
     pub discrepancies: u64,
+}
+
+/// One stage in a term's progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageProgress {
+    pub stage_id: String,
+    pub date: NaiveDate,
+    /// None when this reader does not see the stage, only its tally.
+    pub status: Option<StageStatus>,
+    /// Handed over by each party, in the term's order.
+    pub handed_over: (u64, u64),
 }
 
 /// Why an exchange event is refused: a broken rule, or a reference to
@@ -392,6 +426,7 @@ pub struct ExchangeState {
     matches: BTreeMap<(PersonRef, PersonRef), (MatchDecision, u64)>,
     stages: BTreeMap<String, StageRecord>,
     discrepancies: BTreeMap<String, (Discrepancy, u64)>,
+    tallies: BTreeMap<String, (Tally, u64)>,
 }
 
 /// The exchange term a reference names, and the two parties in ratio order.
@@ -959,7 +994,93 @@ impl ExchangeState {
         })
     }
 
-    /// Progress of an exchange term against its quota, with no names.
+    /// The tally of a stage from its outcomes: who handed over how many,
+    /// by the term's category of each person (from the giver's held list).
+    pub fn tally(
+        &self,
+        negotiation: &NegotiationState,
+        stage: &Stage,
+        outcomes: &[PersonOutcome],
+    ) -> Result<Tally, Refusal> {
+        let (exchange, _) = exchange_term(negotiation, &stage.term)?;
+        let mut counts: BTreeMap<(ActorId, String), u64> = BTreeMap::new();
+        for batch in &stage.batches {
+            for person in &batch.persons {
+                let handed_over = outcomes
+                    .iter()
+                    .any(|o| o.person == *person && o.outcome == Outcome::HandedOver);
+                if !handed_over {
+                    continue;
+                }
+                let Some((_, record)) = self.person(person) else {
+                    return missing(format!("no person {}/{}", person.list_id, person.person_id));
+                };
+                let category = match Self::eligibility(exchange, record) {
+                    Ok(rank) => exchange
+                        .categories
+                        .get(rank)
+                        .map_or("all".to_owned(), |c| c.name.clone()),
+                    Err(_) => "not eligible".to_owned(),
+                };
+                *counts.entry((batch.from.clone(), category)).or_default() += 1;
+            }
+        }
+        Ok(Tally {
+            stage_id: stage.stage_id.clone(),
+            term: stage.term.clone(),
+            date: stage.date,
+            counts: counts
+                .into_iter()
+                .map(|((from, category), handed_over)| TallyCount {
+                    from,
+                    category,
+                    handed_over,
+                })
+                .collect(),
+        })
+    }
+
+    pub fn check_tally(
+        &self,
+        signer: &SignerView,
+        tally: &Tally,
+        visibility: &Visibility,
+        negotiation: &NegotiationState,
+    ) -> Result<(), Refusal> {
+        if !signer.is_intermediary {
+            return reject("the intermediary records tallies");
+        }
+        if *visibility != Visibility::Public {
+            return reject("a tally is public: counts, never persons");
+        }
+        if self.tallies.contains_key(&tally.stage_id) {
+            return reject(format!("stage {} is already tallied", tally.stage_id));
+        }
+        exchange_term(negotiation, &tally.term)?;
+        let Some(record) = self.stages.get(&tally.stage_id) else {
+            return missing(format!("stage {} is not proposed", tally.stage_id));
+        };
+        let Some(handover) = &record.handover else {
+            return reject(format!("stage {} is not carried out yet", tally.stage_id));
+        };
+        let expected = self.tally(negotiation, &record.stage, &handover.outcomes)?;
+        if expected != *tally {
+            return reject(format!(
+                "the tally of stage {} differs from its handover",
+                tally.stage_id
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn apply_tally(&mut self, entry: u64, tally: &Tally) {
+        self.tallies
+            .insert(tally.stage_id.clone(), (tally.clone(), entry));
+    }
+
+    /// Progress of an exchange term against its quota, from the public
+    /// tallies (so every reader, observers included, gets the same
+    /// aggregates), with each stage's status where this reader sees it.
     pub fn progress(
         &self,
         negotiation: &NegotiationState,
@@ -967,23 +1088,50 @@ impl ExchangeState {
     ) -> Result<ExchangeProgress, Rejection> {
         let (exchange, parties) =
             exchange_term(negotiation, term).map_err(Refusal::into_rejection)?;
+        let side = |from: &ActorId, n: u64| if *from == parties.0 { (n, 0) } else { (0, n) };
+        let add = |a: (u64, u64), b: (u64, u64)| (a.0 + b.0, a.1 + b.1);
         let mut totals = (0, 0);
+        let mut by_category: Vec<(String, (u64, u64))> = exchange
+            .categories
+            .iter()
+            .map(|c| (c.name.clone(), (0, 0)))
+            .collect();
         let mut stages = Vec::new();
-        for record in self.stages.values().filter(|r| r.stage.term == *term) {
-            let counts = (
-                record.handed_over_by(&parties.0),
-                record.handed_over_by(&parties.1),
-            );
-            totals = (totals.0 + counts.0, totals.1 + counts.1);
-            stages.push((
-                record.stage.stage_id.clone(),
-                record.stage.date,
-                record.status(),
-                counts,
-            ));
+        for (tally, _) in self.tallies.values().filter(|(t, _)| t.term == *term) {
+            let mut stage_counts = (0, 0);
+            for count in &tally.counts {
+                let counted = side(&count.from, count.handed_over);
+                stage_counts = add(stage_counts, counted);
+                match by_category
+                    .iter_mut()
+                    .find(|(name, _)| *name == count.category)
+                {
+                    Some((_, sum)) => *sum = add(*sum, counted),
+                    None => by_category.push((count.category.clone(), counted)),
+                }
+            }
+            totals = add(totals, stage_counts);
+            let status = self.stages.get(&tally.stage_id).map(StageRecord::status);
+            stages.push(StageProgress {
+                stage_id: tally.stage_id.clone(),
+                date: tally.date,
+                status,
+                handed_over: stage_counts,
+            });
         }
-        stages.sort_by(|x, y| (x.1, &x.0).cmp(&(y.1, &y.0)));
-        let stage_ids: BTreeSet<&String> = stages.iter().map(|s| &s.0).collect();
+        // Stages this reader sees that are not carried out yet.
+        for record in self.stages.values().filter(|r| r.stage.term == *term) {
+            if !self.tallies.contains_key(&record.stage.stage_id) {
+                stages.push(StageProgress {
+                    stage_id: record.stage.stage_id.clone(),
+                    date: record.stage.date,
+                    status: Some(record.status()),
+                    handed_over: (0, 0),
+                });
+            }
+        }
+        stages.sort_by(|x, y| (x.date, &x.stage_id).cmp(&(y.date, &y.stage_id)));
+        let stage_ids: BTreeSet<&String> = stages.iter().map(|s| &s.stage_id).collect();
         let discrepancies = self
             .discrepancies
             .values()
@@ -995,6 +1143,7 @@ impl ExchangeState {
             quota: exchange.progress(totals),
             parties,
             stages,
+            by_category,
             discrepancies,
         })
     }
@@ -1132,6 +1281,37 @@ impl ExchangeState {
                 })
                 .collect(),
         };
-        vec![lists, stages, discrepancies, matches]
+        let tallies = Table {
+            name: "tallies",
+            columns: &[
+                "stage_id",
+                "from_party",
+                "category",
+                "term",
+                "date",
+                "handed_over",
+                "recorded_at",
+            ],
+            key_columns: 3,
+            entry_column: 6,
+            rows: self
+                .tallies
+                .values()
+                .flat_map(|(tally, entry)| {
+                    tally.counts.iter().map(move |count| {
+                        vec![
+                            Cell::text(&tally.stage_id),
+                            Cell::text(count.from.as_str()),
+                            Cell::text(&count.category),
+                            Cell::Text(tally.term.to_string()),
+                            Cell::Text(tally.date.to_string()),
+                            Cell::int(count.handed_over),
+                            Cell::int(*entry),
+                        ]
+                    })
+                })
+                .collect(),
+        };
+        vec![lists, stages, discrepancies, matches, tallies]
     }
 }

@@ -183,6 +183,10 @@ pub struct Claim {
     pub measure: String,
     pub figure: u64,
     pub term: Option<TermRef>,
+    /// When the figure counts what one party handed over under the term,
+    /// that party: the record's own count then stands beside the claim.
+    #[serde(default)]
+    pub handed_over_by: Option<ActorId>,
     /// Where the claim was made (a statement, an article).
     pub source: String,
     pub note: String,
@@ -543,6 +547,19 @@ impl NegotiationState {
             }
         }
         check_text("measure", &claim.measure, true)?;
+        if let Some(party) = &claim.handed_over_by {
+            let tabled_by = claim
+                .term
+                .as_ref()
+                .and_then(|t| self.document(&t.document_id))
+                .map(|d| &d.tabled_by);
+            if !tabled_by.is_some_and(|parties| parties.contains(party)) {
+                return reject(format!(
+                    "claim {}: handed_over_by names {party}, not a party to the claim's term",
+                    claim.claim_id
+                ));
+            }
+        }
         check_text("source", &claim.source, true)?;
         check_text("note", &claim.note, false)?;
         if let Some(term) = &claim.term

@@ -583,6 +583,12 @@ impl LogState {
                 self.exchange
                     .check_receipt(&self.signer_view(signer), receipt),
             ),
+            Event::StageTallied(tally) => self.exchange_rule(self.exchange.check_tally(
+                &self.signer_view(signer),
+                tally,
+                visibility,
+                &self.negotiation,
+            )),
             Event::DiscrepancyRecorded(discrepancy) => self.exchange_rule(
                 self.exchange
                     .check_discrepancy(&self.signer_view(signer), discrepancy),
@@ -769,6 +775,7 @@ impl LogState {
             }
             Event::HandoverRecorded(handover) => self.exchange.apply_handover(handover),
             Event::ReceiptConfirmed(receipt) => self.exchange.apply_receipt(receipt),
+            Event::StageTallied(tally) => self.exchange.apply_tally(index, tally),
             Event::DiscrepancyRecorded(discrepancy) => {
                 self.exchange.apply_discrepancy(index, discrepancy)
             }

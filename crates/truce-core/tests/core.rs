@@ -1053,6 +1053,7 @@ mod negotiation {
                 term: None,
                 source: "statement".into(),
                 note: String::new(),
+                handed_over_by: None,
             })
         };
         let ua_claim = || claim("ua-6057", Claimant::Party { party: id("ua") }, 6057);
@@ -1575,6 +1576,22 @@ mod exchanges {
             reason: "one person refused to return".into(),
         });
         log.submit("ru", &ru, discrepancy, both()).unwrap();
+        // The public tally must be the handover's own count.
+        let record = log.state.exchange().stage("s1").unwrap().clone();
+        let handover = record.handover.clone().unwrap();
+        let mut tally = log
+            .state
+            .exchange()
+            .tally(log.state.negotiation(), &record.stage, &handover.outcomes)
+            .unwrap();
+        let honest = tally.clone();
+        tally.counts[0].handed_over += 1;
+        let forged = log.as_intermediary(Event::StageTallied(tally), Visibility::Public);
+        assert!(forged.unwrap_err().contains("differs"));
+        let private = log.as_intermediary(Event::StageTallied(honest.clone()), both());
+        assert!(private.unwrap_err().contains("public"));
+        log.as_intermediary(Event::StageTallied(honest), Visibility::Public)
+            .unwrap();
         let progress = log
             .state
             .exchange()

@@ -328,15 +328,30 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
         .iter()
         .map(|(party, p)| serde_json::json!({"person": {"list_id": format!("{party}-held"), "person_id": p}, "outcome": {"kind": "handed_over"}}))
         .collect();
-    let handover =
+    let handover: truce_core::exchange::Handover =
         serde_json::from_value(serde_json::json!({"stage_id": "s1", "outcomes": outcomes}))
             .unwrap();
     record(
         ledger,
         "intermediary",
         me,
-        Event::HandoverRecorded(handover),
+        Event::HandoverRecorded(handover.clone()),
         both(),
+    );
+    // The public count of the stage, for every reader.
+    let state = ledger.state();
+    let stage_record = state.exchange().stage("s1").unwrap();
+    let tally = state
+        .exchange()
+        .tally(state.negotiation(), &stage_record.stage, &handover.outcomes)
+        .unwrap();
+    assert_eq!(tally.counts.len(), 4);
+    record(
+        ledger,
+        "intermediary",
+        me,
+        Event::StageTallied(tally),
+        Visibility::Public,
     );
     for (party, key) in [("ua", ua), ("ru", ru)] {
         let receipt = serde_json::from_value(
@@ -365,13 +380,13 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
 fn a_complete_log_verifies_and_reports_what_it_holds() {
     let f = fixture();
     let report = verify_data_dir(&f.dir, None).unwrap();
-    assert_eq!(report.tree_size, 64);
+    assert_eq!(report.tree_size, 65);
     assert_eq!(report.payloads_erased, 2);
     assert_eq!(report.payloads_withheld, 0);
     assert_eq!(report.cosignatures, 4);
     assert_eq!(report.actors_by_role.get("party"), Some(&2));
     assert_eq!(report.actors_by_role.get("witness"), Some(&2));
-    assert_eq!(report.latest_checkpoint_size, 64);
+    assert_eq!(report.latest_checkpoint_size, 65);
     // Pinning the right key passes; pinning another fails.
     let view = LogView::open(&f.dir).unwrap();
     verify_data_dir(&f.dir, Some(&view.log_vkey().unwrap())).unwrap();
@@ -389,7 +404,7 @@ fn reader_copies_withhold_what_the_reader_may_not_see_and_still_verify() {
         assert_eq!(copy.withheld, withheld, "{reader}");
         let report = verify_data_dir(&out, None).unwrap_or_else(|e| panic!("{reader}: {e}"));
         assert_eq!(report.payloads_withheld, withheld, "{reader}");
-        assert_eq!(report.tree_size, 64);
+        assert_eq!(report.tree_size, 65);
         // The copy holds no secret keys.
         assert!(!out.join(KEYS_DIR).exists());
     }
@@ -476,7 +491,7 @@ fn concurrent_submitters_are_group_committed_and_verify() {
     assert!(indices.windows(2).all(|w| w[1] == w[0] + 1));
     drop(handle);
     let ledger = writer.join().unwrap().unwrap();
-    assert_eq!(ledger.state().tree_size(), 564);
+    assert_eq!(ledger.state().tree_size(), 565);
     verify_data_dir(&f.dir, None).unwrap();
 }
 
@@ -1000,8 +1015,27 @@ fn no_personal_record_of_one_party_reaches_the_other_party_or_an_observer() {
                 "{reader}'s copy holds another party's personal records"
             );
         }
-        // The reader's own fold knows only its own lists.
+        // The reader's own fold knows only its own lists, and every reader,
+        // the observer included, gets the same aggregates from the tallies.
         let copy = LogView::open(&out).unwrap();
+        let term = truce_core::negotiation::TermRef {
+            document_id: "joint-exchange-2025-06-02".into(),
+            term_id: "prisoners".into(),
+        };
+        let progress = copy
+            .state()
+            .exchange()
+            .progress(copy.state().negotiation(), &term)
+            .unwrap();
+        assert_eq!(progress.quota.handed_over, (2, 2), "{reader}");
+        assert_eq!(
+            progress
+                .by_category
+                .iter()
+                .map(|(_, (a, b))| a + b)
+                .sum::<u64>(),
+            4
+        );
         let parties: Vec<String> = copy
             .state()
             .exchange()

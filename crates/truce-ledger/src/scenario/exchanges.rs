@@ -561,6 +561,11 @@ fn carry_out(
     };
     let (ua, ru) = (actors.ua, actors.ru);
     let receipts = [(ua, received(ua)), (ru, received(ru))];
+    let state = ledger.state();
+    let tally = state
+        .exchange()
+        .tally(state.negotiation(), &stage, &outcomes)
+        .map_err(|e| LedgerError::Rejected(e.into_rejection()))?;
     let mut items = vec![
         actors.item(
             "stage",
@@ -594,6 +599,12 @@ fn carry_out(
                 outcomes,
             }),
             actors.both(),
+        ),
+        actors.item(
+            "tally",
+            actors.intermediary,
+            Event::StageTallied(tally),
+            Visibility::Public,
         ),
     ];
     for (party, count) in receipts {
