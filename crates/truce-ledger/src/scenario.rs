@@ -21,8 +21,9 @@ use crate::{INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions}
 pub struct Scenario {
     pub name: &'static str,
     pub origin: &'static str,
-    /// (id, name) of the parties.
-    pub parties: &'static [(&'static str, &'static str)],
+    /// (id, name, role) of the actors the intermediary registers: the
+    /// parties and an observer.
+    pub actors: &'static [(&'static str, &'static str, ActorRole)],
     /// (file name, TOML) in the order they are recorded.
     pub chapters: &'static [(&'static str, &'static str)],
 }
@@ -30,7 +31,11 @@ pub struct Scenario {
 pub const SCENARIOS: &[Scenario] = &[Scenario {
     name: "istanbul-2025",
     origin: "truce.example/istanbul-2025",
-    parties: &[("ua", "Ukraine"), ("ru", "Russian Federation")],
+    actors: &[
+        ("ua", "Ukraine", ActorRole::Party),
+        ("ru", "Russian Federation", ActorRole::Party),
+        ("observer", "Observer mission (demo)", ActorRole::Observer),
+    ],
     chapters: &[
         (
             "00-earlier-truces.toml",
@@ -83,19 +88,19 @@ fn record(scenario: &Scenario, dir: &Path) -> Result<u64, LedgerError> {
     let me = read_key_file(&dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE))?;
     let mut keys = KeyRing::new();
     let mut registrations = Vec::new();
-    for (id, party_name) in scenario.parties {
+    for (id, actor_name, role) in scenario.actors {
         let actor = ActorId::new(id).expect("valid id");
         let key = SignerKey::generate(&format!("{}/{id}", scenario.origin), KeyType::Ed25519)
             .map_err(|e| LedgerError::Input(e.to_string()))?;
         write_key_file(&dir.join(KEYS_DIR).join(format!("{id}.key")), &key)?;
         let event = Event::ActorRegistered {
             actor: actor.clone(),
-            role: ActorRole::Party,
-            name: (*party_name).to_owned(),
+            role: *role,
+            name: (*actor_name).to_owned(),
             vkey: key.verifier().to_string(),
         };
         registrations.push((
-            format!("party {id}"),
+            format!("actor {id}"),
             intermediary.clone(),
             &me,
             event,
