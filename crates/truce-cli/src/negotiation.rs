@@ -272,7 +272,7 @@ pub fn deadlines(args: Listing, today: Option<String>) -> Result<(), CliError> {
             .iter()
             .map(|d| {
                 let (status, detail) = describe(&d.status);
-                json!({"document_id": d.document_id, "party": d.party, "due": d.due, "status": status, "detail": detail})
+                json!({"document_id": d.document_id, "term_id": d.term_id, "party": d.party, "due": d.due, "status": status, "detail": detail})
             })
             .collect();
         print_json(&json!({"today": today, "deadlines": items}));
@@ -283,7 +283,9 @@ pub fn deadlines(args: Listing, today: Option<String>) -> Result<(), CliError> {
         .map(|d| {
             let (status, detail) = describe(&d.status);
             vec![
-                d.document_id.clone(),
+                d.term_id
+                    .as_ref()
+                    .map_or(d.document_id.clone(), |t| format!("{}#{t}", d.document_id)),
                 d.party.to_string(),
                 d.due.to_string(),
                 status,

@@ -185,7 +185,8 @@ pub struct Claim {
     pub term: Option<TermRef>,
     /// When the figure counts what one party handed over under the term,
     /// that party: the record's own count then stands beside the claim.
-    #[serde(default)]
+    /// (Added after the first payloads: absent means none.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handed_over_by: Option<ActorId>,
     /// Where the claim was made (a statement, an article).
     pub source: String,
@@ -210,6 +211,8 @@ pub enum DeadlineStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadlineView {
     pub document_id: String,
+    /// Set when the deadline is a term's rather than the whole document's.
+    pub term_id: Option<String>,
     pub party: ActorId,
     pub due: NaiveDate,
     pub status: DeadlineStatus,
@@ -306,43 +309,63 @@ impl NegotiationState {
 
     /// Every response deadline and where it stands on `today`.
     pub fn deadlines(&self, today: NaiveDate) -> Vec<DeadlineView> {
-        let mut views: Vec<DeadlineView> = self
-            .documents
-            .values()
-            .filter_map(|d| {
-                let deadline = d.value.response_deadline.as_ref()?;
-                let answered = self
-                    .positions
-                    .iter()
-                    .filter(|p| {
-                        p.value.party == deadline.party
-                            && p.value.term.document_id == d.value.document_id
-                            && p.value.stance.answers()
-                    })
-                    .map(|p| p.value.date)
-                    .min();
-                let status = match answered {
-                    Some(on) => DeadlineStatus::Answered {
-                        on,
-                        late: on > deadline.due,
-                    },
-                    None if today <= deadline.due => DeadlineStatus::Due {
-                        days_left: (deadline.due - today).num_days(),
-                    },
-                    None => DeadlineStatus::Overdue {
-                        days: (today - deadline.due).num_days(),
-                    },
-                };
-                Some(DeadlineView {
-                    document_id: d.value.document_id.clone(),
-                    party: deadline.party.clone(),
-                    due: deadline.due,
-                    status,
-                })
-            })
-            .collect();
-        views.sort_by(|a, b| (a.due, &a.document_id).cmp(&(b.due, &b.document_id)));
+        let mut views = Vec::new();
+        for d in self.documents.values() {
+            let document = &d.value;
+            // A document's deadline is answered by a stance on any of its
+            // terms; a term's by a stance on that term.
+            if let Some(deadline) = &document.response_deadline {
+                views.push(self.deadline_view(document, None, deadline, today));
+            }
+            for term in &document.terms {
+                if let Some(deadline) = &term.response_deadline {
+                    views.push(self.deadline_view(document, Some(&term.term_id), deadline, today));
+                }
+            }
+        }
+        views.sort_by(|a, b| {
+            (a.due, &a.document_id, &a.term_id).cmp(&(b.due, &b.document_id, &b.term_id))
+        });
         views
+    }
+
+    fn deadline_view(
+        &self,
+        document: &Document,
+        term_id: Option<&String>,
+        deadline: &Deadline,
+        today: NaiveDate,
+    ) -> DeadlineView {
+        let answered = self
+            .positions
+            .iter()
+            .filter(|p| {
+                p.value.party == deadline.party
+                    && p.value.term.document_id == document.document_id
+                    && term_id.is_none_or(|t| p.value.term.term_id == *t)
+                    && p.value.stance.answers()
+            })
+            .map(|p| p.value.date)
+            .min();
+        let status = match answered {
+            Some(on) => DeadlineStatus::Answered {
+                on,
+                late: on > deadline.due,
+            },
+            None if today <= deadline.due => DeadlineStatus::Due {
+                days_left: (deadline.due - today).num_days(),
+            },
+            None => DeadlineStatus::Overdue {
+                days: (today - deadline.due).num_days(),
+            },
+        };
+        DeadlineView {
+            document_id: document.document_id.clone(),
+            term_id: term_id.cloned(),
+            party: deadline.party.clone(),
+            due: deadline.due,
+            status,
+        }
     }
 
     pub fn check_round(
@@ -434,6 +457,14 @@ impl NegotiationState {
                 ));
             }
             check_text("term title", &term.title, true)?;
+            if let Some(deadline) = &term.response_deadline
+                && (!is_party(&deadline.party) || deadline.due < document.date)
+            {
+                return reject(format!(
+                    "document {}, term {}: the deadline names a registered party and a day after the document",
+                    document.document_id, term.term_id
+                ));
+            }
             check_term_rule(&document.document_id, term)?;
         }
         if let Some(deadline) = &document.response_deadline {

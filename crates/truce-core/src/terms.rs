@@ -16,6 +16,10 @@ pub struct Term {
     pub term_id: String,
     pub title: String,
     pub rule: TermRule,
+    /// A party must answer this term by a day. (Added after the first
+    /// payloads: absent means none, so earlier payloads stay canonical.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_deadline: Option<crate::negotiation::Deadline>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -795,6 +795,7 @@ mod negotiation {
                 text: "text".into(),
                 tags: vec![],
             }),
+            response_deadline: None,
         }
     }
 
@@ -974,6 +975,57 @@ mod negotiation {
                 late: true
             }
         );
+        // A term can carry its own deadline, answered by a stance on it.
+        let mut with_term_deadline = memorandum("ru-m2", "ru", None);
+        with_term_deadline.terms[0].response_deadline = Some(truce_core::negotiation::Deadline {
+            party: id("ua"),
+            due: day("2025-06-20"),
+        });
+        log.submit(
+            "ru",
+            &ru,
+            Event::DocumentTabled(with_term_deadline),
+            Visibility::Public,
+        )
+        .unwrap();
+        let term_deadline = |log: &Log, today: &str| {
+            log.state
+                .negotiation()
+                .deadlines(day(today))
+                .into_iter()
+                .find(|d| d.term_id.as_deref() == Some("t1"))
+                .unwrap()
+                .status
+        };
+        assert_eq!(
+            term_deadline(&log, "2025-06-21"),
+            DeadlineStatus::Overdue { days: 1 }
+        );
+        log.submit(
+            "ua",
+            &ua,
+            position("ua", "ru-m2", "t2", Stance::Accepted, "2025-06-10"),
+            Visibility::Public,
+        )
+        .unwrap();
+        assert_eq!(
+            term_deadline(&log, "2025-06-21"),
+            DeadlineStatus::Overdue { days: 1 }
+        );
+        log.submit(
+            "ua",
+            &ua,
+            position("ua", "ru-m2", "t1", Stance::Accepted, "2025-06-12"),
+            Visibility::Public,
+        )
+        .unwrap();
+        assert_eq!(
+            term_deadline(&log, "2025-06-21"),
+            DeadlineStatus::Answered {
+                on: day("2025-06-12"),
+                late: false
+            }
+        );
         assert_eq!(
             status(&log, "2025-06-30"),
             DeadlineStatus::Answered {
@@ -1112,6 +1164,7 @@ mod negotiation {
                 domains: Default::default(),
                 ..easter_truce()
             }),
+            response_deadline: None,
         }];
         let refused = log.submit(
             "ua",
@@ -1276,6 +1329,7 @@ mod exchanges {
                 term_id: "prisoners".into(),
                 title: "all for all".into(),
                 rule: TermRule::Exchange(exchange),
+                response_deadline: None,
             }],
             response_deadline: None,
         };
