@@ -12,13 +12,12 @@ use truce_core::exchange::{
 };
 use truce_core::negotiation::TermRef;
 use truce_core::{ActorId, Event, Visibility};
-use truce_ledger::keys::read_key_file;
+use truce_ledger::LogView;
 use truce_ledger::lists::parse_persons;
 use truce_ledger::matching::review_queue;
-use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR, LogView};
 
 use crate::negotiation::{Listing, date, print_json, print_table, term_ref};
-use crate::{CliError, DataDir, Signer, actor_id, open, record, usage};
+use crate::{CliError, DataDir, Signer, actor_id, open, record, signer_of, usage};
 
 #[derive(Subcommand)]
 pub enum ExchangeCommand {
@@ -514,11 +513,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 .exchange()
                 .tally(state.negotiation(), &stage, &outcomes)
                 .map_err(|e| usage(e.into_rejection().0))?;
-            let intermediary = state
-                .intermediary()
-                .cloned()
-                .ok_or_else(|| usage("the log has no intermediary"))?;
-            let key = read_key_file(&data.data.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE))?;
+            let (intermediary, key) = signer_of(&ledger, &Signer::intermediary())?;
             let indices = ledger.append_all(vec![
                 (
                     "handover".to_owned(),

@@ -287,7 +287,7 @@ impl Signer {
     }
 }
 
-fn signer_of(ledger: &Ledger, signer: &Signer) -> Result<(ActorId, SignerKey), CliError> {
+pub fn signer_of(ledger: &Ledger, signer: &Signer) -> Result<(ActorId, SignerKey), CliError> {
     let intermediary = ledger
         .state()
         .intermediary()

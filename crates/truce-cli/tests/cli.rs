@@ -248,3 +248,91 @@ fn bad_input_exits_2_with_a_clear_message_and_secrets_are_never_printed() {
         assert!(!listing.contains(&material));
     }
 }
+
+#[test]
+fn an_exchange_stage_goes_from_plan_to_confirmed_receipts_from_the_cli() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("istanbul");
+    ok(&["scenario", "load", "istanbul-2025", "--data", path(&data)]);
+    let d = path(&data);
+    let key = |party: &str| {
+        data.join("keys")
+            .join(format!("{party}.key"))
+            .display()
+            .to_string()
+    };
+    let term = "joint-exchange-2025-06-02#prisoners";
+    let planned = ok(&[
+        "exchange",
+        "plan",
+        "--data",
+        d,
+        "--term",
+        term,
+        "--stage-id",
+        "s-extra",
+        "--date",
+        "2025-08-01",
+        "--place",
+        "border",
+        "--per-side",
+        "2",
+        "--propose",
+    ]);
+    assert!(
+        planned.contains("ua hands over 2 persons") && planned.contains("stage_proposed recorded"),
+        "{planned}"
+    );
+    // Not carried out before both parties accepted it.
+    assert_eq!(
+        truce(&["exchange", "handover", "--data", d, "--stage-id", "s-extra"])
+            .status
+            .code(),
+        Some(2)
+    );
+    for party in ["ua", "ru"] {
+        ok(&[
+            "exchange",
+            "accept",
+            "--data",
+            d,
+            "--as",
+            party,
+            "--key",
+            &key(party),
+            "--stage-id",
+            "s-extra",
+        ]);
+    }
+    ok(&["exchange", "handover", "--data", d, "--stage-id", "s-extra"]);
+    for party in ["ua", "ru"] {
+        ok(&[
+            "exchange",
+            "receipt",
+            "--data",
+            d,
+            "--as",
+            party,
+            "--key",
+            &key(party),
+            "--stage-id",
+            "s-extra",
+            "--received",
+            "2",
+        ]);
+    }
+    let progress: serde_json::Value = serde_json::from_str(&ok(&[
+        "exchange", "progress", "--data", d, "--term", term, "--json",
+    ]))
+    .unwrap();
+    let stage = progress["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage_id"] == "s-extra")
+        .unwrap();
+    assert_eq!(stage["status"], "confirmed");
+    assert_eq!(stage["handed_over"], serde_json::json!([2, 2]));
+    let verified = ok(&["verify", "--data", d]);
+    assert!(verified.contains("OK:"), "{verified}");
+}
