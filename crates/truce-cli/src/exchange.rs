@@ -617,11 +617,7 @@ fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
         .map_err(|e| usage(e.0))?;
     let (first, second) = &progress.parties;
     let (a, b) = progress.quota.handed_over;
-    let claims: Vec<_> = state
-        .negotiation()
-        .claims()
-        .filter(|c| c.value.term.as_ref() == Some(&term))
-        .collect();
+    let claims = progress.claims_beside(state.negotiation());
     if listing.json {
         let stages: Vec<_> = progress
             .stages
@@ -630,7 +626,7 @@ fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
             .collect();
         let claims: Vec<_> = claims
             .iter()
-            .map(|c| json!({"claimant": c.value.claimant.label(), "measure": c.value.measure, "figure": c.value.figure, "recorded": recorded_for(&progress, c.value.handed_over_by.as_ref()), "date": c.value.date}))
+            .map(|c| json!({"claimant": c.claim.claimant.label(), "measure": c.claim.measure, "figure": c.claim.figure, "recorded": c.recorded, "difference": c.difference(), "date": c.claim.date}))
             .collect();
         print_json(&json!({
             "term": term.to_string(), "parties": [first, second], "handed_over": [a, b],
@@ -698,16 +694,13 @@ fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
         let rows: Vec<Vec<String>> = claims
             .iter()
             .map(|c| {
-                let recorded = recorded_for(&progress, c.value.handed_over_by.as_ref());
                 vec![
-                    c.value.claimant.label(),
-                    c.value.measure.clone(),
-                    c.value.figure.to_string(),
-                    recorded.map_or(String::new(), |r| r.to_string()),
-                    recorded.map_or(String::new(), |r| {
-                        format!("{:+}", c.value.figure as i64 - r as i64)
-                    }),
-                    c.value.date.to_string(),
+                    c.claim.claimant.label(),
+                    c.claim.measure.clone(),
+                    c.claim.figure.to_string(),
+                    c.recorded.map_or(String::new(), |r| r.to_string()),
+                    c.difference().map_or(String::new(), |d| format!("{d:+}")),
+                    c.claim.date.to_string(),
                 ]
             })
             .collect();
@@ -724,20 +717,4 @@ fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
         );
     }
     Ok(())
-}
-
-/// What the record counts as handed over by `party`, for a claim about it.
-fn recorded_for(
-    progress: &truce_core::exchange::ExchangeProgress,
-    party: Option<&ActorId>,
-) -> Option<u64> {
-    let party = party?;
-    let (a, b) = progress.quota.handed_over;
-    if *party == progress.parties.0 {
-        Some(a)
-    } else if *party == progress.parties.1 {
-        Some(b)
-    } else {
-        None
-    }
 }

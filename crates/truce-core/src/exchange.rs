@@ -376,6 +376,45 @@ pub struct ExchangeProgress {
     pub discrepancies: u64,
 }
 
+/// A claim about an exchange term beside what the record counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimBeside {
+    pub claim: crate::negotiation::Claim,
+    /// What the record counts as handed over by the claim's party, when the
+    /// claim says which party's handovers it counts.
+    pub recorded: Option<u64>,
+}
+
+impl ClaimBeside {
+    /// Claimed minus recorded (6,060 claimed against 6,057 recorded: +3).
+    pub fn difference(&self) -> Option<i64> {
+        self.recorded.map(|r| self.claim.figure as i64 - r as i64)
+    }
+}
+
+impl ExchangeProgress {
+    /// Every claim about this term, each beside the record's own count;
+    /// claims are never merged with each other or with the record.
+    pub fn claims_beside(&self, negotiation: &NegotiationState) -> Vec<ClaimBeside> {
+        negotiation
+            .claims()
+            .filter(|c| c.value.term.as_ref() == Some(&self.term))
+            .map(|c| ClaimBeside {
+                recorded: c.value.handed_over_by.as_ref().and_then(|party| {
+                    if *party == self.parties.0 {
+                        Some(self.quota.handed_over.0)
+                    } else if *party == self.parties.1 {
+                        Some(self.quota.handed_over.1)
+                    } else {
+                        None
+                    }
+                }),
+                claim: c.value.clone(),
+            })
+            .collect()
+    }
+}
+
 /// One stage in a term's progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageProgress {

@@ -872,6 +872,25 @@ fn the_istanbul_scenario_loads_into_an_empty_store_and_verifies() {
         .unwrap();
     assert_eq!(remains_progress.quota.handed_over, (27, 6057));
     assert_eq!(remains_progress.stages.len(), 5);
+    // Reconciliation: Ukraine's 6,057 equals the record; Russia's 6,060
+    // claims 3 more; the news reports of bodies returned to Russia differ.
+    let beside: Vec<(String, Option<i64>)> = remains_progress
+        .claims_beside(negotiation)
+        .into_iter()
+        .filter(|c| c.recorded.is_some())
+        .map(|c| (c.claim.claim_id.clone(), c.difference()))
+        .collect();
+    for (claim_id, difference) in [
+        ("ua-bodies-received-total", 0),
+        ("ru-bodies-handed-over-total", 3),
+        ("report-bodies-to-russia-27", 0),
+        ("report-bodies-to-russia-78", 51),
+    ] {
+        assert!(
+            beside.contains(&(claim_id.to_owned(), Some(difference))),
+            "{claim_id}: {beside:?}"
+        );
+    }
     let prisoners = state
         .exchange()
         .progress(negotiation, &term("prisoners"))
