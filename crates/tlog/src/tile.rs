@@ -44,6 +44,40 @@ impl TileRef {
     pub fn path(&self) -> String {
         tile_path(self.level, self.index, self.width)
     }
+
+    /// Parses a path as [`TileRef::path`] writes it (`tile/<L>/<N>[.p/<W>]`
+    /// or `tile/entries/<N>[.p/<W>]`), refusing every other spelling so one
+    /// tile has one URL.
+    pub fn parse(path: &str) -> Option<TileRef> {
+        let rest = path.strip_prefix("tile/")?;
+        let (rest, width) = match rest.split_once(".p/") {
+            Some((rest, width)) => (
+                rest,
+                width
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|w| (1..TILE_WIDTH).contains(w))?,
+            ),
+            None => (rest, TILE_WIDTH),
+        };
+        let (level, index) = rest.split_once('/')?;
+        let level = match level {
+            "entries" => None,
+            digits => Some(digits.parse::<u8>().ok().filter(|l| *l <= 63)?),
+        };
+        let index: u64 = index
+            .split('/')
+            .map(|g| g.trim_start_matches('x'))
+            .collect::<String>()
+            .parse()
+            .ok()?;
+        let tile = TileRef {
+            level,
+            index,
+            width,
+        };
+        (tile.path() == path).then_some(tile)
+    }
 }
 
 /// Every tile (full, and the partial ones) a tree of `tree_size` leaves is
@@ -101,6 +135,30 @@ mod tests {
         assert_eq!(index_path(1000), "x001/000");
         assert_eq!(tile_path(Some(1), 2, 17), "tile/1/002.p/17");
         assert_eq!(tile_path(None, 3, 256), "tile/entries/003");
+    }
+
+    #[test]
+    fn tile_paths_parse_back_and_other_spellings_are_refused() {
+        for tile in tiles_for_size(70_000).into_iter().chain([TileRef {
+            level: Some(2),
+            index: 1234067,
+            width: 256,
+        }]) {
+            assert_eq!(TileRef::parse(&tile.path()), Some(tile));
+        }
+        for bad in [
+            "tile/1/02",
+            "tile/01/000",
+            "tile/1/000.p/256",
+            "tile/1/000.p/0",
+            "tile/64/000",
+            "tile/x/000",
+            "tile/1/1234",
+            "tiles/1/000",
+            "tile/entries/x1/000",
+        ] {
+            assert_eq!(TileRef::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

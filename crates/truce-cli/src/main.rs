@@ -166,6 +166,22 @@ enum Command {
     /// Demo scenarios.
     #[command(subcommand)]
     Scenario(ScenarioCommand),
+    /// Serve the log over HTTP: public tlog-tiles endpoints and the read API,
+    /// each answer scoped to the requesting reader.
+    Serve {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
+    /// Load the Istanbul scenario into a fresh data directory and serve it.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Where to put the data (default: a new temporary directory).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -268,6 +284,15 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn serve(dir: &Path, tokens: truce_server::Tokens, addr: &str) -> Result<(), CliError> {
+    let state = truce_server::AppState::new(dir.to_owned(), tokens)?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| usage(format!("cannot start the server: {e}")))?;
+    runtime
+        .block_on(truce_server::serve(state, addr))
+        .map_err(|e| usage(format!("--addr {addr}: {e}")))
 }
 
 pub fn actor_id(text: &str) -> Result<ActorId, CliError> {
@@ -507,6 +532,40 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Exchange(command) => exchange::run(command)?,
         Command::Match(args) => truce_match::run(&args).map_err(|e| usage(e.to_string()))?,
         Command::Import { data, file, keys } => negotiation::import_file(&data, &file, &keys)?,
+        Command::Serve { data, addr } => {
+            let tokens = truce_server::tokens_for(&data.data)?;
+            println!(
+                "serving {} on http://{addr} ({} bearer tokens in {})",
+                data.data.display(),
+                tokens.len(),
+                data.data.join(KEYS_DIR).join("tokens.json").display()
+            );
+            serve(&data.data, tokens, &addr)?;
+        }
+        Command::Demo { addr, data } => {
+            let dir = match data {
+                Some(dir) => dir,
+                None => std::env::temp_dir().join(format!("truce-demo-{}", std::process::id())),
+            };
+            let loaded = truce_ledger::scenario::load("istanbul-2025", &dir)?;
+            let tokens = truce_server::tokens_for(&dir)?;
+            println!(
+                "truce demo: the Istanbul talks of 2025, {} signed entries in {}",
+                loaded.entries,
+                dir.display()
+            );
+            println!("log verifier key: {}", loaded.ledger.log_vkey());
+            drop(loaded);
+            println!("API at http://{addr}/api/... ; tlog-tiles at http://{addr}/checkpoint");
+            println!("demo logins (send as 'Authorization: Bearer TOKEN'):");
+            for (token, actor) in &tokens {
+                println!("  {actor:<14} {token}");
+            }
+            println!(
+                "e.g. curl -H 'Authorization: Bearer TOKEN' 'http://{addr}/api/exchanges/progress?term=joint-exchange-2025-06-02%23remains'"
+            );
+            serve(&dir, tokens, &addr)?;
+        }
         Command::Scenario(ScenarioCommand::Load { name, data }) => {
             let loaded = truce_ledger::scenario::load(&name, &data.data)?;
             println!(

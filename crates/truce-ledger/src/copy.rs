@@ -15,6 +15,47 @@ pub struct CopyExported {
     pub withheld: u64,
 }
 
+/// The log's entries as `reader` may hold them: payloads it may not read
+/// are withheld. Returns the entries and how many were withheld.
+pub fn reader_entries(
+    store: &dyn LogStore,
+    reader: &Reader,
+) -> Result<(Vec<StoredEntry>, u64), LedgerError> {
+    let size = store.tree_size()?;
+    let mut entries = Vec::with_capacity(size as usize);
+    let mut withheld = 0;
+    store
+        .for_each_entry(0, size, &mut |mut entry| {
+            let envelope = Envelope::from_leaf(&entry.leaf)
+                .map_err(|e| format!("entry {}: {e}", entry.index))?;
+            if matches!(entry.payload, PayloadRecord::Present(_))
+                && !envelope.statement().visibility.allows(reader)
+            {
+                entry.payload = PayloadRecord::Withheld;
+                withheld += 1;
+            }
+            entries.push(entry);
+            Ok(())
+        })?
+        .map_err(|why| LedgerError::Store(StoreError::Corrupt(why)))?;
+    Ok((entries, withheld))
+}
+
+/// The state `reader` folds from what it may read: the domain's answer to
+/// "what may this reader know", used for reader copies and by the server.
+pub fn reader_state(store: &dyn LogStore, reader: &Reader) -> Result<LogState, LedgerError> {
+    let (entries, _) = reader_entries(store, reader)?;
+    fold(&entries)
+}
+
+fn fold(entries: &[StoredEntry]) -> Result<LogState, LedgerError> {
+    let mut state = LogState::new();
+    for entry in entries {
+        crate::fold_stored(&mut state, entry).map_err(LedgerError::Io)?;
+    }
+    Ok(state)
+}
+
 pub fn export_reader_copy(
     store: &dyn LogStore,
     reader: &ActorId,
@@ -26,29 +67,9 @@ pub fn export_reader_copy(
         ..meta
     };
     let size = store.tree_size()?;
-    let mut entries = Vec::with_capacity(size as usize);
-    let mut withheld = 0;
-    let reader_view = Reader::Actor(reader.clone());
-    store
-        .for_each_entry(0, size, &mut |mut entry| {
-            let envelope = Envelope::from_leaf(&entry.leaf)
-                .map_err(|e| format!("entry {}: {e}", entry.index))?;
-            if matches!(entry.payload, PayloadRecord::Present(_))
-                && !envelope.statement().visibility.allows(&reader_view)
-            {
-                entry.payload = PayloadRecord::Withheld;
-                withheld += 1;
-            }
-            entries.push(entry);
-            Ok(())
-        })?
-        .map_err(|why| LedgerError::Store(StoreError::Corrupt(why)))?;
-
+    let (entries, withheld) = reader_entries(store, &Reader::Actor(reader.clone()))?;
     // The copy's derived tables are the fold of what the reader can see.
-    let mut state = LogState::new();
-    for entry in &entries {
-        crate::fold_stored(&mut state, entry).map_err(LedgerError::Io)?;
-    }
+    let state = fold(&entries)?;
     let derived = state.derived_tables();
     let mut copy = SqliteStore::create(out, &copy_meta, &derived)?;
     // One batch per stored checkpoint, so each lands with the entries it covers.

@@ -15,7 +15,7 @@ pub mod tiles;
 pub mod verify;
 pub mod witness;
 
-pub use tiles::export_tiles;
+pub use tiles::{export_tiles, read_tile};
 
 use std::path::Path;
 

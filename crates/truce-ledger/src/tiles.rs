@@ -30,7 +30,17 @@ pub fn export_tiles(view: &LogView, out: &Path) -> Result<TilesExported, LedgerE
         .map_err(|why| LedgerError::Store(StoreError::Corrupt(why)))?;
     let tiles = tiles_for_size(size);
     for tile in &tiles {
-        write_file(out, &tile.path(), &tile_bytes(tile, view.tree(), &leaves))?;
+        let first = (tile.index * TILE_WIDTH) as usize;
+        let tile_leaves = if tile.level.is_none() {
+            &leaves[first..first + tile.width as usize]
+        } else {
+            &[][..]
+        };
+        write_file(
+            out,
+            &tile.path(),
+            &tile_bytes(tile, view.tree(), tile_leaves),
+        )?;
     }
     write_file(out, "checkpoint", &note.to_bytes())?;
     Ok(TilesExported {
@@ -39,12 +49,32 @@ pub fn export_tiles(view: &LogView, out: &Path) -> Result<TilesExported, LedgerE
     })
 }
 
-fn tile_bytes(tile: &TileRef, tree: &TreeHashes, leaves: &[Vec<u8>]) -> Vec<u8> {
-    let first = (tile.index * TILE_WIDTH) as usize;
-    let range = first..first + tile.width as usize;
+/// One tile of the latest checkpoint, as a tlog-tiles server serves it, or
+/// None when the checkpoint has no such tile.
+pub fn read_tile(view: &LogView, tile: &TileRef) -> Result<Option<Vec<u8>>, LedgerError> {
+    let (checkpoint, _) = view.checkpoint(None)?;
+    if !tiles_for_size(checkpoint.tree_size).contains(tile) {
+        return Ok(None);
+    }
+    let first = tile.index * TILE_WIDTH;
+    let mut leaves = Vec::new();
+    if tile.level.is_none() {
+        view.store()
+            .for_each_entry(first, first + tile.width, &mut |entry| {
+                leaves.push(entry.leaf);
+                Ok(())
+            })?
+            .map_err(|why| LedgerError::Store(StoreError::Corrupt(why)))?;
+    }
+    Ok(Some(tile_bytes(tile, view.tree(), &leaves)))
+}
+
+/// A tile's bytes. `tile_leaves` are the entries of this tile only (used
+/// for entry bundles).
+fn tile_bytes(tile: &TileRef, tree: &TreeHashes, tile_leaves: &[Vec<u8>]) -> Vec<u8> {
     match tile.level {
         // Entry bundle: big-endian u16 length, then the entry.
-        None => leaves[range]
+        None => tile_leaves
             .iter()
             .flat_map(|leaf| {
                 (leaf.len() as u16)
@@ -54,7 +84,10 @@ fn tile_bytes(tile: &TileRef, tree: &TreeHashes, leaves: &[Vec<u8>]) -> Vec<u8> 
             })
             .collect(),
         // Level L holds hashes of subtrees of 256^L leaves, i.e. tree level 8L.
-        Some(level) => tree.level(8 * level as usize)[range].concat(),
+        Some(level) => {
+            let first = (tile.index * TILE_WIDTH) as usize;
+            tree.level(8 * level as usize)[first..first + tile.width as usize].concat()
+        }
     }
 }
 

@@ -1,0 +1,388 @@
+//! `truce serve`: the HTTP layer. Public C2SP tlog-tiles read endpoints
+//! (`/checkpoint`, `/tile/...`), and a read API in which every answer is
+//! computed from the state the requesting reader may know (the domain's
+//! `reader_state`), so a handler cannot leak what the reader's fold does
+//! not hold.
+//!
+//! Authentication is by bearer token, each naming an actor; no token reads
+//! as the public. Roles within an actor (viewer, editor, signer, admin),
+//! browser sessions, appends and the dashboard are still to come (issue 6).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tlog::tile::TileRef;
+use truce_core::negotiation::TermRef;
+use truce_core::{ActorId, LogState, Reader};
+use truce_ledger::copy::reader_state;
+use truce_ledger::matching::review_queue;
+use truce_ledger::{LedgerError, LogView, read_tile};
+use truce_store::LogStore;
+
+/// Tokens and the actors they stand for.
+pub type Tokens = BTreeMap<String, ActorId>;
+
+pub struct AppState {
+    dir: PathBuf,
+    tokens: Tokens,
+    intermediary: ActorId,
+    /// The operator's view (tree and store), reopened when the log grew.
+    view: Mutex<LogView>,
+    /// Reader states by reader, with the tree size they were folded at.
+    states: Mutex<BTreeMap<String, (u64, Arc<LogState>)>>,
+}
+
+impl AppState {
+    pub fn new(dir: PathBuf, tokens: Tokens) -> Result<Arc<AppState>, LedgerError> {
+        let view = LogView::open(&dir)?;
+        let intermediary = view
+            .state()
+            .intermediary()
+            .cloned()
+            .ok_or_else(|| LedgerError::Input("the log has no intermediary".to_owned()))?;
+        Ok(Arc::new(AppState {
+            dir,
+            tokens,
+            intermediary,
+            view: Mutex::new(view),
+            states: Mutex::new(BTreeMap::new()),
+        }))
+    }
+
+    /// The current view, reopened if another process appended since.
+    fn view(&self) -> Result<std::sync::MutexGuard<'_, LogView>, AppError> {
+        let mut view = self.view.lock().expect("view lock");
+        let stored = view
+            .store()
+            .tree_size()
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        if stored != view.tree().tree_size() {
+            *view = LogView::open(&self.dir)?;
+        }
+        Ok(view)
+    }
+}
+
+/// What a request gets back when it fails: a status and a message that
+/// names no personal data; internals are logged, never shown.
+pub enum AppError {
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    BadRequest(String),
+    Internal(String),
+}
+
+impl From<LedgerError> for AppError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Input(why) => AppError::BadRequest(why),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unknown token".to_owned()),
+            AppError::Forbidden => (StatusCode::FORBIDDEN, "not for this reader".to_owned()),
+            AppError::NotFound => (StatusCode::NOT_FOUND, "not found".to_owned()),
+            AppError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
+            AppError::Internal(why) => {
+                tracing::error!(error = %why, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error".to_owned(),
+                )
+            }
+        };
+        (status, axum::Json(json!({ "error": message }))).into_response()
+    }
+}
+
+fn reader_of(state: &AppState, headers: &HeaderMap) -> Result<Reader, AppError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(Reader::Public);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(AppError::Unauthorized)?;
+    let actor = state.tokens.get(token).ok_or(AppError::Unauthorized)?;
+    if *actor == state.intermediary {
+        Ok(Reader::Intermediary)
+    } else {
+        Ok(Reader::Actor(actor.clone()))
+    }
+}
+
+fn reader_key(reader: &Reader) -> String {
+    match reader {
+        Reader::Intermediary => "intermediary".to_owned(),
+        Reader::Actor(actor) => format!("actor:{actor}"),
+        Reader::Public => "public".to_owned(),
+    }
+}
+
+/// The state this reader may know, folded once per tree size.
+fn state_for(state: &AppState, reader: &Reader) -> Result<Arc<LogState>, AppError> {
+    let view = state.view()?;
+    let size = view.tree().tree_size();
+    let key = reader_key(reader);
+    if let Some((at, cached)) = state.states.lock().expect("states lock").get(&key)
+        && *at == size
+    {
+        return Ok(cached.clone());
+    }
+    let folded = Arc::new(reader_state(view.store(), reader)?);
+    state
+        .states
+        .lock()
+        .expect("states lock")
+        .insert(key, (size, folded.clone()));
+    Ok(folded)
+}
+
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*path}", get(tile))
+        .route("/api/rounds", get(rounds))
+        .route("/api/terms", get(terms))
+        .route("/api/claims", get(claims))
+        .route("/api/exchanges/progress", get(progress))
+        .route("/api/lists", get(lists))
+        .route("/api/lists/{list_id}", get(list))
+        .route("/api/review-queue", get(queue))
+        .with_state(state)
+}
+
+async fn checkpoint(State(state): State<Arc<AppState>>) -> Result<Response, AppError> {
+    let (_, note) = state.view()?.checkpoint(None)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        note.to_bytes(),
+    )
+        .into_response())
+}
+
+async fn tile(
+    State(state): State<Arc<AppState>>,
+    Path(path): Path<String>,
+) -> Result<Response, AppError> {
+    let tile = TileRef::parse(&format!("tile/{path}")).ok_or(AppError::NotFound)?;
+    let bytes = read_tile(&*state.view()?, &tile)?.ok_or(AppError::NotFound)?;
+    let cache = if tile.width < tlog::tile::TILE_WIDTH {
+        "no-cache"
+    } else {
+        "public, max-age=31536000, immutable"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+type Json = axum::Json<Value>;
+
+async fn rounds(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json, AppError> {
+    let known = state_for(&state, &reader_of(&state, &headers)?)?;
+    let rounds: Vec<Value> = known
+        .negotiation()
+        .rounds()
+        .map(|r| json!({"entry": r.entry, "round": r.value}))
+        .collect();
+    Ok(axum::Json(json!(rounds)))
+}
+
+async fn terms(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json, AppError> {
+    let known = state_for(&state, &reader_of(&state, &headers)?)?;
+    let documents: Vec<Value> = known
+        .negotiation()
+        .documents()
+        .map(|d| json!({"entry": d.entry, "document": d.value}))
+        .collect();
+    Ok(axum::Json(json!(documents)))
+}
+
+async fn claims(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json, AppError> {
+    let known = state_for(&state, &reader_of(&state, &headers)?)?;
+    let claims: Vec<Value> = known
+        .negotiation()
+        .claims()
+        .map(|c| json!({"entry": c.entry, "claim": c.value}))
+        .collect();
+    Ok(axum::Json(json!(claims)))
+}
+
+#[derive(Deserialize)]
+struct TermQuery {
+    /// DOCUMENT#TERM
+    term: String,
+}
+
+fn term_ref(text: &str) -> Result<TermRef, AppError> {
+    let (document_id, term_id) = text
+        .split_once('#')
+        .ok_or_else(|| AppError::BadRequest("term: write DOCUMENT#TERM".to_owned()))?;
+    Ok(TermRef {
+        document_id: document_id.to_owned(),
+        term_id: term_id.to_owned(),
+    })
+}
+
+async fn progress(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<TermQuery>,
+) -> Result<Json, AppError> {
+    let known = state_for(&state, &reader_of(&state, &headers)?)?;
+    let term = term_ref(&query.term)?;
+    let progress = known
+        .exchange()
+        .progress(known.negotiation(), &term)
+        .map_err(|_| AppError::NotFound)?;
+    let stages: Vec<Value> = progress
+        .stages
+        .iter()
+        .map(|s| {
+            json!({"stage_id": s.stage_id, "date": s.date, "status": s.status.map(|x| x.as_str()),
+                   "handed_over": [s.handed_over.0, s.handed_over.1]})
+        })
+        .collect();
+    let claims: Vec<Value> = progress
+        .claims_beside(known.negotiation())
+        .iter()
+        .map(|c| json!({"claim": c.claim, "recorded": c.recorded, "difference": c.difference()}))
+        .collect();
+    Ok(axum::Json(json!({
+        "term": query.term,
+        "parties": [progress.parties.0, progress.parties.1],
+        "handed_over": [progress.quota.handed_over.0, progress.quota.handed_over.1],
+        "target_per_side": [progress.quota.target_per_side.0, progress.quota.target_per_side.1],
+        "met": progress.quota.met,
+        "at_parity": progress.quota.at_parity,
+        "stages": stages,
+        "by_category": progress.by_category,
+        "discrepancies": progress.discrepancies,
+        "claims": claims,
+    })))
+}
+
+/// The lists this reader may see: ids and counts.
+async fn lists(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json, AppError> {
+    let known = state_for(&state, &reader_of(&state, &headers)?)?;
+    let lists: Vec<Value> = known
+        .exchange()
+        .lists()
+        .map(|l| {
+            json!({"list_id": l.list_id, "party": l.party, "kind": l.list_kind.as_str(),
+                   "term": l.term.to_string(), "version": l.version, "persons": l.persons.len()})
+        })
+        .collect();
+    Ok(axum::Json(json!(lists)))
+}
+
+/// One list with its persons, for a reader whose fold holds it; any other
+/// reader gets 404, which does not even confirm the list exists.
+async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(list_id): Path<String>,
+) -> Result<Json, AppError> {
+    let known = state_for(&state, &reader_of(&state, &headers)?)?;
+    let list = known.exchange().list(&list_id).ok_or(AppError::NotFound)?;
+    Ok(axum::Json(json!(list)))
+}
+
+#[derive(Deserialize)]
+struct QueueQuery {
+    sought: String,
+    held: String,
+}
+
+/// The review queue names persons of both sides: the intermediary's alone.
+async fn queue(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<QueueQuery>,
+) -> Result<Json, AppError> {
+    let reader = reader_of(&state, &headers)?;
+    if reader != Reader::Intermediary {
+        return Err(AppError::Forbidden);
+    }
+    let known = state_for(&state, &reader)?;
+    let candidates: Vec<Value> = review_queue(&known, &query.sought, &query.held, 0.05)?
+        .into_iter()
+        .map(|c| {
+            json!({"sought": c.sought, "held": c.held, "score": c.score, "explanation": c.explanation})
+        })
+        .collect();
+    Ok(axum::Json(json!(candidates)))
+}
+
+/// Serves `app` on `addr` until the process ends.
+pub async fn serve(state: Arc<AppState>, addr: &str) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app(state)).await
+}
+
+/// The bearer tokens of a data directory, in `keys/tokens.json` (mode
+/// 0600): one per registered actor but witnesses, made on first use.
+pub fn tokens_for(dir: &std::path::Path) -> Result<Tokens, LedgerError> {
+    let path = dir.join(truce_ledger::KEYS_DIR).join("tokens.json");
+    let mut tokens: Tokens = match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|e| LedgerError::Input(format!("{}: {e}", path.display())))?,
+        Err(_) => Tokens::new(),
+    };
+    let view = LogView::open(dir)?;
+    let mut added = false;
+    for actor in view
+        .state()
+        .actors()
+        .filter(|a| a.role != truce_core::ActorRole::Witness)
+    {
+        if !tokens.values().any(|a| *a == actor.id) {
+            let mut bytes = [0u8; 16];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            tokens.insert(token, actor.id.clone());
+            added = true;
+        }
+    }
+    if added {
+        let text = serde_json::to_string_pretty(&tokens).expect("tokens serialise");
+        write_private(&path, text.as_bytes()).map_err(|e| LedgerError::io(&path, e))?;
+    }
+    Ok(tokens)
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
+}
