@@ -153,8 +153,35 @@ fn state_for(state: &AppState, reader: &Reader) -> Result<Arc<LogState>, AppErro
     Ok(folded)
 }
 
+/// The OpenAPI description of the routes, served at `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "truce", description = "A verifiable record of what parties to a peace agreement committed to and did"),
+    paths(checkpoint, tile, rounds, terms, claims, progress, lists, list, queue),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(<ApiDoc as utoipa::OpenApi>::openapi())
+}
+
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
+        .route("/openapi.json", get(openapi))
         .route("/checkpoint", get(checkpoint))
         .route("/tile/{*path}", get(tile))
         .route("/api/rounds", get(rounds))
@@ -167,6 +194,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+#[utoipa::path(get, path = "/checkpoint", tag = "tlog-tiles", responses((status = 200, description = "The latest checkpoint (C2SP signed note) with its cosignatures", content_type = "text/plain")))]
 async fn checkpoint(State(state): State<Arc<AppState>>) -> Result<Response, AppError> {
     let (_, note) = state.view()?.checkpoint(None)?;
     Ok((
@@ -179,6 +207,7 @@ async fn checkpoint(State(state): State<Arc<AppState>>) -> Result<Response, AppE
         .into_response())
 }
 
+#[utoipa::path(get, path = "/tile/{path}", tag = "tlog-tiles", params(("path" = String, Path, description = "<L>/<N>[.p/<W>] or entries/<N>[.p/<W>]")), responses((status = 200, description = "A hash tile or entry bundle", content_type = "application/octet-stream"), (status = 404, description = "No such tile at the latest checkpoint")))]
 async fn tile(
     State(state): State<Arc<AppState>>,
     Path(path): Path<String>,
@@ -202,6 +231,7 @@ async fn tile(
 
 type Json = axum::Json<Value>;
 
+#[utoipa::path(get, path = "/api/rounds", tag = "negotiation", responses((status = 200, description = "Rounds of talks this reader may see"), (status = 401, description = "Unknown token")), security((), ("bearer" = [])))]
 async fn rounds(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json, AppError> {
     let known = state_for(&state, &reader_of(&state, &headers)?)?;
     let rounds: Vec<Value> = known
@@ -212,6 +242,7 @@ async fn rounds(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resul
     Ok(axum::Json(json!(rounds)))
 }
 
+#[utoipa::path(get, path = "/api/terms", tag = "negotiation", responses((status = 200, description = "Documents and their typed terms"), (status = 401, description = "Unknown token")), security((), ("bearer" = [])))]
 async fn terms(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json, AppError> {
     let known = state_for(&state, &reader_of(&state, &headers)?)?;
     let documents: Vec<Value> = known
@@ -222,6 +253,7 @@ async fn terms(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result
     Ok(axum::Json(json!(documents)))
 }
 
+#[utoipa::path(get, path = "/api/claims", tag = "negotiation", responses((status = 200, description = "Claims of each party and source, never merged"), (status = 401, description = "Unknown token")), security((), ("bearer" = [])))]
 async fn claims(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json, AppError> {
     let known = state_for(&state, &reader_of(&state, &headers)?)?;
     let claims: Vec<Value> = known
@@ -248,6 +280,7 @@ fn term_ref(text: &str) -> Result<TermRef, AppError> {
     })
 }
 
+#[utoipa::path(get, path = "/api/exchanges/progress", tag = "exchanges", params(("term" = String, Query, description = "DOCUMENT#TERM of an exchange term")), responses((status = 200, description = "Progress against the quota, by stage and category, beside the claims (aggregates, for every reader)"), (status = 404, description = "No such exchange term")), security((), ("bearer" = [])))]
 async fn progress(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -287,6 +320,7 @@ async fn progress(
 }
 
 /// The lists this reader may see: ids and counts.
+#[utoipa::path(get, path = "/api/lists", tag = "exchanges", responses((status = 200, description = "The person lists this reader may see: ids and counts")), security((), ("bearer" = [])))]
 async fn lists(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json, AppError> {
     let known = state_for(&state, &reader_of(&state, &headers)?)?;
     let lists: Vec<Value> = known
@@ -302,6 +336,7 @@ async fn lists(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result
 
 /// One list with its persons, for a reader whose fold holds it; any other
 /// reader gets 404, which does not even confirm the list exists.
+#[utoipa::path(get, path = "/api/lists/{list_id}", tag = "exchanges", params(("list_id" = String, Path)), responses((status = 200, description = "The list with its persons, for its party and the intermediary"), (status = 404, description = "No such list for this reader")), security(("bearer" = [])))]
 async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -319,6 +354,7 @@ struct QueueQuery {
 }
 
 /// The review queue names persons of both sides: the intermediary's alone.
+#[utoipa::path(get, path = "/api/review-queue", tag = "exchanges", params(("sought" = String, Query), ("held" = String, Query)), responses((status = 200, description = "Undecided candidate links, best first"), (status = 403, description = "The intermediary's alone")), security(("bearer" = [])))]
 async fn queue(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

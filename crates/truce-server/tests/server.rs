@@ -65,7 +65,8 @@ async fn every_route_allows_or_denies_each_reader_as_it_should() {
     let remains = "/api/exchanges/progress?term=joint-exchange-2025-06-02%23remains";
     let queue = "/api/review-queue?sought=ua-sought-pow&held=ru-held-pow";
     // (route, expected status for intermediary, ua, ru, observer, public)
-    let matrix: [(&str, [u16; 5]); 10] = [
+    let matrix: [(&str, [u16; 5]); 11] = [
+        ("/openapi.json", [200; 5]),
         ("/checkpoint", [200; 5]),
         ("/tile/0/000", [200; 5]),
         ("/tile/entries/000", [200; 5]),
@@ -166,4 +167,34 @@ async fn no_personal_record_of_one_party_reaches_another_reader() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn the_openapi_description_names_every_api_route() {
+    let state = state();
+    let (status, body) = get(&state, "/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let description: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut paths: Vec<&str> = description["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        vec![
+            "/api/claims",
+            "/api/exchanges/progress",
+            "/api/lists",
+            "/api/lists/{list_id}",
+            "/api/review-queue",
+            "/api/rounds",
+            "/api/terms",
+            "/checkpoint",
+            "/tile/{path}",
+        ]
+    );
+    assert!(description["components"]["securitySchemes"]["bearer"].is_object());
 }
