@@ -93,8 +93,15 @@ impl From<LedgerError> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
-            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unknown token".to_owned()),
-            AppError::Forbidden => (StatusCode::FORBIDDEN, "not for this reader".to_owned()),
+            AppError::Unauthorized => {
+                // Denials are logged by kind only: never a token, never data.
+                tracing::warn!("denied: unknown token");
+                (StatusCode::UNAUTHORIZED, "unknown token".to_owned())
+            }
+            AppError::Forbidden => {
+                tracing::warn!("denied: route not for this reader");
+                (StatusCode::FORBIDDEN, "not for this reader".to_owned())
+            }
             AppError::NotFound => (StatusCode::NOT_FOUND, "not found".to_owned()),
             AppError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
             AppError::Internal(why) => {
