@@ -5,6 +5,7 @@
 mod exchange;
 mod log;
 mod negotiation;
+mod witness;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -174,6 +175,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
     },
+    /// As a witness: check the log server's latest checkpoint against the last
+    /// one seen, cosign it and submit; alarm (exit 1) on a split view.
+    Witness(witness::WitnessArgs),
     /// Load the Istanbul scenario into a fresh data directory and serve it.
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -532,6 +536,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Exchange(command) => exchange::run(command)?,
         Command::Match(args) => truce_match::run(&args).map_err(|e| usage(e.to_string()))?,
         Command::Import { data, file, keys } => negotiation::import_file(&data, &file, &keys)?,
+        Command::Witness(args) => witness::run(args)?,
         Command::Serve { data, addr } => {
             let tokens = truce_server::tokens_for(&data.data)?;
             println!(

@@ -336,3 +336,155 @@ fn an_exchange_stage_goes_from_plan_to_confirmed_receipts_from_the_cli() {
     let verified = ok(&["verify", "--data", d]);
     assert!(verified.contains("OK:"), "{verified}");
 }
+
+/// Kills the server when the test ends, however it ends.
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_witness_cosigns_through_the_server_and_alarms_on_a_split_view() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let init = ok(&[
+        "init",
+        "--data",
+        path(&data),
+        "--origin",
+        "truce.test/witnessed",
+    ]);
+    let vkey = init
+        .lines()
+        .find(|l| l.trim().starts_with("truce.test/witnessed+"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let key = temp.path().join("w1.key");
+    let witness_vkey = ok(&[
+        "keygen",
+        "--name",
+        "witness.test/w1",
+        "--cosigner",
+        "--out",
+        path(&key),
+    ]);
+    ok(&[
+        "actor",
+        "register",
+        "--data",
+        path(&data),
+        "--id",
+        "w1",
+        "--role",
+        "witness",
+        "--name",
+        "W",
+        "--vkey",
+        witness_vkey.trim(),
+    ]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let _server = Serving(
+        Command::new(env!("CARGO_BIN_EXE_truce"))
+            .args(["serve", "--data", path(&data), "--addr", &addr])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let server = format!("http://{addr}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let state = temp.path().join("w1.state");
+    let witness = |state: &Path| {
+        truce(&[
+            "witness",
+            "--server",
+            &server,
+            "--key",
+            path(&key),
+            "--log-vkey",
+            &vkey,
+            "--state",
+            path(state),
+        ])
+    };
+    let first = witness(&state);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    ok(&[
+        "remark",
+        "--data",
+        path(&data),
+        "--subject",
+        "s",
+        "--text",
+        "t",
+    ]);
+    let second = witness(&state);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    // Both cosignatures are on the log, as entries that verify.
+    let report = ok(&["verify", "--data", path(&data), "--vkey", &vkey]);
+    assert!(report.contains("2 cosignatures"), "{report}");
+    let cosigned = ok(&["log", "checkpoint", "--data", path(&data), "--size", "2"]);
+    assert_eq!(
+        cosigned
+            .lines()
+            .filter(|l| l.starts_with('\u{2014}'))
+            .count(),
+        2,
+        "{cosigned}"
+    );
+    // A witness that saw another tree at an earlier size refuses and alarms.
+    let forked = temp.path().join("forked.state");
+    std::fs::write(&forked, "3 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
+    let alarm = witness(&forked);
+    assert_eq!(alarm.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&alarm.stderr).contains("SPLIT VIEW"));
+    // A cosignature by an unregistered key is refused by the log.
+    let stranger = temp.path().join("stranger.key");
+    ok(&[
+        "keygen",
+        "--name",
+        "witness.test/w1",
+        "--cosigner",
+        "--out",
+        path(&stranger),
+    ]);
+    let refused = truce(&[
+        "witness",
+        "--server",
+        &server,
+        "--key",
+        path(&stranger),
+        "--log-vkey",
+        &vkey,
+        "--state",
+        path(&temp.path().join("s2")),
+    ]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

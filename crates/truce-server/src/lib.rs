@@ -164,7 +164,7 @@ fn state_for(state: &AppState, reader: &Reader) -> Result<Arc<LogState>, AppErro
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "truce", description = "A verifiable record of what parties to a peace agreement committed to and did"),
-    paths(checkpoint, tile, rounds, terms, claims, progress, lists, list, queue),
+    paths(checkpoint, tile, rounds, terms, claims, progress, lists, list, queue, consistency, cosignature),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -198,6 +198,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/lists", get(lists))
         .route("/api/lists/{list_id}", get(list))
         .route("/api/review-queue", get(queue))
+        .route("/api/consistency", get(consistency))
+        .route("/api/cosignatures", axum::routing::post(cosignature))
         .with_state(state)
 }
 
@@ -428,4 +430,114 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
         options.mode(0o600);
     }
     options.open(path)?.write_all(bytes)
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    old: u64,
+    new: u64,
+}
+
+/// A consistency proof between two tree sizes, one base64 hash a line, so a
+/// witness can check that a new checkpoint extends the one it saw.
+#[utoipa::path(get, path = "/api/consistency", tag = "tlog-tiles",
+    params(("old" = u64, Query), ("new" = u64, Query)),
+    responses((status = 200, description = "RFC 9162 consistency proof, base64 lines", content_type = "text/plain"),
+              (status = 400, description = "Sizes out of range")))]
+async fn consistency(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<ConsistencyQuery>,
+) -> Result<Response, AppError> {
+    let view = state.view()?;
+    if query.new > view.tree().tree_size() {
+        return Err(AppError::BadRequest(format!(
+            "the log has {} entries",
+            view.tree().tree_size()
+        )));
+    }
+    let proof = tlog::merkle::consistency_proof(view.tree(), query.old, query.new)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let lines: String = proof
+        .iter()
+        .map(|hash| format!("{}\n", base64_of(hash)))
+        .collect();
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], lines).into_response())
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A witness submits its cosignature of a checkpoint: `size N` on the
+/// first line, the note signature line on the second. Like tlog-witness,
+/// the signature is the only authentication; the log records it as a
+/// `checkpoint_cosigned` event, whose rules check it against the witness's
+/// registered key.
+#[utoipa::path(post, path = "/api/cosignatures", tag = "tlog-tiles",
+    request_body(content = String, content_type = "text/plain", description = "size N, then the cosignature line"),
+    responses((status = 200, description = "Recorded"), (status = 403, description = "Not a valid cosignature by a registered witness"),
+              (status = 404, description = "No checkpoint of that size")))]
+async fn cosignature(
+    State(state): State<Arc<AppState>>,
+    body: String,
+) -> Result<Response, AppError> {
+    let mut lines = body.lines();
+    let size: u64 = lines
+        .next()
+        .and_then(|l| l.strip_prefix("size "))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| AppError::BadRequest("first line: size N".to_owned()))?;
+    let line = lines
+        .next()
+        .ok_or_else(|| AppError::BadRequest("second line: the cosignature".to_owned()))?;
+    let signature =
+        tlog::NoteSignature::from_line(line).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let (checkpoint, _) = state
+        .view()?
+        .checkpoint(Some(size))
+        .map_err(|_| AppError::NotFound)?;
+    let witness = {
+        let view = state.view()?;
+        view.state()
+            .actors()
+            .find(|a| {
+                a.role == truce_core::ActorRole::Witness
+                    && a.keys.iter().any(|k| {
+                        k.vkey.name() == signature.key_name && k.vkey.key_id() == signature.key_id
+                    })
+            })
+            .map(|a| a.id.clone())
+            .ok_or(AppError::Forbidden)?
+    };
+    let event = truce_core::Event::CheckpointCosigned {
+        tree_size: checkpoint.tree_size,
+        root_hash: base64_of(&checkpoint.root_hash),
+        witness,
+        signature_line: line.trim_end().to_owned(),
+    };
+    // The server holds the intermediary's key; the ledger is opened for the
+    // append alone, so CLI processes may append between requests.
+    let mut ledger =
+        truce_ledger::Ledger::open(&state.dir, truce_ledger::LedgerOptions::default())?;
+    let key = truce_ledger::keys::read_key_file(
+        &state
+            .dir
+            .join(truce_ledger::KEYS_DIR)
+            .join(truce_ledger::INTERMEDIARY_KEY_FILE),
+    )?;
+    let submission = ledger.submission(
+        &state.intermediary,
+        &key,
+        &event,
+        truce_core::Visibility::Public,
+    );
+    let index = ledger.append_one(submission).map_err(|e| match e {
+        LedgerError::Rejected(why) => {
+            tracing::warn!(reason = %why, "cosignature refused");
+            AppError::Forbidden
+        }
+        other => other.into(),
+    })?;
+    Ok(format!("recorded at entry {index}\n").into_response())
 }

@@ -186,6 +186,8 @@ async fn the_openapi_description_names_every_api_route() {
         paths,
         vec![
             "/api/claims",
+            "/api/consistency",
+            "/api/cosignatures",
             "/api/exchanges/progress",
             "/api/lists",
             "/api/lists/{list_id}",
