@@ -2,6 +2,7 @@
 //! success, 1 a check failed (verification found a problem), 2 bad usage or
 //! input.
 
+mod client;
 mod exchange;
 mod log;
 mod negotiation;
@@ -175,6 +176,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
     },
+    /// Sign an event with your own key and submit it to a truce server.
+    Submit(client::SubmitArgs),
     /// As a witness: check the log server's latest checkpoint against the last
     /// one seen, cosign it and submit; alarm (exit 1) on a split view.
     Witness(witness::WitnessArgs),
@@ -340,7 +343,7 @@ pub fn signer_of(ledger: &Ledger, signer: &Signer) -> Result<(ActorId, SignerKey
     Ok((actor, read_key_file(&key_path)?))
 }
 
-fn parse_visibility(text: &str) -> Result<Visibility, CliError> {
+pub fn parse_visibility(text: &str) -> Result<Visibility, CliError> {
     Ok(match text.split_once(':') {
         None if text == "public" => Visibility::Public,
         None if text == "intermediary" => Visibility::Intermediary,
@@ -537,6 +540,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Match(args) => truce_match::run(&args).map_err(|e| usage(e.to_string()))?,
         Command::Import { data, file, keys } => negotiation::import_file(&data, &file, &keys)?,
         Command::Witness(args) => witness::run(args)?,
+        Command::Submit(args) => client::submit(args)?,
         Command::Serve { data, addr } => {
             let tokens = truce_server::tokens_for(&data.data)?;
             println!(

@@ -488,3 +488,109 @@ fn a_witness_cosigns_through_the_server_and_alarms_on_a_split_view() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+#[test]
+fn a_party_signs_on_its_own_machine_and_submits_through_the_server() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    ok(&[
+        "init",
+        "--data",
+        path(&data),
+        "--origin",
+        "truce.test/client",
+    ]);
+    let key = temp.path().join("ua.key");
+    let vkey = ok(&["keygen", "--name", "truce.test/ua", "--out", path(&key)]);
+    ok(&[
+        "actor",
+        "register",
+        "--data",
+        path(&data),
+        "--id",
+        "ua",
+        "--role",
+        "party",
+        "--name",
+        "Ukraine",
+        "--vkey",
+        vkey.trim(),
+    ]);
+    let other = temp.path().join("other.key");
+    ok(&[
+        "keygen",
+        "--name",
+        "truce.test/other",
+        "--out",
+        path(&other),
+    ]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let _server = Serving(
+        Command::new(env!("CARGO_BIN_EXE_truce"))
+            .args(["serve", "--data", path(&data), "--addr", &addr])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let tokens: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&std::fs::read_to_string(data.join("keys/tokens.json")).unwrap())
+            .unwrap();
+    let token_of = |actor: &str| tokens.iter().find(|(_, a)| *a == actor).unwrap().0.clone();
+    let event = temp.path().join("remark.json");
+    std::fs::write(
+        &event,
+        r#"{"kind":"remark_recorded","subject":"stage 3","text":"received as listed"}"#,
+    )
+    .unwrap();
+    let server = format!("http://{addr}");
+    let submit = |key: &Path, token: &str| {
+        truce(&[
+            "submit",
+            "--server",
+            &server,
+            "--token",
+            token,
+            "--as",
+            "ua",
+            "--key",
+            path(key),
+            "--event",
+            path(&event),
+            "--visibility",
+            "party:ua",
+        ])
+    };
+    let accepted = submit(&key, &token_of("ua"));
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&accepted.stdout).contains("entry 2: remark_recorded recorded")
+    );
+    // Signed with a key the log never registered for ua: refused by the rules.
+    let forged = submit(&other, &token_of("ua"));
+    assert_eq!(forged.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&forged.stderr).contains("refused (422)"));
+    // Another actor's token cannot submit ua's statements.
+    let impersonated = submit(&key, &token_of("intermediary"));
+    assert!(String::from_utf8_lossy(&impersonated.stderr).contains("refused (403)"));
+    let entry = ok(&["log", "entry", "--data", path(&data), "2"]);
+    assert!(
+        entry.contains("actor        ua") && entry.contains("received as listed"),
+        "{entry}"
+    );
+    ok(&["verify", "--data", path(&data)]);
+}

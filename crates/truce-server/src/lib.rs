@@ -164,7 +164,7 @@ fn state_for(state: &AppState, reader: &Reader) -> Result<Arc<LogState>, AppErro
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "truce", description = "A verifiable record of what parties to a peace agreement committed to and did"),
-    paths(checkpoint, tile, rounds, terms, claims, progress, lists, list, queue, consistency, cosignature),
+    paths(checkpoint, tile, rounds, terms, claims, progress, lists, list, queue, consistency, cosignature, actors, submit),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -199,6 +199,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/lists/{list_id}", get(list))
         .route("/api/review-queue", get(queue))
         .route("/api/consistency", get(consistency))
+        .route("/api/actors", get(actors))
+        .route("/api/submissions", axum::routing::post(submit))
         .route("/api/cosignatures", axum::routing::post(cosignature))
         .with_state(state)
 }
@@ -540,4 +542,82 @@ async fn cosignature(
         other => other.into(),
     })?;
     Ok(format!("recorded at entry {index}\n").into_response())
+}
+
+/// The log's registry, public: who may sign, with which keys, and the
+/// sequence number each actor's next statement must carry.
+#[utoipa::path(get, path = "/api/actors", tag = "log",
+    responses((status = 200, description = "Origin, and each actor's role, keys and next sequence number")))]
+async fn actors(State(state): State<Arc<AppState>>) -> Result<Json, AppError> {
+    let view = state.view()?;
+    let known = view.state();
+    let actors: Vec<Value> = known
+        .actors()
+        .map(|a| {
+            let keys: Vec<Value> = a
+                .keys
+                .iter()
+                .map(|k| json!({"vkey": k.vkey.to_string(), "valid_from": k.valid_from, "valid_until": k.valid_until}))
+                .collect();
+            json!({"actor": a.id, "role": a.role.as_str(), "name": a.name, "next_seq": known.next_seq(&a.id), "keys": keys})
+        })
+        .collect();
+    Ok(axum::Json(
+        json!({"origin": known.origin(), "actors": actors}),
+    ))
+}
+
+/// A statement an actor signed on its own machine, with its payload.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SubmissionBody {
+    /// The signed statement, as `truce_core::SignedStatement` serialises.
+    #[schema(value_type = Object)]
+    pub signed: truce_core::SignedStatement,
+    /// The canonical payload (RFC 8785 JSON text) whose SHA-256 the
+    /// statement names.
+    pub payload: String,
+}
+
+/// Appends a statement signed by its actor (a party signing with its own
+/// key, the CLI acting as a client). The bearer token must name the same
+/// actor; the log's rules check the signature against the key registered
+/// for that actor, the sequence number and the event itself.
+#[utoipa::path(post, path = "/api/submissions", tag = "log", request_body = SubmissionBody,
+    responses((status = 200, description = "Appended: its entry index"), (status = 401, description = "Unknown token"),
+              (status = 403, description = "The token's actor did not make this statement"),
+              (status = 422, description = "The log's rules refuse it")),
+    security(("bearer" = [])))]
+async fn submit(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<SubmissionBody>,
+) -> Result<Response, AppError> {
+    let reader = reader_of(&state, &headers)?;
+    let actor = &body.signed.statement.actor;
+    let allowed = match &reader {
+        Reader::Actor(reader) => reader == actor,
+        Reader::Intermediary => *actor == state.intermediary,
+        Reader::Public => false,
+    };
+    if !allowed {
+        return Err(AppError::Forbidden);
+    }
+    let mut ledger =
+        truce_ledger::Ledger::open(&state.dir, truce_ledger::LedgerOptions::default())?;
+    let submission = truce_ledger::Submission {
+        signed: body.signed,
+        payload: body.payload.into_bytes(),
+    };
+    match ledger.append_one(submission) {
+        Ok(index) => Ok(axum::Json(json!({"index": index})).into_response()),
+        Err(LedgerError::Rejected(why)) => {
+            tracing::warn!(reason = %why, "submission refused");
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(json!({"error": why.0})),
+            )
+                .into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
 }

@@ -185,6 +185,7 @@ async fn the_openapi_description_names_every_api_route() {
     assert_eq!(
         paths,
         vec![
+            "/api/actors",
             "/api/claims",
             "/api/consistency",
             "/api/cosignatures",
@@ -193,6 +194,7 @@ async fn the_openapi_description_names_every_api_route() {
             "/api/lists/{list_id}",
             "/api/review-queue",
             "/api/rounds",
+            "/api/submissions",
             "/api/terms",
             "/checkpoint",
             "/tile/{path}",

@@ -1,0 +1,95 @@
+//! `truce submit`: the CLI as a client of a truce server. The actor signs
+//! on its own machine with its own key; the server appends and its rules
+//! check the signature against the key the log registered for the actor.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use truce_core::{Event, Statement};
+use truce_ledger::keys::read_key_file;
+
+use crate::{CliError, actor_id, parse_visibility, usage};
+
+#[derive(Args)]
+pub struct SubmitArgs {
+    /// The truce server, e.g. http://127.0.0.1:8080
+    #[arg(long)]
+    server: String,
+    /// The actor's bearer token.
+    #[arg(long)]
+    token: String,
+    /// The actor signing.
+    #[arg(long = "as", value_name = "ACTOR")]
+    actor: String,
+    /// The actor's private key file.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The event as JSON, e.g. {"kind":"remark_recorded","subject":"...","text":"..."}.
+    #[arg(long, value_name = "FILE")]
+    event: PathBuf,
+    /// public, intermediary, party:ID or actors:ID,ID,...
+    #[arg(long, default_value = "public")]
+    visibility: String,
+}
+
+pub fn submit(args: SubmitArgs) -> Result<(), CliError> {
+    let server = args.server.trim_end_matches('/');
+    let actor = actor_id(&args.actor)?;
+    let key = read_key_file(&args.key)?;
+    let visibility = parse_visibility(&args.visibility)?;
+    let text = std::fs::read_to_string(&args.event)
+        .map_err(|e| usage(format!("{}: {e}", args.event.display())))?;
+    let event: Event = serde_json::from_str(&text).map_err(|e| {
+        usage(format!(
+            "{}: line {} column {}: not an event ({e})",
+            args.event.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let registry: serde_json::Value = ureq::get(&format!("{server}/api/actors"))
+        .call()
+        .map_err(|e| usage(format!("{server}: {e}")))?
+        .into_json()
+        .map_err(|e| usage(format!("{server}/api/actors: {e}")))?;
+    let origin = registry["origin"]
+        .as_str()
+        .ok_or_else(|| usage("the server names no origin"))?;
+    let seq = registry["actors"]
+        .as_array()
+        .and_then(|actors| actors.iter().find(|a| a["actor"] == actor.as_str()))
+        .and_then(|a| a["next_seq"].as_u64())
+        .ok_or_else(|| usage(format!("{actor} is not registered on this log")))?;
+    let (statement, payload) = Statement::for_event(
+        origin,
+        &actor,
+        &key,
+        seq,
+        &event,
+        visibility,
+        truce_ledger::now_ms(),
+    );
+    let body = serde_json::json!({
+        "signed": statement.sign(&key),
+        "payload": String::from_utf8(payload).expect("canonical JSON is UTF-8"),
+    });
+    let response = ureq::post(&format!("{server}/api/submissions"))
+        .set("Authorization", &format!("Bearer {}", args.token))
+        .send_json(body);
+    match response {
+        Ok(response) => {
+            let answer: serde_json::Value =
+                response.into_json().map_err(|e| usage(e.to_string()))?;
+            println!("entry {}: {} recorded", answer["index"], event.kind());
+            Ok(())
+        }
+        Err(ureq::Error::Status(status, response)) => {
+            let answer: serde_json::Value = response.into_json().unwrap_or_default();
+            Err(usage(format!(
+                "refused ({status}): {}",
+                answer["error"].as_str().unwrap_or("no reason given")
+            )))
+        }
+        Err(e) => Err(usage(format!("{server}: {e}"))),
+    }
+}
