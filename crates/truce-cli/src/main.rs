@@ -567,8 +567,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
             drop(loaded);
             println!("API at http://{addr}/api/... ; tlog-tiles at http://{addr}/checkpoint");
             println!("demo logins (send as 'Authorization: Bearer TOKEN'):");
-            for (token, actor) in &tokens {
-                println!("  {actor:<14} {token}");
+            for (token, grant) in &tokens {
+                println!(
+                    "  {:<14} {:<7} {token}",
+                    grant.actor,
+                    format!("{:?}", grant.role).to_lowercase()
+                );
             }
             println!(
                 "e.g. curl -H 'Authorization: Bearer TOKEN' 'http://{addr}/api/exchanges/progress?term=joint-exchange-2025-06-02%23remains'"

@@ -543,10 +543,17 @@ fn a_party_signs_on_its_own_machine_and_submits_through_the_server() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let tokens: std::collections::BTreeMap<String, String> =
+    let tokens: std::collections::BTreeMap<String, serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(data.join("keys/tokens.json")).unwrap())
             .unwrap();
-    let token_of = |actor: &str| tokens.iter().find(|(_, a)| *a == actor).unwrap().0.clone();
+    let token_of = |actor: &str, role: &str| {
+        tokens
+            .iter()
+            .find(|(_, g)| g["actor"] == actor && g["role"] == role)
+            .unwrap()
+            .0
+            .clone()
+    };
     let event = temp.path().join("remark.json");
     std::fs::write(
         &event,
@@ -571,7 +578,10 @@ fn a_party_signs_on_its_own_machine_and_submits_through_the_server() {
             "party:ua",
         ])
     };
-    let accepted = submit(&key, &token_of("ua"));
+    // A viewer token reads but may not submit.
+    let viewer = submit(&key, &token_of("ua", "viewer"));
+    assert!(String::from_utf8_lossy(&viewer.stderr).contains("refused (403)"));
+    let accepted = submit(&key, &token_of("ua", "signer"));
     assert!(
         accepted.status.success(),
         "{}",
@@ -581,11 +591,11 @@ fn a_party_signs_on_its_own_machine_and_submits_through_the_server() {
         String::from_utf8_lossy(&accepted.stdout).contains("entry 2: remark_recorded recorded")
     );
     // Signed with a key the log never registered for ua: refused by the rules.
-    let forged = submit(&other, &token_of("ua"));
+    let forged = submit(&other, &token_of("ua", "signer"));
     assert_eq!(forged.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&forged.stderr).contains("refused (422)"));
     // Another actor's token cannot submit ua's statements.
-    let impersonated = submit(&key, &token_of("intermediary"));
+    let impersonated = submit(&key, &token_of("intermediary", "signer"));
     assert!(String::from_utf8_lossy(&impersonated.stderr).contains("refused (403)"));
     let entry = ok(&["log", "entry", "--data", path(&data), "2"]);
     assert!(

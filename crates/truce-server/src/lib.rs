@@ -27,8 +27,25 @@ use truce_ledger::matching::review_queue;
 use truce_ledger::{LedgerError, LogView, read_tile};
 use truce_store::LogStore;
 
-/// Tokens and the actors they stand for.
-pub type Tokens = BTreeMap<String, ActorId>;
+/// What a token may do for its actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads what the actor may read.
+    Viewer,
+    /// Also submits statements the actor signed.
+    Signer,
+}
+
+/// A token's actor and role.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct Grant {
+    pub actor: ActorId,
+    pub role: Role,
+}
+
+/// Tokens and what they grant.
+pub type Tokens = BTreeMap<String, Grant>;
 
 pub struct AppState {
     dir: PathBuf,
@@ -117,20 +134,26 @@ impl IntoResponse for AppError {
 }
 
 fn reader_of(state: &AppState, headers: &HeaderMap) -> Result<Reader, AppError> {
+    Ok(caller(state, headers)?.map_or(Reader::Public, |(reader, _)| reader))
+}
+
+/// Who calls, and in which role; None for a call without a token.
+fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<(Reader, Role)>, AppError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(Reader::Public);
+        return Ok(None);
     };
     let token = value
         .to_str()
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(AppError::Unauthorized)?;
-    let actor = state.tokens.get(token).ok_or(AppError::Unauthorized)?;
-    if *actor == state.intermediary {
-        Ok(Reader::Intermediary)
+    let grant = state.tokens.get(token).ok_or(AppError::Unauthorized)?;
+    let reader = if grant.actor == state.intermediary {
+        Reader::Intermediary
     } else {
-        Ok(Reader::Actor(actor.clone()))
-    }
+        Reader::Actor(grant.actor.clone())
+    };
+    Ok(Some((reader, grant.role)))
 }
 
 fn reader_key(reader: &Reader) -> String {
@@ -392,7 +415,8 @@ pub async fn serve(state: Arc<AppState>, addr: &str) -> std::io::Result<()> {
 }
 
 /// The bearer tokens of a data directory, in `keys/tokens.json` (mode
-/// 0600): one per registered actor but witnesses, made on first use.
+/// 0600): a viewer and a signer token per registered actor but witnesses,
+/// made on first use.
 pub fn tokens_for(dir: &std::path::Path) -> Result<Tokens, LedgerError> {
     let path = dir.join(truce_ledger::KEYS_DIR).join("tokens.json");
     let mut tokens: Tokens = match std::fs::read_to_string(&path) {
@@ -407,12 +431,23 @@ pub fn tokens_for(dir: &std::path::Path) -> Result<Tokens, LedgerError> {
         .actors()
         .filter(|a| a.role != truce_core::ActorRole::Witness)
     {
-        if !tokens.values().any(|a| *a == actor.id) {
-            let mut bytes = [0u8; 16];
-            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
-            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            tokens.insert(token, actor.id.clone());
-            added = true;
+        for role in [Role::Viewer, Role::Signer] {
+            if !tokens
+                .values()
+                .any(|g| g.actor == actor.id && g.role == role)
+            {
+                let mut bytes = [0u8; 16];
+                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+                let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                tokens.insert(
+                    token,
+                    Grant {
+                        actor: actor.id.clone(),
+                        role,
+                    },
+                );
+                added = true;
+            }
         }
     }
     if added {
@@ -592,13 +627,16 @@ async fn submit(
     headers: HeaderMap,
     axum::Json(body): axum::Json<SubmissionBody>,
 ) -> Result<Response, AppError> {
-    let reader = reader_of(&state, &headers)?;
-    let actor = &body.signed.statement.actor;
-    let allowed = match &reader {
-        Reader::Actor(reader) => reader == actor,
-        Reader::Intermediary => *actor == state.intermediary,
-        Reader::Public => false,
+    let Some((reader, role)) = caller(&state, &headers)? else {
+        return Err(AppError::Forbidden);
     };
+    let actor = &body.signed.statement.actor;
+    let allowed = role == Role::Signer
+        && match &reader {
+            Reader::Actor(reader) => reader == actor,
+            Reader::Intermediary => *actor == state.intermediary,
+            Reader::Public => false,
+        };
     if !allowed {
         return Err(AppError::Forbidden);
     }

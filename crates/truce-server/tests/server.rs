@@ -11,7 +11,7 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 use truce_core::ActorId;
-use truce_server::{AppState, Tokens, app};
+use truce_server::{AppState, Grant, Role, Tokens, app};
 
 /// The Istanbul scenario, loaded once for the whole test binary.
 fn data_dir() -> &'static PathBuf {
@@ -32,7 +32,13 @@ fn state() -> Arc<AppState> {
         ("t-obs", "observer"),
     ]
     .into_iter()
-    .map(|(token, actor)| (token.to_owned(), ActorId::new(actor).unwrap()))
+    .map(|(token, actor)| {
+        let grant = Grant {
+            actor: ActorId::new(actor).unwrap(),
+            role: Role::Viewer,
+        };
+        (token.to_owned(), grant)
+    })
     .collect();
     AppState::new(data_dir().clone(), tokens).unwrap()
 }
