@@ -21,11 +21,19 @@ pub fn reader_entries(
     store: &dyn LogStore,
     reader: &Reader,
 ) -> Result<(Vec<StoredEntry>, u64), LedgerError> {
+    reader_entries_from(store, reader, 0)
+}
+
+fn reader_entries_from(
+    store: &dyn LogStore,
+    reader: &Reader,
+    start: u64,
+) -> Result<(Vec<StoredEntry>, u64), LedgerError> {
     let size = store.tree_size()?;
-    let mut entries = Vec::with_capacity(size as usize);
+    let mut entries = Vec::with_capacity(size.saturating_sub(start) as usize);
     let mut withheld = 0;
     store
-        .for_each_entry(0, size, &mut |mut entry| {
+        .for_each_entry(start, size, &mut |mut entry| {
             let envelope = Envelope::from_leaf(&entry.leaf)
                 .map_err(|e| format!("entry {}: {e}", entry.index))?;
             if matches!(entry.payload, PayloadRecord::Present(_))
@@ -46,6 +54,28 @@ pub fn reader_entries(
 pub fn reader_state(store: &dyn LogStore, reader: &Reader) -> Result<LogState, LedgerError> {
     let (entries, _) = reader_entries(store, reader)?;
     fold(&entries)
+}
+
+/// Brings a reader's state up to the store's size by folding only the new
+/// entries; an erasure among them means a fold from the start, since an
+/// erased payload no longer counts.
+pub fn extend_reader_state(
+    store: &dyn LogStore,
+    reader: &Reader,
+    state: &mut LogState,
+) -> Result<(), LedgerError> {
+    let (entries, _) = reader_entries_from(store, reader, state.tree_size())?;
+    let erases = entries.iter().any(|entry| {
+        Envelope::from_leaf(&entry.leaf).is_ok_and(|e| e.statement().kind == "payload_erased")
+    });
+    if erases {
+        *state = reader_state(store, reader)?;
+        return Ok(());
+    }
+    for entry in &entries {
+        crate::fold_stored(state, entry).map_err(LedgerError::Io)?;
+    }
+    Ok(())
 }
 
 fn fold(entries: &[StoredEntry]) -> Result<LogState, LedgerError> {

@@ -22,9 +22,9 @@ use serde_json::{Value, json};
 use tlog::tile::TileRef;
 use truce_core::negotiation::TermRef;
 use truce_core::{ActorId, LogState, Reader};
-use truce_ledger::copy::reader_state;
+use truce_ledger::copy::{extend_reader_state, reader_state};
 use truce_ledger::matching::review_queue;
-use truce_ledger::{LedgerError, LogView, read_tile};
+use truce_ledger::{Ledger, LedgerError, LedgerOptions, LogView, read_tile};
 use truce_store::LogStore;
 
 /// What a token may do for its actor.
@@ -51,16 +51,17 @@ pub struct AppState {
     dir: PathBuf,
     tokens: Tokens,
     intermediary: ActorId,
-    /// The operator's view (tree and store), reopened when the log grew.
-    view: Mutex<LogView>,
-    /// Reader states by reader, with the tree size they were folded at.
-    states: Mutex<BTreeMap<String, (u64, Arc<LogState>)>>,
+    /// The one ledger the server appends through (it holds the log key);
+    /// reopened only when another process appended.
+    ledger: Mutex<Ledger>,
+    /// Reader states by reader, extended with each new entry.
+    states: Mutex<BTreeMap<String, Arc<LogState>>>,
 }
 
 impl AppState {
     pub fn new(dir: PathBuf, tokens: Tokens) -> Result<Arc<AppState>, LedgerError> {
-        let view = LogView::open(&dir)?;
-        let intermediary = view
+        let ledger = Ledger::open(&dir, LedgerOptions::default())?;
+        let intermediary = ledger
             .state()
             .intermediary()
             .cloned()
@@ -69,22 +70,23 @@ impl AppState {
             dir,
             tokens,
             intermediary,
-            view: Mutex::new(view),
+            ledger: Mutex::new(ledger),
             states: Mutex::new(BTreeMap::new()),
         }))
     }
 
-    /// The current view, reopened if another process appended since.
-    fn view(&self) -> Result<std::sync::MutexGuard<'_, LogView>, AppError> {
-        let mut view = self.view.lock().expect("view lock");
-        let stored = view
+    /// The server's ledger, reopened if another process appended since.
+    fn ledger(&self) -> Result<std::sync::MutexGuard<'_, Ledger>, AppError> {
+        let mut ledger = self.ledger.lock().expect("ledger lock");
+        let stored = ledger
+            .view()
             .store()
             .tree_size()
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        if stored != view.tree().tree_size() {
-            *view = LogView::open(&self.dir)?;
+        if stored != ledger.state().tree_size() {
+            *ledger = Ledger::open(&self.dir, LedgerOptions::default())?;
         }
-        Ok(view)
+        Ok(ledger)
     }
 }
 
@@ -164,23 +166,26 @@ fn reader_key(reader: &Reader) -> String {
     }
 }
 
-/// The state this reader may know, folded once per tree size.
+/// The state this reader may know: folded once, then extended with the
+/// entries appended since.
 fn state_for(state: &AppState, reader: &Reader) -> Result<Arc<LogState>, AppError> {
-    let view = state.view()?;
-    let size = view.tree().tree_size();
+    let ledger = state.ledger()?;
+    let store = ledger.view().store();
+    let size = ledger.state().tree_size();
     let key = reader_key(reader);
-    if let Some((at, cached)) = state.states.lock().expect("states lock").get(&key)
-        && *at == size
-    {
-        return Ok(cached.clone());
-    }
-    let folded = Arc::new(reader_state(view.store(), reader)?);
-    state
-        .states
-        .lock()
-        .expect("states lock")
-        .insert(key, (size, folded.clone()));
-    Ok(folded)
+    let mut states = state.states.lock().expect("states lock");
+    let known = match states.get(&key) {
+        Some(cached) if cached.tree_size() == size => return Ok(cached.clone()),
+        Some(cached) => {
+            let mut extended = LogState::clone(cached);
+            extend_reader_state(store, reader, &mut extended)?;
+            extended
+        }
+        None => reader_state(store, reader)?,
+    };
+    let known = Arc::new(known);
+    states.insert(key, known.clone());
+    Ok(known)
 }
 
 /// The OpenAPI description of the routes, served at `/openapi.json`.
@@ -230,7 +235,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 
 #[utoipa::path(get, path = "/checkpoint", tag = "tlog-tiles", responses((status = 200, description = "The latest checkpoint (C2SP signed note) with its cosignatures", content_type = "text/plain")))]
 async fn checkpoint(State(state): State<Arc<AppState>>) -> Result<Response, AppError> {
-    let (_, note) = state.view()?.checkpoint(None)?;
+    let (_, note) = state.ledger()?.view().checkpoint(None)?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -247,7 +252,7 @@ async fn tile(
     Path(path): Path<String>,
 ) -> Result<Response, AppError> {
     let tile = TileRef::parse(&format!("tile/{path}")).ok_or(AppError::NotFound)?;
-    let bytes = read_tile(&*state.view()?, &tile)?.ok_or(AppError::NotFound)?;
+    let bytes = read_tile(state.ledger()?.view(), &tile)?.ok_or(AppError::NotFound)?;
     let cache = if tile.width < tlog::tile::TILE_WIDTH {
         "no-cache"
     } else {
@@ -485,7 +490,8 @@ async fn consistency(
     State(state): State<Arc<AppState>>,
     Query(query): Query<ConsistencyQuery>,
 ) -> Result<Response, AppError> {
-    let view = state.view()?;
+    let ledger = state.ledger()?;
+    let view = ledger.view();
     if query.new > view.tree().tree_size() {
         return Err(AppError::BadRequest(format!(
             "the log has {} entries",
@@ -530,13 +536,14 @@ async fn cosignature(
         .ok_or_else(|| AppError::BadRequest("second line: the cosignature".to_owned()))?;
     let signature =
         tlog::NoteSignature::from_line(line).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let (checkpoint, _) = state
-        .view()?
+    let mut ledger = state.ledger()?;
+    let (checkpoint, _) = ledger
+        .view()
         .checkpoint(Some(size))
         .map_err(|_| AppError::NotFound)?;
     let witness = {
-        let view = state.view()?;
-        view.state()
+        ledger
+            .state()
             .actors()
             .find(|a| {
                 a.role == truce_core::ActorRole::Witness
@@ -553,10 +560,6 @@ async fn cosignature(
         witness,
         signature_line: line.trim_end().to_owned(),
     };
-    // The server holds the intermediary's key; the ledger is opened for the
-    // append alone, so CLI processes may append between requests.
-    let mut ledger =
-        truce_ledger::Ledger::open(&state.dir, truce_ledger::LedgerOptions::default())?;
     let key = truce_ledger::keys::read_key_file(
         &state
             .dir
@@ -584,8 +587,8 @@ async fn cosignature(
 #[utoipa::path(get, path = "/api/actors", tag = "log",
     responses((status = 200, description = "Origin, and each actor's role, keys and next sequence number")))]
 async fn actors(State(state): State<Arc<AppState>>) -> Result<Json, AppError> {
-    let view = state.view()?;
-    let known = view.state();
+    let ledger = state.ledger()?;
+    let known = ledger.state();
     let actors: Vec<Value> = known
         .actors()
         .map(|a| {
@@ -640,8 +643,7 @@ async fn submit(
     if !allowed {
         return Err(AppError::Forbidden);
     }
-    let mut ledger =
-        truce_ledger::Ledger::open(&state.dir, truce_ledger::LedgerOptions::default())?;
+    let mut ledger = state.ledger()?;
     let submission = truce_ledger::Submission {
         signed: body.signed,
         payload: body.payload.into_bytes(),

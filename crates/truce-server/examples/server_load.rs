@@ -1,0 +1,176 @@
+//! A bounded load run on loopback (not a test): loads the Istanbul scenario,
+//! serves it in-process, and measures requests per second and p99 latency
+//! for reads (a reader-scoped progress query) and for appends (client-signed
+//! submissions), each beside a baseline: an axum route that returns a
+//! constant on the same server and clients (the framework's ceiling).
+//!
+//!     cargo run --release -p truce-server --example server_load -- [SECONDS] [CLIENTS]
+
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+
+use truce_core::{ActorId, Event, Statement, Visibility};
+use truce_server::{AppState, Grant, Role, Tokens, app};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+/// Runs `clients` threads, each calling `request` until `seconds` pass;
+/// returns (requests per second, p50, p99).
+fn drive(
+    clients: usize,
+    seconds: f64,
+    request: impl Fn(usize) + Sync,
+) -> (f64, Duration, Duration) {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let mut latencies: Vec<Duration> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|client| {
+                let request = &request;
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    let mut n = 0;
+                    while Instant::now() < deadline {
+                        let sent = Instant::now();
+                        request(client * 1_000_000 + n);
+                        mine.push(sent.elapsed());
+                        n += 1;
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    latencies.sort();
+    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    (
+        rate,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+    )
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let seconds: f64 = args.next().map_or(5.0, |s| s.parse().expect("SECONDS"));
+    let clients: usize = args.next().map_or(4, |s| s.parse().expect("CLIENTS"));
+    let dir = std::env::temp_dir().join(format!("truce-load-{}", std::process::id()));
+    let loaded = truce_ledger::scenario::load("istanbul-2025", &dir).expect("scenario");
+    println!(
+        "server load: {} entries, {clients} clients, {seconds} s per phase, loopback",
+        loaded.entries
+    );
+    drop(loaded);
+    let ua = ActorId::new("ua").unwrap();
+    let tokens: Tokens = [
+        (
+            "observer-token".to_owned(),
+            Grant {
+                actor: ActorId::new("observer").unwrap(),
+                role: Role::Viewer,
+            },
+        ),
+        (
+            "ua-token".to_owned(),
+            Grant {
+                actor: ua.clone(),
+                role: Role::Signer,
+            },
+        ),
+    ]
+    .into();
+    let state = AppState::new(dir.clone(), tokens).expect("state");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app(state).route("/baseline", get(|| async { "ok" }));
+    runtime.spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let base = format!("http://{addr}");
+
+    let read = format!("{base}/api/exchanges/progress?term=joint-exchange-2025-06-02%23remains");
+    let get_ok = |url: &str, token: Option<&str>| {
+        let mut request = ureq::get(url);
+        if let Some(token) = token {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        request.call().expect("a 200").into_string().unwrap();
+    };
+    get_ok(&read, Some("observer-token")); // fold the observer's state once
+    let (baseline_rate, _, baseline_p99) = drive(clients, seconds, |_| {
+        get_ok(&format!("{base}/baseline"), None)
+    });
+    let (read_rate, read_p50, read_p99) =
+        drive(clients, seconds, |_| get_ok(&read, Some("observer-token")));
+    println!(
+        "reads (observer, exchange progress): {read_rate:.0} req/s, p50 {:.1} ms, p99 {:.1} ms; \
+         baseline constant route {baseline_rate:.0} req/s (p99 {:.1} ms); truce/baseline = {:.2}",
+        read_p50.as_secs_f64() * 1e3,
+        read_p99.as_secs_f64() * 1e3,
+        baseline_p99.as_secs_f64() * 1e3,
+        read_rate / baseline_rate
+    );
+
+    // Appends: ua signs remarks locally; one client, since a party's
+    // sequence numbers are its own and must arrive in order.
+    let key = truce_ledger::keys::read_key_file(&dir.join("keys").join("ua.key")).unwrap();
+    let registry: serde_json::Value = ureq::get(&format!("{base}/api/actors"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let origin = registry["origin"].as_str().unwrap().to_owned();
+    let first_seq = registry["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["actor"] == "ua")
+        .unwrap()["next_seq"]
+        .as_u64()
+        .unwrap();
+    let next = std::sync::atomic::AtomicU64::new(first_seq);
+    let submit = |_| {
+        let seq = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let event = Event::RemarkRecorded {
+            subject: "load".into(),
+            text: format!("remark {seq}"),
+        };
+        let (statement, payload) = Statement::for_event(
+            &origin,
+            &ua,
+            &key,
+            seq,
+            &event,
+            Visibility::Party(ua.clone()),
+            0,
+        );
+        let body = serde_json::json!({"signed": statement.sign(&key), "payload": String::from_utf8(payload).unwrap()});
+        ureq::post(&format!("{base}/api/submissions"))
+            .set("Authorization", "Bearer ua-token")
+            .send_json(body)
+            .expect("appended");
+    };
+    let (append_rate, append_p50, append_p99) = drive(1, seconds, submit);
+    let (baseline_one, _, _) = drive(1, seconds, |_| get_ok(&format!("{base}/baseline"), None));
+    println!(
+        "appends (client-signed, one submitter): {append_rate:.0} req/s, p50 {:.1} ms, p99 {:.1} ms; \
+         baseline one client {baseline_one:.0} req/s; truce/baseline = {:.3}",
+        append_p50.as_secs_f64() * 1e3,
+        append_p99.as_secs_f64() * 1e3,
+        append_rate / baseline_one
+    );
+    let report = truce_ledger::verify_data_dir(&dir, None).expect("the log still verifies");
+    println!(
+        "after the run the log verifies: {} entries",
+        report.tree_size
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
