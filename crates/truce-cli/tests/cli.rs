@@ -340,6 +340,30 @@ fn an_exchange_stage_goes_from_plan_to_confirmed_receipts_from_the_cli() {
 /// Kills the server when the test ends, however it ends.
 struct Serving(std::process::Child);
 
+/// Starts `truce serve` on a free loopback port; returns it and its URL.
+fn serve(data: &Path) -> (Serving, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let server = Serving(
+        Command::new(env!("CARGO_BIN_EXE_truce"))
+            .args(["serve", "--data", path(data), "--addr", &addr])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (server, format!("http://{addr}"))
+}
+
 impl Drop for Serving {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -387,26 +411,7 @@ fn a_witness_cosigns_through_the_server_and_alarms_on_a_split_view() {
         "--vkey",
         witness_vkey.trim(),
     ]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let _server = Serving(
-        Command::new(env!("CARGO_BIN_EXE_truce"))
-            .args(["serve", "--data", path(&data), "--addr", &addr])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let server = format!("http://{addr}");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let (_server, server) = serve(&data);
     let state = temp.path().join("w1.state");
     let witness = |state: &Path| {
         truce(&[
@@ -524,25 +529,7 @@ fn a_party_signs_on_its_own_machine_and_submits_through_the_server() {
         "--out",
         path(&other),
     ]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let _server = Serving(
-        Command::new(env!("CARGO_BIN_EXE_truce"))
-            .args(["serve", "--data", path(&data), "--addr", &addr])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let (_server, server) = serve(&data);
     let tokens: std::collections::BTreeMap<String, serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(data.join("keys/tokens.json")).unwrap())
             .unwrap();
@@ -560,7 +547,6 @@ fn a_party_signs_on_its_own_machine_and_submits_through_the_server() {
         r#"{"kind":"remark_recorded","subject":"stage 3","text":"received as listed"}"#,
     )
     .unwrap();
-    let server = format!("http://{addr}");
     let submit = |key: &Path, token: &str| {
         truce(&[
             "submit",
