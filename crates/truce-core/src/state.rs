@@ -161,6 +161,12 @@ fn parse_vkey(text: &str, role: ActorRole) -> Result<VerifierKey, Rejection> {
             wanted.byte()
         ));
     }
+    // A small-order key verifies forged signatures under the cofactored
+    // batch equation `truce verify` uses; refusing it at registration makes
+    // batch and strict verification agree on every registered key.
+    if vkey.public_key().is_weak() {
+        return reject("vkey: a weak (small-order) public key");
+    }
     Ok(vkey)
 }
 

@@ -207,6 +207,25 @@ fn a_revoked_key_signs_nothing_more_until_the_intermediary_rotates_one_in() {
 }
 
 #[test]
+fn a_weak_key_is_never_registered() {
+    let mut log = Log::new();
+    // The identity point: small order, so it "verifies" forged signatures
+    // under a cofactored equation.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let weak = ed25519_dalek::VerifyingKey::from_bytes(&identity).unwrap();
+    let vkey = tlog::VerifierKey::new("truce.test/weak", KeyType::Ed25519, weak).unwrap();
+    let event = Event::ActorRegistered {
+        actor: id("ua"),
+        role: ActorRole::Party,
+        name: "UA".into(),
+        vkey: vkey.to_string(),
+    };
+    let refused = log.as_intermediary(event, Visibility::Public).unwrap_err();
+    assert!(refused.contains("weak"), "{refused}");
+}
+
+#[test]
 fn a_party_cannot_change_another_partys_keys() {
     let mut log = Log::new();
     let (ua, ru) = (key("ua"), key("ru"));
