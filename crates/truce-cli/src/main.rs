@@ -293,8 +293,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(dir: &Path, tokens: truce_server::Tokens, addr: &str) -> Result<(), CliError> {
-    let state = truce_server::AppState::new(dir.to_owned(), tokens)?;
+fn serve(
+    dir: &Path,
+    ledger: Ledger,
+    tokens: truce_server::Tokens,
+    addr: &str,
+) -> Result<(), CliError> {
+    let state = truce_server::AppState::with_ledger(dir.to_owned(), ledger, tokens)?;
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| usage(format!("cannot start the server: {e}")))?;
     runtime
@@ -542,14 +547,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Witness(args) => witness::run(args)?,
         Command::Submit(args) => client::submit(args)?,
         Command::Serve { data, addr } => {
-            let tokens = truce_server::tokens_for(&data.data)?;
+            let ledger = open(&data.data)?;
+            let tokens = truce_server::tokens_for(&data.data, ledger.state())?;
             println!(
                 "serving {} on http://{addr} ({} bearer tokens in {})",
                 data.data.display(),
                 tokens.len(),
                 data.data.join(KEYS_DIR).join("tokens.json").display()
             );
-            serve(&data.data, tokens, &addr)?;
+            serve(&data.data, ledger, tokens, &addr)?;
         }
         Command::Demo { addr, data } => {
             let dir = match data {
@@ -557,14 +563,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 None => std::env::temp_dir().join(format!("truce-demo-{}", std::process::id())),
             };
             let loaded = truce_ledger::scenario::load("istanbul-2025", &dir)?;
-            let tokens = truce_server::tokens_for(&dir)?;
+            let tokens = truce_server::tokens_for(&dir, loaded.ledger.state())?;
             println!(
                 "truce demo: the Istanbul talks of 2025, {} signed entries in {}",
                 loaded.entries,
                 dir.display()
             );
             println!("log verifier key: {}", loaded.ledger.log_vkey());
-            drop(loaded);
             println!("API at http://{addr}/api/... ; tlog-tiles at http://{addr}/checkpoint");
             println!("demo logins (send as 'Authorization: Bearer TOKEN'):");
             for (token, grant) in &tokens {
@@ -577,7 +582,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             println!(
                 "e.g. curl -H 'Authorization: Bearer TOKEN' 'http://{addr}/api/exchanges/progress?term=joint-exchange-2025-06-02%23remains'"
             );
-            serve(&dir, tokens, &addr)?;
+            serve(&dir, loaded.ledger, tokens, &addr)?;
         }
         Command::Scenario(ScenarioCommand::Load { name, data }) => {
             let loaded = truce_ledger::scenario::load(&name, &data.data)?;

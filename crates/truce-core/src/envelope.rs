@@ -130,6 +130,23 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// The event of a payload, once its bytes are within bounds, match the
+    /// hash this statement signed, and are canonical: the one check both
+    /// the appender and the verifier make.
+    pub fn event_of(&self, payload: &[u8]) -> Result<crate::Event, crate::Rejection> {
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(crate::Rejection(format!(
+                "payload larger than {MAX_PAYLOAD_BYTES} bytes"
+            )));
+        }
+        if sha256_hex(payload) != self.payload_sha256 {
+            return Err(crate::Rejection(
+                "payload does not match its hash".to_owned(),
+            ));
+        }
+        crate::Event::from_payload(payload).map_err(|e| crate::Rejection(format!("payload: {e}")))
+    }
+
     /// The statement an actor makes to append `event`.
     pub fn for_event(
         origin: &str,

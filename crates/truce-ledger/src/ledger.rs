@@ -12,7 +12,7 @@ use ed25519_dalek::VerifyingKey;
 use rayon::prelude::*;
 use tlog::merkle::{self, Hash, TreeHashes};
 use tlog::{Checkpoint, KeyType, Note, NoteSignature, SignerKey, VerifierKey};
-use truce_core::envelope::{MAX_LEAF_BYTES, MAX_PAYLOAD_BYTES, sha256_hex};
+use truce_core::envelope::MAX_LEAF_BYTES;
 use truce_core::{
     ActorId, Envelope, Event, LogState, PayloadView, Rejection, SignedStatement, Statement,
     Visibility,
@@ -148,18 +148,7 @@ struct Decoded {
 }
 
 fn decode(submission: Submission) -> Result<Decoded, Rejection> {
-    if submission.payload.len() > MAX_PAYLOAD_BYTES {
-        return Err(Rejection(format!(
-            "payload larger than {MAX_PAYLOAD_BYTES} bytes"
-        )));
-    }
-    if sha256_hex(&submission.payload) != submission.signed.statement.payload_sha256 {
-        return Err(Rejection(
-            "payload does not match payload_sha256".to_owned(),
-        ));
-    }
-    let event =
-        Event::from_payload(&submission.payload).map_err(|e| Rejection(format!("payload: {e}")))?;
+    let event = submission.signed.statement.event_of(&submission.payload)?;
     Ok(Decoded {
         signed: submission.signed,
         payload: submission.payload,

@@ -18,7 +18,6 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
 use tlog::merkle::{self, Hash, TreeHashes};
 use tlog::{Checkpoint, Note, VerifierKey};
-use truce_core::envelope::sha256_hex;
 use truce_core::{ActorId, ActorRole, Envelope, Event, LogState, PayloadView, Reader};
 use truce_store::sqlite::LOG_TABLES;
 use truce_store::{LogStore, PayloadRecord, SqliteStore, StoredEntry};
@@ -123,12 +122,12 @@ fn decode(entry: StoredEntry) -> Result<Decoded, String> {
         .signature_bytes()
         .map_err(|e| format!("entry {index}: {e}"))?;
     let event = match &entry.payload {
-        PayloadRecord::Present(bytes) => {
-            if sha256_hex(bytes) != envelope.statement().payload_sha256 {
-                return Err(format!("entry {index}: payload does not match its hash"));
-            }
-            Some(Event::from_payload(bytes).map_err(|e| format!("entry {index}: payload {e}"))?)
-        }
+        PayloadRecord::Present(bytes) => Some(
+            envelope
+                .statement()
+                .event_of(bytes)
+                .map_err(|e| format!("entry {index}: {e}"))?,
+        ),
         _ => None,
     };
     let signing_input = Envelope::signing_input_from_leaf(&entry.leaf).ok_or_else(|| {

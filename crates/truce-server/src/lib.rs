@@ -24,7 +24,7 @@ use truce_core::negotiation::TermRef;
 use truce_core::{ActorId, LogState, Reader};
 use truce_ledger::copy::{extend_reader_state, reader_state};
 use truce_ledger::matching::review_queue;
-use truce_ledger::{Ledger, LedgerError, LedgerOptions, LogView, read_tile};
+use truce_ledger::{Ledger, LedgerError, LedgerOptions, read_tile};
 use truce_store::LogStore;
 
 /// What a token may do for its actor.
@@ -51,6 +51,8 @@ pub struct AppState {
     dir: PathBuf,
     tokens: Tokens,
     intermediary: ActorId,
+    /// Signs the events the server records itself (witnesses' cosignatures).
+    intermediary_key: tlog::SignerKey,
     /// The one ledger the server appends through (it holds the log key);
     /// reopened only when another process appended.
     ledger: Mutex<Ledger>,
@@ -61,15 +63,29 @@ pub struct AppState {
 impl AppState {
     pub fn new(dir: PathBuf, tokens: Tokens) -> Result<Arc<AppState>, LedgerError> {
         let ledger = Ledger::open(&dir, LedgerOptions::default())?;
+        Self::with_ledger(dir, ledger, tokens)
+    }
+
+    /// Serves a ledger already open (so start-up folds the log once).
+    pub fn with_ledger(
+        dir: PathBuf,
+        ledger: Ledger,
+        tokens: Tokens,
+    ) -> Result<Arc<AppState>, LedgerError> {
         let intermediary = ledger
             .state()
             .intermediary()
             .cloned()
             .ok_or_else(|| LedgerError::Input("the log has no intermediary".to_owned()))?;
+        let intermediary_key = truce_ledger::keys::read_key_file(
+            &dir.join(truce_ledger::KEYS_DIR)
+                .join(truce_ledger::INTERMEDIARY_KEY_FILE),
+        )?;
         Ok(Arc::new(AppState {
             dir,
             tokens,
             intermediary,
+            intermediary_key,
             ledger: Mutex::new(ledger),
             states: Mutex::new(BTreeMap::new()),
         }))
@@ -422,17 +438,15 @@ pub async fn serve(state: Arc<AppState>, addr: &str) -> std::io::Result<()> {
 /// The bearer tokens of a data directory, in `keys/tokens.json` (mode
 /// 0600): a viewer and a signer token per registered actor but witnesses,
 /// made on first use.
-pub fn tokens_for(dir: &std::path::Path) -> Result<Tokens, LedgerError> {
+pub fn tokens_for(dir: &std::path::Path, log: &LogState) -> Result<Tokens, LedgerError> {
     let path = dir.join(truce_ledger::KEYS_DIR).join("tokens.json");
     let mut tokens: Tokens = match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text)
             .map_err(|e| LedgerError::Input(format!("{}: {e}", path.display())))?,
         Err(_) => Tokens::new(),
     };
-    let view = LogView::open(dir)?;
     let mut added = false;
-    for actor in view
-        .state()
+    for actor in log
         .actors()
         .filter(|a| a.role != truce_core::ActorRole::Witness)
     {
@@ -560,15 +574,9 @@ async fn cosignature(
         witness,
         signature_line: line.trim_end().to_owned(),
     };
-    let key = truce_ledger::keys::read_key_file(
-        &state
-            .dir
-            .join(truce_ledger::KEYS_DIR)
-            .join(truce_ledger::INTERMEDIARY_KEY_FILE),
-    )?;
     let submission = ledger.submission(
         &state.intermediary,
-        &key,
+        &state.intermediary_key,
         &event,
         truce_core::Visibility::Public,
     );
