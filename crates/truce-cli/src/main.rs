@@ -2,6 +2,7 @@
 //! success, 1 a check failed (verification found a problem), 2 bad usage or
 //! input.
 
+mod access;
 mod client;
 mod exchange;
 mod log;
@@ -176,6 +177,12 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
     },
+    /// Users of `truce serve` (browser logins), each of one actor with roles.
+    #[command(subcommand)]
+    User(access::UserCommand),
+    /// API tokens for `truce serve`, each of one actor with roles.
+    #[command(subcommand)]
+    Token(access::TokenCommand),
     /// Sign an event with your own key and submit it to a truce server.
     Submit(client::SubmitArgs),
     /// As a witness: check the log server's latest checkpoint against the last
@@ -293,13 +300,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(
-    dir: &Path,
-    ledger: Ledger,
-    tokens: truce_server::Tokens,
-    addr: &str,
-) -> Result<(), CliError> {
-    let state = truce_server::AppState::with_ledger(dir.to_owned(), ledger, tokens)?;
+fn serve(dir: &Path, ledger: Ledger, addr: &str) -> Result<(), CliError> {
+    let access = truce_server::Access::open(dir).map_err(|e| usage(e.0))?;
+    let state = truce_server::AppState::with_ledger(dir.to_owned(), ledger, access)?;
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| usage(format!("cannot start the server: {e}")))?;
     runtime
@@ -546,16 +549,19 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Import { data, file, keys } => negotiation::import_file(&data, &file, &keys)?,
         Command::Witness(args) => witness::run(args)?,
         Command::Submit(args) => client::submit(args)?,
+        Command::User(command) => access::user(command)?,
+        Command::Token(command) => access::token(command)?,
         Command::Serve { data, addr } => {
             let ledger = open(&data.data)?;
-            let tokens = truce_server::tokens_for(&data.data, ledger.state())?;
+            let users = truce_server::Access::open(&data.data)
+                .map_err(|e| usage(e.0))?
+                .users()
+                .count();
             println!(
-                "serving {} on http://{addr} ({} bearer tokens in {})",
+                "serving {} on http://{addr}/ ({users} users; add more with truce user add, API tokens with truce token add)",
                 data.data.display(),
-                tokens.len(),
-                data.data.join(KEYS_DIR).join("tokens.json").display()
             );
-            serve(&data.data, ledger, tokens, &addr)?;
+            serve(&data.data, ledger, &addr)?;
         }
         Command::Demo { addr, data } => {
             let dir = match data {
@@ -563,26 +569,32 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 None => std::env::temp_dir().join(format!("truce-demo-{}", std::process::id())),
             };
             let loaded = truce_ledger::scenario::load("istanbul-2025", &dir)?;
-            let tokens = truce_server::tokens_for(&dir, loaded.ledger.state())?;
+            let logins = access::demo_logins(&dir, loaded.ledger.state())?;
             println!(
                 "truce demo: the Istanbul talks of 2025, {} signed entries in {}",
                 loaded.entries,
                 dir.display()
             );
             println!("log verifier key: {}", loaded.ledger.log_vkey());
-            println!("API at http://{addr}/api/... ; tlog-tiles at http://{addr}/checkpoint");
-            println!("demo logins (send as 'Authorization: Bearer TOKEN'):");
-            for (token, grant) in &tokens {
+            println!();
+            println!("  open http://{addr}/ in a browser (the public view needs no login)");
+            println!();
+            println!(
+                "demo logins (user / password, roles; API token for 'Authorization: Bearer'):"
+            );
+            for login in &logins {
+                let roles: Vec<&str> = login.grant.roles.iter().map(|r| r.as_str()).collect();
                 println!(
-                    "  {:<14} {:<7} {token}",
-                    grant.actor,
-                    format!("{:?}", grant.role).to_lowercase()
+                    "  {:<16} {:<14} {:<30} {}",
+                    login.user,
+                    login.password,
+                    roles.join(","),
+                    login.token
                 );
             }
-            println!(
-                "e.g. curl -H 'Authorization: Bearer TOKEN' 'http://{addr}/api/exchanges/progress?term=joint-exchange-2025-06-02%23remains'"
-            );
-            serve(&dir, loaded.ledger, tokens, &addr)?;
+            println!();
+            println!("API: http://{addr}/openapi.json ; tlog-tiles: http://{addr}/checkpoint");
+            serve(&dir, loaded.ledger, &addr)?;
         }
         Command::Scenario(ScenarioCommand::Load { name, data }) => {
             let loaded = truce_ledger::scenario::load(&name, &data.data)?;

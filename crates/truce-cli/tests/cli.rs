@@ -529,18 +529,26 @@ fn a_party_signs_on_its_own_machine_and_submits_through_the_server() {
         "--out",
         path(&other),
     ]);
-    let (_server, server) = serve(&data);
-    let tokens: std::collections::BTreeMap<String, serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(data.join("keys/tokens.json")).unwrap())
-            .unwrap();
-    let token_of = |actor: &str, role: &str| {
-        tokens
-            .iter()
-            .find(|(_, g)| g["actor"] == actor && g["role"] == role)
-            .unwrap()
-            .0
-            .clone()
+    let token_of = |actor: &str, roles: &str| {
+        ok(&[
+            "token",
+            "add",
+            "--data",
+            path(&data),
+            "--actor",
+            actor,
+            "--roles",
+            roles,
+        ])
+        .trim()
+        .to_owned()
     };
+    let (viewer_token, editor_token, intermediary_token) = (
+        token_of("ua", "viewer"),
+        token_of("ua", "editor"),
+        token_of("intermediary", "editor,signer"),
+    );
+    let (_server, server) = serve(&data);
     let event = temp.path().join("remark.json");
     std::fs::write(
         &event,
@@ -564,10 +572,10 @@ fn a_party_signs_on_its_own_machine_and_submits_through_the_server() {
             "party:ua",
         ])
     };
-    // A viewer token reads but may not submit.
-    let viewer = submit(&key, &token_of("ua", "viewer"));
+    // A viewer token reads but may not submit; a remark needs an editor.
+    let viewer = submit(&key, &viewer_token);
     assert!(String::from_utf8_lossy(&viewer.stderr).contains("refused (403)"));
-    let accepted = submit(&key, &token_of("ua", "signer"));
+    let accepted = submit(&key, &editor_token);
     assert!(
         accepted.status.success(),
         "{}",
@@ -577,11 +585,11 @@ fn a_party_signs_on_its_own_machine_and_submits_through_the_server() {
         String::from_utf8_lossy(&accepted.stdout).contains("entry 2: remark_recorded recorded")
     );
     // Signed with a key the log never registered for ua: refused by the rules.
-    let forged = submit(&other, &token_of("ua", "signer"));
+    let forged = submit(&other, &editor_token);
     assert_eq!(forged.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&forged.stderr).contains("refused (422)"));
     // Another actor's token cannot submit ua's statements.
-    let impersonated = submit(&key, &token_of("intermediary", "signer"));
+    let impersonated = submit(&key, &intermediary_token);
     assert!(String::from_utf8_lossy(&impersonated.stderr).contains("refused (403)"));
     let entry = ok(&["log", "entry", "--data", path(&data), "2"]);
     assert!(

@@ -424,6 +424,8 @@ pub struct StageProgress {
     pub status: Option<StageStatus>,
     /// Handed over by each party, in the term's order.
     pub handed_over: (u64, u64),
+    /// The public tally entry the counts come from, once carried out.
+    pub entry: Option<u64>,
 }
 
 /// Why an exchange event is refused: a broken rule, or a reference to
@@ -1136,7 +1138,7 @@ impl ExchangeState {
             .map(|c| (c.name.clone(), (0, 0)))
             .collect();
         let mut stages = Vec::new();
-        for (tally, _) in self.tallies.values().filter(|(t, _)| t.term == *term) {
+        for (tally, tally_entry) in self.tallies.values().filter(|(t, _)| t.term == *term) {
             let mut stage_counts = (0, 0);
             for count in &tally.counts {
                 let counted = side(&count.from, count.handed_over);
@@ -1156,6 +1158,7 @@ impl ExchangeState {
                 date: tally.date,
                 status,
                 handed_over: stage_counts,
+                entry: Some(*tally_entry),
             });
         }
         // Stages this reader sees that are not carried out yet.
@@ -1166,6 +1169,7 @@ impl ExchangeState {
                     date: record.stage.date,
                     status: Some(record.status()),
                     handed_over: (0, 0),
+                    entry: None,
                 });
             }
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use axum::routing::get;
 
 use truce_core::{ActorId, Event, Statement, Visibility};
-use truce_server::{AppState, Grant, Role, Tokens, app};
+use truce_server::{Access, AppState, Grant, Role, app};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
@@ -67,26 +67,24 @@ fn main() {
         "server load: {} entries, {clients} clients, {seconds} s per phase, loopback",
         loaded.entries
     );
-    drop(loaded);
     let ua = ActorId::new("ua").unwrap();
-    let tokens: Tokens = [
-        (
-            "observer-token".to_owned(),
-            Grant {
-                actor: ActorId::new("observer").unwrap(),
-                role: Role::Viewer,
-            },
-        ),
-        (
-            "ua-token".to_owned(),
-            Grant {
-                actor: ua.clone(),
-                role: Role::Signer,
-            },
-        ),
-    ]
-    .into();
-    let state = AppState::new(dir.clone(), tokens).expect("state");
+    let mut access = Access::open(&dir).expect("access");
+    let observer_token = access
+        .add_token(
+            loaded.ledger.state(),
+            Grant::new(ActorId::new("observer").unwrap(), [Role::Viewer]),
+            "load: observer",
+        )
+        .expect("token");
+    let ua_token = access
+        .add_token(
+            loaded.ledger.state(),
+            Grant::new(ua.clone(), [Role::Viewer, Role::Editor]),
+            "load: ua",
+        )
+        .expect("token");
+    drop(loaded);
+    let state = AppState::new(dir.clone(), access).expect("state");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -104,12 +102,12 @@ fn main() {
         }
         request.call().expect("a 200").into_string().unwrap();
     };
-    get_ok(&read, Some("observer-token")); // fold the observer's state once
+    get_ok(&read, Some(&observer_token)); // fold the observer's state once
     let (baseline_rate, _, baseline_p99) = drive(clients, seconds, |_| {
         get_ok(&format!("{base}/baseline"), None)
     });
     let (read_rate, read_p50, read_p99) =
-        drive(clients, seconds, |_| get_ok(&read, Some("observer-token")));
+        drive(clients, seconds, |_| get_ok(&read, Some(&observer_token)));
     println!(
         "reads (observer, exchange progress): {read_rate:.0} req/s, p50 {:.1} ms, p99 {:.1} ms; \
          baseline constant route {baseline_rate:.0} req/s (p99 {:.1} ms); truce/baseline = {:.2}",
@@ -154,7 +152,7 @@ fn main() {
         );
         let body = serde_json::json!({"signed": statement.sign(&key), "payload": String::from_utf8(payload).unwrap()});
         ureq::post(&format!("{base}/api/submissions"))
-            .set("Authorization", "Bearer ua-token")
+            .set("Authorization", &format!("Bearer {ua_token}"))
             .send_json(body)
             .expect("appended");
     };

@@ -1,55 +1,56 @@
-//! `truce serve`: the HTTP layer. Public C2SP tlog-tiles read endpoints
-//! (`/checkpoint`, `/tile/...`), and a read API in which every answer is
-//! computed from the state the requesting reader may know (the domain's
-//! `reader_state`), so a handler cannot leak what the reader's fold does
-//! not hold.
+//! `truce serve`: the HTTP layer around the ledger. Public C2SP tlog-tiles
+//! read endpoints (`/checkpoint`, `/tile/...`); a JSON API (`api`) and a web
+//! dashboard (`dashboard`) in which every answer is computed from the state
+//! the requesting reader may know (the domain's `reader_state`), so a
+//! handler cannot leak what that reader's fold does not hold.
 //!
-//! Authentication is by bearer token, each naming an actor; no token reads
-//! as the public. Roles within an actor (viewer, editor, signer, admin),
-//! browser sessions, appends and the dashboard are still to come (issue 6).
+//! Callers are authenticated by an API token (`Authorization: Bearer`) or a
+//! browser session cookie; both name an actor and the caller's roles in it
+//! (`access`). No credentials read as the public.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use serde::Deserialize;
-use serde_json::{Value, json};
-use tlog::tile::TileRef;
-use truce_core::negotiation::TermRef;
+use serde_json::json;
 use truce_core::{ActorId, LogState, Reader};
 use truce_ledger::copy::{extend_reader_state, reader_state};
-use truce_ledger::matching::review_queue;
-use truce_ledger::{Ledger, LedgerError, LedgerOptions, read_tile};
+use truce_ledger::{Ledger, LedgerError, LedgerOptions};
 use truce_store::LogStore;
 
-/// What a token may do for its actor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Reads what the actor may read.
-    Viewer,
-    /// Also submits statements the actor signed.
-    Signer,
-}
+pub mod access;
+mod api;
+mod dashboard;
+mod plots;
 
-/// A token's actor and role.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
-pub struct Grant {
-    pub actor: ActorId,
-    pub role: Role,
-}
+pub use access::{Access, AccessError, Grant, Role};
+pub use api::ApiDoc;
 
-/// Tokens and what they grant.
-pub type Tokens = BTreeMap<String, Grant>;
+/// How long a browser session lasts without a new login.
+pub(crate) const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
+pub const SESSION_COOKIE: &str = "truce_session";
+
+struct Session {
+    user: String,
+    grant: Grant,
+    expires: Instant,
+}
 
 pub struct AppState {
     dir: PathBuf,
-    tokens: Tokens,
+    /// The log's verifier key, as text, shown on the dashboard.
+    log_vkey: String,
+    /// Failed logins by user name: (count, when the last one failed).
+    failed_logins: Mutex<HashMap<String, (u32, Instant)>>,
+    verification: Arc<Mutex<Verification>>,
+    access: Mutex<Access>,
+    sessions: Mutex<HashMap<String, Session>>,
     intermediary: ActorId,
     /// Signs the events the server records itself (witnesses' cosignatures).
     intermediary_key: tlog::SignerKey,
@@ -61,16 +62,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(dir: PathBuf, tokens: Tokens) -> Result<Arc<AppState>, LedgerError> {
+    pub fn new(dir: PathBuf, access: Access) -> Result<Arc<AppState>, LedgerError> {
         let ledger = Ledger::open(&dir, LedgerOptions::default())?;
-        Self::with_ledger(dir, ledger, tokens)
+        Self::with_ledger(dir, ledger, access)
     }
 
     /// Serves a ledger already open (so start-up folds the log once).
     pub fn with_ledger(
         dir: PathBuf,
         ledger: Ledger,
-        tokens: Tokens,
+        access: Access,
     ) -> Result<Arc<AppState>, LedgerError> {
         let intermediary = ledger
             .state()
@@ -81,9 +82,29 @@ impl AppState {
             &dir.join(truce_ledger::KEYS_DIR)
                 .join(truce_ledger::INTERMEDIARY_KEY_FILE),
         )?;
+        let log_vkey = ledger.log_vkey().to_string();
+        let verification = Arc::new(Mutex::new(Verification::Running));
+        // The whole log is verified in the background at start-up, by the
+        // same code as `truce verify`, so the dashboard can say so.
+        let verifying = verification.clone();
+        let verify_dir = dir.clone();
+        std::thread::spawn(move || {
+            let outcome = truce_ledger::verify::verify_data_dir(&verify_dir, None);
+            *verifying.lock().expect("verification lock") = match outcome {
+                Ok(report) => Verification::Verified {
+                    tree_size: report.tree_size,
+                    at: chrono::Utc::now(),
+                },
+                Err(failure) => Verification::Failed(failure.0),
+            };
+        });
         Ok(Arc::new(AppState {
             dir,
-            tokens,
+            log_vkey,
+            failed_logins: Mutex::new(HashMap::new()),
+            verification,
+            access: Mutex::new(access),
+            sessions: Mutex::new(HashMap::new()),
             intermediary,
             intermediary_key,
             ledger: Mutex::new(ledger),
@@ -103,6 +124,242 @@ impl AppState {
             *ledger = Ledger::open(&self.dir, LedgerOptions::default())?;
         }
         Ok(ledger)
+    }
+
+    fn verification(&self) -> String {
+        match &*self.verification.lock().expect("verification lock") {
+            Verification::Running => "running…".to_owned(),
+            Verification::Verified { tree_size, at } => format!(
+                "OK: all {tree_size} entries verified at {} (entries appended since are checked by the same rules as they arrive).",
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            Verification::Failed(why) => format!("FAILED: {why}"),
+        }
+    }
+
+    /// The grant of a user whose password matches. After
+    /// `LOGIN_ATTEMPTS` failures in a row a name is refused for
+    /// `LOGIN_LOCKOUT`, whatever the password, so passwords cannot be
+    /// guessed at the speed of the server.
+    fn login(&self, user: &str, password: &str) -> Option<Grant> {
+        {
+            let failed = self.failed_logins.lock().expect("logins lock");
+            if let Some((count, last)) = failed.get(user)
+                && *count >= LOGIN_ATTEMPTS
+                && last.elapsed() < LOGIN_LOCKOUT
+            {
+                tracing::warn!("denied: login locked after repeated failures");
+                return None;
+            }
+        }
+        let grant = self
+            .access
+            .lock()
+            .expect("access lock")
+            .clone()
+            .login(user, password)
+            .cloned();
+        let mut failed = self.failed_logins.lock().expect("logins lock");
+        match &grant {
+            Some(_) => {
+                failed.remove(user);
+            }
+            None => {
+                tracing::warn!("denied: login failed");
+                let entry = failed.entry(user.to_owned()).or_insert((0, Instant::now()));
+                *entry = (entry.0 + 1, Instant::now());
+            }
+        }
+        grant
+    }
+
+    /// Signs `event` with the intermediary's key, which the server holds,
+    /// and appends it.
+    fn record_as_intermediary(
+        &self,
+        event: &truce_core::Event,
+        visibility: truce_core::Visibility,
+    ) -> Result<u64, AppError> {
+        let mut ledger = self.ledger()?;
+        let submission = ledger.submission(
+            &self.intermediary,
+            &self.intermediary_key,
+            event,
+            visibility,
+        );
+        ledger.append_one(submission).map_err(|e| match e {
+            LedgerError::Rejected(why) => AppError::BadRequest(why.0),
+            other => other.into(),
+        })
+    }
+
+    fn reader_for(&self, grant: &Grant) -> Reader {
+        if grant.actor == self.intermediary {
+            Reader::Intermediary
+        } else {
+            Reader::Actor(grant.actor.clone())
+        }
+    }
+
+    /// Opens a browser session for a user whose password matched; returns
+    /// the session id for the cookie.
+    fn open_session(&self, user: &str, grant: Grant) -> String {
+        let id = access::random_hex::<32>();
+        let mut sessions = self.sessions.lock().expect("sessions lock");
+        let now = Instant::now();
+        sessions.retain(|_, s| s.expires > now);
+        sessions.insert(
+            id.clone(),
+            Session {
+                user: user.to_owned(),
+                grant,
+                expires: now + SESSION_LIFETIME,
+            },
+        );
+        id
+    }
+
+    fn close_session(&self, id: &str) {
+        self.sessions.lock().expect("sessions lock").remove(id);
+    }
+
+    /// Who calls: by bearer token, else by session cookie, else the public.
+    /// A bearer token nobody issued is refused; an expired or unknown
+    /// session reads as the public (the browser is sent to log in again).
+    fn caller(&self, headers: &HeaderMap) -> Result<Caller, AppError> {
+        if let Some(value) = headers.get(header::AUTHORIZATION) {
+            let secret = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or(AppError::Unauthorized)?;
+            let grant = self
+                .access
+                .lock()
+                .expect("access lock")
+                .token(secret)
+                .cloned()
+                .ok_or(AppError::Unauthorized)?;
+            return Ok(Caller {
+                reader: self.reader_for(&grant),
+                grant: Some(grant),
+                user: None,
+                session: None,
+            });
+        }
+        if let Some(id) = session_cookie(headers) {
+            let sessions = self.sessions.lock().expect("sessions lock");
+            if let Some(session) = sessions.get(id).filter(|s| s.expires > Instant::now()) {
+                return Ok(Caller {
+                    reader: self.reader_for(&session.grant),
+                    grant: Some(session.grant.clone()),
+                    user: Some(session.user.clone()),
+                    session: Some(id.to_owned()),
+                });
+            }
+        }
+        Ok(Caller::public())
+    }
+
+    /// The state this reader may know: folded once, then extended with the
+    /// entries appended since.
+    fn state_for(&self, reader: &Reader) -> Result<Arc<LogState>, AppError> {
+        let ledger = self.ledger()?;
+        let store = ledger.view().store();
+        let size = ledger.state().tree_size();
+        let key = reader_key(reader);
+        let mut states = self.states.lock().expect("states lock");
+        let known = match states.get(&key) {
+            Some(cached) if cached.tree_size() == size => return Ok(cached.clone()),
+            Some(cached) => {
+                let mut extended = LogState::clone(cached);
+                extend_reader_state(store, reader, &mut extended)?;
+                extended
+            }
+            None => reader_state(store, reader)?,
+        };
+        let known = Arc::new(known);
+        states.insert(key, known.clone());
+        Ok(known)
+    }
+}
+
+const LOGIN_ATTEMPTS: u32 = 5;
+const LOGIN_LOCKOUT: Duration = Duration::from_secs(60);
+
+enum Verification {
+    Running,
+    Verified {
+        tree_size: u64,
+        at: chrono::DateTime<chrono::Utc>,
+    },
+    Failed(String),
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// The caller of a request: the reader whose fold answers it, and the
+/// actor and roles its credentials grant.
+pub struct Caller {
+    pub reader: Reader,
+    pub grant: Option<Grant>,
+    /// The signed-in user, for a browser session.
+    pub user: Option<String>,
+    session: Option<String>,
+}
+
+impl Caller {
+    fn public() -> Caller {
+        Caller {
+            reader: Reader::Public,
+            grant: None,
+            user: None,
+            session: None,
+        }
+    }
+
+    fn session_id(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.grant.as_ref().is_some_and(|g| g.has(role))
+    }
+
+    /// The actor this caller acts for, if it holds `role` in it.
+    pub fn acting_as(&self, role: Role) -> Option<&ActorId> {
+        self.grant
+            .as_ref()
+            .filter(|g| g.has(role))
+            .map(|g| &g.actor)
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        state.caller(&parts.headers)
+    }
+}
+
+fn reader_key(reader: &Reader) -> String {
+    match reader {
+        Reader::Intermediary => "intermediary".to_owned(),
+        Reader::Actor(actor) => format!("actor:{actor}"),
+        Reader::Public => "public".to_owned(),
     }
 }
 
@@ -125,17 +382,18 @@ impl From<LedgerError> for AppError {
     }
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let (status, message) = match self {
+impl AppError {
+    /// The status and the message a caller sees. Denials are logged by kind
+    /// only: never a token, never data; internals are logged, never shown.
+    fn status_and_message(self) -> (StatusCode, String) {
+        match self {
             AppError::Unauthorized => {
-                // Denials are logged by kind only: never a token, never data.
                 tracing::warn!("denied: unknown token");
                 (StatusCode::UNAUTHORIZED, "unknown token".to_owned())
             }
             AppError::Forbidden => {
-                tracing::warn!("denied: route not for this reader");
-                (StatusCode::FORBIDDEN, "not for this reader".to_owned())
+                tracing::warn!("denied: not for this caller");
+                (StatusCode::FORBIDDEN, "not for this caller".to_owned())
             }
             AppError::NotFound => (StatusCode::NOT_FOUND, "not found".to_owned()),
             AppError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
@@ -146,379 +404,15 @@ impl IntoResponse for AppError {
                     "internal error".to_owned(),
                 )
             }
-        };
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, message) = self.status_and_message();
         (status, axum::Json(json!({ "error": message }))).into_response()
     }
-}
-
-fn reader_of(state: &AppState, headers: &HeaderMap) -> Result<Reader, AppError> {
-    Ok(caller(state, headers)?.map_or(Reader::Public, |(reader, _)| reader))
-}
-
-/// Who calls, and in which role; None for a call without a token.
-fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<(Reader, Role)>, AppError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(AppError::Unauthorized)?;
-    let grant = state.tokens.get(token).ok_or(AppError::Unauthorized)?;
-    let reader = if grant.actor == state.intermediary {
-        Reader::Intermediary
-    } else {
-        Reader::Actor(grant.actor.clone())
-    };
-    Ok(Some((reader, grant.role)))
-}
-
-fn reader_key(reader: &Reader) -> String {
-    match reader {
-        Reader::Intermediary => "intermediary".to_owned(),
-        Reader::Actor(actor) => format!("actor:{actor}"),
-        Reader::Public => "public".to_owned(),
-    }
-}
-
-/// The state this reader may know: folded once, then extended with the
-/// entries appended since.
-fn state_for(state: &AppState, reader: &Reader) -> Result<Arc<LogState>, AppError> {
-    let ledger = state.ledger()?;
-    let store = ledger.view().store();
-    let size = ledger.state().tree_size();
-    let key = reader_key(reader);
-    let mut states = state.states.lock().expect("states lock");
-    let known = match states.get(&key) {
-        Some(cached) if cached.tree_size() == size => return Ok(cached.clone()),
-        Some(cached) => {
-            let mut extended = LogState::clone(cached);
-            extend_reader_state(store, reader, &mut extended)?;
-            extended
-        }
-        None => reader_state(store, reader)?,
-    };
-    let known = Arc::new(known);
-    states.insert(key, known.clone());
-    Ok(known)
-}
-
-/// The OpenAPI description of the routes, served at `/openapi.json`.
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    info(title = "truce", description = "A verifiable record of what parties to a peace agreement committed to and did"),
-    paths(checkpoint, tile, rounds, terms, claims, progress, lists, list, queue, consistency, cosignature, actors, submit),
-    modifiers(&BearerAuth)
-)]
-pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
-async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(<ApiDoc as utoipa::OpenApi>::openapi())
-}
-
-pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/openapi.json", get(openapi))
-        .route("/checkpoint", get(checkpoint))
-        .route("/tile/{*path}", get(tile))
-        .route("/api/rounds", get(rounds))
-        .route("/api/terms", get(terms))
-        .route("/api/claims", get(claims))
-        .route("/api/exchanges/progress", get(progress))
-        .route("/api/lists", get(lists))
-        .route("/api/lists/{list_id}", get(list))
-        .route("/api/review-queue", get(queue))
-        .route("/api/consistency", get(consistency))
-        .route("/api/actors", get(actors))
-        .route("/api/submissions", axum::routing::post(submit))
-        .route("/api/cosignatures", axum::routing::post(cosignature))
-        .with_state(state)
-}
-
-#[utoipa::path(get, path = "/checkpoint", tag = "tlog-tiles", responses((status = 200, description = "The latest checkpoint (C2SP signed note) with its cosignatures", content_type = "text/plain")))]
-async fn checkpoint(State(state): State<Arc<AppState>>) -> Result<Response, AppError> {
-    let (_, note) = state.ledger()?.view().checkpoint(None)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        note.to_bytes(),
-    )
-        .into_response())
-}
-
-#[utoipa::path(get, path = "/tile/{path}", tag = "tlog-tiles", params(("path" = String, Path, description = "<L>/<N>[.p/<W>] or entries/<N>[.p/<W>]")), responses((status = 200, description = "A hash tile or entry bundle", content_type = "application/octet-stream"), (status = 404, description = "No such tile at the latest checkpoint")))]
-async fn tile(
-    State(state): State<Arc<AppState>>,
-    Path(path): Path<String>,
-) -> Result<Response, AppError> {
-    let tile = TileRef::parse(&format!("tile/{path}")).ok_or(AppError::NotFound)?;
-    let bytes = read_tile(state.ledger()?.view(), &tile)?.ok_or(AppError::NotFound)?;
-    let cache = if tile.width < tlog::tile::TILE_WIDTH {
-        "no-cache"
-    } else {
-        "public, max-age=31536000, immutable"
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream"),
-            (header::CACHE_CONTROL, cache),
-        ],
-        bytes,
-    )
-        .into_response())
-}
-
-type Json = axum::Json<Value>;
-
-#[utoipa::path(get, path = "/api/rounds", tag = "negotiation", responses((status = 200, description = "Rounds of talks this reader may see"), (status = 401, description = "Unknown token")), security((), ("bearer" = [])))]
-async fn rounds(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json, AppError> {
-    let known = state_for(&state, &reader_of(&state, &headers)?)?;
-    let rounds: Vec<Value> = known
-        .negotiation()
-        .rounds()
-        .map(|r| json!({"entry": r.entry, "round": r.value}))
-        .collect();
-    Ok(axum::Json(json!(rounds)))
-}
-
-#[utoipa::path(get, path = "/api/terms", tag = "negotiation", responses((status = 200, description = "Documents and their typed terms"), (status = 401, description = "Unknown token")), security((), ("bearer" = [])))]
-async fn terms(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json, AppError> {
-    let known = state_for(&state, &reader_of(&state, &headers)?)?;
-    let documents: Vec<Value> = known
-        .negotiation()
-        .documents()
-        .map(|d| json!({"entry": d.entry, "document": d.value}))
-        .collect();
-    Ok(axum::Json(json!(documents)))
-}
-
-#[utoipa::path(get, path = "/api/claims", tag = "negotiation", responses((status = 200, description = "Claims of each party and source, never merged"), (status = 401, description = "Unknown token")), security((), ("bearer" = [])))]
-async fn claims(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json, AppError> {
-    let known = state_for(&state, &reader_of(&state, &headers)?)?;
-    let claims: Vec<Value> = known
-        .negotiation()
-        .claims()
-        .map(|c| json!({"entry": c.entry, "claim": c.value}))
-        .collect();
-    Ok(axum::Json(json!(claims)))
-}
-
-#[derive(Deserialize)]
-struct TermQuery {
-    /// DOCUMENT#TERM
-    term: String,
-}
-
-fn term_ref(text: &str) -> Result<TermRef, AppError> {
-    let (document_id, term_id) = text
-        .split_once('#')
-        .ok_or_else(|| AppError::BadRequest("term: write DOCUMENT#TERM".to_owned()))?;
-    Ok(TermRef {
-        document_id: document_id.to_owned(),
-        term_id: term_id.to_owned(),
-    })
-}
-
-#[utoipa::path(get, path = "/api/exchanges/progress", tag = "exchanges", params(("term" = String, Query, description = "DOCUMENT#TERM of an exchange term")), responses((status = 200, description = "Progress against the quota, by stage and category, beside the claims (aggregates, for every reader)"), (status = 404, description = "No such exchange term")), security((), ("bearer" = [])))]
-async fn progress(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Query(query): Query<TermQuery>,
-) -> Result<Json, AppError> {
-    let known = state_for(&state, &reader_of(&state, &headers)?)?;
-    let term = term_ref(&query.term)?;
-    let progress = known
-        .exchange()
-        .progress(known.negotiation(), &term)
-        .map_err(|_| AppError::NotFound)?;
-    let stages: Vec<Value> = progress
-        .stages
-        .iter()
-        .map(|s| {
-            json!({"stage_id": s.stage_id, "date": s.date, "status": s.status.map(|x| x.as_str()),
-                   "handed_over": [s.handed_over.0, s.handed_over.1]})
-        })
-        .collect();
-    let claims: Vec<Value> = progress
-        .claims_beside(known.negotiation())
-        .iter()
-        .map(|c| json!({"claim": c.claim, "recorded": c.recorded, "difference": c.difference()}))
-        .collect();
-    Ok(axum::Json(json!({
-        "term": query.term,
-        "parties": [progress.parties.0, progress.parties.1],
-        "handed_over": [progress.quota.handed_over.0, progress.quota.handed_over.1],
-        "target_per_side": [progress.quota.target_per_side.0, progress.quota.target_per_side.1],
-        "met": progress.quota.met,
-        "at_parity": progress.quota.at_parity,
-        "stages": stages,
-        "by_category": progress.by_category,
-        "discrepancies": progress.discrepancies,
-        "claims": claims,
-    })))
-}
-
-/// The lists this reader may see: ids and counts.
-#[utoipa::path(get, path = "/api/lists", tag = "exchanges", responses((status = 200, description = "The person lists this reader may see: ids and counts")), security((), ("bearer" = [])))]
-async fn lists(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json, AppError> {
-    let known = state_for(&state, &reader_of(&state, &headers)?)?;
-    let lists: Vec<Value> = known
-        .exchange()
-        .lists()
-        .map(|l| {
-            json!({"list_id": l.list_id, "party": l.party, "kind": l.list_kind.as_str(),
-                   "term": l.term.to_string(), "version": l.version, "persons": l.persons.len()})
-        })
-        .collect();
-    Ok(axum::Json(json!(lists)))
-}
-
-/// One list with its persons, for a reader whose fold holds it; any other
-/// reader gets 404, which does not even confirm the list exists.
-#[utoipa::path(get, path = "/api/lists/{list_id}", tag = "exchanges", params(("list_id" = String, Path)), responses((status = 200, description = "The list with its persons, for its party and the intermediary"), (status = 404, description = "No such list for this reader")), security(("bearer" = [])))]
-async fn list(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(list_id): Path<String>,
-) -> Result<Json, AppError> {
-    let known = state_for(&state, &reader_of(&state, &headers)?)?;
-    let list = known.exchange().list(&list_id).ok_or(AppError::NotFound)?;
-    Ok(axum::Json(json!(list)))
-}
-
-#[derive(Deserialize)]
-struct QueueQuery {
-    sought: String,
-    held: String,
-}
-
-/// The review queue names persons of both sides: the intermediary's alone.
-#[utoipa::path(get, path = "/api/review-queue", tag = "exchanges", params(("sought" = String, Query), ("held" = String, Query)), responses((status = 200, description = "Undecided candidate links, best first"), (status = 403, description = "The intermediary's alone")), security(("bearer" = [])))]
-async fn queue(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Query(query): Query<QueueQuery>,
-) -> Result<Json, AppError> {
-    let reader = reader_of(&state, &headers)?;
-    if reader != Reader::Intermediary {
-        return Err(AppError::Forbidden);
-    }
-    let known = state_for(&state, &reader)?;
-    let candidates: Vec<Value> = review_queue(&known, &query.sought, &query.held, 0.05)?
-        .into_iter()
-        .map(|c| {
-            json!({"sought": c.sought, "held": c.held, "score": c.score, "explanation": c.explanation})
-        })
-        .collect();
-    Ok(axum::Json(json!(candidates)))
-}
-
-/// Serves `app` on `addr` until the process ends.
-pub async fn serve(state: Arc<AppState>, addr: &str) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, app(state)).await
-}
-
-/// The bearer tokens of a data directory, in `keys/tokens.json` (mode
-/// 0600): a viewer and a signer token per registered actor but witnesses,
-/// made on first use.
-pub fn tokens_for(dir: &std::path::Path, log: &LogState) -> Result<Tokens, LedgerError> {
-    let path = dir.join(truce_ledger::KEYS_DIR).join("tokens.json");
-    let mut tokens: Tokens = match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| LedgerError::Input(format!("{}: {e}", path.display())))?,
-        Err(_) => Tokens::new(),
-    };
-    let mut added = false;
-    for actor in log
-        .actors()
-        .filter(|a| a.role != truce_core::ActorRole::Witness)
-    {
-        for role in [Role::Viewer, Role::Signer] {
-            if !tokens
-                .values()
-                .any(|g| g.actor == actor.id && g.role == role)
-            {
-                let mut bytes = [0u8; 16];
-                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
-                let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                tokens.insert(
-                    token,
-                    Grant {
-                        actor: actor.id.clone(),
-                        role,
-                    },
-                );
-                added = true;
-            }
-        }
-    }
-    if added {
-        let text = serde_json::to_string_pretty(&tokens).expect("tokens serialise");
-        write_private(&path, text.as_bytes()).map_err(|e| LedgerError::io(&path, e))?;
-    }
-    Ok(tokens)
-}
-
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(bytes)
-}
-
-#[derive(Deserialize)]
-struct ConsistencyQuery {
-    old: u64,
-    new: u64,
-}
-
-/// A consistency proof between two tree sizes, one base64 hash a line, so a
-/// witness can check that a new checkpoint extends the one it saw.
-#[utoipa::path(get, path = "/api/consistency", tag = "tlog-tiles",
-    params(("old" = u64, Query), ("new" = u64, Query)),
-    responses((status = 200, description = "RFC 9162 consistency proof, base64 lines", content_type = "text/plain"),
-              (status = 400, description = "Sizes out of range")))]
-async fn consistency(
-    State(state): State<Arc<AppState>>,
-    Query(query): Query<ConsistencyQuery>,
-) -> Result<Response, AppError> {
-    let ledger = state.ledger()?;
-    let view = ledger.view();
-    if query.new > view.tree().tree_size() {
-        return Err(AppError::BadRequest(format!(
-            "the log has {} entries",
-            view.tree().tree_size()
-        )));
-    }
-    let proof = tlog::merkle::consistency_proof(view.tree(), query.old, query.new)
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let lines: String = proof
-        .iter()
-        .map(|hash| format!("{}\n", base64_of(hash)))
-        .collect();
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], lines).into_response())
 }
 
 fn base64_of(bytes: &[u8]) -> String {
@@ -526,146 +420,12 @@ fn base64_of(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// A witness submits its cosignature of a checkpoint: `size N` on the
-/// first line, the note signature line on the second. Like tlog-witness,
-/// the signature is the only authentication; the log records it as a
-/// `checkpoint_cosigned` event, whose rules check it against the witness's
-/// registered key.
-#[utoipa::path(post, path = "/api/cosignatures", tag = "tlog-tiles",
-    request_body(content = String, content_type = "text/plain", description = "size N, then the cosignature line"),
-    responses((status = 200, description = "Recorded"), (status = 403, description = "Not a valid cosignature by a registered witness"),
-              (status = 404, description = "No checkpoint of that size")))]
-async fn cosignature(
-    State(state): State<Arc<AppState>>,
-    body: String,
-) -> Result<Response, AppError> {
-    let mut lines = body.lines();
-    let size: u64 = lines
-        .next()
-        .and_then(|l| l.strip_prefix("size "))
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| AppError::BadRequest("first line: size N".to_owned()))?;
-    let line = lines
-        .next()
-        .ok_or_else(|| AppError::BadRequest("second line: the cosignature".to_owned()))?;
-    let signature =
-        tlog::NoteSignature::from_line(line).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let mut ledger = state.ledger()?;
-    let (checkpoint, _) = ledger
-        .view()
-        .checkpoint(Some(size))
-        .map_err(|_| AppError::NotFound)?;
-    let witness = {
-        ledger
-            .state()
-            .actors()
-            .find(|a| {
-                a.role == truce_core::ActorRole::Witness
-                    && a.keys.iter().any(|k| {
-                        k.vkey.name() == signature.key_name && k.vkey.key_id() == signature.key_id
-                    })
-            })
-            .map(|a| a.id.clone())
-            .ok_or(AppError::Forbidden)?
-    };
-    let event = truce_core::Event::CheckpointCosigned {
-        tree_size: checkpoint.tree_size,
-        root_hash: base64_of(&checkpoint.root_hash),
-        witness,
-        signature_line: line.trim_end().to_owned(),
-    };
-    let submission = ledger.submission(
-        &state.intermediary,
-        &state.intermediary_key,
-        &event,
-        truce_core::Visibility::Public,
-    );
-    let index = ledger.append_one(submission).map_err(|e| match e {
-        LedgerError::Rejected(why) => {
-            tracing::warn!(reason = %why, "cosignature refused");
-            AppError::Forbidden
-        }
-        other => other.into(),
-    })?;
-    Ok(format!("recorded at entry {index}\n").into_response())
+pub fn app(state: Arc<AppState>) -> Router {
+    api::routes().merge(dashboard::routes()).with_state(state)
 }
 
-/// The log's registry, public: who may sign, with which keys, and the
-/// sequence number each actor's next statement must carry.
-#[utoipa::path(get, path = "/api/actors", tag = "log",
-    responses((status = 200, description = "Origin, and each actor's role, keys and next sequence number")))]
-async fn actors(State(state): State<Arc<AppState>>) -> Result<Json, AppError> {
-    let ledger = state.ledger()?;
-    let known = ledger.state();
-    let actors: Vec<Value> = known
-        .actors()
-        .map(|a| {
-            let keys: Vec<Value> = a
-                .keys
-                .iter()
-                .map(|k| json!({"vkey": k.vkey.to_string(), "valid_from": k.valid_from, "valid_until": k.valid_until}))
-                .collect();
-            json!({"actor": a.id, "role": a.role.as_str(), "name": a.name, "next_seq": known.next_seq(&a.id), "keys": keys})
-        })
-        .collect();
-    Ok(axum::Json(
-        json!({"origin": known.origin(), "actors": actors}),
-    ))
-}
-
-/// A statement an actor signed on its own machine, with its payload.
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct SubmissionBody {
-    /// The signed statement, as `truce_core::SignedStatement` serialises.
-    #[schema(value_type = Object)]
-    pub signed: truce_core::SignedStatement,
-    /// The canonical payload (RFC 8785 JSON text) whose SHA-256 the
-    /// statement names.
-    pub payload: String,
-}
-
-/// Appends a statement signed by its actor (a party signing with its own
-/// key, the CLI acting as a client). The bearer token must name the same
-/// actor; the log's rules check the signature against the key registered
-/// for that actor, the sequence number and the event itself.
-#[utoipa::path(post, path = "/api/submissions", tag = "log", request_body = SubmissionBody,
-    responses((status = 200, description = "Appended: its entry index"), (status = 401, description = "Unknown token"),
-              (status = 403, description = "The token's actor did not make this statement"),
-              (status = 422, description = "The log's rules refuse it")),
-    security(("bearer" = [])))]
-async fn submit(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    axum::Json(body): axum::Json<SubmissionBody>,
-) -> Result<Response, AppError> {
-    let Some((reader, role)) = caller(&state, &headers)? else {
-        return Err(AppError::Forbidden);
-    };
-    let actor = &body.signed.statement.actor;
-    let allowed = role == Role::Signer
-        && match &reader {
-            Reader::Actor(reader) => reader == actor,
-            Reader::Intermediary => *actor == state.intermediary,
-            Reader::Public => false,
-        };
-    if !allowed {
-        return Err(AppError::Forbidden);
-    }
-    let mut ledger = state.ledger()?;
-    let submission = truce_ledger::Submission {
-        signed: body.signed,
-        payload: body.payload.into_bytes(),
-    };
-    match ledger.append_one(submission) {
-        Ok(index) => Ok(axum::Json(json!({"index": index})).into_response()),
-        Err(LedgerError::Rejected(why)) => {
-            tracing::warn!(reason = %why, "submission refused");
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(json!({"error": why.0})),
-            )
-                .into_response())
-        }
-        Err(other) => Err(other.into()),
-    }
+/// Serves `app` on `addr` until the process ends.
+pub async fn serve(state: Arc<AppState>, addr: &str) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app(state)).await
 }

@@ -9,9 +9,12 @@ use std::sync::{Arc, OnceLock};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
+use std::collections::BTreeMap;
 use tower::ServiceExt;
 use truce_core::ActorId;
-use truce_server::{AppState, Grant, Role, Tokens, app};
+
+use axum::http::HeaderMap;
+use truce_server::{Access, AppState, Grant, Role, app};
 
 /// The Istanbul scenario, loaded once for the whole test binary.
 fn data_dir() -> &'static PathBuf {
@@ -24,54 +27,88 @@ fn data_dir() -> &'static PathBuf {
     })
 }
 
-fn state() -> Arc<AppState> {
-    let tokens: Tokens = [
-        ("t-int", "intermediary"),
-        ("t-ua", "ua"),
-        ("t-ru", "ru"),
-        ("t-obs", "observer"),
-    ]
-    .into_iter()
-    .map(|(token, actor)| {
-        let grant = Grant {
-            actor: ActorId::new(actor).unwrap(),
-            role: Role::Viewer,
-        };
-        (token.to_owned(), grant)
-    })
-    .collect();
-    AppState::new(data_dir().clone(), tokens).unwrap()
+/// The credentials the tests use: an API token per (actor, roles), and a
+/// user with a password per actor and role.
+struct Fixture {
+    state: Arc<AppState>,
+    tokens: BTreeMap<&'static str, String>,
 }
 
-async fn get(state: &Arc<AppState>, uri: &str, token: Option<&str>) -> (StatusCode, String) {
+const PASSWORD: &str = "correct horse battery";
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let log = truce_ledger::LogView::open(data_dir()).unwrap();
+        let mut access = Access::open(data_dir()).unwrap();
+        let mut tokens = BTreeMap::new();
+        for (name, actor, roles) in CREDENTIALS {
+            let name: &'static str = name;
+            let grant = Grant::new(ActorId::new(actor).unwrap(), roles.iter().copied());
+            tokens.insert(
+                name,
+                access.add_token(log.state(), grant.clone(), name).unwrap(),
+            );
+            access.set_user(log.state(), name, grant, PASSWORD).unwrap();
+        }
+        access.save().unwrap();
+        Fixture {
+            state: AppState::new(data_dir().clone(), Access::open(data_dir()).unwrap()).unwrap(),
+            tokens,
+        }
+    })
+}
+
+/// (name, actor, roles): each is both a token's label and a user's name.
+const CREDENTIALS: [(&str, &str, &[Role]); 9] = [
+    ("int-viewer", "intermediary", &[Role::Viewer]),
+    ("int-signer", "intermediary", &[Role::Viewer, Role::Signer]),
+    ("int-admin", "intermediary", &[Role::Admin]),
+    ("ua-viewer", "ua", &[Role::Viewer]),
+    ("ua-editor", "ua", &[Role::Viewer, Role::Editor]),
+    ("ua-signer", "ua", &[Role::Viewer, Role::Signer]),
+    ("ua-admin", "ua", &[Role::Viewer, Role::Admin]),
+    ("ru-viewer", "ru", &[Role::Viewer]),
+    ("obs-viewer", "observer", &[Role::Viewer]),
+];
+
+async fn send(request: Request<Body>) -> (StatusCode, HeaderMap, String) {
+    let response = app(fixture().state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+/// GET with the named credential's bearer token (None: the public).
+async fn get(uri: &str, who: Option<&str>) -> (StatusCode, String) {
     let mut request = Request::builder().uri(uri);
-    if let Some(token) = token {
+    if let Some(who) = who {
+        let token = fixture().tokens.get(who).map_or(who, |t| t.as_str());
         request = request.header("authorization", format!("Bearer {token}"));
     }
-    let response = app(state.clone())
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    let (status, _, body) = send(request.body(Body::empty()).unwrap()).await;
+    (status, body)
 }
 
 const READERS: [(&str, Option<&str>); 5] = [
-    ("intermediary", Some("t-int")),
-    ("ua", Some("t-ua")),
-    ("ru", Some("t-ru")),
-    ("observer", Some("t-obs")),
+    ("intermediary", Some("int-viewer")),
+    ("ua", Some("ua-viewer")),
+    ("ru", Some("ru-viewer")),
+    ("observer", Some("obs-viewer")),
     ("public", None),
 ];
 
 #[tokio::test]
 async fn every_route_allows_or_denies_each_reader_as_it_should() {
-    let state = state();
     let remains = "/api/exchanges/progress?term=joint-exchange-2025-06-02%23remains";
     let queue = "/api/review-queue?sought=ua-sought-pow&held=ru-held-pow";
     // (route, expected status for intermediary, ua, ru, observer, public)
-    let matrix: [(&str, [u16; 5]); 11] = [
+    let matrix: [(&str, [u16; 5]); 23] = [
         ("/openapi.json", [200; 5]),
         ("/checkpoint", [200; 5]),
         ("/tile/0/000", [200; 5]),
@@ -83,27 +120,36 @@ async fn every_route_allows_or_denies_each_reader_as_it_should() {
         ("/api/lists", [200; 5]),
         ("/api/lists/ru-held-pow", [200, 404, 200, 404, 404]),
         (queue, [200, 403, 403, 403, 403]),
+        // The dashboard's pages, rendered from the same folds.
+        ("/", [200; 5]),
+        ("/agreement", [200; 5]),
+        ("/exchanges", [200; 5]),
+        ("/lists", [200; 5]),
+        ("/lists/ru-held-pow", [200, 404, 200, 404, 404]),
+        ("/lists/ua-sought-pow", [200, 200, 404, 404, 404]),
+        ("/log", [200; 5]),
+        ("/log/0", [200; 5]),
+        ("/log/999999", [404; 5]),
+        ("/review", [200, 403, 403, 403, 403]),
+        ("/admin", [403; 5]),
+        ("/static/truce.js", [200; 5]),
     ];
     for (route, expected) in matrix {
         for ((reader, token), want) in READERS.iter().zip(expected) {
-            let (status, body) = get(&state, route, *token).await;
+            let (status, body) = get(route, *token).await;
             assert_eq!(status.as_u16(), want, "{reader} GET {route}: {body}");
         }
     }
     // A token nobody issued is refused, not read as the public.
     assert_eq!(
-        get(&state, "/api/lists", Some("forged")).await.0,
+        get("/api/lists", Some("forged")).await.0,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        get(&state, "/tile/0/0", None).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(get("/tile/0/0", None).await.0, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn each_reader_sees_its_own_lists_and_everyone_the_same_aggregates() {
-    let state = state();
     let expected_lists = [
         ("intermediary", 6),
         ("ua", 3),
@@ -112,11 +158,10 @@ async fn each_reader_sees_its_own_lists_and_everyone_the_same_aggregates() {
         ("public", 0),
     ];
     for ((reader, token), (_, lists)) in READERS.iter().zip(expected_lists) {
-        let (_, body) = get(&state, "/api/lists", *token).await;
+        let (_, body) = get("/api/lists", *token).await;
         let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(listed.as_array().unwrap().len(), lists, "{reader}: {body}");
         let (_, body) = get(
-            &state,
             "/api/exchanges/progress?term=joint-exchange-2025-06-02%23remains",
             *token,
         )
@@ -132,7 +177,6 @@ async fn each_reader_sees_its_own_lists_and_everyone_the_same_aggregates() {
 
 #[tokio::test]
 async fn no_personal_record_of_one_party_reaches_another_reader() {
-    let state = state();
     let routes = [
         "/api/rounds",
         "/api/terms",
@@ -153,7 +197,7 @@ async fn no_personal_record_of_one_party_reaches_another_reader() {
     {
         let Some(foreign) = foreign else { continue };
         for route in routes {
-            let (_, body) = get(&state, route, *token).await;
+            let (_, body) = get(route, *token).await;
             let leaks = |prefix: &str| {
                 body.contains(&format!("{prefix}h-")) || body.contains(&format!("{prefix}s-"))
             };
@@ -177,8 +221,7 @@ async fn no_personal_record_of_one_party_reaches_another_reader() {
 
 #[tokio::test]
 async fn the_openapi_description_names_every_api_route() {
-    let state = state();
-    let (status, body) = get(&state, "/openapi.json", None).await;
+    let (status, body) = get("/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     let description: serde_json::Value = serde_json::from_str(&body).unwrap();
     let mut paths: Vec<&str> = description["paths"]
@@ -207,4 +250,197 @@ async fn the_openapi_description_names_every_api_route() {
         ]
     );
     assert!(description["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+/// Roles within an actor: reading needs any role; the admin page needs
+/// admin; recording needs editor or signer by the event's kind; the
+/// review's decisions need the intermediary's signer.
+#[tokio::test]
+async fn each_role_may_do_what_it_grants_and_nothing_more() {
+    for (who, admin) in [
+        ("ua-admin", 200),
+        ("int-admin", 200),
+        ("ua-signer", 403),
+        ("ua-viewer", 403),
+    ] {
+        assert_eq!(get("/admin", Some(who)).await.0.as_u16(), admin, "{who}");
+    }
+    // The admin page lists the admin's own actor's users only.
+    let (_, page) = get("/admin", Some("ua-admin")).await;
+    assert!(
+        page.contains("ua-editor") && !page.contains("int-signer"),
+        "{page}"
+    );
+
+    let decide = |who: &str| {
+        let token = fixture().tokens[who].clone();
+        Request::post("/review")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(
+                "sought_list=ua-sought-pow&sought_person=nobody&held_list=ru-held-pow&held_person=nobody&verdict=confirmed",
+            ))
+            .unwrap()
+    };
+    for who in ["int-viewer", "ua-signer", "int-admin"] {
+        assert_eq!(send(decide(who)).await.0, StatusCode::FORBIDDEN, "{who}");
+    }
+    // The intermediary's signer may decide, but only a real candidate.
+    assert_eq!(send(decide("int-signer")).await.0, StatusCode::BAD_REQUEST);
+}
+
+fn cookie_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("set-cookie")?
+        .to_str()
+        .ok()?
+        .split(';')
+        .next()
+        .map(str::to_owned)
+}
+
+async fn login(user: &str, password: &str) -> (StatusCode, Option<String>) {
+    let request = Request::post("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("user={user}&password={password}")))
+        .unwrap();
+    let (status, headers, _) = send(request).await;
+    (status, cookie_of(&headers))
+}
+
+async fn get_with_cookie(uri: &str, cookie: &str) -> (StatusCode, String) {
+    let request = Request::get(uri)
+        .header("cookie", cookie)
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = send(request).await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_browser_session_sees_what_its_user_may_see_until_it_logs_out() {
+    let (status, cookie) = login("ua-viewer", "correct+horse+battery").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = cookie.unwrap();
+    assert!(cookie.starts_with("truce_session="));
+    let (status, page) = get_with_cookie("/lists/ua-sought-pow", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Signed in as <strong>ua-viewer</strong>"),
+        "{page}"
+    );
+    assert_eq!(
+        get_with_cookie("/lists/ru-held-pow", &cookie).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let logout = Request::post("/logout")
+        .header("cookie", &cookie)
+        .body(Body::empty())
+        .unwrap();
+    send(logout).await;
+    assert_eq!(
+        get_with_cookie("/lists/ua-sought-pow", &cookie).await.0,
+        StatusCode::NOT_FOUND,
+        "a closed session reads as the public"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_and_repeated_failures_lock_the_name() {
+    assert_eq!(
+        login("ru-viewer", "wrong+password").await,
+        (StatusCode::UNAUTHORIZED, None)
+    );
+    assert_eq!(
+        login("nobody", "wrong+password").await,
+        (StatusCode::UNAUTHORIZED, None)
+    );
+    for _ in 0..5 {
+        login("obs-viewer", "wrong+password").await;
+    }
+    // Locked: even the right password is refused for a while.
+    assert_eq!(
+        login("obs-viewer", "correct+horse+battery").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login("ru-viewer", "correct+horse+battery").await.0,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn a_form_posted_from_another_site_is_refused() {
+    let request = Request::post("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("host", "truce.example")
+        .header("origin", "https://evil.example")
+        .body(Body::from("user=ua-viewer&password=correct+horse+battery"))
+        .unwrap();
+    assert_eq!(send(request).await.0, StatusCode::FORBIDDEN);
+}
+
+/// Names of one party's people never reach another reader, on any page
+/// or route: checked with the real family names of each party's lists.
+#[tokio::test]
+async fn no_name_of_one_party_reaches_another_reader_on_any_page() {
+    let log = truce_ledger::LogView::open(data_dir()).unwrap();
+    let names_of = |party: &str| -> Vec<String> {
+        let mut names: Vec<String> = log
+            .state()
+            .exchange()
+            .lists()
+            .filter(|l| l.party.as_str() == party)
+            .flat_map(|l| l.persons.iter())
+            .filter(|p| p.family_name.chars().count() > 2)
+            .map(|p| format!(">{}<", p.family_name))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    let (mut ua_names, mut ru_names) = (names_of("ua"), names_of("ru"));
+    // A family name both parties list (each writing its own people) is no leak.
+    let shared: Vec<String> = ua_names
+        .iter()
+        .filter(|n| ru_names.contains(n))
+        .cloned()
+        .collect();
+    ua_names.retain(|n| !shared.contains(n));
+    ru_names.retain(|n| !shared.contains(n));
+    assert!(ua_names.len() > 100 && ru_names.len() > 100);
+    let pages = [
+        "/",
+        "/agreement",
+        "/exchanges",
+        "/lists",
+        "/log",
+        "/lists/ru-held-pow",
+        "/lists/ua-held-pow",
+        "/lists/ua-sought-pow",
+        "/lists/ru-sought-pow",
+        "/review",
+    ];
+    for (reader, foreign) in [
+        ("ua-viewer", vec![&ru_names]),
+        ("ru-viewer", vec![&ua_names]),
+        ("obs-viewer", vec![&ua_names, &ru_names]),
+    ] {
+        for page in pages {
+            let (_, body) = get(page, Some(reader)).await;
+            for names in &foreign {
+                if let Some(name) = names.iter().find(|n| body.contains(n.as_str())) {
+                    panic!("{reader} GET {page} shows another party's person {name}");
+                }
+            }
+        }
+    }
+    let entries = log.state().tree_size();
+    for index in (0..entries).step_by(97) {
+        let (_, body) = get(&format!("/log/{index}"), Some("obs-viewer")).await;
+        assert!(
+            !body.contains("family_name"),
+            "observer sees a person at entry {index}"
+        );
+    }
 }

@@ -1,0 +1,326 @@
+//! Who may use the server. Every user and every API token belongs to one
+//! actor (the intermediary, a party, an observer) and holds roles in it.
+//! What an actor may read is decided by the log (each entry's visibility,
+//! folded per reader); what a user may do within its actor is decided here.
+//!
+//! Kept in `DIR/keys/access.json` (mode 0600). Passwords are stored as
+//! argon2id PHC strings; API tokens as the SHA-256 of a random 128-bit
+//! secret: a secret nobody chose cannot be guessed, so a fast hash suffices
+//! there, while a password a person chose needs a slow one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use truce_core::{ActorId, ActorRole, LogState};
+
+/// What a user may do for its actor. Every role reads what the actor may
+/// read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads what the actor may read.
+    Viewer,
+    /// Records facts and commentary for the actor: claims, remarks,
+    /// discrepancies, the minutes of a round.
+    Editor,
+    /// Makes the actor's commitments: positions, memoranda, lists, stage
+    /// proposals and acceptances, handovers, receipts, match decisions,
+    /// key changes, erasures.
+    Signer,
+    /// Manages the actor's users and tokens.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Editor, Role::Signer, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Signer => "signer",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Role, AccessError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text)
+            .ok_or_else(|| {
+                AccessError(format!(
+                    "role {text:?}: use viewer, editor, signer or admin"
+                ))
+            })
+    }
+
+    /// The role an event's kind needs: commitments need a signer, records
+    /// of fact and commentary an editor.
+    pub fn needed_for(kind: &str) -> Role {
+        match kind {
+            "claim_recorded" | "remark_recorded" | "discrepancy_recorded" | "round_recorded" => {
+                Role::Editor
+            }
+            _ => Role::Signer,
+        }
+    }
+}
+
+/// An actor and the roles held in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub actor: ActorId,
+    pub roles: BTreeSet<Role>,
+}
+
+impl Grant {
+    pub fn new(actor: ActorId, roles: impl IntoIterator<Item = Role>) -> Grant {
+        Grant {
+            actor,
+            roles: roles.into_iter().collect(),
+        }
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct User {
+    #[serde(flatten)]
+    grant: Grant,
+    /// argon2id, PHC string format.
+    password_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Token {
+    #[serde(flatten)]
+    grant: Grant,
+    label: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessFile {
+    #[serde(default)]
+    users: BTreeMap<String, User>,
+    /// By the hex SHA-256 of the secret.
+    #[serde(default)]
+    tokens: BTreeMap<String, Token>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessError(pub String);
+
+impl std::fmt::Display for AccessError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AccessError {}
+
+pub const ACCESS_FILE: &str = "access.json";
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// The users and tokens of a data directory.
+#[derive(Debug, Clone)]
+pub struct Access {
+    path: PathBuf,
+    file: AccessFile,
+}
+
+/// A user as an admin sees it: never the hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserSummary {
+    pub name: String,
+    pub actor: ActorId,
+    pub roles: BTreeSet<Role>,
+}
+
+impl Access {
+    /// Reads `DIR/keys/access.json`; a directory without one has no users.
+    pub fn open(dir: &Path) -> Result<Access, AccessError> {
+        let path = dir.join(truce_ledger::KEYS_DIR).join(ACCESS_FILE);
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| AccessError(format!("{}: line {}: {e}", path.display(), e.line())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => AccessFile::default(),
+            Err(e) => return Err(AccessError(format!("{}: {e}", path.display()))),
+        };
+        Ok(Access { path, file })
+    }
+
+    pub fn save(&self) -> Result<(), AccessError> {
+        let text = serde_json::to_string_pretty(&self.file).expect("access file serialises");
+        write_private(&self.path, text.as_bytes())
+            .map_err(|e| AccessError(format!("{}: {e}", self.path.display())))
+    }
+
+    /// Adds a user (or replaces its password and roles). The actor must be
+    /// on the log and able to sign events (not a witness).
+    pub fn set_user(
+        &mut self,
+        log: &LogState,
+        name: &str,
+        grant: Grant,
+        password: &str,
+    ) -> Result<(), AccessError> {
+        let valid_name = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        if !valid_name {
+            return Err(AccessError(
+                "user name: 1-64 of a-z, 0-9, '.', '_', '-'".to_owned(),
+            ));
+        }
+        if password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(AccessError(format!(
+                "password: at least {MIN_PASSWORD_CHARS} characters"
+            )));
+        }
+        check_grant(log, &grant)?;
+        let salt = SaltString::generate(&mut rand_core::OsRng);
+        let password_hash = argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| AccessError(format!("password hashing failed: {e}")))?
+            .to_string();
+        self.file.users.insert(
+            name.to_owned(),
+            User {
+                grant,
+                password_hash,
+            },
+        );
+        Ok(())
+    }
+
+    /// Makes a token and returns its secret, which is shown once and never
+    /// stored.
+    pub fn add_token(
+        &mut self,
+        log: &LogState,
+        grant: Grant,
+        label: &str,
+    ) -> Result<String, AccessError> {
+        check_grant(log, &grant)?;
+        let secret = random_hex::<16>();
+        self.file.tokens.insert(
+            token_digest(&secret),
+            Token {
+                grant,
+                label: label.to_owned(),
+            },
+        );
+        Ok(secret)
+    }
+
+    pub fn token(&self, secret: &str) -> Option<&Grant> {
+        self.file
+            .tokens
+            .get(&token_digest(secret))
+            .map(|t| &t.grant)
+    }
+
+    /// The grant of a user whose password matches. An unknown name costs
+    /// the same hashing as a wrong password, so timing does not tell which
+    /// names exist.
+    pub fn login(&self, name: &str, password: &str) -> Option<&Grant> {
+        let user = self.file.users.get(name);
+        let hash = user.map_or(DUMMY_HASH, |u| u.password_hash.as_str());
+        let parsed = PasswordHash::new(hash).ok()?;
+        let matches = argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        user.filter(|_| matches).map(|u| &u.grant)
+    }
+
+    pub fn users(&self) -> impl Iterator<Item = UserSummary> + '_ {
+        self.file.users.iter().map(|(name, u)| UserSummary {
+            name: name.clone(),
+            actor: u.grant.actor.clone(),
+            roles: u.grant.roles.clone(),
+        })
+    }
+}
+
+/// An argon2id hash of a random password nobody knows, verified against
+/// when the user does not exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YnxzCaXB1VlNW5vXm1TObK/MmXjb0cEDYjNmVW45Xb8";
+
+fn check_grant(log: &LogState, grant: &Grant) -> Result<(), AccessError> {
+    match log.actor(&grant.actor) {
+        Some(actor) if actor.role != ActorRole::Witness => {}
+        Some(_) => {
+            return Err(AccessError(format!(
+                "{} is a witness: it cosigns, it has no users",
+                grant.actor
+            )));
+        }
+        None => {
+            return Err(AccessError(format!(
+                "{} is not an actor on this log",
+                grant.actor
+            )));
+        }
+    }
+    if grant.roles.is_empty() {
+        return Err(AccessError("give at least one role".to_owned()));
+    }
+    Ok(())
+}
+
+fn token_digest(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// N random bytes from the OS, as hex.
+pub fn random_hex<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+    hex(&bytes)
+}
+
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dummy_hash_is_a_valid_argon2id_hash() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn every_commitment_needs_a_signer_and_records_an_editor() {
+        assert_eq!(Role::needed_for("position_taken"), Role::Signer);
+        assert_eq!(Role::needed_for("stage_accepted"), Role::Signer);
+        assert_eq!(Role::needed_for("match_decided"), Role::Signer);
+        assert_eq!(Role::needed_for("claim_recorded"), Role::Editor);
+        assert_eq!(Role::needed_for("remark_recorded"), Role::Editor);
+        // A kind the policy does not know is treated as a commitment.
+        assert_eq!(Role::needed_for("something_new"), Role::Signer);
+    }
+}

@@ -1,0 +1,412 @@
+//! The JSON API: every answer is computed from the fold of the state the
+//! requesting reader may know, so a handler cannot leak what that fold does
+//! not hold.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tlog::tile::TileRef;
+use truce_core::Reader;
+use truce_core::negotiation::TermRef;
+use truce_ledger::matching::review_queue;
+use truce_ledger::{LedgerError, read_tile};
+
+use crate::{AppError, AppState, Caller, Role, base64_of};
+
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*path}", get(tile))
+        .route("/api/rounds", get(rounds))
+        .route("/api/terms", get(terms))
+        .route("/api/claims", get(claims))
+        .route("/api/exchanges/progress", get(progress))
+        .route("/api/lists", get(lists))
+        .route("/api/lists/{list_id}", get(list))
+        .route("/api/review-queue", get(queue))
+        .route("/api/consistency", get(consistency))
+        .route("/api/actors", get(actors))
+        .route("/api/submissions", post(submit))
+        .route("/api/cosignatures", post(cosignature))
+}
+
+/// The OpenAPI description of the routes, served at `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "truce", description = "A verifiable record of what parties to a peace agreement committed to and did"),
+    paths(checkpoint, tile, rounds, terms, claims, progress, lists, list, queue, consistency, cosignature, actors, submit),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(<ApiDoc as utoipa::OpenApi>::openapi())
+}
+
+#[utoipa::path(get, path = "/checkpoint", tag = "tlog-tiles", responses((status = 200, description = "The latest checkpoint (C2SP signed note) with its cosignatures", content_type = "text/plain")))]
+async fn checkpoint(State(state): State<Arc<AppState>>) -> Result<Response, AppError> {
+    let (_, note) = state.ledger()?.view().checkpoint(None)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        note.to_bytes(),
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/tile/{path}", tag = "tlog-tiles", params(("path" = String, Path, description = "<L>/<N>[.p/<W>] or entries/<N>[.p/<W>]")), responses((status = 200, description = "A hash tile or entry bundle", content_type = "application/octet-stream"), (status = 404, description = "No such tile at the latest checkpoint")))]
+async fn tile(
+    State(state): State<Arc<AppState>>,
+    Path(path): Path<String>,
+) -> Result<Response, AppError> {
+    let tile = TileRef::parse(&format!("tile/{path}")).ok_or(AppError::NotFound)?;
+    let bytes = read_tile(state.ledger()?.view(), &tile)?.ok_or(AppError::NotFound)?;
+    let cache = if tile.width < tlog::tile::TILE_WIDTH {
+        "no-cache"
+    } else {
+        "public, max-age=31536000, immutable"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+type Json = axum::Json<Value>;
+
+#[utoipa::path(get, path = "/api/rounds", tag = "negotiation", responses((status = 200, description = "Rounds of talks this reader may see"), (status = 401, description = "Unknown token")), security((), ("bearer" = [])))]
+async fn rounds(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json, AppError> {
+    let known = state.state_for(&caller.reader)?;
+    let rounds: Vec<Value> = known
+        .negotiation()
+        .rounds()
+        .map(|r| json!({"entry": r.entry, "round": r.value}))
+        .collect();
+    Ok(axum::Json(json!(rounds)))
+}
+
+#[utoipa::path(get, path = "/api/terms", tag = "negotiation", responses((status = 200, description = "Documents and their typed terms"), (status = 401, description = "Unknown token")), security((), ("bearer" = [])))]
+async fn terms(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json, AppError> {
+    let known = state.state_for(&caller.reader)?;
+    let documents: Vec<Value> = known
+        .negotiation()
+        .documents()
+        .map(|d| json!({"entry": d.entry, "document": d.value}))
+        .collect();
+    Ok(axum::Json(json!(documents)))
+}
+
+#[utoipa::path(get, path = "/api/claims", tag = "negotiation", responses((status = 200, description = "Claims of each party and source, never merged"), (status = 401, description = "Unknown token")), security((), ("bearer" = [])))]
+async fn claims(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json, AppError> {
+    let known = state.state_for(&caller.reader)?;
+    let claims: Vec<Value> = known
+        .negotiation()
+        .claims()
+        .map(|c| json!({"entry": c.entry, "claim": c.value}))
+        .collect();
+    Ok(axum::Json(json!(claims)))
+}
+
+#[derive(Deserialize)]
+struct TermQuery {
+    /// DOCUMENT#TERM
+    term: String,
+}
+
+fn term_ref(text: &str) -> Result<TermRef, AppError> {
+    let (document_id, term_id) = text
+        .split_once('#')
+        .ok_or_else(|| AppError::BadRequest("term: write DOCUMENT#TERM".to_owned()))?;
+    Ok(TermRef {
+        document_id: document_id.to_owned(),
+        term_id: term_id.to_owned(),
+    })
+}
+
+#[utoipa::path(get, path = "/api/exchanges/progress", tag = "exchanges", params(("term" = String, Query, description = "DOCUMENT#TERM of an exchange term")), responses((status = 200, description = "Progress against the quota, by stage and category, beside the claims (aggregates, for every reader)"), (status = 404, description = "No such exchange term")), security((), ("bearer" = [])))]
+async fn progress(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(query): Query<TermQuery>,
+) -> Result<Json, AppError> {
+    let known = state.state_for(&caller.reader)?;
+    let term = term_ref(&query.term)?;
+    let progress = known
+        .exchange()
+        .progress(known.negotiation(), &term)
+        .map_err(|_| AppError::NotFound)?;
+    let stages: Vec<Value> = progress
+        .stages
+        .iter()
+        .map(|s| {
+            json!({"stage_id": s.stage_id, "date": s.date, "status": s.status.map(|x| x.as_str()),
+                   "handed_over": [s.handed_over.0, s.handed_over.1]})
+        })
+        .collect();
+    let claims: Vec<Value> = progress
+        .claims_beside(known.negotiation())
+        .iter()
+        .map(|c| json!({"claim": c.claim, "recorded": c.recorded, "difference": c.difference()}))
+        .collect();
+    Ok(axum::Json(json!({
+        "term": query.term,
+        "parties": [progress.parties.0, progress.parties.1],
+        "handed_over": [progress.quota.handed_over.0, progress.quota.handed_over.1],
+        "target_per_side": [progress.quota.target_per_side.0, progress.quota.target_per_side.1],
+        "met": progress.quota.met,
+        "at_parity": progress.quota.at_parity,
+        "stages": stages,
+        "by_category": progress.by_category,
+        "discrepancies": progress.discrepancies,
+        "claims": claims,
+    })))
+}
+
+/// The lists this reader may see: ids and counts.
+#[utoipa::path(get, path = "/api/lists", tag = "exchanges", responses((status = 200, description = "The person lists this reader may see: ids and counts")), security((), ("bearer" = [])))]
+async fn lists(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json, AppError> {
+    let known = state.state_for(&caller.reader)?;
+    let lists: Vec<Value> = known
+        .exchange()
+        .lists()
+        .map(|l| {
+            json!({"list_id": l.list_id, "party": l.party, "kind": l.list_kind.as_str(),
+                   "term": l.term.to_string(), "version": l.version, "persons": l.persons.len()})
+        })
+        .collect();
+    Ok(axum::Json(json!(lists)))
+}
+
+/// One list with its persons, for a reader whose fold holds it; any other
+/// reader gets 404, which does not even confirm the list exists.
+#[utoipa::path(get, path = "/api/lists/{list_id}", tag = "exchanges", params(("list_id" = String, Path)), responses((status = 200, description = "The list with its persons, for its party and the intermediary"), (status = 404, description = "No such list for this reader")), security(("bearer" = [])))]
+async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(list_id): Path<String>,
+) -> Result<Json, AppError> {
+    let known = state.state_for(&caller.reader)?;
+    let list = known.exchange().list(&list_id).ok_or(AppError::NotFound)?;
+    Ok(axum::Json(json!(list)))
+}
+
+#[derive(Deserialize)]
+struct QueueQuery {
+    sought: String,
+    held: String,
+}
+
+/// The review queue names persons of both sides: the intermediary's alone.
+#[utoipa::path(get, path = "/api/review-queue", tag = "exchanges", params(("sought" = String, Query), ("held" = String, Query)), responses((status = 200, description = "Undecided candidate links, best first"), (status = 403, description = "The intermediary's alone")), security(("bearer" = [])))]
+async fn queue(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(query): Query<QueueQuery>,
+) -> Result<Json, AppError> {
+    if caller.reader != Reader::Intermediary {
+        return Err(AppError::Forbidden);
+    }
+    let known = state.state_for(&caller.reader)?;
+    let candidates: Vec<Value> = review_queue(&known, &query.sought, &query.held, 0.05)?
+        .into_iter()
+        .map(|c| {
+            json!({"sought": c.sought, "held": c.held, "score": c.score, "explanation": c.explanation})
+        })
+        .collect();
+    Ok(axum::Json(json!(candidates)))
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    old: u64,
+    new: u64,
+}
+
+/// A consistency proof between two tree sizes, one base64 hash a line, so a
+/// witness can check that a new checkpoint extends the one it saw.
+#[utoipa::path(get, path = "/api/consistency", tag = "tlog-tiles",
+    params(("old" = u64, Query), ("new" = u64, Query)),
+    responses((status = 200, description = "RFC 9162 consistency proof, base64 lines", content_type = "text/plain"),
+              (status = 400, description = "Sizes out of range")))]
+async fn consistency(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<ConsistencyQuery>,
+) -> Result<Response, AppError> {
+    let ledger = state.ledger()?;
+    let view = ledger.view();
+    if query.new > view.tree().tree_size() {
+        return Err(AppError::BadRequest(format!(
+            "the log has {} entries",
+            view.tree().tree_size()
+        )));
+    }
+    let proof = tlog::merkle::consistency_proof(view.tree(), query.old, query.new)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let lines: String = proof
+        .iter()
+        .map(|hash| format!("{}\n", base64_of(hash)))
+        .collect();
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], lines).into_response())
+}
+
+/// A witness submits its cosignature of a checkpoint: `size N` on the
+/// first line, the note signature line on the second. Like tlog-witness,
+/// the signature is the only authentication; the log records it as a
+/// `checkpoint_cosigned` event, whose rules check it against the witness's
+/// registered key.
+#[utoipa::path(post, path = "/api/cosignatures", tag = "tlog-tiles",
+    request_body(content = String, content_type = "text/plain", description = "size N, then the cosignature line"),
+    responses((status = 200, description = "Recorded"), (status = 403, description = "Not a valid cosignature by a registered witness"),
+              (status = 404, description = "No checkpoint of that size")))]
+async fn cosignature(
+    State(state): State<Arc<AppState>>,
+    body: String,
+) -> Result<Response, AppError> {
+    let mut lines = body.lines();
+    let size: u64 = lines
+        .next()
+        .and_then(|l| l.strip_prefix("size "))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| AppError::BadRequest("first line: size N".to_owned()))?;
+    let line = lines
+        .next()
+        .ok_or_else(|| AppError::BadRequest("second line: the cosignature".to_owned()))?;
+    let signature =
+        tlog::NoteSignature::from_line(line).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let mut ledger = state.ledger()?;
+    let (checkpoint, _) = ledger
+        .view()
+        .checkpoint(Some(size))
+        .map_err(|_| AppError::NotFound)?;
+    let witness = {
+        ledger
+            .state()
+            .actors()
+            .find(|a| {
+                a.role == truce_core::ActorRole::Witness
+                    && a.keys.iter().any(|k| {
+                        k.vkey.name() == signature.key_name && k.vkey.key_id() == signature.key_id
+                    })
+            })
+            .map(|a| a.id.clone())
+            .ok_or(AppError::Forbidden)?
+    };
+    let event = truce_core::Event::CheckpointCosigned {
+        tree_size: checkpoint.tree_size,
+        root_hash: base64_of(&checkpoint.root_hash),
+        witness,
+        signature_line: line.trim_end().to_owned(),
+    };
+    let submission = ledger.submission(
+        &state.intermediary,
+        &state.intermediary_key,
+        &event,
+        truce_core::Visibility::Public,
+    );
+    let index = ledger.append_one(submission).map_err(|e| match e {
+        LedgerError::Rejected(why) => {
+            tracing::warn!(reason = %why, "cosignature refused");
+            AppError::Forbidden
+        }
+        other => other.into(),
+    })?;
+    Ok(format!("recorded at entry {index}\n").into_response())
+}
+
+/// The log's registry, public: who may sign, with which keys, and the
+/// sequence number each actor's next statement must carry.
+#[utoipa::path(get, path = "/api/actors", tag = "log",
+    responses((status = 200, description = "Origin, and each actor's role, keys and next sequence number")))]
+async fn actors(State(state): State<Arc<AppState>>) -> Result<Json, AppError> {
+    let ledger = state.ledger()?;
+    let known = ledger.state();
+    let actors: Vec<Value> = known
+        .actors()
+        .map(|a| {
+            let keys: Vec<Value> = a
+                .keys
+                .iter()
+                .map(|k| json!({"vkey": k.vkey.to_string(), "valid_from": k.valid_from, "valid_until": k.valid_until}))
+                .collect();
+            json!({"actor": a.id, "role": a.role.as_str(), "name": a.name, "next_seq": known.next_seq(&a.id), "keys": keys})
+        })
+        .collect();
+    Ok(axum::Json(
+        json!({"origin": known.origin(), "actors": actors}),
+    ))
+}
+
+/// A statement an actor signed on its own machine, with its payload.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SubmissionBody {
+    /// The signed statement, as `truce_core::SignedStatement` serialises.
+    #[schema(value_type = Object)]
+    pub signed: truce_core::SignedStatement,
+    /// The canonical payload (RFC 8785 JSON text) whose SHA-256 the
+    /// statement names.
+    pub payload: String,
+}
+
+/// Appends a statement signed by its actor (a party signing with its own
+/// key, the CLI acting as a client). The bearer token must name the same
+/// actor, with the role the event's kind needs (`Role::needed_for`); the log's rules check the signature against the key registered
+/// for that actor, the sequence number and the event itself.
+#[utoipa::path(post, path = "/api/submissions", tag = "log", request_body = SubmissionBody,
+    responses((status = 200, description = "Appended: its entry index"), (status = 401, description = "Unknown token"),
+              (status = 403, description = "The token's actor did not make this statement"),
+              (status = 422, description = "The log's rules refuse it")),
+    security(("bearer" = [])))]
+async fn submit(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    axum::Json(body): axum::Json<SubmissionBody>,
+) -> Result<Response, AppError> {
+    let statement = &body.signed.statement;
+    // The token must act for the statement's actor, in the role its kind needs.
+    if caller.acting_as(Role::needed_for(&statement.kind)) != Some(&statement.actor) {
+        return Err(AppError::Forbidden);
+    }
+    let mut ledger = state.ledger()?;
+    let submission = truce_ledger::Submission {
+        signed: body.signed,
+        payload: body.payload.into_bytes(),
+    };
+    match ledger.append_one(submission) {
+        Ok(index) => Ok(axum::Json(json!({"index": index})).into_response()),
+        Err(LedgerError::Rejected(why)) => {
+            tracing::warn!(reason = %why, "submission refused");
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(json!({"error": why.0})),
+            )
+                .into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
