@@ -1,6 +1,9 @@
-//! `truce submit`: the CLI as a client of a truce server. The actor signs
-//! on its own machine with its own key; the server appends and its rules
-//! check the signature against the key the log registered for the actor.
+//! `truce submit`: the CLI as a client of a truce server. With `--key`, the
+//! actor signs on its own machine and the server appends; its rules check
+//! the signature against the key the log registered for the actor. Without
+//! one, the server signs with the key it holds for the token's actor, which
+//! works only for an actor that declared on the log that the server holds
+//! its key.
 
 use std::path::PathBuf;
 
@@ -18,12 +21,12 @@ pub struct SubmitArgs {
     /// The actor's bearer token.
     #[arg(long)]
     token: String,
-    /// The actor signing.
-    #[arg(long = "as", value_name = "ACTOR")]
-    actor: String,
-    /// The actor's private key file.
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    /// The actor signing (with --key).
+    #[arg(long = "as", value_name = "ACTOR", requires = "key")]
+    actor: Option<String>,
+    /// The actor's private key file; without it the server signs.
+    #[arg(long, value_name = "FILE", requires = "actor")]
+    key: Option<PathBuf>,
     /// The event as JSON, e.g. {"kind":"remark_recorded","subject":"...","text":"..."}.
     #[arg(long, value_name = "FILE")]
     event: PathBuf,
@@ -34,8 +37,6 @@ pub struct SubmitArgs {
 
 pub fn submit(args: SubmitArgs) -> Result<(), CliError> {
     let server = args.server.trim_end_matches('/');
-    let actor = actor_id(&args.actor)?;
-    let key = read_key_file(&args.key)?;
     let visibility = parse_visibility(&args.visibility)?;
     let text = std::fs::read_to_string(&args.event)
         .map_err(|e| usage(format!("{}: {e}", args.event.display())))?;
@@ -47,33 +48,19 @@ pub fn submit(args: SubmitArgs) -> Result<(), CliError> {
             e.column()
         ))
     })?;
-    let registry: serde_json::Value = ureq::get(&format!("{server}/api/actors"))
-        .call()
-        .map_err(|e| usage(format!("{server}: {e}")))?
-        .into_json()
-        .map_err(|e| usage(format!("{server}/api/actors: {e}")))?;
-    let origin = registry["origin"]
-        .as_str()
-        .ok_or_else(|| usage("the server names no origin"))?;
-    let seq = registry["actors"]
-        .as_array()
-        .and_then(|actors| actors.iter().find(|a| a["actor"] == actor.as_str()))
-        .and_then(|a| a["next_seq"].as_u64())
-        .ok_or_else(|| usage(format!("{actor} is not registered on this log")))?;
-    let (statement, payload) = Statement::for_event(
-        origin,
-        &actor,
-        &key,
-        seq,
-        &event,
-        visibility,
-        truce_ledger::now_ms(),
-    );
-    let body = serde_json::json!({
-        "signed": statement.sign(&key),
-        "payload": String::from_utf8(payload).expect("canonical JSON is UTF-8"),
-    });
-    let response = ureq::post(&format!("{server}/api/submissions"))
+    let (route, body) = match (&args.actor, &args.key) {
+        (Some(actor), Some(key)) => {
+            let actor = actor_id(actor)?;
+            let key = read_key_file(key)?;
+            let body = signed_submission(server, &actor, &key, &event, visibility)?;
+            ("submissions", body)
+        }
+        _ => (
+            "events",
+            serde_json::json!({"event": event, "visibility": visibility}),
+        ),
+    };
+    let response = ureq::post(&format!("{server}/api/{route}"))
         .set("Authorization", &format!("Bearer {}", args.token))
         .send_json(body);
     match response {
@@ -92,4 +79,41 @@ pub fn submit(args: SubmitArgs) -> Result<(), CliError> {
         }
         Err(e) => Err(usage(format!("{server}: {e}"))),
     }
+}
+
+/// A statement the actor signs here, with the sequence number the server's
+/// registry expects next.
+fn signed_submission(
+    server: &str,
+    actor: &truce_core::ActorId,
+    key: &tlog::SignerKey,
+    event: &Event,
+    visibility: truce_core::Visibility,
+) -> Result<serde_json::Value, CliError> {
+    let registry: serde_json::Value = ureq::get(&format!("{server}/api/actors"))
+        .call()
+        .map_err(|e| usage(format!("{server}: {e}")))?
+        .into_json()
+        .map_err(|e| usage(format!("{server}/api/actors: {e}")))?;
+    let origin = registry["origin"]
+        .as_str()
+        .ok_or_else(|| usage("the server names no origin"))?;
+    let seq = registry["actors"]
+        .as_array()
+        .and_then(|actors| actors.iter().find(|a| a["actor"] == actor.as_str()))
+        .and_then(|a| a["next_seq"].as_u64())
+        .ok_or_else(|| usage(format!("{actor} is not registered on this log")))?;
+    let (statement, payload) = Statement::for_event(
+        origin,
+        actor,
+        key,
+        seq,
+        event,
+        visibility,
+        truce_ledger::now_ms(),
+    );
+    Ok(serde_json::json!({
+        "signed": statement.sign(key),
+        "payload": String::from_utf8(payload).expect("canonical JSON is UTF-8"),
+    }))
 }

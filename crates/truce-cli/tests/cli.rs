@@ -591,6 +591,24 @@ fn a_party_signs_on_its_own_machine_and_submits_through_the_server() {
     // Another actor's token cannot submit ua's statements.
     let impersonated = submit(&key, &intermediary_token);
     assert!(String::from_utf8_lossy(&impersonated.stderr).contains("refused (403)"));
+    // Without a key the server would sign, but ua keeps its own key.
+    let unsigned = truce(&[
+        "submit",
+        "--server",
+        &server,
+        "--token",
+        &editor_token,
+        "--event",
+        path(&event),
+        "--visibility",
+        "party:ua",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&unsigned.stderr)
+            .contains("refused (409): ua signs its own statements"),
+        "{}",
+        String::from_utf8_lossy(&unsigned.stderr)
+    );
     let entry = ok(&["log", "entry", "--data", path(&data), "2"]);
     assert!(
         entry.contains("actor        ua") && entry.contains("received as listed"),

@@ -34,6 +34,30 @@ impl ActorRole {
     }
 }
 
+/// Who holds the key an actor signs its events with; the log records it so
+/// every reader knows whether a party signed on its own machine or through
+/// the intermediary's server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyCustody {
+    /// The actor keeps its key and signs on its own machine; a server only
+    /// relays its signed statements.
+    #[default]
+    Actor,
+    /// The intermediary's server holds the key and signs when one of the
+    /// actor's signed-in users, in the role the event needs, asks it to.
+    Server,
+}
+
+impl KeyCustody {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyCustody::Actor => "actor",
+            KeyCustody::Server => "server",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
@@ -65,6 +89,9 @@ pub enum Event {
         key_id: String,
         reason: String,
     },
+    /// A party or observer declares who holds its signing key. Signed by
+    /// the actor with that key, so the intermediary cannot declare it alone.
+    KeyCustodyDeclared { actor: ActorId, custody: KeyCustody },
     /// A witness cosigned the checkpoint of `tree_size` with root
     /// `root_hash` (base64); the intermediary records the cosignature line
     /// so every reader can check it and nobody can drop it unnoticed.
@@ -117,6 +144,7 @@ impl Event {
             Event::ActorRegistered { .. } => "actor_registered",
             Event::KeyRotated { .. } => "key_rotated",
             Event::KeyRevoked { .. } => "key_revoked",
+            Event::KeyCustodyDeclared { .. } => "key_custody_declared",
             Event::CheckpointCosigned { .. } => "checkpoint_cosigned",
             Event::RoundRecorded(_) => "round_recorded",
             Event::DocumentTabled(_) => "document_tabled",
@@ -147,11 +175,12 @@ impl Event {
 
 /// Kinds every reader needs to check the log (who may sign with which key,
 /// and why a payload is gone): they are public, never withheld or erased.
-pub const PUBLIC_KINDS: [&str; 6] = [
+pub const PUBLIC_KINDS: [&str; 7] = [
     "log_created",
     "actor_registered",
     "key_rotated",
     "key_revoked",
+    "key_custody_declared",
     "checkpoint_cosigned",
     "payload_erased",
 ];

@@ -14,5 +14,5 @@ pub mod state;
 pub mod terms;
 
 pub use envelope::{ActorId, Envelope, Reader, SignedStatement, Statement, Visibility};
-pub use event::{ActorRole, Event};
+pub use event::{ActorRole, Event, KeyCustody};
 pub use state::{LogState, PayloadView, Rejection};

@@ -10,7 +10,7 @@ use ed25519_dalek::VerifyingKey;
 use tlog::{KeyType, VerifierKey};
 
 use crate::envelope::{ActorId, Envelope, MAX_VISIBILITY_ACTORS, Visibility, key_id_hex};
-use crate::event::{ActorRole, Event, PUBLIC_KINDS};
+use crate::event::{ActorRole, Event, KeyCustody, PUBLIC_KINDS};
 use crate::exchange::{ExchangeState, Refusal};
 use crate::negotiation::{NegotiationState, SignerView};
 use crate::projection::{Cell, Table};
@@ -89,6 +89,7 @@ pub struct Actor {
     pub registered_at: u64,
     pub keys: Vec<ActorKey>,
     pub last_seq: u64,
+    pub key_custody: KeyCustody,
 }
 
 impl Actor {
@@ -491,6 +492,15 @@ impl LogState {
                     None => reject(format!("{actor} has no key {key_id}")),
                 }
             }
+            Event::KeyCustodyDeclared { actor, .. } => {
+                if signer.id != *actor {
+                    return reject(format!("only {actor} declares who holds its key"));
+                }
+                if !matches!(signer.role, ActorRole::Party | ActorRole::Observer) {
+                    return reject("only parties and observers declare who holds their keys");
+                }
+                Ok(())
+            }
             Event::CheckpointCosigned {
                 tree_size,
                 root_hash,
@@ -702,6 +712,7 @@ impl LogState {
                             status: KeyStatus::Active,
                         }],
                         last_seq: 0,
+                        key_custody: KeyCustody::Actor,
                     },
                 );
             }
@@ -727,6 +738,7 @@ impl LogState {
                             status: KeyStatus::Active,
                         }],
                         last_seq: 0,
+                        key_custody: KeyCustody::Actor,
                     },
                 );
             }
@@ -750,6 +762,9 @@ impl LogState {
                     key.status = KeyStatus::Revoked;
                     key.valid_until = Some(index);
                 }
+            }
+            Event::KeyCustodyDeclared { actor, custody } => {
+                self.actors.get_mut(actor).expect("checked").key_custody = *custody;
             }
             Event::CheckpointCosigned {
                 tree_size,
@@ -806,7 +821,7 @@ impl LogState {
         let actors = Table {
             name: "actors",
             key_columns: 1,
-            columns: &["actor_id", "role", "name", "registered_at"],
+            columns: &["actor_id", "role", "name", "registered_at", "key_custody"],
             entry_column: 3,
             rows: self
                 .actors
@@ -817,6 +832,7 @@ impl LogState {
                         Cell::text(a.role.as_str()),
                         Cell::text(&a.name),
                         Cell::int(a.registered_at),
+                        Cell::text(a.key_custody.as_str()),
                     ]
                 })
                 .collect(),

@@ -6,7 +6,8 @@ use tlog::{Checkpoint, KeyType, SignerKey};
 use truce_core::canonical::{from_canonical, to_canonical};
 use truce_core::envelope::key_id_hex;
 use truce_core::{
-    ActorId, ActorRole, Envelope, Event, LogState, PayloadView, Reader, Statement, Visibility,
+    ActorId, ActorRole, Envelope, Event, KeyCustody, LogState, PayloadView, Reader, Statement,
+    Visibility,
 };
 
 const ORIGIN: &str = "truce.test/core";
@@ -223,6 +224,48 @@ fn a_weak_key_is_never_registered() {
     };
     let refused = log.as_intermediary(event, Visibility::Public).unwrap_err();
     assert!(refused.contains("weak"), "{refused}");
+}
+
+#[test]
+fn only_an_actor_itself_declares_who_holds_its_key_and_in_public() {
+    let mut log = Log::new();
+    let (ua, ru) = (key("ua"), key("ru"));
+    log.register("ua", ActorRole::Party, &ua).unwrap();
+    log.register("ru", ActorRole::Party, &ru).unwrap();
+    let declare = |actor: &str| Event::KeyCustodyDeclared {
+        actor: id(actor),
+        custody: KeyCustody::Server,
+    };
+    assert_eq!(
+        log.state.actor(&id("ua")).unwrap().key_custody,
+        KeyCustody::Actor,
+        "a party keeps its key unless it says otherwise"
+    );
+    let by_intermediary = log
+        .as_intermediary(declare("ua"), Visibility::Public)
+        .unwrap_err();
+    assert!(
+        by_intermediary.contains("only ua declares"),
+        "{by_intermediary}"
+    );
+    assert!(
+        log.submit("ru", &ru, declare("ua"), Visibility::Public)
+            .is_err()
+    );
+    let private = log
+        .submit("ua", &ua, declare("ua"), Visibility::Party(id("ua")))
+        .unwrap_err();
+    assert!(private.contains("must be public"), "{private}");
+    log.submit("ua", &ua, declare("ua"), Visibility::Public)
+        .unwrap();
+    assert_eq!(
+        log.state.actor(&id("ua")).unwrap().key_custody,
+        KeyCustody::Server
+    );
+    assert_eq!(
+        log.state.actor(&id("ru")).unwrap().key_custody,
+        KeyCustody::Actor
+    );
 }
 
 #[test]

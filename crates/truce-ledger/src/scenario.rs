@@ -3,16 +3,17 @@
 //! deadline, the third round, the earlier truces, and each side's claims.
 //! Only public officials are named; any private person is fictional.
 //!
-//! In the demo the intermediary's server also holds the parties' keys, so
-//! that each record is signed by the party that would sign it in reality.
-//! In a deployment each party keeps its own key.
+//! In the demo the intermediary's server also holds the parties' keys (and
+//! each party declares so on the log: `key_custody_declared`), so that each
+//! record is signed by the party that would sign it in reality. In a
+//! deployment a party may keep its own key instead.
 
 use std::path::Path;
 
 mod exchanges;
 
 use tlog::{KeyType, SignerKey};
-use truce_core::{ActorId, ActorRole, Event, Visibility};
+use truce_core::{ActorId, ActorRole, Event, KeyCustody, Visibility};
 
 use crate::keys::{read_key_file, write_key_file};
 use crate::records::{KeyRing, RecordSet, import};
@@ -109,6 +110,25 @@ fn record(scenario: &Scenario, dir: &Path) -> Result<u64, LedgerError> {
         keys.insert(actor, key.clone());
     }
     ledger.append_all(registrations)?;
+    // The demo's server holds the parties' and the observer's keys; each
+    // says so on the log, signed with the key in question.
+    let declarations = keys
+        .iter()
+        .map(|(actor, key)| {
+            let event = Event::KeyCustodyDeclared {
+                actor: actor.clone(),
+                custody: KeyCustody::Server,
+            };
+            (
+                format!("custody {actor}"),
+                actor.clone(),
+                key,
+                event,
+                Visibility::Public,
+            )
+        })
+        .collect();
+    ledger.append_all(declarations)?;
     keys.insert(intermediary.clone(), me);
     for (file, text) in scenario.chapters {
         let set = RecordSet::parse(file, text)?;

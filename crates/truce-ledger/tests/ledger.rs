@@ -919,6 +919,7 @@ fn the_istanbul_scenario_loads_into_an_empty_store_and_verifies() {
             Event::StageAccepted { party, .. } => party.to_string(),
             Event::ReceiptConfirmed(receipt) => receipt.party.to_string(),
             Event::DiscrepancyRecorded(d) => d.reported_by.to_string(),
+            Event::KeyCustodyDeclared { actor, .. } => actor.to_string(),
             _ => "intermediary".to_owned(),
         };
         assert_eq!(signer, expected, "entry {index} ({})", event.kind());

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -34,6 +34,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/consistency", get(consistency))
         .route("/api/actors", get(actors))
         .route("/api/submissions", post(submit))
+        .route("/api/events", post(record))
         .route("/api/cosignatures", post(cosignature))
 }
 
@@ -41,7 +42,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "truce", description = "A verifiable record of what parties to a peace agreement committed to and did"),
-    paths(checkpoint, tile, rounds, terms, claims, progress, lists, list, queue, consistency, cosignature, actors, submit),
+    paths(checkpoint, tile, rounds, terms, claims, progress, lists, list, queue, consistency, cosignature, actors, submit, record),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -139,7 +140,7 @@ struct TermQuery {
     term: String,
 }
 
-fn term_ref(text: &str) -> Result<TermRef, AppError> {
+pub(crate) fn term_ref(text: &str) -> Result<TermRef, AppError> {
     let (document_id, term_id) = text
         .split_once('#')
         .ok_or_else(|| AppError::BadRequest("term: write DOCUMENT#TERM".to_owned()))?;
@@ -397,16 +398,43 @@ async fn submit(
         signed: body.signed,
         payload: body.payload.into_bytes(),
     };
-    match ledger.append_one(submission) {
-        Ok(index) => Ok(axum::Json(json!({"index": index})).into_response()),
-        Err(LedgerError::Rejected(why)) => {
-            tracing::warn!(reason = %why, "submission refused");
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(json!({"error": why.0})),
-            )
-                .into_response())
-        }
-        Err(other) => Err(other.into()),
-    }
+    let index = ledger.append_one(submission).map_err(|e| match e {
+        LedgerError::Rejected(why) => AppError::Refused(why.0),
+        other => other.into(),
+    })?;
+    Ok(axum::Json(json!({"index": index})).into_response())
+}
+
+/// An event for the server to sign with a key it holds for the caller's actor.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RecordBody {
+    /// The event, as `truce_core::Event` serialises (tagged by `kind`).
+    #[schema(value_type = Object)]
+    pub event: truce_core::Event,
+    /// Who may read the payload, e.g. `"public"` or `{"party": "ua"}`.
+    #[schema(value_type = Object)]
+    pub visibility: truce_core::Visibility,
+}
+
+/// Records an event for the caller's actor, signed by the server with the
+/// key it holds for that actor: the intermediary's, or a party's that
+/// declared on the log that the server holds its key. A party that keeps its
+/// own key gets 409 and submits signed statements instead.
+#[utoipa::path(post, path = "/api/events", tag = "log", request_body = RecordBody,
+    responses((status = 200, description = "Appended: its entry index"), (status = 401, description = "Unknown token"),
+              (status = 403, description = "The caller lacks the role the event's kind needs"),
+              (status = 409, description = "The server does not hold this actor's key"),
+              (status = 422, description = "The log's rules refuse it")),
+    security(("bearer" = [])))]
+async fn record(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    axum::Json(body): axum::Json<RecordBody>,
+) -> Result<Json, AppError> {
+    let actor = caller
+        .acting_as(Role::needed_for(body.event.kind()))
+        .ok_or(AppError::Forbidden)?
+        .clone();
+    let index = state.record_as(&actor, &body.event, body.visibility)?;
+    Ok(axum::Json(json!({"index": index})))
 }

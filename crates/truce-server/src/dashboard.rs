@@ -16,9 +16,9 @@ use chrono::NaiveDate;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use truce_core::exchange::{ExchangeProgress, ListKind, MatchDecision, MatchVerdict, PersonRef};
-use truce_core::negotiation::{DeadlineStatus, TermRef};
+use truce_core::negotiation::{DeadlineStatus, Position, Stance, TermRef};
 use truce_core::terms::TermRule;
-use truce_core::{ActorId, Envelope, Event, LogState, Reader, Visibility};
+use truce_core::{ActorId, Envelope, Event, KeyCustody, LogState, Reader, Visibility};
 use truce_ledger::matching::review_queue;
 use truce_store::{LogStore, PayloadRecord};
 
@@ -30,7 +30,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/", get(overview))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
-        .route("/agreement", get(agreement))
+        .route("/agreement", get(agreement).post(take_position))
         .route("/exchanges", get(exchanges))
         .route("/review", get(review).post(decide))
         .route("/lists", get(lists))
@@ -246,6 +246,28 @@ async fn agreement(
                         } }
                     }
                 } }
+            }
+        }
+        @if let Some(party) = caller.acting_as(Role::Signer).filter(|p| parties.contains(p)) {
+            section {
+                h2 { "State " (party) "'s position" }
+                p.muted.small { "Signed by the server with " (party) "'s key, which " (party) " declared on the log that the server holds." }
+                form method="post" action="/agreement" {
+                    label { "Term " select name="term" {
+                        @for d in negotiation.documents() { @for t in &d.value.terms {
+                            option value=(format!("{}#{}", d.value.document_id, t.term_id)) { (d.value.document_id) " · " (t.title) }
+                        } }
+                    } }
+                    " "
+                    label { "Stance " select name="stance" {
+                        @for stance in ["accepted", "rejected", "proposed", "withdrawn"] { option value=(stance) { (stance) } }
+                    } }
+                    " "
+                    label { "Date " input type="date" name="date" value=(today) required; }
+                    " "
+                    label { "Note " input type="text" name="note"; }
+                    " " button type="submit" { "Sign and record" }
+                }
             }
         }
         section {
@@ -544,12 +566,58 @@ async fn decide(
         explanation: candidate.explanation,
         verdict,
     });
-    state.record_as_intermediary(&event, visibility)?;
+    state.record_as(&state.intermediary, &event, visibility)?;
     Ok(Redirect::to(&format!(
         "/review?sought={}&held={}",
         sought.list_id, held.list_id
     ))
     .into_response())
+}
+
+#[derive(Deserialize)]
+struct PositionForm {
+    term: String,
+    stance: String,
+    date: NaiveDate,
+    #[serde(default)]
+    note: String,
+}
+
+/// A party's signer states the party's position; the server signs with the
+/// party's key if the party declared that the server holds it.
+async fn take_position(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    Form(form): Form<PositionForm>,
+) -> Result<Response, PageError> {
+    same_origin(&headers)?;
+    let party = caller
+        .acting_as(Role::Signer)
+        .ok_or(AppError::Forbidden)?
+        .clone();
+    let stance = match form.stance.as_str() {
+        "accepted" => Stance::Accepted,
+        "rejected" => Stance::Rejected,
+        "proposed" => Stance::Proposed,
+        "withdrawn" => Stance::Withdrawn,
+        _ => {
+            return Err(AppError::BadRequest(
+                "stance: accepted, rejected, proposed or withdrawn".to_owned(),
+            )
+            .into());
+        }
+    };
+    let event = Event::PositionTaken(Position {
+        party: party.clone(),
+        term: crate::api::term_ref(&form.term)?,
+        stance,
+        date: form.date,
+        source_document: None,
+        note: form.note,
+    });
+    state.record_as(&party, &event, Visibility::Public)?;
+    Ok(Redirect::to(&format!("/agreement?today={}", form.date)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -597,6 +665,19 @@ async fn log(
             p.small.muted { "Log verifier key: " code { (state.log_vkey) } }
             p { "Verification of the whole log (every signature, checkpoint, payload hash and derived table, by the same rules as " code { "truce verify" } "): "
                 (verification) }
+        }
+        section {
+            h2 { "Actors and their keys" }
+            table {
+                thead { tr { th { "Actor" } th { "Role" } th { "Name" } th { "Who holds its signing key" } th.num { "Keys" } th { "Registered" } } }
+                tbody { @for a in known.actors() { tr {
+                    td { (a.id) } td { (a.role.as_str()) } td { (a.name) }
+                    td { @if a.id == state.intermediary { "the intermediary's server (it operates the log)" }
+                         @else if a.key_custody == KeyCustody::Server { span.badge.due { "the intermediary's server, as declared" } }
+                         @else { span.badge.ok { "the actor itself" } } }
+                    td.num { (a.keys.len()) } td { (entry_link(a.registered_at)) }
+                } } }
+            }
         }
         section {
             h2 { "Cosignatures by witnesses" }

@@ -173,22 +173,36 @@ impl AppState {
         grant
     }
 
-    /// Signs `event` with the intermediary's key, which the server holds,
-    /// and appends it.
-    fn record_as_intermediary(
+    /// Signs `event` for `actor` with a key the server holds, and appends
+    /// it: the intermediary's own, or a party's or observer's that declared
+    /// on the log that the server holds its key (`key_custody_declared`).
+    fn record_as(
         &self,
+        actor: &ActorId,
         event: &truce_core::Event,
         visibility: truce_core::Visibility,
     ) -> Result<u64, AppError> {
         let mut ledger = self.ledger()?;
-        let submission = ledger.submission(
-            &self.intermediary,
-            &self.intermediary_key,
-            event,
-            visibility,
-        );
+        let key = if *actor == self.intermediary {
+            self.intermediary_key.clone()
+        } else {
+            let custody = ledger.state().actor(actor).map(|a| a.key_custody);
+            if custody != Some(truce_core::KeyCustody::Server) {
+                return Err(AppError::Conflict(format!(
+                    "{actor} signs its own statements: sign locally and POST /api/submissions"
+                )));
+            }
+            let path = self
+                .dir
+                .join(truce_ledger::KEYS_DIR)
+                .join(format!("{actor}.key"));
+            truce_ledger::keys::read_key_file(&path).map_err(|_| {
+                AppError::Conflict(format!("the server does not hold {actor}'s key"))
+            })?
+        };
+        let submission = ledger.submission(actor, &key, event, visibility);
         ledger.append_one(submission).map_err(|e| match e {
-            LedgerError::Rejected(why) => AppError::BadRequest(why.0),
+            LedgerError::Rejected(why) => AppError::Refused(why.0),
             other => other.into(),
         })
     }
@@ -370,6 +384,10 @@ pub enum AppError {
     Forbidden,
     NotFound,
     BadRequest(String),
+    /// The request conflicts with how the actor signs (its key is not here).
+    Conflict(String),
+    /// The log's rules refuse the event.
+    Refused(String),
     Internal(String),
 }
 
@@ -397,6 +415,11 @@ impl AppError {
             }
             AppError::NotFound => (StatusCode::NOT_FOUND, "not found".to_owned()),
             AppError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
+            AppError::Conflict(why) => (StatusCode::CONFLICT, why),
+            AppError::Refused(why) => {
+                tracing::warn!("refused by the log's rules");
+                (StatusCode::UNPROCESSABLE_ENTITY, why)
+            }
             AppError::Internal(why) => {
                 tracing::error!(error = %why, "request failed");
                 (

@@ -238,6 +238,7 @@ async fn the_openapi_description_names_every_api_route() {
             "/api/claims",
             "/api/consistency",
             "/api/cosignatures",
+            "/api/events",
             "/api/exchanges/progress",
             "/api/lists",
             "/api/lists/{list_id}",
@@ -443,4 +444,66 @@ async fn no_name_of_one_party_reaches_another_reader_on_any_page() {
             "observer sees a person at entry {index}"
         );
     }
+}
+
+async fn post_event(
+    who: &str,
+    event: serde_json::Value,
+    visibility: serde_json::Value,
+) -> (StatusCode, String) {
+    let token = &fixture().tokens[who];
+    let body = serde_json::json!({"event": event, "visibility": visibility}).to_string();
+    let request = Request::post("/api/events")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, _, body) = send(request).await;
+    (status, body)
+}
+
+/// The demo's parties declared that the server holds their keys: the
+/// server signs for a caller in the role the event's kind needs, and the
+/// entry is signed by the party, not by the intermediary.
+#[tokio::test]
+async fn the_server_signs_with_a_party_key_it_holds_for_the_role_the_event_needs() {
+    let remark = serde_json::json!({"kind": "remark_recorded", "subject": "stage 4", "text": "received as listed"});
+    let ua_only = serde_json::json!({"party": "ua"});
+    assert_eq!(
+        post_event("ua-viewer", remark.clone(), ua_only.clone())
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = post_event("ua-editor", remark.clone(), ua_only.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let index: u64 = serde_json::from_str::<serde_json::Value>(&body).unwrap()["index"]
+        .as_u64()
+        .unwrap();
+    let log = truce_ledger::LogView::open(data_dir()).unwrap();
+    let entry = truce_store::LogStore::entry(log.store(), index)
+        .unwrap()
+        .unwrap();
+    let envelope = truce_core::Envelope::from_leaf(&entry.leaf).unwrap();
+    assert_eq!(envelope.statement().actor.as_str(), "ua");
+    // A position is a commitment: an editor may not make it.
+    let position = serde_json::json!({"kind": "position_taken", "party": "ua",
+        "term": {"document_id": "ua-memorandum-2025-06", "term_id": "ceasefire"},
+        "stance": {"kind": "accepted"}, "date": "2025-06-20", "source_document": null, "note": "test"});
+    assert_eq!(
+        post_event("ua-editor", position.clone(), serde_json::json!("public"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    // The log's rules still apply to what the server signs: ua may not speak for ru.
+    let for_ru = serde_json::json!({"kind": "position_taken", "party": "ru",
+        "term": {"document_id": "ua-memorandum-2025-06", "term_id": "ceasefire"},
+        "stance": {"kind": "accepted"}, "date": "2025-06-20", "source_document": null, "note": "test"});
+    assert_eq!(
+        post_event("ua-signer", for_ru, serde_json::json!("public"))
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 }

@@ -157,7 +157,24 @@ await scenario("decide-a-match", async (page) => {
   await Promise.all([page.waitForURL(/\/review\?/), page.locator("button[value=rejected]").first().click()]);
   assert.ok(!(await pairs()).includes(first), "the decided candidate left the queue");
   await page.goto(base + "/log");
-  assert.match(await page.textContent("main tbody"), /match_decided/);
+  assert.match(await page.textContent("main"), /match_decided/);
+});
+
+await scenario("a-party-signs-a-position", async (page) => {
+  await login(page, "ua");
+  await page.goto(base + "/agreement");
+  await page.selectOption("select[name=term]", "ru-memorandum-2025-06#ceasefire-options");
+  await page.selectOption("select[name=stance]", "rejected");
+  await page.fill("input[name=date]", "2025-06-30");
+  await page.fill("input[name=note]", "browser test: rejected as tabled");
+  await Promise.all([page.waitForURL(/\/agreement\?today=2025-06-30/), page.click("text=Sign and record")]);
+  assert.match(await page.textContent("main"), /browser test: rejected as tabled/);
+  await shot(page, "ua-position");
+  // A viewer has no such form.
+  await page.click("header form button");
+  await login(page, "ru-viewer");
+  await page.goto(base + "/agreement");
+  assert.equal(await page.locator("text=Sign and record").count(), 0);
 });
 
 await scenario("admin-adds-a-user", async (page) => {
