@@ -28,6 +28,10 @@ pub struct WitnessArgs {
     /// Where the witness keeps the last checkpoint it saw ("size root").
     #[arg(long, value_name = "FILE")]
     state: PathBuf,
+    /// Keep watching: check the log every SECONDS and cosign each new
+    /// checkpoint; stop only on an alarm (exit 1).
+    #[arg(long, value_name = "SECONDS")]
+    every: Option<u64>,
 }
 
 fn fetch(url: &str) -> Result<String, CliError> {
@@ -49,10 +53,31 @@ pub fn run(args: WitnessArgs) -> Result<(), CliError> {
         .log_vkey
         .parse()
         .map_err(|e| usage(format!("--log-vkey: {e}")))?;
+    let Some(every) = args.every else {
+        return watch_once(&args, &key, &log_vkey);
+    };
+    loop {
+        match watch_once(&args, &key, &log_vkey) {
+            // The server may be down for a while: say so, keep watching.
+            Err(CliError::Usage(trouble)) => eprintln!("warning: {trouble}"),
+            Err(alarm) => return Err(alarm),
+            Ok(()) => {}
+        }
+        std::thread::sleep(std::time::Duration::from_secs(every.max(1)));
+    }
+}
+
+/// Checks the served checkpoint against the last one seen and cosigns it if
+/// it is new.
+fn watch_once(
+    args: &WitnessArgs,
+    key: &tlog::SignerKey,
+    log_vkey: &VerifierKey,
+) -> Result<(), CliError> {
     let server = args.server.trim_end_matches('/');
     let note = Note::parse(fetch(&format!("{server}/checkpoint"))?.as_bytes())
         .map_err(|e| alarm(format!("the served checkpoint is malformed ({e})")))?;
-    note.verify(std::slice::from_ref(&log_vkey)).map_err(|e| {
+    note.verify(std::slice::from_ref(log_vkey)).map_err(|e| {
         alarm(format!(
             "the served checkpoint is not signed by the log ({e})"
         ))
@@ -73,6 +98,10 @@ pub fn run(args: WitnessArgs) -> Result<(), CliError> {
                     args.state.display()
                 ))
             })?;
+        if checkpoint.tree_size == size && checkpoint.root_hash[..] == root[..] {
+            println!("checkpoint {size}: already cosigned, nothing new");
+            return Ok(());
+        }
         if checkpoint.tree_size < size {
             return Err(alarm(format!(
                 "ROLLBACK: the log shows size {} after {size}",

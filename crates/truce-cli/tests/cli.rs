@@ -432,24 +432,82 @@ fn a_witness_cosigns_through_the_server_and_alarms_on_a_split_view() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    ok(&[
-        "remark",
+    assert!(String::from_utf8_lossy(&first.stdout).contains("held beside checkpoint 2"));
+    // Served at once with the checkpoint, as C2SP cosigned notes are.
+    let served = ureq::get(&format!("{server}/checkpoint"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(served.contains("\u{2014} witness.test/w1 "), "{served}");
+    // Nothing new: a watching witness does not cosign again.
+    let again = witness(&state);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already cosigned, nothing new"));
+    // Appends through the server record the held cosignatures first.
+    let token = ok(&[
+        "token",
+        "add",
         "--data",
         path(&data),
-        "--subject",
-        "s",
-        "--text",
-        "t",
+        "--actor",
+        "intermediary",
+        "--roles",
+        "editor",
     ]);
+    let remark = temp.path().join("remark.json");
+    std::fs::write(
+        &remark,
+        r#"{"kind":"remark_recorded","subject":"s","text":"t"}"#,
+    )
+    .unwrap();
+    let remark_through_server = || {
+        ok(&[
+            "submit",
+            "--server",
+            &server,
+            "--token",
+            token.trim(),
+            "--event",
+            path(&remark),
+        ])
+    };
+    remark_through_server();
     let second = witness(&state);
     assert!(
         second.status.success(),
         "{}",
         String::from_utf8_lossy(&second.stderr)
     );
-    // Both cosignatures are on the log, as entries that verify.
+    remark_through_server();
+    // A watching witness cosigns each new checkpoint as it appears.
+    let seen = || std::fs::read_to_string(&state).unwrap();
+    let before = seen();
+    let watching = Serving(
+        Command::new(env!("CARGO_BIN_EXE_truce"))
+            .args([
+                "witness",
+                "--server",
+                &server,
+                "--key",
+                path(&key),
+                "--log-vkey",
+                &vkey,
+            ])
+            .args(["--state", path(&state), "--every", "1"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let moved = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        seen() != before
+    });
+    drop(watching);
+    assert!(moved, "the watching witness cosigned the new checkpoint");
+    remark_through_server();
+    // The three cosignatures are on the log, as entries that verify.
     let report = ok(&["verify", "--data", path(&data), "--vkey", &vkey]);
-    assert!(report.contains("2 cosignatures"), "{report}");
+    assert!(report.contains("3 cosignatures"), "{report}");
     let cosigned = ok(&["log", "checkpoint", "--data", path(&data), "--size", "2"]);
     assert_eq!(
         cosigned

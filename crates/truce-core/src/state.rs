@@ -510,41 +510,7 @@ impl LogState {
                 if !by_intermediary {
                     return reject("the intermediary records cosignatures");
                 }
-                if *tree_size == 0 || *tree_size > self.tree_size {
-                    return reject(format!("no checkpoint of size {tree_size} can exist yet"));
-                }
-                if self
-                    .cosignatures
-                    .contains_key(&(*tree_size, witness.clone()))
-                {
-                    return reject(format!("{witness} already cosigned checkpoint {tree_size}"));
-                }
-                let Some(cosigner) = self
-                    .actors
-                    .get(witness)
-                    .filter(|a| a.role == ActorRole::Witness)
-                else {
-                    return reject(format!("{witness} is not a registered witness"));
-                };
-                let root = tlog::checkpoint::decode_root(root_hash)
-                    .map_err(|e| Rejection(format!("root_hash: {e}")))?;
-                let origin = self.origin.as_deref().unwrap_or_default();
-                let note = tlog::Note {
-                    text: tlog::Checkpoint::new(origin, *tree_size, root).to_text(),
-                    signatures: vec![
-                        tlog::NoteSignature::from_line(signature_line)
-                            .map_err(|e| Rejection(format!("signature_line: {e}")))?,
-                    ],
-                };
-                let keys: Vec<VerifierKey> = cosigner
-                    .keys
-                    .iter()
-                    .filter(|k| k.valid_until.is_none())
-                    .map(|k| k.vkey.clone())
-                    .collect();
-                note.verify(&keys)
-                    .map(|_| ())
-                    .map_err(|e| Rejection(format!("cosignature by {witness}: {e}")))
+                self.check_cosignature(*tree_size, root_hash, witness, signature_line)
             }
             Event::RoundRecorded(round) => {
                 self.negotiation
@@ -641,6 +607,54 @@ impl LogState {
                 Ok(())
             }
         }
+    }
+
+    /// Whether `signature_line` is `witness`'s valid cosignature of the
+    /// checkpoint (this log's origin, `tree_size`, `root_hash` in base64),
+    /// not yet recorded: the rule of a `checkpoint_cosigned` event, also
+    /// asked by a server that holds fresh cosignatures before recording them.
+    pub fn check_cosignature(
+        &self,
+        tree_size: u64,
+        root_hash: &str,
+        witness: &ActorId,
+        signature_line: &str,
+    ) -> Result<(), Rejection> {
+        if tree_size == 0 || tree_size > self.tree_size {
+            return reject(format!("no checkpoint of size {tree_size} can exist yet"));
+        }
+        if self
+            .cosignatures
+            .contains_key(&(tree_size, witness.clone()))
+        {
+            return reject(format!("{witness} already cosigned checkpoint {tree_size}"));
+        }
+        let Some(cosigner) = self
+            .actors
+            .get(witness)
+            .filter(|a| a.role == ActorRole::Witness)
+        else {
+            return reject(format!("{witness} is not a registered witness"));
+        };
+        let root = tlog::checkpoint::decode_root(root_hash)
+            .map_err(|e| Rejection(format!("root_hash: {e}")))?;
+        let origin = self.origin.as_deref().unwrap_or_default();
+        let note = tlog::Note {
+            text: tlog::Checkpoint::new(origin, tree_size, root).to_text(),
+            signatures: vec![
+                tlog::NoteSignature::from_line(signature_line)
+                    .map_err(|e| Rejection(format!("signature_line: {e}")))?,
+            ],
+        };
+        let keys: Vec<VerifierKey> = cosigner
+            .keys
+            .iter()
+            .filter(|k| k.valid_until.is_none())
+            .map(|k| k.vkey.clone())
+            .collect();
+        note.verify(&keys)
+            .map(|_| ())
+            .map_err(|e| Rejection(format!("cosignature by {witness}: {e}")))
     }
 
     /// Key events are signed by the actor itself or by the intermediary.

@@ -133,6 +133,9 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 pub struct Access {
     path: PathBuf,
     file: AccessFile,
+    /// When the file was last read or written, to notice changes made by
+    /// `truce user add` while a server runs.
+    modified: Option<std::time::SystemTime>,
 }
 
 /// A user as an admin sees it: never the hash.
@@ -147,19 +150,39 @@ impl Access {
     /// Reads `DIR/keys/access.json`; a directory without one has no users.
     pub fn open(dir: &Path) -> Result<Access, AccessError> {
         let path = dir.join(truce_ledger::KEYS_DIR).join(ACCESS_FILE);
+        let modified = modified_time(&path);
         let file = match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text)
                 .map_err(|e| AccessError(format!("{}: line {}: {e}", path.display(), e.line())))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => AccessFile::default(),
             Err(e) => return Err(AccessError(format!("{}: {e}", path.display()))),
         };
-        Ok(Access { path, file })
+        Ok(Access {
+            path,
+            file,
+            modified,
+        })
     }
 
-    pub fn save(&self) -> Result<(), AccessError> {
+    /// Reads the file again if another process changed it since.
+    pub fn refresh(&mut self) -> Result<(), AccessError> {
+        if modified_time(&self.path) != self.modified {
+            let dir = self
+                .path
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("."));
+            *self = Access::open(dir)?;
+        }
+        Ok(())
+    }
+
+    pub fn save(&mut self) -> Result<(), AccessError> {
         let text = serde_json::to_string_pretty(&self.file).expect("access file serialises");
         write_private(&self.path, text.as_bytes())
-            .map_err(|e| AccessError(format!("{}: {e}", self.path.display())))
+            .map_err(|e| AccessError(format!("{}: {e}", self.path.display())))?;
+        self.modified = modified_time(&self.path);
+        Ok(())
     }
 
     /// Adds a user (or replaces its password and roles). The actor must be
@@ -254,6 +277,10 @@ impl Access {
 /// An argon2id hash of a random password nobody knows, verified against
 /// when the user does not exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YnxzCaXB1VlNW5vXm1TObK/MmXjb0cEDYjNmVW45Xb8";
+
+fn modified_time(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
 
 fn check_grant(log: &LogState, grant: &Grant) -> Result<(), AccessError> {
     match log.actor(&grant.actor) {

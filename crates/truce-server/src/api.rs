@@ -15,7 +15,7 @@ use tlog::tile::TileRef;
 use truce_core::Reader;
 use truce_core::negotiation::TermRef;
 use truce_ledger::matching::review_queue;
-use truce_ledger::{LedgerError, read_tile};
+use truce_ledger::read_tile;
 
 use crate::{AppError, AppState, Caller, Role, base64_of};
 
@@ -66,7 +66,9 @@ async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
 
 #[utoipa::path(get, path = "/checkpoint", tag = "tlog-tiles", responses((status = 200, description = "The latest checkpoint (C2SP signed note) with its cosignatures", content_type = "text/plain")))]
 async fn checkpoint(State(state): State<Arc<AppState>>) -> Result<Response, AppError> {
-    let (_, note) = state.ledger()?.view().checkpoint(None)?;
+    let (checkpoint, mut note) = state.ledger()?.view().checkpoint(None)?;
+    note.signatures
+        .extend(state.held_signatures(checkpoint.tree_size, &base64_of(&checkpoint.root_hash)));
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -278,12 +280,13 @@ async fn consistency(
 
 /// A witness submits its cosignature of a checkpoint: `size N` on the
 /// first line, the note signature line on the second. Like tlog-witness,
-/// the signature is the only authentication; the log records it as a
-/// `checkpoint_cosigned` event, whose rules check it against the witness's
-/// registered key.
+/// the signature is the only authentication, checked by the rules of a
+/// `checkpoint_cosigned` event against the witness's registered key. It is
+/// served with `/checkpoint` at once and recorded as that event just before
+/// the next append (see `AppState::held_cosignatures`).
 #[utoipa::path(post, path = "/api/cosignatures", tag = "tlog-tiles",
     request_body(content = String, content_type = "text/plain", description = "size N, then the cosignature line"),
-    responses((status = 200, description = "Recorded"), (status = 403, description = "Not a valid cosignature by a registered witness"),
+    responses((status = 200, description = "Held beside the checkpoint, served with /checkpoint, recorded on the log with the next append"), (status = 403, description = "Not a valid cosignature by a registered witness"),
               (status = 404, description = "No checkpoint of that size")))]
 async fn cosignature(
     State(state): State<Arc<AppState>>,
@@ -300,7 +303,7 @@ async fn cosignature(
         .ok_or_else(|| AppError::BadRequest("second line: the cosignature".to_owned()))?;
     let signature =
         tlog::NoteSignature::from_line(line).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let mut ledger = state.ledger()?;
+    let ledger = state.ledger()?;
     let (checkpoint, _) = ledger
         .view()
         .checkpoint(Some(size))
@@ -324,20 +327,12 @@ async fn cosignature(
         witness,
         signature_line: line.trim_end().to_owned(),
     };
-    let submission = ledger.submission(
-        &state.intermediary,
-        &state.intermediary_key,
-        &event,
-        truce_core::Visibility::Public,
-    );
-    let index = ledger.append_one(submission).map_err(|e| match e {
-        LedgerError::Rejected(why) => {
-            tracing::warn!(reason = %why, "cosignature refused");
-            AppError::Forbidden
-        }
-        other => other.into(),
-    })?;
-    Ok(format!("recorded at entry {index}\n").into_response())
+    let held = state.hold_cosignature(&ledger, event)?;
+    let answer = if held { "held" } else { "already held" };
+    Ok(format!(
+        "{answer} beside checkpoint {size} (served with /checkpoint; recorded on the log with the next append)\n"
+    )
+    .into_response())
 }
 
 /// The log's registry, public: who may sign, with which keys, and the
@@ -398,10 +393,7 @@ async fn submit(
         signed: body.signed,
         payload: body.payload.into_bytes(),
     };
-    let index = ledger.append_one(submission).map_err(|e| match e {
-        LedgerError::Rejected(why) => AppError::Refused(why.0),
-        other => other.into(),
-    })?;
+    let index = state.append(&mut ledger, |_| submission)?;
     Ok(axum::Json(json!({"index": index})).into_response())
 }
 

@@ -656,6 +656,10 @@ async fn log(
         (checkpoint, note, entries)
     };
     let verification = state.verification();
+    let held = state.held_signatures(
+        checkpoint.tree_size,
+        &crate::base64_of(&checkpoint.root_hash),
+    );
     let cosignatures: Vec<_> = known.cosignatures().iter().rev().take(20).collect();
     let oldest = entries.last().map(|e| e.index);
     let body = html! {
@@ -681,7 +685,11 @@ async fn log(
         }
         section {
             h2 { "Cosignatures by witnesses" }
-            @if cosignatures.is_empty() { p.muted { "No witness has cosigned a checkpoint yet." } }
+            @if !held.is_empty() {
+                p { "The latest checkpoint is cosigned by " strong { (held.iter().map(|s| s.key_name.as_str()).collect::<Vec<_>>().join(", ")) }
+                    " (served with it now; recorded on the log with the next append)." }
+            }
+            @if cosignatures.is_empty() { p.muted { "No cosignature is recorded on the log yet." } }
             @else { table {
                 thead { tr { th { "Checkpoint size" } th { "Witness" } th { "Root" } th { "Recorded in" } } }
                 tbody { @for ((size, witness), c) in &cosignatures { tr {

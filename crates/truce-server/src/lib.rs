@@ -59,6 +59,12 @@ pub struct AppState {
     ledger: Mutex<Ledger>,
     /// Reader states by reader, extended with each new entry.
     states: Mutex<BTreeMap<String, Arc<LogState>>>,
+    /// Witnesses' cosignatures of the latest checkpoints, served with
+    /// `/checkpoint` at once and recorded on the log (as
+    /// `checkpoint_cosigned` events) just before the next append: recording
+    /// each at once would grow the log, so a watching witness would never
+    /// find a checkpoint it had already cosigned.
+    held_cosignatures: Mutex<Vec<truce_core::Event>>,
 }
 
 impl AppState {
@@ -109,6 +115,7 @@ impl AppState {
             intermediary_key,
             ledger: Mutex::new(ledger),
             states: Mutex::new(BTreeMap::new()),
+            held_cosignatures: Mutex::new(Vec::new()),
         }))
     }
 
@@ -152,13 +159,14 @@ impl AppState {
                 return None;
             }
         }
-        let grant = self
-            .access
-            .lock()
-            .expect("access lock")
-            .clone()
-            .login(user, password)
-            .cloned();
+        let access = {
+            let mut access = self.access.lock().expect("access lock");
+            if let Err(e) = access.refresh() {
+                tracing::error!(error = %e, "access file unreadable");
+            }
+            access.clone()
+        };
+        let grant = access.login(user, password).cloned();
         let mut failed = self.failed_logins.lock().expect("logins lock");
         match &grant {
             Some(_) => {
@@ -200,13 +208,98 @@ impl AppState {
                 AppError::Conflict(format!("the server does not hold {actor}'s key"))
             })?
         };
-        let submission = ledger.submission(actor, &key, event, visibility);
-        ledger.append_one(submission).map_err(|e| match e {
+        self.append(&mut ledger, |ledger| {
+            ledger.submission(actor, &key, event, visibility)
+        })
+    }
+
+    /// Appends one submission, made once the held cosignatures are on the
+    /// log (so a submission the server signs gets the next sequence number).
+    fn append(
+        &self,
+        ledger: &mut Ledger,
+        make: impl FnOnce(&Ledger) -> truce_ledger::Submission,
+    ) -> Result<u64, AppError> {
+        self.record_held_cosignatures(ledger)?;
+        ledger.append_one(make(ledger)).map_err(|e| match e {
             LedgerError::Rejected(why) => AppError::Refused(why.0),
             other => other.into(),
         })
     }
 
+    /// Holds a witness's cosignature of a checkpoint, once the log's rules
+    /// accept it; false if the same cosignature is already held.
+    fn hold_cosignature(
+        &self,
+        ledger: &Ledger,
+        event: truce_core::Event,
+    ) -> Result<bool, AppError> {
+        let truce_core::Event::CheckpointCosigned {
+            tree_size,
+            root_hash,
+            witness,
+            signature_line,
+        } = &event
+        else {
+            return Err(AppError::Internal("not a cosignature".to_owned()));
+        };
+        ledger
+            .state()
+            .check_cosignature(*tree_size, root_hash, witness, signature_line)
+            .map_err(|why| {
+                tracing::warn!(reason = %why, "cosignature refused");
+                AppError::Forbidden
+            })?;
+        let mut held = self.held_cosignatures.lock().expect("held lock");
+        if held.contains(&event) {
+            return Ok(false);
+        }
+        held.push(event);
+        Ok(true)
+    }
+
+    /// The held cosignatures of the checkpoint of `size`, as note signatures.
+    fn held_signatures(&self, size: u64, root_hash: &str) -> Vec<tlog::NoteSignature> {
+        self.held_cosignatures
+            .lock()
+            .expect("held lock")
+            .iter()
+            .filter_map(|event| match event {
+                truce_core::Event::CheckpointCosigned {
+                    tree_size,
+                    root_hash: root,
+                    signature_line,
+                    ..
+                } if *tree_size == size && root == root_hash => {
+                    tlog::NoteSignature::from_line(signature_line).ok()
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Records the held cosignatures, each signed by the intermediary; one
+    /// the rules now refuse (its witness's key was revoked meanwhile, say)
+    /// is dropped with a warning.
+    fn record_held_cosignatures(&self, ledger: &mut Ledger) -> Result<(), AppError> {
+        let held = std::mem::take(&mut *self.held_cosignatures.lock().expect("held lock"));
+        for event in held {
+            let submission = ledger.submission(
+                &self.intermediary,
+                &self.intermediary_key,
+                &event,
+                truce_core::Visibility::Public,
+            );
+            match ledger.append_one(submission) {
+                Ok(_) => {}
+                Err(LedgerError::Rejected(why)) => {
+                    tracing::warn!(reason = %why, "held cosignature dropped");
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(())
+    }
     fn reader_for(&self, grant: &Grant) -> Reader {
         if grant.actor == self.intermediary {
             Reader::Intermediary
@@ -247,13 +340,17 @@ impl AppState {
                 .ok()
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .ok_or(AppError::Unauthorized)?;
-            let grant = self
-                .access
-                .lock()
-                .expect("access lock")
-                .token(secret)
-                .cloned()
-                .ok_or(AppError::Unauthorized)?;
+            let grant = {
+                let mut access = self.access.lock().expect("access lock");
+                if access.token(secret).is_none() {
+                    // Perhaps made by `truce token add` since the file was read.
+                    access.refresh().map_err(|e| AppError::Internal(e.0))?;
+                }
+                access
+                    .token(secret)
+                    .cloned()
+                    .ok_or(AppError::Unauthorized)?
+            };
             return Ok(Caller {
                 reader: self.reader_for(&grant),
                 grant: Some(grant),
