@@ -48,27 +48,45 @@ pub fn submit(args: SubmitArgs) -> Result<(), CliError> {
             e.column()
         ))
     })?;
-    let (route, body) = match (&args.actor, &args.key) {
-        (Some(actor), Some(key)) => {
-            let actor = actor_id(actor)?;
-            let key = read_key_file(key)?;
-            let body = signed_submission(server, &actor, &key, &event, visibility)?;
-            ("submissions", body)
-        }
-        _ => (
+    let own_key = match (&args.actor, &args.key) {
+        (Some(actor), Some(key)) => Some((actor_id(actor)?, read_key_file(key)?)),
+        _ => None,
+    };
+    let index = send(server, &args.token, own_key.as_ref(), &event, visibility)?;
+    println!("entry {index}: {} recorded", event.kind());
+    Ok(())
+}
+
+/// Sends `event` to the server: signed here with `own_key`, or for the
+/// server to sign with the key it holds for the token's actor. Returns its
+/// entry index.
+pub fn send(
+    server: &str,
+    token: &str,
+    own_key: Option<&(truce_core::ActorId, tlog::SignerKey)>,
+    event: &Event,
+    visibility: truce_core::Visibility,
+) -> Result<u64, CliError> {
+    let (route, body) = match own_key {
+        Some((actor, key)) => (
+            "submissions",
+            signed_submission(server, actor, key, event, visibility)?,
+        ),
+        None => (
             "events",
             serde_json::json!({"event": event, "visibility": visibility}),
         ),
     };
     let response = ureq::post(&format!("{server}/api/{route}"))
-        .set("Authorization", &format!("Bearer {}", args.token))
+        .set("Authorization", &format!("Bearer {token}"))
         .send_json(body);
     match response {
         Ok(response) => {
             let answer: serde_json::Value =
                 response.into_json().map_err(|e| usage(e.to_string()))?;
-            println!("entry {}: {} recorded", answer["index"], event.kind());
-            Ok(())
+            answer["index"]
+                .as_u64()
+                .ok_or_else(|| usage(format!("{server}: no entry index in the answer")))
         }
         Err(ureq::Error::Status(status, response)) => {
             let answer: serde_json::Value = response.into_json().unwrap_or_default();

@@ -36,6 +36,42 @@ pub struct DataDir {
     pub data: PathBuf,
 }
 
+/// Where a recording goes: a local data directory, or a truce server with
+/// the CLI as its client (`--server URL --token T`). Through a server, an
+/// actor with `--as`/`--key` signs here and the server appends; without a
+/// key the server signs with the key it holds for the token's actor.
+#[derive(clap::Args)]
+pub struct Destination {
+    /// The data directory holding the log (truce.db and keys/).
+    #[arg(long, value_name = "DIR", required_unless_present = "server")]
+    pub data: Option<PathBuf>,
+    /// A truce server to record through instead of a data directory.
+    #[arg(long, value_name = "URL", conflicts_with = "data", requires = "token")]
+    pub server: Option<String>,
+    /// Your API token on that server.
+    #[arg(long, env = "TRUCE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// An open destination.
+pub enum Target {
+    Local(Box<Ledger>),
+    Remote { server: String, token: String },
+}
+
+impl Destination {
+    pub fn open(&self) -> Result<Target, CliError> {
+        match (&self.data, &self.server, &self.token) {
+            (Some(data), None, _) => Ok(Target::Local(Box::new(open(data)?))),
+            (None, Some(server), Some(token)) => Ok(Target::Remote {
+                server: server.trim_end_matches('/').to_owned(),
+                token: token.clone(),
+            }),
+            _ => Err(usage("give --data DIR, or --server URL with --token")),
+        }
+    }
+}
+
 /// Who signs an event: the intermediary by default, with its key file
 /// from the data directory.
 #[derive(clap::Args)]
@@ -90,7 +126,7 @@ enum Command {
     /// Record a free-text remark.
     Remark {
         #[command(flatten)]
-        data: DataDir,
+        destination: Destination,
         #[command(flatten)]
         signer: Signer,
         #[arg(long)]
@@ -392,6 +428,28 @@ fn record(
     Ok(())
 }
 
+/// Records `event` at `target`: appended here, or sent to the server.
+pub(crate) fn record_at(
+    target: &mut Target,
+    signer: &Signer,
+    event: Event,
+    visibility: Visibility,
+) -> Result<(), CliError> {
+    match target {
+        Target::Local(ledger) => record(ledger, signer, event, visibility),
+        Target::Remote { server, token } => {
+            let own_key = match (&signer.actor, &signer.key) {
+                (Some(actor), Some(key)) => Some((actor_id(actor)?, read_key_file(key)?)),
+                (_, None) => None,
+                (None, Some(_)) => return Err(usage("--key goes with --as ACTOR")),
+            };
+            let index = client::send(server, token, own_key.as_ref(), &event, visibility)?;
+            println!("entry {index}: {} recorded", event.kind());
+            Ok(())
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<(), CliError> {
     let intermediary = Signer {
         actor: None,
@@ -509,16 +567,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
             record(&mut ledger, &signer, event, Visibility::Public)?;
         }
         Command::Remark {
-            data,
+            destination,
             signer,
             subject,
             text,
             visibility,
         } => {
-            let mut ledger = open(&data.data)?;
+            let mut target = destination.open()?;
             let visibility = parse_visibility(&visibility)?;
-            record(
-                &mut ledger,
+            record_at(
+                &mut target,
                 &signer,
                 Event::RemarkRecorded { subject, text },
                 visibility,

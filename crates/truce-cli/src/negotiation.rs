@@ -12,7 +12,7 @@ use truce_ledger::keys::read_key_file;
 use truce_ledger::records::{KeyRing, RecordSet, import};
 use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR, LogView};
 
-use crate::{CliError, DataDir, Signer, actor_id, open, record, usage};
+use crate::{CliError, DataDir, Destination, Signer, actor_id, open, record_at, usage};
 
 #[derive(Args)]
 pub struct Listing {
@@ -26,7 +26,7 @@ pub struct Listing {
 #[derive(Args)]
 pub struct PositionArgs {
     #[command(flatten)]
-    pub data: DataDir,
+    pub destination: Destination,
     #[command(flatten)]
     pub signer: Signer,
     /// DOCUMENT#TERM
@@ -50,7 +50,7 @@ pub struct PositionArgs {
 #[derive(Args)]
 pub struct ClaimArgs {
     #[command(flatten)]
-    pub data: DataDir,
+    pub destination: Destination,
     #[command(flatten)]
     pub signer: Signer,
     /// A news source's name: the intermediary records its claim.
@@ -376,7 +376,7 @@ pub fn claims(args: Listing, term: Option<String>) -> Result<(), CliError> {
 }
 
 pub fn record_position(args: PositionArgs) -> Result<(), CliError> {
-    let mut ledger = open(&args.data.data)?;
+    let mut target = args.destination.open()?;
     let stance = match (args.stance.as_str(), &args.counter) {
         ("proposed", None) => Stance::Proposed,
         ("accepted", None) => Stance::Accepted,
@@ -410,8 +410,8 @@ pub fn record_position(args: PositionArgs) -> Result<(), CliError> {
         source_document: args.source_document,
         note: args.note,
     };
-    record(
-        &mut ledger,
+    record_at(
+        &mut target,
         &args.signer,
         Event::PositionTaken(position),
         Visibility::Public,
@@ -419,7 +419,7 @@ pub fn record_position(args: PositionArgs) -> Result<(), CliError> {
 }
 
 pub fn record_claim(args: ClaimArgs) -> Result<(), CliError> {
-    let mut ledger = open(&args.data.data)?;
+    let mut target = args.destination.open()?;
     let claimant = match (&args.source_name, &args.signer.actor) {
         (Some(name), _) => Claimant::Source { name: name.clone() },
         (None, Some(actor)) => Claimant::Party {
@@ -442,8 +442,8 @@ pub fn record_claim(args: ClaimArgs) -> Result<(), CliError> {
         note: args.note,
         handed_over_by: args.handed_over_by.as_deref().map(actor_id).transpose()?,
     };
-    record(
-        &mut ledger,
+    record_at(
+        &mut target,
         &args.signer,
         Event::ClaimRecorded(claim),
         Visibility::Public,

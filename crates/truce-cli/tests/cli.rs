@@ -25,6 +25,22 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `truce token add`: a new API token of `actor` with `roles`.
+fn add_token(data: &Path, actor: &str, roles: &str) -> String {
+    ok(&[
+        "token",
+        "add",
+        "--data",
+        path(data),
+        "--actor",
+        actor,
+        "--roles",
+        roles,
+    ])
+    .trim()
+    .to_owned()
+}
+
 #[test]
 fn a_party_technician_checks_the_log_offline() {
     let temp = tempfile::tempdir().unwrap();
@@ -444,16 +460,7 @@ fn a_witness_cosigns_through_the_server_and_alarms_on_a_split_view() {
     let again = witness(&state);
     assert!(String::from_utf8_lossy(&again.stdout).contains("already cosigned, nothing new"));
     // Appends through the server record the held cosignatures first.
-    let token = ok(&[
-        "token",
-        "add",
-        "--data",
-        path(&data),
-        "--actor",
-        "intermediary",
-        "--roles",
-        "editor",
-    ]);
+    let token = add_token(&data, "intermediary", "editor");
     let remark = temp.path().join("remark.json");
     std::fs::write(
         &remark,
@@ -466,7 +473,7 @@ fn a_witness_cosigns_through_the_server_and_alarms_on_a_split_view() {
             "--server",
             &server,
             "--token",
-            token.trim(),
+            &token,
             "--event",
             path(&remark),
         ])
@@ -587,20 +594,7 @@ fn a_party_signs_on_its_own_machine_and_submits_through_the_server() {
         "--out",
         path(&other),
     ]);
-    let token_of = |actor: &str, roles: &str| {
-        ok(&[
-            "token",
-            "add",
-            "--data",
-            path(&data),
-            "--actor",
-            actor,
-            "--roles",
-            roles,
-        ])
-        .trim()
-        .to_owned()
-    };
+    let token_of = |actor: &str, roles: &str| add_token(&data, actor, roles);
     let (viewer_token, editor_token, intermediary_token) = (
         token_of("ua", "viewer"),
         token_of("ua", "editor"),
@@ -672,5 +666,100 @@ fn a_party_signs_on_its_own_machine_and_submits_through_the_server() {
         entry.contains("actor        ua") && entry.contains("received as listed"),
         "{entry}"
     );
+    ok(&["verify", "--data", path(&data)]);
+}
+
+/// The recording commands work through a server as well as on a data
+/// directory: signed here with `--key`, or by the server with the key the
+/// party declared it holds; the party's role decides what it may record.
+#[test]
+fn recording_commands_work_through_a_server() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    ok(&["scenario", "load", "istanbul-2025", "--data", path(&data)]);
+    let token = |roles: &str| add_token(&data, "ua", roles);
+    let (editor, signer) = (token("editor"), token("signer"));
+    let (_server, server) = serve(&data);
+    let position = |token: &str| {
+        truce(&[
+            "position",
+            "--server",
+            &server,
+            "--token",
+            token,
+            "--as",
+            "ua",
+            "--term",
+            "ru-memorandum-2025-06#ceasefire-options",
+            "--stance",
+            "rejected",
+            "--date",
+            "2025-07-01",
+            "--note",
+            "through the server",
+        ])
+    };
+    // A position is a commitment: the editor may not take it, the signer may.
+    let refused = position(&editor);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("refused (403)"));
+    let taken = position(&signer);
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    // A claim is a record of fact: the editor may, signed here with ua's own key.
+    let key = data.join("keys/ua.key");
+    ok(&[
+        "claim",
+        "--server",
+        &server,
+        "--token",
+        &editor,
+        "--as",
+        "ua",
+        "--key",
+        path(&key),
+        "--id",
+        "ua-claim-cli",
+        "--date",
+        "2025-07-02",
+        "--measure",
+        "prisoners returned",
+        "--figure",
+        "1000",
+        "--source",
+        "CLI test",
+    ]);
+    let positions = ok(&[
+        "positions",
+        "--data",
+        path(&data),
+        "--term",
+        "ru-memorandum-2025-06#ceasefire-options",
+    ]);
+    assert!(positions.contains("through the server"), "{positions}");
+    let claims = ok(&["claims", "--data", path(&data)]);
+    assert!(
+        claims
+            .lines()
+            .any(|l| l.contains("prisoners returned ") && l.contains("2025-07-02")),
+        "{claims}"
+    );
+    // Either --data or --server, not both.
+    let both = truce(&[
+        "remark",
+        "--data",
+        path(&data),
+        "--server",
+        &server,
+        "--token",
+        &editor,
+        "--subject",
+        "s",
+        "--text",
+        "t",
+    ]);
+    assert_eq!(both.status.code(), Some(2));
     ok(&["verify", "--data", path(&data)]);
 }
