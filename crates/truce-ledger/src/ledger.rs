@@ -288,11 +288,25 @@ impl Ledger {
         event: &Event,
         visibility: Visibility,
     ) -> Submission {
+        let seq = self.view.state.next_seq(actor);
+        self.numbered_submission(actor, key, event, visibility, seq)
+    }
+
+    /// `actor`'s signed statement of `event` with sequence number `seq`: for
+    /// a batch holding several statements of one actor.
+    pub fn numbered_submission(
+        &self,
+        actor: &ActorId,
+        key: &SignerKey,
+        event: &Event,
+        visibility: Visibility,
+        seq: u64,
+    ) -> Submission {
         let (statement, payload) = Statement::for_event(
             &self.view.meta.origin,
             actor,
             key,
-            self.view.state.next_seq(actor),
+            seq,
             event,
             visibility,
             now_ms(),

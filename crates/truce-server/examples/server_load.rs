@@ -1,8 +1,10 @@
 //! A bounded load run on loopback (not a test): loads the Istanbul scenario,
 //! serves it in-process, and measures requests per second and p99 latency
 //! for reads (a reader-scoped progress query) and for appends (client-signed
-//! submissions), each beside a baseline: an axum route that returns a
-//! constant on the same server and clients (the framework's ceiling).
+//! submissions from one client; server-signed events from one and from
+//! several clients, which share transactions), each beside a baseline: an
+//! axum route that returns a constant on the same server and clients (the
+//! framework's ceiling).
 //!
 //!     cargo run --release -p truce-server --example server_load -- [SECONDS] [CLIENTS]
 
@@ -164,6 +166,29 @@ fn main() {
         append_p50.as_secs_f64() * 1e3,
         append_p99.as_secs_f64() * 1e3,
         append_rate / baseline_one
+    );
+    // Appends the server signs with ua's key (POST /api/events), from
+    // several clients at once: they share transactions (group commit).
+    let record = |n| {
+        let body = serde_json::json!({
+            "event": {"kind": "remark_recorded", "subject": "load", "text": format!("server-signed {n}")},
+            "visibility": {"party": "ua"},
+        });
+        ureq::post(&format!("{base}/api/events"))
+            .set("Authorization", &format!("Bearer {ua_token}"))
+            .send_json(body)
+            .expect("appended");
+    };
+    let (one_rate, _, one_p99) = drive(1, seconds, record);
+    let (many_rate, many_p50, many_p99) = drive(clients, seconds, record);
+    println!(
+        "appends (server-signed): one client {one_rate:.0} req/s (p99 {:.1} ms); \
+         {clients} clients {many_rate:.0} req/s, p50 {:.1} ms, p99 {:.1} ms; \
+         baseline {clients} clients {baseline_rate:.0} req/s; truce/baseline = {:.3}",
+        one_p99.as_secs_f64() * 1e3,
+        many_p50.as_secs_f64() * 1e3,
+        many_p99.as_secs_f64() * 1e3,
+        many_rate / baseline_rate
     );
     let report = truce_ledger::verify_data_dir(&dir, None).expect("the log still verifies");
     println!(

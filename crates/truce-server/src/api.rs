@@ -388,12 +388,11 @@ async fn submit(
     if caller.acting_as(Role::needed_for(&statement.kind)) != Some(&statement.actor) {
         return Err(AppError::Forbidden);
     }
-    let mut ledger = state.ledger()?;
     let submission = truce_ledger::Submission {
         signed: body.signed,
         payload: body.payload.into_bytes(),
     };
-    let index = state.append(&mut ledger, |_| submission)?;
+    let index = crate::blocking(move || state.append(crate::Append::Signed(submission))).await?;
     Ok(axum::Json(json!({"index": index})).into_response())
 }
 
@@ -427,6 +426,7 @@ async fn record(
         .acting_as(Role::needed_for(body.event.kind()))
         .ok_or(AppError::Forbidden)?
         .clone();
-    let index = state.record_as(&actor, &body.event, body.visibility)?;
+    let index =
+        crate::blocking(move || state.record_as(&actor, &body.event, body.visibility)).await?;
     Ok(axum::Json(json!({"index": index})))
 }

@@ -566,7 +566,8 @@ async fn decide(
         explanation: candidate.explanation,
         verdict,
     });
-    state.record_as(&state.intermediary, &event, visibility)?;
+    let recorder = state.clone();
+    crate::blocking(move || recorder.record_as(&recorder.intermediary, &event, visibility)).await?;
     Ok(Redirect::to(&format!(
         "/review?sought={}&held={}",
         sought.list_id, held.list_id
@@ -616,7 +617,7 @@ async fn take_position(
         source_document: None,
         note: form.note,
     });
-    state.record_as(&party, &event, Visibility::Public)?;
+    crate::blocking(move || state.record_as(&party, &event, Visibility::Public)).await?;
     Ok(Redirect::to(&format!("/agreement?today={}", form.date)).into_response())
 }
 
@@ -839,9 +840,7 @@ async fn login(
     let checked = state.clone();
     let user = form.user.clone();
     // argon2 is slow on purpose: off the async workers.
-    let grant = tokio::task::spawn_blocking(move || checked.login(&user, &form.password))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let grant = crate::blocking(move || Ok(checked.login(&user, &form.password))).await?;
     let Some(grant) = grant else {
         return Ok((
             StatusCode::UNAUTHORIZED,

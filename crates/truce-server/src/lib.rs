@@ -65,6 +65,24 @@ pub struct AppState {
     /// each at once would grow the log, so a watching witness would never
     /// find a checkpoint it had already cosigned.
     held_cosignatures: Mutex<Vec<truce_core::Event>>,
+    /// Appends waiting for the next group commit, with where to answer.
+    pending: Mutex<Vec<(Append, Answer)>>,
+}
+
+/// Where the group commit answers one append.
+type Answer = std::sync::mpsc::SyncSender<Result<u64, AppError>>;
+
+/// An append the server makes for a caller.
+enum Append {
+    /// A statement its actor signed elsewhere.
+    Signed(truce_ledger::Submission),
+    /// An event the server signs for `actor` with a key it holds.
+    ServerSigned {
+        actor: ActorId,
+        key: Box<tlog::SignerKey>,
+        event: truce_core::Event,
+        visibility: truce_core::Visibility,
+    },
 }
 
 impl AppState {
@@ -116,12 +134,18 @@ impl AppState {
             ledger: Mutex::new(ledger),
             states: Mutex::new(BTreeMap::new()),
             held_cosignatures: Mutex::new(Vec::new()),
+            pending: Mutex::new(Vec::new()),
         }))
     }
 
     /// The server's ledger, reopened if another process appended since.
     fn ledger(&self) -> Result<std::sync::MutexGuard<'_, Ledger>, AppError> {
         let mut ledger = self.ledger.lock().expect("ledger lock");
+        self.refresh(&mut ledger)?;
+        Ok(ledger)
+    }
+
+    fn refresh(&self, ledger: &mut Ledger) -> Result<(), AppError> {
         let stored = ledger
             .view()
             .store()
@@ -130,7 +154,7 @@ impl AppState {
         if stored != ledger.state().tree_size() {
             *ledger = Ledger::open(&self.dir, LedgerOptions::default())?;
         }
-        Ok(ledger)
+        Ok(())
     }
 
     fn verification(&self) -> String {
@@ -190,7 +214,7 @@ impl AppState {
         event: &truce_core::Event,
         visibility: truce_core::Visibility,
     ) -> Result<u64, AppError> {
-        let mut ledger = self.ledger()?;
+        let ledger = self.ledger()?;
         let key = if *actor == self.intermediary {
             self.intermediary_key.clone()
         } else {
@@ -208,23 +232,102 @@ impl AppState {
                 AppError::Conflict(format!("the server does not hold {actor}'s key"))
             })?
         };
-        self.append(&mut ledger, |ledger| {
-            ledger.submission(actor, &key, event, visibility)
+        drop(ledger);
+        self.append(Append::ServerSigned {
+            actor: actor.clone(),
+            key: Box::new(key),
+            event: event.clone(),
+            visibility,
         })
     }
 
-    /// Appends one submission, made once the held cosignatures are on the
-    /// log (so a submission the server signs gets the next sequence number).
-    fn append(
+    /// Appends one item, in one transaction with whatever else was queued
+    /// meanwhile (group commit): the caller that gets the ledger next
+    /// appends every queued item, its own among them, and answers each; a
+    /// caller whose item was appended by another just takes its answer.
+    fn append(&self, item: Append) -> Result<u64, AppError> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.pending
+            .lock()
+            .expect("pending lock")
+            .push((item, reply));
+        let mut ledger = self.ledger.lock().expect("ledger lock");
+        if let Ok(done) = answer.try_recv() {
+            return done;
+        }
+        let batch = std::mem::take(&mut *self.pending.lock().expect("pending lock"));
+        let (items, replies): (Vec<Append>, Vec<_>) = batch.into_iter().unzip();
+        match self.commit(&mut ledger, items) {
+            Ok(results) => {
+                for (result, reply) in results.into_iter().zip(replies) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                let (_, message) = e.status_and_message();
+                for reply in replies {
+                    let _ = reply.send(Err(AppError::Internal(message.clone())));
+                }
+            }
+        }
+        drop(ledger);
+        answer
+            .recv()
+            .unwrap_or_else(|_| Err(AppError::Internal("no answer".to_owned())))
+    }
+
+    /// Appends the held cosignatures and `items` as one batch; the answer
+    /// for each item, in order. Statements the server signs are numbered in
+    /// the order they stand in the batch.
+    fn commit(
         &self,
         ledger: &mut Ledger,
-        make: impl FnOnce(&Ledger) -> truce_ledger::Submission,
-    ) -> Result<u64, AppError> {
-        self.record_held_cosignatures(ledger)?;
-        ledger.append_one(make(ledger)).map_err(|e| match e {
-            LedgerError::Rejected(why) => AppError::Refused(why.0),
-            other => other.into(),
-        })
+        items: Vec<Append>,
+    ) -> Result<Vec<Result<u64, AppError>>, AppError> {
+        self.refresh(ledger)?;
+        let held = std::mem::take(&mut *self.held_cosignatures.lock().expect("held lock"));
+        let held_count = held.len();
+        let cosignatures = held.into_iter().map(|event| Append::ServerSigned {
+            actor: self.intermediary.clone(),
+            key: Box::new(self.intermediary_key.clone()),
+            event,
+            visibility: truce_core::Visibility::Public,
+        });
+        let all: Vec<Append> = cosignatures.chain(items).collect();
+        let mut next_seq: BTreeMap<ActorId, u64> = BTreeMap::new();
+        let submissions: Vec<truce_ledger::Submission> = all
+            .into_iter()
+            .map(|item| match item {
+                Append::Signed(submission) => submission,
+                Append::ServerSigned {
+                    actor,
+                    key,
+                    event,
+                    visibility,
+                } => {
+                    let seq = next_seq
+                        .entry(actor.clone())
+                        .or_insert_with(|| ledger.state().next_seq(&actor));
+                    let submission =
+                        ledger.numbered_submission(&actor, &key, &event, visibility, *seq);
+                    *seq += 1;
+                    submission
+                }
+            })
+            .collect();
+        let mut results = ledger.append(submissions)?;
+        // A held cosignature the rules now refuse (its witness's key was
+        // revoked meanwhile, say) is dropped with a warning.
+        for refused in results[..held_count]
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+        {
+            tracing::warn!(reason = %refused, "held cosignature dropped");
+        }
+        Ok(results
+            .drain(held_count..)
+            .map(|r| r.map_err(|why| AppError::Refused(why.0)))
+            .collect())
     }
 
     /// Holds a witness's cosignature of a checkpoint, once the log's rules
@@ -278,28 +381,6 @@ impl AppState {
             .collect()
     }
 
-    /// Records the held cosignatures, each signed by the intermediary; one
-    /// the rules now refuse (its witness's key was revoked meanwhile, say)
-    /// is dropped with a warning.
-    fn record_held_cosignatures(&self, ledger: &mut Ledger) -> Result<(), AppError> {
-        let held = std::mem::take(&mut *self.held_cosignatures.lock().expect("held lock"));
-        for event in held {
-            let submission = ledger.submission(
-                &self.intermediary,
-                &self.intermediary_key,
-                &event,
-                truce_core::Visibility::Public,
-            );
-            match ledger.append_one(submission) {
-                Ok(_) => {}
-                Err(LedgerError::Rejected(why)) => {
-                    tracing::warn!(reason = %why, "held cosignature dropped");
-                }
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Ok(())
-    }
     fn reader_for(&self, grant: &Grant) -> Reader {
         if grant.actor == self.intermediary {
             Reader::Intermediary
@@ -405,6 +486,15 @@ enum Verification {
         at: chrono::DateTime<chrono::Utc>,
     },
     Failed(String),
+}
+
+/// Runs `work` (an append, a password check) off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<&str> {

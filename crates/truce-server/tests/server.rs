@@ -507,3 +507,26 @@ async fn the_server_signs_with_a_party_key_it_holds_for_the_role_the_event_needs
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
+
+/// Concurrent appends share transactions (group commit); each gets its own
+/// entry, the server numbers a party's statements in order, and the log
+/// still verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_each_get_an_entry_and_the_log_verifies() {
+    let requests = (0..24).map(|i| {
+        let remark = serde_json::json!({"kind": "remark_recorded", "subject": "load", "text": format!("remark {i}")});
+        tokio::spawn(post_event("ua-editor", remark, serde_json::json!({"party": "ua"})))
+    });
+    let mut indices = Vec::new();
+    for request in requests {
+        let (status, body) = request.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        indices.push(answer["index"].as_u64().unwrap());
+    }
+    indices.sort();
+    indices.dedup();
+    assert_eq!(indices.len(), 24, "one entry each");
+    let report = truce_ledger::verify::verify_data_dir(data_dir(), None).unwrap();
+    assert!(report.tree_size > *indices.last().unwrap());
+}
