@@ -79,7 +79,6 @@ enum Append {
     /// An event the server signs for `actor` with a key it holds.
     ServerSigned {
         actor: ActorId,
-        key: Box<tlog::SignerKey>,
         event: truce_core::Event,
         visibility: truce_core::Visibility,
     },
@@ -214,31 +213,31 @@ impl AppState {
         event: &truce_core::Event,
         visibility: truce_core::Visibility,
     ) -> Result<u64, AppError> {
-        let ledger = self.ledger()?;
-        let key = if *actor == self.intermediary {
-            self.intermediary_key.clone()
-        } else {
-            let custody = ledger.state().actor(actor).map(|a| a.key_custody);
-            if custody != Some(truce_core::KeyCustody::Server) {
-                return Err(AppError::Conflict(format!(
-                    "{actor} signs its own statements: sign locally and POST /api/submissions"
-                )));
-            }
-            let path = self
-                .dir
-                .join(truce_ledger::KEYS_DIR)
-                .join(format!("{actor}.key"));
-            truce_ledger::keys::read_key_file(&path).map_err(|_| {
-                AppError::Conflict(format!("the server does not hold {actor}'s key"))
-            })?
-        };
-        drop(ledger);
         self.append(Append::ServerSigned {
             actor: actor.clone(),
-            key: Box::new(key),
             event: event.clone(),
             visibility,
         })
+    }
+
+    /// The key the server holds for `actor`, looked up when its batch is
+    /// committed, so a caller never waits for the ledger twice.
+    fn key_for(&self, ledger: &Ledger, actor: &ActorId) -> Result<tlog::SignerKey, AppError> {
+        if *actor == self.intermediary {
+            return Ok(self.intermediary_key.clone());
+        }
+        let custody = ledger.state().actor(actor).map(|a| a.key_custody);
+        if custody != Some(truce_core::KeyCustody::Server) {
+            return Err(AppError::Conflict(format!(
+                "{actor} signs its own statements: sign locally and POST /api/submissions"
+            )));
+        }
+        let path = self
+            .dir
+            .join(truce_ledger::KEYS_DIR)
+            .join(format!("{actor}.key"));
+        truce_ledger::keys::read_key_file(&path)
+            .map_err(|_| AppError::Conflict(format!("the server does not hold {actor}'s key")))
     }
 
     /// Appends one item, in one transaction with whatever else was queued
@@ -289,45 +288,55 @@ impl AppState {
         let held_count = held.len();
         let cosignatures = held.into_iter().map(|event| Append::ServerSigned {
             actor: self.intermediary.clone(),
-            key: Box::new(self.intermediary_key.clone()),
             event,
             visibility: truce_core::Visibility::Public,
         });
-        let all: Vec<Append> = cosignatures.chain(items).collect();
         let mut next_seq: BTreeMap<ActorId, u64> = BTreeMap::new();
-        let submissions: Vec<truce_ledger::Submission> = all
-            .into_iter()
+        // Each item becomes a submission, or stays the reason it cannot.
+        let prepared: Vec<Result<truce_ledger::Submission, AppError>> = cosignatures
+            .chain(items)
             .map(|item| match item {
-                Append::Signed(submission) => submission,
+                Append::Signed(submission) => Ok(submission),
                 Append::ServerSigned {
                     actor,
-                    key,
                     event,
                     visibility,
                 } => {
+                    let key = self.key_for(ledger, &actor)?;
                     let seq = next_seq
                         .entry(actor.clone())
                         .or_insert_with(|| ledger.state().next_seq(&actor));
                     let submission =
                         ledger.numbered_submission(&actor, &key, &event, visibility, *seq);
                     *seq += 1;
-                    submission
+                    Ok(submission)
                 }
             })
             .collect();
-        let mut results = ledger.append(submissions)?;
+        let submissions: Vec<truce_ledger::Submission> = prepared
+            .iter()
+            .filter_map(|p| p.as_ref().ok().cloned())
+            .collect();
+        let mut appended = ledger.append(submissions)?.into_iter();
+        let mut results: Vec<Result<u64, AppError>> = prepared
+            .into_iter()
+            .map(|p| {
+                p.and_then(|_| {
+                    appended
+                        .next()
+                        .expect("one result per submission")
+                        .map_err(|why| AppError::Refused(why.0))
+                })
+            })
+            .collect();
         // A held cosignature the rules now refuse (its witness's key was
         // revoked meanwhile, say) is dropped with a warning.
-        for refused in results[..held_count]
-            .iter()
-            .filter_map(|r| r.as_ref().err())
-        {
-            tracing::warn!(reason = %refused, "held cosignature dropped");
+        for result in &results[..held_count] {
+            if let Err(AppError::Refused(why)) = result {
+                tracing::warn!(reason = %why, "held cosignature dropped");
+            }
         }
-        Ok(results
-            .drain(held_count..)
-            .map(|r| r.map_err(|why| AppError::Refused(why.0)))
-            .collect())
+        Ok(results.drain(held_count..).collect())
     }
 
     /// Holds a witness's cosignature of a checkpoint, once the log's rules
