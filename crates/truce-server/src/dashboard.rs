@@ -229,12 +229,18 @@ async fn agreement(
         .today
         .unwrap_or_else(|| chrono::Utc::now().date_naive());
     let parties = known.parties();
+    let document_entry = |id: &str| {
+        negotiation
+            .documents()
+            .find(|d| d.value.document_id == id)
+            .map(|d| d.entry)
+    };
     let body = html! {
         section {
             h2 { "Response deadlines" }
             form method="get" { label { "As of " input type="date" name="today" value=(today); } " " button { "Show" } }
             table {
-                thead { tr { th { "Document" } th { "Term" } th { "Party" } th { "Due" } th { "Where it stands on " (today) } } }
+                thead { tr { th { "Document" } th { "Term" } th { "Party" } th { "Due" } th { "Where it stands on " (today) } th {} } }
                 tbody { @for d in negotiation.deadlines(today) {
                     tr {
                         td { (d.document_id) } td { (d.term_id.as_deref().unwrap_or("(whole document)")) }
@@ -244,6 +250,7 @@ async fn agreement(
                             DeadlineStatus::Due { days_left } => { span.badge.due { (days_left) " days left" } }
                             DeadlineStatus::Overdue { days } => { span.badge.overdue { "overdue by " (days) " days" } }
                         } }
+                        td { @if let Some(entry) = document_entry(&d.document_id) { (entry_link(entry)) } }
                     }
                 } }
             }
@@ -327,6 +334,12 @@ async fn agreement(
 async fn exchanges(State(state): State<Arc<AppState>>, caller: Caller) -> Page {
     let known = state.state_for(&caller.reader)?;
     let negotiation = known.negotiation();
+    let claim_entry = |id: &str| {
+        negotiation
+            .claims()
+            .find(|c| c.value.claim_id == id)
+            .map(|c| c.entry)
+    };
     let body = html! {
         @for (title, progress) in exchange_progress(&known) {
             section {
@@ -357,13 +370,14 @@ async fn exchanges(State(state): State<Arc<AppState>>, caller: Caller) -> Page {
                     h2 { "Each side's claims beside the record" }
                     (plots::claims_chart(&claims, &progress))
                     table {
-                        thead { tr { th { "Claimant" } th { "Date" } th { "Measure" } th.num { "Claimed" } th.num { "Recorded" } th.num { "Difference" } th { "Source" } } }
+                        thead { tr { th { "Claimant" } th { "Date" } th { "Measure" } th.num { "Claimed" } th.num { "Recorded" } th.num { "Difference" } th { "Source" } th {} } }
                         tbody { @for c in &claims { tr {
                             td { (c.claim.claimant.label()) } td { (c.claim.date) } td.small { (c.claim.measure) }
                             td.num { (fmt_count(c.claim.figure)) }
                             td.num { @if let Some(r) = c.recorded { (fmt_count(r)) } }
                             td.num { @if let Some(d) = c.difference() { @if d != 0 { span.badge.bad { (format!("{d:+}")) } } @else { span.badge.ok { "0" } } } }
                             td.small { (c.claim.source) }
+                            td { @if let Some(entry) = claim_entry(&c.claim.claim_id) { (entry_link(entry)) } }
                         } } }
                     }
                 }
