@@ -67,6 +67,8 @@ fn each_role_sees_what_it_may_in_a_real_browser() {
     runtime.spawn(async move { axum::serve(listener, app(state)).await.unwrap() });
 
     let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots");
+    // Only this run's pictures, so a stale FAILED-*.png cannot mislead.
+    let _ = std::fs::remove_dir_all(&screenshots);
     let output = Command::new("node")
         .arg(scripts.join("dashboard.mjs"))
         .env("TRUCE_URL", format!("http://{addr}"))
