@@ -750,6 +750,11 @@ impl ExchangeState {
 }
 
 impl ExchangeState {
+    /// Every discrepancy this reader's fold holds, with its entry.
+    pub fn discrepancies(&self) -> impl Iterator<Item = &(Discrepancy, u64)> {
+        self.discrepancies.values()
+    }
+
     pub fn matches(&self) -> impl Iterator<Item = &(MatchDecision, u64)> {
         self.matches.values()
     }

@@ -27,6 +27,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/rounds", get(rounds))
         .route("/api/terms", get(terms))
         .route("/api/claims", get(claims))
+        .route("/api/positions", get(positions))
+        .route("/api/deadlines", get(deadlines))
+        .route("/api/discrepancies", get(discrepancies))
+        .route("/api/entries/{index}", get(entry))
         .route("/api/exchanges/progress", get(progress))
         .route("/api/lists", get(lists))
         .route("/api/lists/{list_id}", get(list))
@@ -42,7 +46,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "truce", description = "A verifiable record of what parties to a peace agreement committed to and did"),
-    paths(checkpoint, tile, rounds, terms, claims, progress, lists, list, queue, consistency, cosignature, actors, submit, record),
+    paths(checkpoint, tile, rounds, terms, claims, positions, deadlines, discrepancies, entry, progress, lists, list, queue, consistency, cosignature, actors, submit, record),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -429,4 +433,104 @@ async fn record(
     let index =
         crate::blocking(move || state.record_as(&actor, &body.event, body.visibility)).await?;
     Ok(axum::Json(json!({"index": index})))
+}
+
+#[utoipa::path(get, path = "/api/positions", tag = "negotiation", responses((status = 200, description = "Each party's positions on each term, in the order recorded")), security((), ("bearer" = [])))]
+async fn positions(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json, AppError> {
+    let known = state.state_for(&caller.reader)?;
+    let positions: Vec<Value> = known
+        .negotiation()
+        .positions()
+        .iter()
+        .map(|p| json!({"entry": p.entry, "position": p.value}))
+        .collect();
+    Ok(axum::Json(json!(positions)))
+}
+
+#[derive(Deserialize)]
+struct TodayQuery {
+    /// YYYY-MM-DD; the server's date if absent.
+    today: Option<chrono::NaiveDate>,
+}
+
+#[utoipa::path(get, path = "/api/deadlines", tag = "negotiation", params(("today" = Option<String>, Query, description = "YYYY-MM-DD; default: the server's date")), responses((status = 200, description = "Every response deadline and where it stands on that day")), security((), ("bearer" = [])))]
+async fn deadlines(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(query): Query<TodayQuery>,
+) -> Result<Json, AppError> {
+    let known = state.state_for(&caller.reader)?;
+    let today = query
+        .today
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let deadlines: Vec<Value> = known
+        .negotiation()
+        .deadlines(today)
+        .into_iter()
+        .map(|d| {
+            let status = match d.status {
+                truce_core::negotiation::DeadlineStatus::Answered { on, late } => {
+                    json!({"answered": on, "late": late})
+                }
+                truce_core::negotiation::DeadlineStatus::Due { days_left } => {
+                    json!({"days_left": days_left})
+                }
+                truce_core::negotiation::DeadlineStatus::Overdue { days } => {
+                    json!({"overdue_days": days})
+                }
+            };
+            json!({"document_id": d.document_id, "term_id": d.term_id, "party": d.party, "due": d.due, "status": status})
+        })
+        .collect();
+    Ok(axum::Json(json!({"today": today, "deadlines": deadlines})))
+}
+
+#[utoipa::path(get, path = "/api/discrepancies", tag = "exchanges", responses((status = 200, description = "The discrepancies this reader may see, with their entries")), security((), ("bearer" = [])))]
+async fn discrepancies(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json, AppError> {
+    let known = state.state_for(&caller.reader)?;
+    let found: Vec<Value> = known
+        .exchange()
+        .discrepancies()
+        .map(|(d, entry)| json!({"entry": entry, "discrepancy": d}))
+        .collect();
+    Ok(axum::Json(json!(found)))
+}
+
+/// One entry: its envelope (public: it is the Merkle leaf), its payload if
+/// this reader may read it, and its inclusion proof in the latest
+/// checkpoint, which the caller checks against `/checkpoint`.
+#[utoipa::path(get, path = "/api/entries/{index}", tag = "log", params(("index" = u64, Path)),
+    responses((status = 200, description = "Envelope, payload (if visible), leaf hash and inclusion proof (base64) at the latest checkpoint's size"),
+              (status = 404, description = "No such entry at the latest checkpoint")),
+    security((), ("bearer" = [])))]
+async fn entry(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(index): Path<u64>,
+) -> Result<Json, AppError> {
+    let proven = state.proven_entry(index)?;
+    let envelope = truce_core::Envelope::from_leaf(&proven.stored.leaf)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let payload = match &proven.stored.payload {
+        truce_store::PayloadRecord::Present(bytes)
+            if envelope.statement().visibility.allows(&caller.reader) =>
+        {
+            serde_json::from_slice::<Value>(bytes).map_err(|e| AppError::Internal(e.to_string()))?
+        }
+        other => {
+            json!({"status": if matches!(other, truce_store::PayloadRecord::Erased) { "erased" } else { "not visible to this reader" }})
+        }
+    };
+    Ok(axum::Json(json!({
+        "index": index,
+        "envelope": envelope,
+        "payload": payload,
+        "leaf_hash": base64_of(&proven.stored.leaf_hash),
+        "tree_size": proven.tree_size,
+        "root_hash": base64_of(&proven.root_hash),
+        "inclusion_proof": proven.proof.iter().map(|h| base64_of(h)).collect::<Vec<_>>(),
+    })))
 }

@@ -365,6 +365,20 @@ async fn exchanges(State(state): State<Arc<AppState>>, caller: Caller) -> Page {
                         } } }
                     }
                 }
+                @let stage_ids: BTreeSet<&String> = progress.stages.iter().map(|s| &s.stage_id).collect();
+                @let discrepancies: Vec<_> = known.exchange().discrepancies()
+                    .filter(|(d, _)| d.stage_id.as_ref().is_some_and(|s| stage_ids.contains(s))).collect();
+                @if !discrepancies.is_empty() {
+                    h2 { "Discrepancies" }
+                    table {
+                        thead { tr { th { "Stage" } th { "Reported by" } th { "Kind" } th.num { "Count" } th { "Reason" } th {} } }
+                        tbody { @for (d, entry) in &discrepancies { tr {
+                            td { (d.stage_id.as_deref().unwrap_or("")) } td { (d.reported_by) }
+                            td { (format!("{:?}", d.discrepancy_kind)) } td.num { (d.count) } td.small { (d.reason) }
+                            td { (entry_link(*entry)) }
+                        } } }
+                    }
+                }
                 @let claims = progress.claims_beside(negotiation);
                 @if !claims.is_empty() {
                     h2 { "Each side's claims beside the record" }
@@ -755,22 +769,8 @@ fn time_of(ms: i64) -> String {
 /// One entry: its envelope, its payload if this reader may see it, and its
 /// inclusion proof in the latest checkpoint, which the page's script checks.
 async fn entry(State(state): State<Arc<AppState>>, caller: Caller, Path(index): Path<u64>) -> Page {
-    let (stored, checkpoint, proof) = {
-        let ledger = state.ledger()?;
-        let view = ledger.view();
-        let (checkpoint, _) = view.checkpoint(None)?;
-        if index >= checkpoint.tree_size {
-            return Err(AppError::NotFound.into());
-        }
-        let stored = view
-            .store()
-            .entry(index)
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .ok_or(AppError::NotFound)?;
-        let proof = tlog::merkle::inclusion_proof(view.tree(), index, checkpoint.tree_size)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        (stored, checkpoint, proof)
-    };
+    let proven = state.proven_entry(index)?;
+    let (stored, proof) = (&proven.stored, &proven.proof);
     let envelope =
         Envelope::from_leaf(&stored.leaf).map_err(|e| AppError::Internal(e.to_string()))?;
     let statement = envelope.statement();
@@ -805,16 +805,16 @@ async fn entry(State(state): State<Arc<AppState>>, caller: Caller, Path(index): 
         }
         section {
             h2 { "Inclusion proof" }
-            p { "Entry " (index) " in the checkpoint of size " (checkpoint.tree_size) ", root " code.small { (crate::base64_of(&checkpoint.root_hash)) } ": "
+            p { "Entry " (index) " in the checkpoint of size " (proven.tree_size) ", root " code.small { (crate::base64_of(&proven.root_hash)) } ": "
                 (proof.len()) " hashes (RFC 9162)." }
-            div #proof data-index=(index) data-size=(checkpoint.tree_size)
+            div #proof data-index=(index) data-size=(proven.tree_size)
                 data-leaf=(crate::base64_of(&stored.leaf)) data-proof=(proof_text.join(",")) data-vkey=(state.log_vkey) {
                 ol.small { @for h in &proof_text { li { code { (h) } } } }
             }
             p #proof-status { "Checking in your browser…" }
         }
         p { @if index > 0 { a href=(format!("/log/{}", index - 1)) { "← entry " (index - 1) } " · " }
-            @if index + 1 < checkpoint.tree_size { a href=(format!("/log/{}", index + 1)) { "entry " (index + 1) " →" } } }
+            @if index + 1 < proven.tree_size { a href=(format!("/log/{}", index + 1)) { "entry " (index + 1) " →" } } }
     };
     Ok(layout(&caller, "/log", &format!("Entry {index}"), body))
 }

@@ -69,6 +69,13 @@ pub struct AppState {
     pending: Mutex<Vec<(Append, Answer)>>,
 }
 
+struct ProvenEntry {
+    stored: truce_store::StoredEntry,
+    tree_size: u64,
+    root_hash: tlog::merkle::Hash,
+    proof: Vec<tlog::merkle::Hash>,
+}
+
 /// Where the group commit answers one append.
 type Answer = std::sync::mpsc::SyncSender<Result<u64, AppError>>;
 
@@ -154,6 +161,29 @@ impl AppState {
             *ledger = Ledger::open(&self.dir, LedgerOptions::default())?;
         }
         Ok(())
+    }
+
+    /// Entry `index` with its inclusion proof in the latest checkpoint.
+    fn proven_entry(&self, index: u64) -> Result<ProvenEntry, AppError> {
+        let ledger = self.ledger()?;
+        let view = ledger.view();
+        let (checkpoint, _) = view.checkpoint(None)?;
+        if index >= checkpoint.tree_size {
+            return Err(AppError::NotFound);
+        }
+        let stored = view
+            .store()
+            .entry(index)
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .ok_or(AppError::NotFound)?;
+        let proof = tlog::merkle::inclusion_proof(view.tree(), index, checkpoint.tree_size)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok(ProvenEntry {
+            stored,
+            tree_size: checkpoint.tree_size,
+            root_hash: checkpoint.root_hash,
+            proof,
+        })
     }
 
     fn verification(&self) -> String {

@@ -108,7 +108,7 @@ async fn every_route_allows_or_denies_each_reader_as_it_should() {
     let remains = "/api/exchanges/progress?term=joint-exchange-2025-06-02%23remains";
     let queue = "/api/review-queue?sought=ua-sought-pow&held=ru-held-pow";
     // (route, expected status for intermediary, ua, ru, observer, public)
-    let matrix: [(&str, [u16; 5]); 23] = [
+    let matrix: [(&str, [u16; 5]); 28] = [
         ("/openapi.json", [200; 5]),
         ("/checkpoint", [200; 5]),
         ("/tile/0/000", [200; 5]),
@@ -116,6 +116,11 @@ async fn every_route_allows_or_denies_each_reader_as_it_should() {
         ("/api/rounds", [200; 5]),
         ("/api/terms", [200; 5]),
         ("/api/claims", [200; 5]),
+        ("/api/positions", [200; 5]),
+        ("/api/deadlines?today=2025-06-05", [200; 5]),
+        ("/api/discrepancies", [200; 5]),
+        ("/api/entries/0", [200; 5]),
+        ("/api/entries/999999", [404; 5]),
         (remains, [200; 5]),
         ("/api/lists", [200; 5]),
         ("/api/lists/ru-held-pow", [200, 404, 200, 404, 404]),
@@ -138,6 +143,21 @@ async fn every_route_allows_or_denies_each_reader_as_it_should() {
         for ((reader, token), want) in READERS.iter().zip(expected) {
             let (status, body) = get(route, *token).await;
             assert_eq!(status.as_u16(), want, "{reader} GET {route}: {body}");
+        }
+        // Every role of every actor reads what its actor may read, no more
+        // (the admin page aside, which needs the admin role).
+        for (name, actor, roles) in CREDENTIALS {
+            let column = ["intermediary", "ua", "ru", "observer"]
+                .iter()
+                .position(|a| *a == actor)
+                .unwrap();
+            let want = if route == "/admin" && roles.contains(&Role::Admin) {
+                200
+            } else {
+                expected[column]
+            };
+            let (status, body) = get(route, Some(name)).await;
+            assert_eq!(status.as_u16(), want, "{name} GET {route}: {body}");
         }
     }
     // A token nobody issued is refused, not read as the public.
@@ -238,10 +258,14 @@ async fn the_openapi_description_names_every_api_route() {
             "/api/claims",
             "/api/consistency",
             "/api/cosignatures",
+            "/api/deadlines",
+            "/api/discrepancies",
+            "/api/entries/{index}",
             "/api/events",
             "/api/exchanges/progress",
             "/api/lists",
             "/api/lists/{list_id}",
+            "/api/positions",
             "/api/review-queue",
             "/api/rounds",
             "/api/submissions",
@@ -529,4 +553,61 @@ async fn concurrent_appends_each_get_an_entry_and_the_log_verifies() {
     assert_eq!(indices.len(), 24, "one entry each");
     let report = truce_ledger::verify::verify_data_dir(data_dir(), None).unwrap();
     assert!(report.tree_size > *indices.last().unwrap());
+}
+
+/// An entry as JSON: the envelope for everyone, the payload only for a
+/// reader who may read it, and an inclusion proof that verifies against
+/// the checkpoint's root.
+#[tokio::test]
+async fn an_entry_comes_with_an_inclusion_proof_and_only_visible_payloads() {
+    let log = truce_ledger::LogView::open(data_dir()).unwrap();
+    let list_entry = log
+        .state()
+        .exchange()
+        .list("ru-held-pow")
+        .map(|_| {
+            (0..log.state().tree_size())
+                .find(|i| {
+                    let entry = truce_store::LogStore::entry(log.store(), *i)
+                        .unwrap()
+                        .unwrap();
+                    truce_core::Envelope::from_leaf(&entry.leaf)
+                        .unwrap()
+                        .statement()
+                        .kind
+                        == "list_submitted"
+                })
+                .unwrap()
+        })
+        .unwrap();
+    let uri = format!("/api/entries/{list_entry}");
+    let (_, observer) = get(&uri, Some("obs-viewer")).await;
+    let observer: serde_json::Value = serde_json::from_str(&observer).unwrap();
+    assert_eq!(observer["payload"]["status"], "not visible to this reader");
+    assert_eq!(
+        observer["envelope"]["signed"]["statement"]["kind"],
+        "list_submitted"
+    );
+    let (_, intermediary) = get(&uri, Some("int-viewer")).await;
+    let intermediary: serde_json::Value = serde_json::from_str(&intermediary).unwrap();
+    assert!(intermediary["payload"]["persons"].is_array());
+    let b64 = |v: &serde_json::Value| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
+    let proof: Vec<Vec<u8>> = observer["inclusion_proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(b64)
+        .collect();
+    let leaf: [u8; 32] = b64(&observer["leaf_hash"]).try_into().unwrap();
+    let root: [u8; 32] = b64(&observer["root_hash"]).try_into().unwrap();
+    let size = observer["tree_size"].as_u64().unwrap();
+    tlog::merkle::verify_inclusion(list_entry, size, &leaf, &proof, &root).unwrap();
+    let mut forged = proof.clone();
+    forged[0][0] ^= 1;
+    assert!(tlog::merkle::verify_inclusion(list_entry, size, &leaf, &forged, &root).is_err());
 }
