@@ -7,6 +7,7 @@ mod client;
 mod exchange;
 mod log;
 mod negotiation;
+mod sync;
 mod witness;
 
 use std::path::{Path, PathBuf};
@@ -219,6 +220,10 @@ enum Command {
     /// API tokens for `truce serve`, each of one actor with roles.
     #[command(subcommand)]
     Token(access::TokenCommand),
+    /// Fetch your own copy of the log from a truce server (what your actor
+    /// may read), verify it, and keep it only if it extends the copy you
+    /// held: alarm (exit 1) on a split view.
+    Sync(sync::SyncArgs),
     /// Sign an event with your own key and submit it to a truce server.
     Submit(client::SubmitArgs),
     /// As a witness: check the log server's latest checkpoint against the last
@@ -607,6 +612,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Import { data, file, keys } => negotiation::import_file(&data, &file, &keys)?,
         Command::Witness(args) => witness::run(args)?,
         Command::Submit(args) => client::submit(args)?,
+        Command::Sync(args) => sync::sync(args)?,
         Command::User(command) => access::user(command)?,
         Command::Token(command) => access::token(command)?,
         Command::Serve { data, addr } => {

@@ -746,6 +746,55 @@ fn recording_commands_work_through_a_server() {
             .any(|l| l.contains("prisoners returned ") && l.contains("2025-07-02")),
         "{claims}"
     );
+    // ua's own copy, fetched and verified: its payloads, not ru's lists.
+    let copy = temp.path().join("ua-copy");
+    let synced = ok(&[
+        "sync",
+        "--server",
+        &server,
+        "--token",
+        &editor,
+        "--data",
+        path(&copy),
+    ]);
+    assert!(
+        synced.contains("copy of truce.example/istanbul-2025 for ua"),
+        "{synced}"
+    );
+    let verified = ok(&["verify", "--data", path(&copy)]);
+    assert!(
+        verified.contains("copy of      ua") && !verified.contains(" 0 withheld"),
+        "{verified}"
+    );
+    // Again after more was recorded: the new copy extends the old one.
+    position(&signer);
+    let again = ok(&[
+        "sync",
+        "--server",
+        &server,
+        "--token",
+        &editor,
+        "--data",
+        path(&copy),
+    ]);
+    assert!(again.contains("verified"), "{again}");
+    // Another log under the same name: the pinned key refuses it, the copy stays.
+    let other = temp.path().join("other");
+    ok(&["scenario", "load", "istanbul-2025", "--data", path(&other)]);
+    let other_token = add_token(&other, "ua", "viewer");
+    let (_other_server, other_server) = serve(&other);
+    let refused = truce(&[
+        "sync",
+        "--server",
+        &other_server,
+        "--token",
+        &other_token,
+        "--data",
+        path(&copy),
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("ALARM"));
+    ok(&["verify", "--data", path(&copy)]);
     // Either --data or --server, not both.
     let both = truce(&[
         "remark",

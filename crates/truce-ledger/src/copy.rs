@@ -29,7 +29,17 @@ fn reader_entries_from(
     reader: &Reader,
     start: u64,
 ) -> Result<(Vec<StoredEntry>, u64), LedgerError> {
-    let size = store.tree_size()?;
+    reader_entries_between(store, reader, start, store.tree_size()?)
+}
+
+/// Entries `start..end` as `reader` may hold them, and how many payloads
+/// were withheld.
+pub fn reader_entries_between(
+    store: &dyn LogStore,
+    reader: &Reader,
+    start: u64,
+    size: u64,
+) -> Result<(Vec<StoredEntry>, u64), LedgerError> {
     let mut entries = Vec::with_capacity(size.saturating_sub(start) as usize);
     let mut withheld = 0;
     store
@@ -98,15 +108,35 @@ pub fn export_reader_copy(
     };
     let size = store.tree_size()?;
     let (entries, withheld) = reader_entries(store, &Reader::Actor(reader.clone()))?;
+    write_copy(out, &copy_meta, entries, store.checkpoints()?)?;
+    Ok(CopyExported {
+        entries: size,
+        withheld,
+    })
+}
+
+/// Writes a reader's copy into the empty directory `out`: `entries` as the
+/// reader may hold them, each batch with the stored checkpoint that covers
+/// it, and the derived tables of their fold. Refuses entries whose fold the
+/// log's rules refuse, so a copy received over the network is checked as
+/// it is written.
+pub fn write_copy(
+    out: &Path,
+    meta: &LogMeta,
+    entries: Vec<StoredEntry>,
+    checkpoints: Vec<(u64, Vec<u8>)>,
+) -> Result<(), LedgerError> {
     // The copy's derived tables are the fold of what the reader can see.
     let state = fold(&entries)?;
     let derived = state.derived_tables();
-    let mut copy = SqliteStore::create(out, &copy_meta, &derived)?;
+    let mut copy = SqliteStore::create(out, meta, &derived)?;
     // One batch per stored checkpoint, so each lands with the entries it covers.
     let mut pending: Vec<StoredEntry> = entries;
     let mut appended = 0;
-    for (checkpoint_size, note) in store.checkpoints()? {
-        let take = (checkpoint_size - appended) as usize;
+    for (checkpoint_size, note) in checkpoints {
+        let take = checkpoint_size.checked_sub(appended).ok_or_else(|| {
+            LedgerError::Input(format!("checkpoint {checkpoint_size} is out of order"))
+        })? as usize;
         let rest = pending.split_off(take.min(pending.len()));
         let batch_entries = std::mem::replace(&mut pending, rest);
         appended += batch_entries.len() as u64;
@@ -121,8 +151,5 @@ pub fn export_reader_copy(
         derived_tables: Some(&derived),
         ..Batch::default()
     })?;
-    Ok(CopyExported {
-        entries: size,
-        withheld,
-    })
+    Ok(())
 }

@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/deadlines", get(deadlines))
         .route("/api/discrepancies", get(discrepancies))
         .route("/api/entries/{index}", get(entry))
+        .route("/api/copy", get(copy))
         .route("/api/exchanges/progress", get(progress))
         .route("/api/lists", get(lists))
         .route("/api/lists/{list_id}", get(list))
@@ -46,7 +47,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "truce", description = "A verifiable record of what parties to a peace agreement committed to and did"),
-    paths(checkpoint, tile, rounds, terms, claims, positions, deadlines, discrepancies, entry, progress, lists, list, queue, consistency, cosignature, actors, submit, record),
+    paths(checkpoint, tile, rounds, terms, claims, positions, deadlines, discrepancies, entry, copy, progress, lists, list, queue, consistency, cosignature, actors, submit, record),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -532,5 +533,74 @@ async fn entry(
         "tree_size": proven.tree_size,
         "root_hash": base64_of(&proven.root_hash),
         "inclusion_proof": proven.proof.iter().map(|h| base64_of(h)).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+struct CopyQuery {
+    #[serde(default)]
+    start: u64,
+    limit: Option<u64>,
+}
+
+/// At most this many entries per page of a copy.
+const COPY_PAGE: u64 = 5_000;
+
+/// A page of the caller's copy of the log, for `truce sync`: entries
+/// `start..` as the caller's actor may hold them (payloads it may not read
+/// withheld, their hashes still in the leaves) and the checkpoints that
+/// end within the page. The copy is checked when it is written and then by
+/// `truce verify`, so the server is not trusted for any of it.
+#[utoipa::path(get, path = "/api/copy", tag = "log",
+    params(("start" = Option<u64>, Query), ("limit" = Option<u64>, Query, description = "at most 5,000")),
+    responses((status = 200, description = "origin, log_vkey, reader, tree_size, entries (index, leaf and payload in base64, payload status), checkpoints (size, note)"),
+              (status = 403, description = "A copy belongs to an actor: log in or send a token")),
+    security(("bearer" = [])))]
+async fn copy(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(query): Query<CopyQuery>,
+) -> Result<Json, AppError> {
+    let reader_name = match (&caller.reader, &caller.grant) {
+        (Reader::Public, _) | (_, None) => return Err(AppError::Forbidden),
+        (Reader::Intermediary, _) => "intermediary".to_owned(),
+        (Reader::Actor(actor), _) => actor.to_string(),
+    };
+    let ledger = state.ledger()?;
+    let view = ledger.view();
+    let (checkpoint, _) = view.checkpoint(None)?;
+    let end = query
+        .start
+        .saturating_add(query.limit.unwrap_or(COPY_PAGE).min(COPY_PAGE))
+        .min(checkpoint.tree_size);
+    let (entries, _) = truce_ledger::copy::reader_entries_between(
+        view.store(),
+        &caller.reader,
+        query.start.min(end),
+        end,
+    )?;
+    let entries: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let payload = match &e.payload {
+                truce_store::PayloadRecord::Present(bytes) => json!(base64_of(bytes)),
+                _ => Value::Null,
+            };
+            json!({"index": e.index, "leaf": base64_of(&e.leaf), "payload": payload, "status": e.payload.status()})
+        })
+        .collect();
+    let checkpoints: Vec<Value> = truce_store::LogStore::checkpoints(view.store())
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .into_iter()
+        .filter(|(size, _)| *size > query.start && *size <= end)
+        .map(|(size, note)| json!({"size": size, "note": String::from_utf8_lossy(&note)}))
+        .collect();
+    Ok(axum::Json(json!({
+        "origin": view.meta().origin,
+        "log_vkey": view.meta().log_vkey,
+        "reader": reader_name,
+        "tree_size": checkpoint.tree_size,
+        "entries": entries,
+        "checkpoints": checkpoints,
     })))
 }

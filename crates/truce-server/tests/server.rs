@@ -108,7 +108,7 @@ async fn every_route_allows_or_denies_each_reader_as_it_should() {
     let remains = "/api/exchanges/progress?term=joint-exchange-2025-06-02%23remains";
     let queue = "/api/review-queue?sought=ua-sought-pow&held=ru-held-pow";
     // (route, expected status for intermediary, ua, ru, observer, public)
-    let matrix: [(&str, [u16; 5]); 28] = [
+    let matrix: [(&str, [u16; 5]); 29] = [
         ("/openapi.json", [200; 5]),
         ("/checkpoint", [200; 5]),
         ("/tile/0/000", [200; 5]),
@@ -121,6 +121,7 @@ async fn every_route_allows_or_denies_each_reader_as_it_should() {
         ("/api/discrepancies", [200; 5]),
         ("/api/entries/0", [200; 5]),
         ("/api/entries/999999", [404; 5]),
+        ("/api/copy?start=0&limit=10", [200, 200, 200, 200, 403]),
         (remains, [200; 5]),
         ("/api/lists", [200; 5]),
         ("/api/lists/ru-held-pow", [200, 404, 200, 404, 404]),
@@ -257,6 +258,7 @@ async fn the_openapi_description_names_every_api_route() {
             "/api/actors",
             "/api/claims",
             "/api/consistency",
+            "/api/copy",
             "/api/cosignatures",
             "/api/deadlines",
             "/api/discrepancies",

@@ -1,0 +1,210 @@
+//! `truce sync`: a party's or observer's own copy of the log, fetched from
+//! the server and trusted only once it verifies. The new copy replaces the
+//! old one only if it extends it (the old tree's root is the root of the
+//! new tree at the old size); otherwise the server showed two different
+//! logs, and the old copy is the evidence.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use clap::Args;
+use tlog::{VerifierKey, merkle};
+use truce_ledger::LogView;
+use truce_store::{LogMeta, PayloadRecord, StoredEntry};
+
+use crate::{CliError, usage};
+
+#[derive(Args)]
+pub struct SyncArgs {
+    /// The truce server, e.g. http://127.0.0.1:8080
+    #[arg(long)]
+    server: String,
+    /// Your API token: the copy holds what its actor may read.
+    #[arg(long, env = "TRUCE_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Where your copy lives (made on the first sync).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// The log's verifier key to pin; by default the key of the copy you
+    /// already hold, or on a first sync the key the server names (printed:
+    /// compare it with the one the intermediary published).
+    #[arg(long)]
+    log_vkey: Option<String>,
+}
+
+fn alarm(message: String) -> CliError {
+    CliError::CheckFailed(format!("ALARM: {message}; your copy is unchanged"))
+}
+
+struct Fetched {
+    meta: LogMeta,
+    entries: Vec<StoredEntry>,
+    checkpoints: Vec<(u64, Vec<u8>)>,
+}
+
+fn fetch(server: &str, token: &str) -> Result<Fetched, CliError> {
+    let mut fetched: Option<Fetched> = None;
+    loop {
+        let start = fetched.as_ref().map_or(0, |f| f.entries.len() as u64);
+        let url = format!("{server}/api/copy?start={start}");
+        let page: serde_json::Value = match ureq::get(&url)
+            .set("Authorization", &format!("Bearer {token}"))
+            .call()
+        {
+            Ok(response) => response
+                .into_json()
+                .map_err(|e| usage(format!("{url}: {e}")))?,
+            Err(ureq::Error::Status(status, _)) => {
+                return Err(usage(format!("{url}: refused ({status})")));
+            }
+            Err(e) => return Err(usage(format!("{url}: {e}"))),
+        };
+        let text = |field: &str| {
+            page[field]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| usage(format!("{url}: no {field}")))
+        };
+        let copy = fetched.get_or_insert(Fetched {
+            meta: LogMeta {
+                origin: text("origin")?,
+                log_vkey: text("log_vkey")?,
+                reader: text("reader")?,
+            },
+            entries: Vec::new(),
+            checkpoints: Vec::new(),
+        });
+        let entries = page["entries"].as_array().cloned().unwrap_or_default();
+        for entry in &entries {
+            let index = copy.entries.len() as u64;
+            if entry["index"].as_u64() != Some(index) {
+                return Err(alarm(format!("the server skipped entry {index}")));
+            }
+            let decode = |value: &serde_json::Value| {
+                value
+                    .as_str()
+                    .and_then(|text| BASE64.decode(text).ok())
+                    .ok_or_else(|| alarm(format!("entry {index} is malformed")))
+            };
+            let leaf = decode(&entry["leaf"])?;
+            let payload = match entry["status"].as_str() {
+                Some("present") => PayloadRecord::Present(decode(&entry["payload"])?),
+                Some("erased") => PayloadRecord::Erased,
+                _ => PayloadRecord::Withheld,
+            };
+            copy.entries.push(StoredEntry {
+                index,
+                // Computed here: nothing of the tree is taken on trust.
+                leaf_hash: merkle::leaf_hash(&leaf),
+                leaf,
+                payload,
+            });
+        }
+        for checkpoint in page["checkpoints"].as_array().cloned().unwrap_or_default() {
+            let size = checkpoint["size"].as_u64();
+            let note = checkpoint["note"].as_str();
+            let (Some(size), Some(note)) = (size, note) else {
+                return Err(alarm("a malformed checkpoint".to_owned()));
+            };
+            copy.checkpoints.push((size, note.as_bytes().to_vec()));
+        }
+        let size = page["tree_size"].as_u64().unwrap_or(0);
+        if entries.is_empty() || copy.entries.len() as u64 >= size {
+            break;
+        }
+    }
+    fetched.ok_or_else(|| usage("no answer"))
+}
+
+/// The (size, root) of the copy in `dir`, if there is one.
+fn held(dir: &Path) -> Result<Option<(u64, merkle::Hash, String)>, CliError> {
+    if !dir.join(truce_store::sqlite::DB_FILE).exists() {
+        return Ok(None);
+    }
+    let view = LogView::open(dir)?;
+    let size = view.tree().tree_size();
+    Ok(Some((
+        size,
+        merkle::root(view.tree(), size),
+        view.meta().log_vkey.clone(),
+    )))
+}
+
+pub fn sync(args: SyncArgs) -> Result<(), CliError> {
+    let server = args.server.trim_end_matches('/');
+    let old = held(&args.data)?;
+    let fetched = fetch(server, &args.token)?;
+    let pinned_text = args
+        .log_vkey
+        .clone()
+        .or_else(|| old.as_ref().map(|(_, _, vkey)| vkey.clone()))
+        .unwrap_or_else(|| fetched.meta.log_vkey.clone());
+    let pinned: VerifierKey = pinned_text
+        .parse()
+        .map_err(|e| usage(format!("log key: {e}")))?;
+    let mut staging = args.data.as_os_str().to_owned();
+    staging.push(".sync");
+    let staging = PathBuf::from(staging);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .map_err(|e| usage(format!("{}: {e}", staging.display())))?;
+    }
+    let entries = fetched.entries.len();
+    let withheld = fetched
+        .entries
+        .iter()
+        .filter(|e| e.payload == PayloadRecord::Withheld)
+        .count();
+    let written = truce_ledger::copy::write_copy(
+        &staging,
+        &fetched.meta,
+        fetched.entries,
+        fetched.checkpoints,
+    );
+    let verified = written
+        .map_err(|e| alarm(format!("the served copy breaks the log's rules ({e})")))
+        .and_then(|()| {
+            truce_ledger::verify_data_dir(&staging, Some(&pinned))
+                .map_err(|failure| alarm(format!("the served copy does not verify ({failure})")))
+        });
+    let report = match verified {
+        Ok(report) => report,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    if let Some((old_size, old_root, _)) = &old {
+        let new = LogView::open(&staging)?;
+        let extends =
+            *old_size <= new.tree().tree_size() && merkle::root(new.tree(), *old_size) == *old_root;
+        drop(new);
+        if !extends {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(alarm(format!(
+                "SPLIT VIEW: the served log does not extend the {old_size} entries of your copy"
+            )));
+        }
+        let mut previous = args.data.as_os_str().to_owned();
+        previous.push(".previous");
+        let previous = PathBuf::from(previous);
+        let _ = std::fs::remove_dir_all(&previous);
+        std::fs::rename(&args.data, &previous)
+            .map_err(|e| usage(format!("{}: {e}", args.data.display())))?;
+        std::fs::rename(&staging, &args.data)
+            .map_err(|e| usage(format!("{}: {e}", args.data.display())))?;
+        let _ = std::fs::remove_dir_all(&previous);
+    } else {
+        std::fs::rename(&staging, &args.data)
+            .map_err(|e| usage(format!("{}: {e}", args.data.display())))?;
+    }
+    if args.log_vkey.is_none() && old.is_none() {
+        println!("log verifier key (compare it with the published one): {pinned_text}");
+    }
+    println!(
+        "copy of {} for {}: {entries} entries ({withheld} payloads withheld), {} checkpoints; verified",
+        report.origin, report.reader, report.checkpoints
+    );
+    Ok(())
+}
