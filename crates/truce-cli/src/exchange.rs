@@ -17,7 +17,9 @@ use truce_ledger::lists::parse_persons;
 use truce_ledger::matching::review_queue;
 
 use crate::negotiation::{Listing, date, print_json, print_table, term_ref};
-use crate::{CliError, DataDir, Signer, actor_id, open, record, signer_of, usage};
+use crate::{
+    CliError, DataDir, Destination, Signer, actor_id, open, record, record_at, signer_of, usage,
+};
 
 #[derive(Subcommand)]
 pub enum ExchangeCommand {
@@ -25,7 +27,7 @@ pub enum ExchangeCommand {
     /// or JSON); a list submitted again becomes its next version.
     SubmitList {
         #[command(flatten)]
-        data: DataDir,
+        destination: Destination,
         #[command(flatten)]
         signer: Signer,
         #[arg(long)]
@@ -104,7 +106,7 @@ pub enum ExchangeCommand {
     /// A party accepts a stage.
     Accept {
         #[command(flatten)]
-        data: DataDir,
+        destination: Destination,
         #[command(flatten)]
         signer: Signer,
         #[arg(long)]
@@ -124,7 +126,7 @@ pub enum ExchangeCommand {
     /// A party confirms how many people it received.
     Receipt {
         #[command(flatten)]
-        data: DataDir,
+        destination: Destination,
         #[command(flatten)]
         signer: Signer,
         #[arg(long)]
@@ -137,7 +139,7 @@ pub enum ExchangeCommand {
     /// Record a discrepancy with its reason.
     Discrepancy {
         #[command(flatten)]
-        data: DataDir,
+        destination: Destination,
         #[command(flatten)]
         signer: Signer,
         #[arg(long)]
@@ -196,14 +198,14 @@ fn signer_party(signer: &Signer) -> Result<ActorId, CliError> {
 pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
     match command {
         ExchangeCommand::SubmitList {
-            data,
+            destination,
             signer,
             list_id,
             kind,
             term,
             file,
         } => {
-            let mut ledger = open(&data.data)?;
+            let mut target = destination.open()?;
             let party = signer_party(&signer)?;
             let list_kind = match kind.as_str() {
                 "held" => ListKind::Held,
@@ -213,7 +215,8 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| usage(format!("{}: {e}", file.display())))?;
             let persons = parse_persons(&file.display().to_string(), &text)?;
-            let version = ledger
+            let version = target
+                .view()?
                 .state()
                 .exchange()
                 .list(&list_id)
@@ -227,8 +230,8 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 version,
                 persons,
             };
-            record(
-                &mut ledger,
+            record_at(
+                &mut target,
                 &signer,
                 Event::ListSubmitted(list),
                 Visibility::Party(party),
@@ -447,15 +450,15 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             )?;
         }
         ExchangeCommand::Accept {
-            data,
+            destination,
             signer,
             stage_id,
         } => {
-            let mut ledger = open(&data.data)?;
+            let mut target = destination.open()?;
             let party = signer_party(&signer)?;
-            let visibility = stage_visibility(ledger.view(), &stage_id)?;
-            record(
-                &mut ledger,
+            let visibility = stage_visibility(target.view()?, &stage_id)?;
+            record_at(
+                &mut target,
                 &signer,
                 Event::StageAccepted { stage_id, party },
                 visibility,
@@ -536,30 +539,30 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             );
         }
         ExchangeCommand::Receipt {
-            data,
+            destination,
             signer,
             stage_id,
             received,
             note,
         } => {
-            let mut ledger = open(&data.data)?;
+            let mut target = destination.open()?;
             let party = signer_party(&signer)?;
-            let visibility = stage_visibility(ledger.view(), &stage_id)?;
+            let visibility = stage_visibility(target.view()?, &stage_id)?;
             let receipt = Receipt {
                 stage_id,
                 party,
                 received,
                 note,
             };
-            record(
-                &mut ledger,
+            record_at(
+                &mut target,
                 &signer,
                 Event::ReceiptConfirmed(receipt),
                 visibility,
             )?;
         }
         ExchangeCommand::Discrepancy {
-            data,
+            destination,
             signer,
             id,
             stage_id,
@@ -567,10 +570,11 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             count,
             reason,
         } => {
-            let mut ledger = open(&data.data)?;
+            let mut target = destination.open()?;
             let reported_by = match &signer.actor {
                 Some(actor) => actor_id(actor)?,
-                None => ledger
+                None => target
+                    .view()?
                     .state()
                     .intermediary()
                     .cloned()
@@ -584,7 +588,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 _ => return Err(usage(format!("--kind {kind:?}: see --help"))),
             };
             let visibility = match &stage_id {
-                Some(stage) => stage_visibility(ledger.view(), stage)?,
+                Some(stage) => stage_visibility(target.view()?, stage)?,
                 None => Visibility::Intermediary,
             };
             let discrepancy = Discrepancy {
@@ -595,8 +599,8 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 count,
                 reason,
             };
-            record(
-                &mut ledger,
+            record_at(
+                &mut target,
                 &signer,
                 Event::DiscrepancyRecorded(discrepancy),
                 visibility,

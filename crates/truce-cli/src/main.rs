@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use tlog::{KeyType, SignerKey, VerifierKey};
 use truce_core::{ActorId, ActorRole, Event, Visibility};
 use truce_ledger::keys::{read_key_file, write_key_file};
-use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions};
+use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions, LogView};
 
 #[derive(Parser)]
 #[command(
@@ -43,11 +43,12 @@ pub struct DataDir {
 /// key the server signs with the key it holds for the token's actor.
 #[derive(clap::Args)]
 pub struct Destination {
-    /// The data directory holding the log (truce.db and keys/).
+    /// The data directory holding the log (truce.db and keys/); with
+    /// --server, your copy of it (`truce sync`) for commands that read it.
     #[arg(long, value_name = "DIR", required_unless_present = "server")]
     pub data: Option<PathBuf>,
     /// A truce server to record through instead of a data directory.
-    #[arg(long, value_name = "URL", conflicts_with = "data", requires = "token")]
+    #[arg(long, value_name = "URL", requires = "token")]
     pub server: Option<String>,
     /// Your API token on that server.
     #[arg(long, env = "TRUCE_TOKEN", hide_env_values = true)]
@@ -57,18 +58,45 @@ pub struct Destination {
 /// An open destination.
 pub enum Target {
     Local(Box<Ledger>),
-    Remote { server: String, token: String },
+    Remote {
+        server: String,
+        token: String,
+        /// The caller's own copy (`truce sync`), for commands that read the
+        /// log to build their event.
+        copy: Option<Box<LogView>>,
+    },
 }
 
 impl Destination {
     pub fn open(&self) -> Result<Target, CliError> {
         match (&self.data, &self.server, &self.token) {
             (Some(data), None, _) => Ok(Target::Local(Box::new(open(data)?))),
-            (None, Some(server), Some(token)) => Ok(Target::Remote {
+            (data, Some(server), Some(token)) => Ok(Target::Remote {
                 server: server.trim_end_matches('/').to_owned(),
                 token: token.clone(),
+                copy: data
+                    .as_deref()
+                    .map(LogView::open)
+                    .transpose()?
+                    .map(Box::new),
             }),
             _ => Err(usage("give --data DIR, or --server URL with --token")),
+        }
+    }
+}
+
+impl Target {
+    /// The log as this side knows it: the data directory's, or beside a
+    /// server the copy given with --data.
+    pub fn view(&self) -> Result<&LogView, CliError> {
+        match self {
+            Target::Local(ledger) => Ok(ledger.view()),
+            Target::Remote {
+                copy: Some(copy), ..
+            } => Ok(copy),
+            Target::Remote { copy: None, .. } => Err(usage(
+                "this command reads the log: with --server, give --data COPY (made by truce sync)",
+            )),
         }
     }
 }
@@ -442,7 +470,7 @@ pub(crate) fn record_at(
 ) -> Result<(), CliError> {
     match target {
         Target::Local(ledger) => record(ledger, signer, event, visibility),
-        Target::Remote { server, token } => {
+        Target::Remote { server, token, .. } => {
             let own_key = match (&signer.actor, &signer.key) {
                 (Some(actor), Some(key)) => Some((actor_id(actor)?, read_key_file(key)?)),
                 (_, None) => None,

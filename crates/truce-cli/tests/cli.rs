@@ -795,20 +795,45 @@ fn recording_commands_work_through_a_server() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("ALARM"));
     ok(&["verify", "--data", path(&copy)]);
-    // Either --data or --server, not both.
-    let both = truce(&[
-        "remark",
-        "--data",
-        path(&data),
-        "--server",
-        &server,
-        "--token",
-        &editor,
-        "--subject",
-        "s",
-        "--text",
-        "t",
-    ]);
-    assert_eq!(both.status.code(), Some(2));
+    // An exchange command reads the log to build its event: beside a
+    // server it reads the party's own copy, and refuses to guess without one.
+    let discrepancy = |copy: Option<&Path>| {
+        let mut args = vec![
+            "exchange",
+            "discrepancy",
+            "--server",
+            &server,
+            "--token",
+            &editor,
+            "--as",
+            "ua",
+            "--id",
+            "ua-d-cli",
+            "--stage-id",
+            "pow-stage-1",
+            "--kind",
+            "other",
+            "--count",
+            "1",
+            "--reason",
+            "one person listed twice",
+        ];
+        if let Some(copy) = copy {
+            args.extend(["--data", path(copy)]);
+        }
+        truce(&args)
+    };
+    let without_copy = discrepancy(None);
+    assert!(
+        String::from_utf8_lossy(&without_copy.stderr).contains("give --data COPY"),
+        "{}",
+        String::from_utf8_lossy(&without_copy.stderr)
+    );
+    let with_copy = discrepancy(Some(&copy));
+    assert!(
+        with_copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with_copy.stderr)
+    );
     ok(&["verify", "--data", path(&data)]);
 }
