@@ -461,6 +461,8 @@ async fn list(
 struct ReviewQuery {
     sought: Option<String>,
     held: Option<String>,
+    /// "SOUGHT HELD", from the page's list picker.
+    pair: Option<String>,
 }
 
 const REVIEW_ROWS: usize = 200;
@@ -489,8 +491,14 @@ async fn review(
                 .map(move |h| (s.list_id.clone(), h.list_id.clone()))
         })
         .collect();
-    let chosen = match (&query.sought, &query.held) {
-        (Some(s), Some(h)) => Some((s.clone(), h.clone())),
+    let picked = query
+        .pair
+        .as_deref()
+        .and_then(|p| p.split_once(' '))
+        .map(|(s, h)| (s.to_owned(), h.to_owned()));
+    let chosen = match (&query.sought, &query.held, picked) {
+        (_, _, Some(pair)) => Some(pair),
+        (Some(s), Some(h), None) => Some((s.clone(), h.clone())),
         _ => pairs.first().cloned(),
     };
     let candidates = match &chosen {
@@ -506,12 +514,11 @@ async fn review(
     let body = html! {
         section {
             form method="get" {
-                label { "Lists " select name="pair" onchange="this.form.sought.value=this.value.split(' ')[0];this.form.held.value=this.value.split(' ')[1]" {
+                label { "Lists " select name="pair" {
                     @for (s, h) in &pairs {
                         option value=(format!("{s} {h}")) selected[chosen.as_ref() == Some(&(s.clone(), h.clone()))] { (s) " against " (h) }
                     }
                 } }
-                @if let Some((s, h)) = &chosen { input type="hidden" name="sought" value=(s); input type="hidden" name="held" value=(h); }
                 " " button { "Show" }
             }
             p.muted { (candidates.len()) " undecided candidate links, best first (scores from the matching engine; explanations name fields, never values)." }

@@ -613,3 +613,13 @@ async fn an_entry_comes_with_an_inclusion_proof_and_only_visible_payloads() {
     forged[0][0] ^= 1;
     assert!(tlog::merkle::verify_inclusion(list_entry, size, &leaf, &forged, &root).is_err());
 }
+
+#[tokio::test]
+async fn pages_load_nothing_from_elsewhere_and_are_never_framed() {
+    let (status, headers, _) = send(Request::get("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"));
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+}

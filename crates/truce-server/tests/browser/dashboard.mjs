@@ -23,6 +23,8 @@ async function scenario(name, body) {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  // Everything the pages need comes from the server itself: no CSP violations.
+  page.on("console", (m) => m.text().includes("Content Security Policy") && errors.push(m.text()));
   try {
     await body(page);
     assert.deepEqual(errors, [], "no script errors on the page");
@@ -134,6 +136,11 @@ for (const user of Object.keys(own)) {
     const reviews = user === "intermediary";
     assert.equal(await status(page, "/review"), reviews ? 200 : 403);
     if (reviews) {
+      // Pick the other pair of lists with the picker.
+      const other = await page.$eval("select[name=pair] option:not([selected])", (o) => o.value);
+      await page.selectOption("select[name=pair]", other);
+      await Promise.all([page.waitForURL(/pair=/), page.click("text=Show")]);
+      assert.equal(await page.$eval("select[name=pair]", (s) => s.value), other);
       assert.ok((await page.locator("main tbody tr").count()) > 0, "candidates to review");
       assert.ok((await page.locator("button[value=confirmed]").count()) > 0, "the signer may decide");
       await shot(page, "intermediary-review");
