@@ -1,6 +1,8 @@
 //! Preparing field values once per record and comparing them pairwise into
 //! agreement levels (0 = best; the last level = different).
 
+use std::cell::RefCell;
+
 use crate::date::{DateAgreement, PartialDate, compare_dates, parse_date};
 use crate::dictionary::{self, EntryId};
 use crate::normalize::normalize;
@@ -306,26 +308,16 @@ pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return if a == b { 1.0 } else { 0.0 };
     }
-    if a == b {
-        return 1.0;
-    }
+    // Equal strings need no test of their own: all characters match in
+    // order, which gives exactly 1.
     let window = (a.len().max(b.len()) / 2).saturating_sub(1);
     // Names are short: matched positions as bit sets, no allocation.
     let (a, b) = (&a[..a.len().min(64)], &b[..b.len().min(64)]);
-    let (mut a_matched, mut b_matched) = (0u64, 0u64);
-    let mut matches = 0usize;
-    for (i, &ca) in a.iter().enumerate() {
-        let lo = i.saturating_sub(window);
-        let hi = (i + window + 1).min(b.len());
-        for (j, &cb) in b.iter().enumerate().take(hi).skip(lo) {
-            if cb == ca && b_matched & (1 << j) == 0 {
-                a_matched |= 1 << i;
-                b_matched |= 1 << j;
-                matches += 1;
-                break;
-            }
-        }
-    }
+    let (a_matched, b_matched, matches) = if b.is_ascii() {
+        POSITIONS.with_borrow_mut(|positions| matches_bit_parallel(a, b, window, positions))
+    } else {
+        matches_scanning(a, b, window)
+    };
     if matches == 0 {
         return 0.0;
     }
@@ -348,6 +340,81 @@ pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
     jaro + prefix * 0.1 * (1.0 - jaro)
 }
 
+thread_local! {
+    /// Per ASCII byte, its positions in the string being matched against;
+    /// all zero between calls (each call clears what it set), so no call
+    /// pays for clearing the whole table.
+    static POSITIONS: RefCell<[u64; 128]> = const { RefCell::new([0; 128]) };
+}
+
+/// Jaro's greedy matching (each character of `a` takes the first unmatched
+/// equal character of `b` within the window) with the positions of each
+/// byte of `b` as a bit set, so a character costs a few instructions
+/// instead of a scan of the window. `b` must be ASCII and at most 64 bytes
+/// long, `positions` all zero; returns the matched positions of `a` and `b`
+/// and their number, and leaves `positions` zero.
+fn matches_bit_parallel(
+    a: &[u8],
+    b: &[u8],
+    window: usize,
+    positions: &mut [u64; 128],
+) -> (u64, u64, usize) {
+    for (j, &c) in b.iter().enumerate() {
+        positions[usize::from(c & 0x7f)] |= 1 << j;
+    }
+    let (mut a_matched, mut b_matched) = (0u64, 0u64);
+    let mut matches = 0;
+    // The window of position i is bits i - window ..= i + window: `upto`
+    // holds the bits up to its top, `below` those under its bottom.
+    let mut upto = if window + 1 >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << (window + 1)) - 1
+    };
+    let mut below = 0u64;
+    for (i, &c) in a.iter().enumerate() {
+        if i > window {
+            below = (below << 1) | 1;
+        }
+        // A non-ASCII byte of `a` matches nothing in an ASCII `b`.
+        let at = if c < 0x80 {
+            positions[usize::from(c)]
+        } else {
+            0
+        };
+        let free = at & !b_matched & upto & !below;
+        if free != 0 {
+            a_matched |= 1 << i;
+            b_matched |= free & free.wrapping_neg();
+            matches += 1;
+        }
+        upto = (upto << 1) | 1;
+    }
+    for &c in b {
+        positions[usize::from(c & 0x7f)] = 0;
+    }
+    (a_matched, b_matched, matches)
+}
+
+/// The same matching by scanning the window, for any bytes.
+fn matches_scanning(a: &[u8], b: &[u8], window: usize) -> (u64, u64, usize) {
+    let (mut a_matched, mut b_matched) = (0u64, 0u64);
+    let mut matches = 0usize;
+    for (i, &ca) in a.iter().enumerate() {
+        let lo = i.saturating_sub(window);
+        let hi = (i + window + 1).min(b.len());
+        for (j, &cb) in b.iter().enumerate().take(hi).skip(lo) {
+            if cb == ca && b_matched & (1 << j) == 0 {
+                a_matched |= 1 << i;
+                b_matched |= 1 << j;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    (a_matched, b_matched, matches)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +425,41 @@ mod tests {
         assert!((jaro_winkler(b"martha", b"marhta") - 0.9611).abs() < 1e-3);
         assert!((jaro_winkler(b"dwayne", b"duane") - 0.84).abs() < 1e-3);
         assert!((jaro_winkler(b"dixon", b"dicksonx") - 0.8133).abs() < 1e-3);
+    }
+
+    /// The bit-parallel matching is the scanning one, on random short
+    /// strings over a small alphabet (many repeats) and on long ones.
+    #[test]
+    fn bit_parallel_matching_equals_scanning() {
+        let mut state: u64 = 7;
+        let mut next = |bound: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % bound
+        };
+        let mut positions = [0u64; 128];
+        for _ in 0..20_000 {
+            let la = next(70) as usize + 1;
+            let lb = next(70) as usize + 1;
+            let alphabet = next(6) + 2;
+            let a: Vec<u8> = (0..la).map(|_| b'a' + next(alphabet) as u8).collect();
+            let b: Vec<u8> = (0..lb).map(|_| b'a' + next(alphabet) as u8).collect();
+            let window = (la.max(lb) / 2).saturating_sub(1);
+            let (a, b) = (&a[..la.min(64)], &b[..lb.min(64)]);
+            assert_eq!(
+                matches_bit_parallel(a, b, window, &mut positions),
+                matches_scanning(a, b, window),
+                "{a:?} {b:?}"
+            );
+        }
+        // A non-ASCII left side against an ASCII right side.
+        let (a, b) = ("олег oleg".as_bytes(), b"oleh");
+        assert_eq!(
+            matches_bit_parallel(a, b, 5, &mut positions),
+            matches_scanning(a, b, 5)
+        );
+        assert_eq!(positions, [0; 128], "the table is left clear");
     }
 
     #[test]

@@ -174,10 +174,23 @@ fn digits(d: &PartialDate) -> [u8; 8] {
 /// One substituted digit or one exchange of adjacent digits in YYYYMMDD.
 fn digits_one_typo(a: &PartialDate, b: &PartialDate) -> bool {
     let (x, y) = (digits(a), digits(b));
-    let differing: Vec<usize> = (0..8).filter(|&i| x[i] != y[i]).collect();
-    match differing.as_slice() {
-        [_] => true,
-        [i, j] => *j == i + 1 && x[*i] == y[*j] && x[*j] == y[*i],
+    // The first two differing positions and the count (no allocation: this
+    // runs for most candidate pairs).
+    let mut differing = [0usize; 2];
+    let mut count = 0;
+    for i in 0..8 {
+        if x[i] != y[i] {
+            if count == 2 {
+                return false;
+            }
+            differing[count] = i;
+            count += 1;
+        }
+    }
+    let [i, j] = differing;
+    match count {
+        1 => true,
+        2 => j == i + 1 && x[i] == y[j] && x[j] == y[i],
         _ => false,
     }
 }
