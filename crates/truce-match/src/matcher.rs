@@ -13,7 +13,7 @@ use crate::date::DateAgreement;
 use crate::error::MatchError;
 use crate::model::{MISSING, Model, Pattern, probability};
 use crate::schema::{FieldKind, NamePart, Schema};
-use crate::values::ValueTable;
+use crate::values::{TextSet, Texts, ValueTable};
 
 /// One input record: an identifier and the raw text of each schema field,
 /// in schema order.
@@ -21,6 +21,74 @@ use crate::values::ValueTable;
 pub struct Record {
     pub id: String,
     pub fields: Vec<String>,
+}
+
+/// A list of records as the matcher takes it in: the identifiers, and per
+/// field each distinct text once with every record's number for it.
+/// Reading a file straight into one spares a string per field and record
+/// (see `cli::read_records`); `from_records` converts records.
+#[derive(Debug, Clone, Default)]
+pub struct RecordList {
+    pub(crate) ids: Texts,
+    pub(crate) fields: Vec<TextSet>,
+    /// Per record and field, the number of its text in `fields`, row after
+    /// row.
+    pub(crate) rows: Vec<u32>,
+}
+
+impl RecordList {
+    /// An empty list of records with `fields` fields.
+    pub fn new(fields: usize) -> Self {
+        RecordList {
+            ids: Texts::default(),
+            fields: vec![TextSet::default(); fields],
+            rows: Vec::new(),
+        }
+    }
+
+    /// The records' fields beyond `fields` are ignored, missing ones empty.
+    pub fn from_records(fields: usize, records: &[Record]) -> Self {
+        let mut list = RecordList::new(fields);
+        for record in records {
+            list.push(&record.id, record.fields.iter().map(String::as_bytes))
+                .expect("strings are UTF-8");
+        }
+        list
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn field_count(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Adds a record; fields beyond the given ones are empty. Fails with the
+    /// position of the first field that is not UTF-8, and then adds nothing.
+    pub fn push<'a>(
+        &mut self,
+        id: &str,
+        fields: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<(), usize> {
+        let start = self.rows.len();
+        let mut given = fields.into_iter();
+        for (field, texts) in self.fields.iter_mut().enumerate() {
+            match texts.insert(given.next().unwrap_or_default()) {
+                Ok((n, _)) => self.rows.push(n),
+                Err(_) => {
+                    self.rows.truncate(start);
+                    return Err(field);
+                }
+            }
+        }
+        self.ids.push(id);
+        Ok(())
+    }
 }
 
 /// A proposed identity link.
@@ -151,8 +219,8 @@ pub struct Matcher {
     model: Model,
     plan: ScoringPlan,
     table: ValueTable,
-    left_ids: Vec<String>,
-    right_ids: Vec<String>,
+    left_ids: Texts,
+    right_ids: Texts,
     /// Slot numbers, one per field, record after record.
     left: Vec<u32>,
     right: Vec<u32>,
@@ -173,6 +241,29 @@ impl Matcher {
         model: Option<Model>,
         progress: Progress,
     ) -> Result<Self, MatchError> {
+        let fields = schema.fields.len();
+        let left = RecordList::from_records(fields, &left);
+        let right = RecordList::from_records(fields, &right);
+        Self::from_lists(schema, settings, left, right, model, progress)
+    }
+
+    /// The same from lists already in the matcher's form; each must have
+    /// the schema's number of fields.
+    pub fn from_lists(
+        schema: Schema,
+        settings: Settings,
+        left: RecordList,
+        right: RecordList,
+        model: Option<Model>,
+        progress: Progress,
+    ) -> Result<Self, MatchError> {
+        for list in [&left, &right] {
+            assert_eq!(
+                list.field_count(),
+                schema.fields.len(),
+                "a record list has the schema's fields"
+            );
+        }
         let mut roles = roles_of(&schema);
         let kinds: Vec<FieldKind> = schema.fields.iter().map(|f| f.kind).collect();
         let level_counts: Vec<usize> = kinds.iter().map(|k| k.level_count()).collect();
@@ -743,8 +834,8 @@ impl Matcher {
         chosen
             .into_par_iter()
             .map(|(i, j, score, swapped)| Link {
-                left_id: self.left_ids[i].clone(),
-                right_id: self.right_ids[j].clone(),
+                left_id: self.left_ids.get(i).to_string(),
+                right_id: self.right_ids.get(j).to_string(),
                 score,
                 explanation: self.explain(self.left_row(i), self.right_row(j), swapped),
             })
@@ -753,9 +844,10 @@ impl Matcher {
 
     /// Interns records arriving after the fit; their values' frequencies
     /// come from the counts made at the fit.
-    fn intern_later(&mut self, records: Vec<Record>) -> (Vec<String>, Vec<u32>) {
+    fn intern_later(&mut self, records: Vec<Record>) -> (Texts, Vec<u32>) {
         let first_slot = self.table.slots.len();
-        let (ids, rows) = self.table.intern(records);
+        let list = RecordList::from_records(self.fields(), &records);
+        let (ids, rows) = self.table.intern(list);
         self.table.set_frequencies(first_slot);
         (ids, rows)
     }
@@ -767,7 +859,7 @@ impl Matcher {
         let start = self.left_ids.len();
         self.left_linked
             .extend(std::iter::repeat_n(false, ids.len()));
-        self.left_ids.extend(ids);
+        self.left_ids.extend(&ids);
         self.left.extend(rows);
         let new: Vec<usize> = (start..self.left_ids.len()).collect();
         let index = std::mem::take(&mut self.index);
@@ -783,7 +875,7 @@ impl Matcher {
         let start = self.right_ids.len();
         self.right_linked
             .extend(std::iter::repeat_n(false, ids.len()));
-        self.right_ids.extend(ids);
+        self.right_ids.extend(&ids);
         self.right.extend(rows);
         let new_index = BlockIndex::build(&self.roles, &self.table, &self.right, start);
         self.index.add(&self.roles, &self.table, &self.right, start);

@@ -736,6 +736,18 @@ fn malformed_csv_names_file_line_and_field_but_not_the_data() {
         error.contains("line 2") && error.contains("`id`"),
         "{error}"
     );
+    // A byte that is not UTF-8 in the given name (column 3) of line 3; the
+    // same text on line 2 is read once, the bad one still found.
+    let mut bytes = format!("{HEADER}\n1,Мельник,Ірина,,1990,Київ\n2,Мельник,").into_bytes();
+    bytes.extend_from_slice(b"\xff\xfe,,1990,\xd0\x9a\n");
+    std::fs::write(&l, bytes).expect("temp file");
+    let error = truce_match::run(&args(&l, &r, &out))
+        .expect_err("not UTF-8")
+        .to_string();
+    assert!(
+        error.contains("line 3") && error.contains("field 3") && error.contains("UTF-8"),
+        "{error}"
+    );
 }
 
 #[test]
