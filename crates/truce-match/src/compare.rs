@@ -27,6 +27,8 @@ pub struct NameValue {
     /// Hashes of `normal`, `key`, `stem` and `consonants`: comparing them
     /// replaces four string comparisons per pair.
     pub hashes: [u64; 4],
+    /// Letter counts of `key`, which bound its Jaro-Winkler similarity.
+    pub letters: Letters,
     /// Written without Cyrillic letters.
     pub latin: bool,
 }
@@ -39,6 +41,8 @@ pub struct PlaceValue {
     pub entry: Option<EntryId>,
     /// Hashes of `normal` and `key`.
     pub hashes: [u64; 2],
+    /// Letter counts of `key`.
+    pub letters: Letters,
 }
 
 /// Free text ready for comparison.
@@ -47,6 +51,8 @@ pub struct TextValue {
     pub normal: String,
     /// Hashes of the words (split at spaces and hyphens), for the overlap.
     pub words: Vec<u64>,
+    /// Letter counts of `normal`.
+    pub letters: Letters,
 }
 
 /// One field of one record, prepared.
@@ -130,6 +136,7 @@ pub fn prepare(kind: FieldKind, raw: &str) -> Value {
                 .collect();
             let hashes = [&normal, &key, &stem, &consonants].map(|s| hash_of(s.as_str()));
             Value::Name(NameValue {
+                letters: Letters::of(key.as_bytes()),
                 latin: !has_cyrillic(&normal),
                 normal,
                 key,
@@ -152,6 +159,7 @@ pub fn prepare(kind: FieldKind, raw: &str) -> Value {
             let entry = dictionary::place_id_of_key(&key);
             let hashes = [hash_of(normal.as_str()), hash_of(key.as_str())];
             Value::Place(PlaceValue {
+                letters: Letters::of(key.as_bytes()),
                 key,
                 entry,
                 normal,
@@ -168,6 +176,7 @@ pub fn prepare(kind: FieldKind, raw: &str) -> Value {
         }
         FieldKind::Text => Value::Text(TextValue {
             words: words(normal.as_bytes()).map(hash_of).collect(),
+            letters: Letters::of(normal.as_bytes()),
             normal,
         }),
     }
@@ -198,6 +207,10 @@ pub const NAME_CLOSE: f64 = 0.92;
 pub const NAME_SIMILAR: f64 = 0.80;
 /// Key similarity from which the written forms are compared as well.
 const NEAR_MISS: f64 = 0.70;
+/// Place keys at least this similar agree at level 2.
+const PLACE_SIMILAR: f64 = 0.88;
+/// Free texts at least this similar agree at level 1.
+const TEXT_CLOSE: f64 = 0.90;
 
 fn compare_names(a: &NameValue, b: &NameValue) -> (u8, &'static str) {
     let [normal, key, stem, consonants] = [0, 1, 2, 3].map(|i| a.hashes[i] == b.hashes[i]);
@@ -216,7 +229,15 @@ fn compare_names(a: &NameValue, b: &NameValue) -> (u8, &'static str) {
     if consonants && a.consonants.len() >= 3 {
         return (2, "same consonants");
     }
-    let mut similarity = jaro_winkler(a.key.as_bytes(), b.key.as_bytes());
+    // Below NEAR_MISS only the dictionary below can still raise the level,
+    // so the similarity itself is not needed when its bound is lower.
+    let mut similarity = jaro_winkler_from(
+        a.key.as_bytes(),
+        &a.letters,
+        b.key.as_bytes(),
+        &b.letters,
+        NEAR_MISS,
+    );
     // The key turns one letter into two (x into ks) or merges letters, so a
     // typo in the written form can look bigger on the key: near the
     // thresholds, names in the same script are also compared as written.
@@ -257,7 +278,14 @@ fn compare_places(a: &PlaceValue, b: &PlaceValue) -> (u8, &'static str) {
         (1, "same place, other language or spelling")
     } else if a.entry.is_some() && b.entry.is_some() {
         (3, "different")
-    } else if jaro_winkler(a.key.as_bytes(), b.key.as_bytes()) >= 0.88 {
+    } else if jaro_winkler_from(
+        a.key.as_bytes(),
+        &a.letters,
+        b.key.as_bytes(),
+        &b.letters,
+        PLACE_SIMILAR,
+    ) >= PLACE_SIMILAR
+    {
         (2, "similar spelling")
     } else {
         (3, "different")
@@ -268,7 +296,14 @@ fn compare_text(a: &TextValue, b: &TextValue) -> (u8, &'static str) {
     if a.normal == b.normal {
         return (0, "exact");
     }
-    if jaro_winkler(a.normal.as_bytes(), b.normal.as_bytes()) >= 0.90 {
+    if jaro_winkler_from(
+        a.normal.as_bytes(),
+        &a.letters,
+        b.normal.as_bytes(),
+        &b.letters,
+        TEXT_CLOSE,
+    ) >= TEXT_CLOSE
+    {
         return (1, "close spelling");
     }
     let shared = a.words.iter().filter(|w| b.words.contains(w)).count();
@@ -303,6 +338,68 @@ pub fn within_one_edit(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Jaro-Winkler compares at most this many bytes of each string.
+const JW_BYTES: usize = 64;
+
+/// How often each byte occurs among the first bytes of a string Jaro-Winkler
+/// looks at, bytes taken modulo 32 (letters apart; the collisions of digits
+/// and punctuation with letters only loosen the bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Letters([u8; 32]);
+
+impl Letters {
+    pub fn of(text: &[u8]) -> Self {
+        let mut counts = [0u8; 32];
+        for &c in &text[..text.len().min(JW_BYTES)] {
+            counts[usize::from(c & 31)] += 1;
+        }
+        Letters(counts)
+    }
+
+    /// An upper bound of the characters Jaro can match between two strings
+    /// with these counts.
+    fn common(&self, other: &Letters) -> usize {
+        // Eight counts at a time in 64-bit words (this runs for most
+        // candidate pairs). Counts are below 128, so the high bit of each
+        // byte of (x | 0x80) - y tells x >= y without borrowing across
+        // bytes.
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        const LOW_BYTES: u64 = 0x00ff_00ff_00ff_00ff;
+        let word = |counts: &[u8; 32], i: usize| {
+            u64::from_le_bytes(counts[i * 8..i * 8 + 8].try_into().expect("eight bytes"))
+        };
+        let mut pairs = 0u64;
+        for i in 0..4 {
+            let (x, y) = (word(&self.0, i), word(&other.0, i));
+            let x_not_less = (((x | HIGH) - y) & HIGH) >> 7;
+            let mask = x_not_less * 0xff;
+            let least = (y & mask) | (x & !mask);
+            pairs += (least & LOW_BYTES) + ((least >> 8) & LOW_BYTES);
+        }
+        // Four 16-bit lanes, each at most 4 * 2 * 64.
+        (pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as usize
+    }
+}
+
+/// `jaro_winkler(a, b)`, or 0 when it is certainly below `needed`: the
+/// letters the two share bound the matches, which bound the similarity
+/// (no transposition, the actual common prefix). Most candidate pairs
+/// compare unrelated values, which this settles without matching.
+pub fn jaro_winkler_from(a: &[u8], la: &Letters, b: &[u8], lb: &Letters, needed: f64) -> f64 {
+    let (n, k) = (a.len().min(JW_BYTES), b.len().min(JW_BYTES));
+    if n > 0 && k > 0 {
+        // The same arithmetic as `jaro_winkler` with the most matches and
+        // no transposition, so the bound is never below the similarity.
+        let m = la.common(lb).min(n).min(k) as f64;
+        let jaro = (m / n as f64 + m / k as f64 + 1.0) / 3.0;
+        let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count() as f64;
+        if m == 0.0 || jaro + prefix * 0.1 * (1.0 - jaro) < needed {
+            return 0.0;
+        }
+    }
+    jaro_winkler(a, b)
+}
+
 /// Jaro-Winkler similarity (prefix scale 0.1, up to 4 characters).
 pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
     if a.is_empty() || b.is_empty() {
@@ -312,7 +409,7 @@ pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
     // order, which gives exactly 1.
     let window = (a.len().max(b.len()) / 2).saturating_sub(1);
     // Names are short: matched positions as bit sets, no allocation.
-    let (a, b) = (&a[..a.len().min(64)], &b[..b.len().min(64)]);
+    let (a, b) = (&a[..a.len().min(JW_BYTES)], &b[..b.len().min(JW_BYTES)]);
     let (a_matched, b_matched, matches) = if b.is_ascii() {
         POSITIONS.with_borrow_mut(|positions| matches_bit_parallel(a, b, window, positions))
     } else {
@@ -460,6 +557,73 @@ mod tests {
             matches_scanning(a, b, 5)
         );
         assert_eq!(positions, [0; 128], "the table is left clear");
+    }
+
+    #[test]
+    fn common_letters_is_the_sum_of_minima() {
+        let (a, b) = (Letters::of(b"leppington"), Letters::of(b"pennington"));
+        let expected: usize =
+            a.0.iter()
+                .zip(&b.0)
+                .map(|(&x, &y)| usize::from(x.min(y)))
+                .sum();
+        assert_eq!(a.common(&b), expected);
+        let long = Letters::of(&[b'a'; 100]);
+        assert_eq!(long.common(&long), JW_BYTES);
+        let mut state: u64 = 5;
+        for _ in 0..10_000 {
+            let mut counts = [[0u8; 32]; 2];
+            for c in counts.iter_mut().flatten() {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                *c = ((state >> 33) % 65) as u8;
+            }
+            let [x, y] = counts.map(Letters);
+            let expected: usize =
+                x.0.iter()
+                    .zip(&y.0)
+                    .map(|(&p, &q)| usize::from(p.min(q)))
+                    .sum();
+            assert_eq!(x.common(&y), expected);
+        }
+    }
+
+    /// The bound never hides a similarity at or above what is needed.
+    #[test]
+    fn bounded_jaro_winkler_is_exact_where_it_matters() {
+        let mut state: u64 = 3;
+        let mut next = |bound: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % bound
+        };
+        let mut skipped = 0;
+        for _ in 0..50_000 {
+            let la = next(80) as usize;
+            let lb = next(80) as usize;
+            let alphabet = next(40) + 2;
+            let a: Vec<u8> = (0..la).map(|_| b' ' + next(alphabet) as u8 * 2).collect();
+            let mut b: Vec<u8> = (0..lb).map(|_| b' ' + next(alphabet) as u8 * 2).collect();
+            if next(2) == 0 {
+                // Often a near copy.
+                b = a.clone();
+                if !b.is_empty() {
+                    let i = next(b.len() as u64) as usize;
+                    b[i] = b'a' + next(26) as u8;
+                }
+            }
+            let exact = jaro_winkler(&a, &b);
+            for needed in [0.7, 0.8, 0.88, 0.9, 0.92] {
+                let bounded = jaro_winkler_from(&a, &Letters::of(&a), &b, &Letters::of(&b), needed);
+                if bounded != exact {
+                    assert!(bounded == 0.0 && exact < needed, "{a:?} {b:?}");
+                    skipped += 1;
+                }
+            }
+        }
+        assert!(skipped > 10_000, "the bound settles unrelated strings");
     }
 
     #[test]
