@@ -264,19 +264,18 @@ fn write_links(path: Option<&Path>, links: &[Link]) -> Result<(), MatchError> {
 #[cfg(test)]
 mod tests {
     use super::four_decimals;
+    use crate::values::Sequence;
 
     #[test]
     fn four_decimals_as_the_formatter_writes_them() {
         let mut out = Vec::new();
-        let mut state: u64 = 11;
+        let mut sequence = Sequence::new(11);
         let mut values = vec![
             0.0, 1.0, 0.5, 0.99995, 0.00005, 0.12345, 0.98765, 1.5, -0.25,
         ];
+        let scale = 1u64 << 31;
         for _ in 0..100_000 {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            values.push((state >> 11) as f64 / (1u64 << 53) as f64);
+            values.push(sequence.below(scale) as f64 / scale as f64);
         }
         for value in values {
             four_decimals(value, &mut out);

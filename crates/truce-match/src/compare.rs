@@ -271,6 +271,12 @@ fn compare_names(a: &NameValue, b: &NameValue) -> (u8, &'static str) {
     }
 }
 
+/// Jaro-Winkler similarity at least `needed`, settled by the letter bound
+/// where it can be.
+fn similar_at_least(a: &str, la: &Letters, b: &str, lb: &Letters, needed: f64) -> bool {
+    jaro_winkler_from(a.as_bytes(), la, b.as_bytes(), lb, needed) >= needed
+}
+
 fn compare_places(a: &PlaceValue, b: &PlaceValue) -> (u8, &'static str) {
     if a.hashes[0] == b.hashes[0] {
         (0, "exact")
@@ -278,14 +284,7 @@ fn compare_places(a: &PlaceValue, b: &PlaceValue) -> (u8, &'static str) {
         (1, "same place, other language or spelling")
     } else if a.entry.is_some() && b.entry.is_some() {
         (3, "different")
-    } else if jaro_winkler_from(
-        a.key.as_bytes(),
-        &a.letters,
-        b.key.as_bytes(),
-        &b.letters,
-        PLACE_SIMILAR,
-    ) >= PLACE_SIMILAR
-    {
+    } else if similar_at_least(&a.key, &a.letters, &b.key, &b.letters, PLACE_SIMILAR) {
         (2, "similar spelling")
     } else {
         (3, "different")
@@ -296,14 +295,7 @@ fn compare_text(a: &TextValue, b: &TextValue) -> (u8, &'static str) {
     if a.normal == b.normal {
         return (0, "exact");
     }
-    if jaro_winkler_from(
-        a.normal.as_bytes(),
-        &a.letters,
-        b.normal.as_bytes(),
-        &b.letters,
-        TEXT_CLOSE,
-    ) >= TEXT_CLOSE
-    {
+    if similar_at_least(&a.normal, &a.letters, &b.normal, &b.letters, TEXT_CLOSE) {
         return (1, "close spelling");
     }
     let shared = a.words.iter().filter(|w| b.words.contains(w)).count();
@@ -515,6 +507,7 @@ fn matches_scanning(a: &[u8], b: &[u8], window: usize) -> (u64, u64, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::Sequence;
 
     #[test]
     fn jaro_winkler_reference_values() {
@@ -528,13 +521,8 @@ mod tests {
     /// strings over a small alphabet (many repeats) and on long ones.
     #[test]
     fn bit_parallel_matching_equals_scanning() {
-        let mut state: u64 = 7;
-        let mut next = |bound: u64| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 33) % bound
-        };
+        let mut sequence = Sequence::new(7);
+        let mut next = |bound: u64| sequence.below(bound);
         let mut positions = [0u64; 128];
         for _ in 0..20_000 {
             let la = next(70) as usize + 1;
@@ -561,44 +549,32 @@ mod tests {
 
     #[test]
     fn common_letters_is_the_sum_of_minima() {
+        let sum_of_minima = |x: &Letters, y: &Letters| -> usize {
+            x.0.iter()
+                .zip(&y.0)
+                .map(|(&p, &q)| usize::from(p.min(q)))
+                .sum()
+        };
         let (a, b) = (Letters::of(b"leppington"), Letters::of(b"pennington"));
-        let expected: usize =
-            a.0.iter()
-                .zip(&b.0)
-                .map(|(&x, &y)| usize::from(x.min(y)))
-                .sum();
-        assert_eq!(a.common(&b), expected);
+        assert_eq!(a.common(&b), sum_of_minima(&a, &b));
         let long = Letters::of(&[b'a'; 100]);
         assert_eq!(long.common(&long), JW_BYTES);
-        let mut state: u64 = 5;
+        let mut sequence = Sequence::new(5);
         for _ in 0..10_000 {
             let mut counts = [[0u8; 32]; 2];
             for c in counts.iter_mut().flatten() {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                *c = ((state >> 33) % 65) as u8;
+                *c = sequence.below(65) as u8;
             }
             let [x, y] = counts.map(Letters);
-            let expected: usize =
-                x.0.iter()
-                    .zip(&y.0)
-                    .map(|(&p, &q)| usize::from(p.min(q)))
-                    .sum();
-            assert_eq!(x.common(&y), expected);
+            assert_eq!(x.common(&y), sum_of_minima(&x, &y));
         }
     }
 
     /// The bound never hides a similarity at or above what is needed.
     #[test]
     fn bounded_jaro_winkler_is_exact_where_it_matters() {
-        let mut state: u64 = 3;
-        let mut next = |bound: u64| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 33) % bound
-        };
+        let mut sequence = Sequence::new(3);
+        let mut next = |bound: u64| sequence.below(bound);
         let mut skipped = 0;
         for _ in 0..50_000 {
             let la = next(80) as usize;

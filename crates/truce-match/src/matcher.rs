@@ -13,7 +13,7 @@ use crate::date::DateAgreement;
 use crate::error::MatchError;
 use crate::model::{MISSING, Model, Pattern, probability};
 use crate::schema::{FieldKind, NamePart, Schema};
-use crate::values::{TextSet, Texts, ValueTable};
+use crate::values::{Sequence, TextSet, Texts, ValueTable};
 
 /// One input record: an identifier and the raw text of each schema field,
 /// in schema order.
@@ -456,14 +456,9 @@ impl Matcher {
         let mut counts: Vec<Vec<f64>> = level_counts.iter().map(|&n| vec![1.0; n]).collect();
         let (n_left, n_right) = (self.left_ids.len(), self.right_ids.len());
         if n_left > 0 && n_right > 0 {
-            // A fixed linear congruential sequence keeps runs reproducible.
-            let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-            let mut next = |bound: usize| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((state >> 33) % bound as u64) as usize
-            };
+            // A fixed sequence keeps runs reproducible.
+            let mut sequence = Sequence::new(0x9E37_79B9_7F4A_7C15);
+            let mut next = |bound: usize| sequence.below(bound as u64) as usize;
             for _ in 0..RANDOM_PAIRS {
                 let (i, j) = (next(n_left), next(n_right));
                 let (pattern, _) = self.pattern(self.left_row(i), self.right_row(j));

@@ -82,6 +82,25 @@ pub fn hash_of<T: Hash + ?Sized>(value: &T) -> u64 {
     hasher.finish()
 }
 
+/// A fixed linear congruential sequence (Knuth's MMIX constants): random
+/// pairs and test data that are the same on every run.
+pub(crate) struct Sequence(u64);
+
+impl Sequence {
+    pub(crate) fn new(seed: u64) -> Self {
+        Sequence(seed)
+    }
+
+    /// The next number below `bound` (at most 2^31).
+    pub(crate) fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % bound
+    }
+}
+
 /// Strings stored end to end in one buffer: a list of a million short
 /// texts in two allocations.
 #[derive(Debug, Clone, Default)]
