@@ -67,22 +67,25 @@ pub enum Value {
 }
 
 impl Value {
-    /// The value whose frequency drives the term-frequency adjustment, and on
-    /// which blocking keys are built.
-    pub fn canonical(&self) -> Option<String> {
+    /// Hash of the value whose frequency drives the term-frequency
+    /// adjustment, and on which blocking keys are built: the dictionary
+    /// entry, the stem or key, the date, the code or the text. Hashed
+    /// without building the text (this runs for every distinct value).
+    pub fn canonical_hash(&self) -> Option<u64> {
+        // Entries and dates hash as tuples led by a tag, texts as strings.
         match self {
             Value::Missing => None,
             Value::Name(n) => Some(match n.entry {
-                Some(id) => format!("#{id}"),
-                None => n.stem.clone(),
+                Some(id) => hash_of(&(b'#', id)),
+                None => hash_of(n.stem.as_str()),
             }),
             Value::Place(p) => Some(match p.entry {
-                Some(id) => format!("#{id}"),
-                None => p.key.clone(),
+                Some(id) => hash_of(&(b'#', id)),
+                None => hash_of(p.key.as_str()),
             }),
-            Value::Date(d) => d.year.map(|y| format!("{y}-{:?}-{:?}", d.month, d.day)),
-            Value::Identifier(s) => Some(s.clone()),
-            Value::Text(t) => Some(t.normal.clone()),
+            Value::Date(d) => d.year.map(|y| hash_of(&(b'@', y, d.month, d.day))),
+            Value::Identifier(s) => Some(hash_of(s.as_str())),
+            Value::Text(t) => Some(hash_of(t.normal.as_str())),
         }
     }
 }

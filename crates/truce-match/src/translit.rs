@@ -299,7 +299,11 @@ pub fn spelling_key(text: &str) -> String {
     'outer: while i < letters.len() {
         for (group, symbol) in LATIN_GROUPS {
             let len = group.len();
-            if i + len <= letters.len() && letters[i..i + len].iter().copied().eq(group.chars()) {
+            // The first letter rules out most groups at once.
+            if letters[i] == char::from(group.as_bytes()[0])
+                && i + len <= letters.len()
+                && letters[i..i + len].iter().copied().eq(group.chars())
+            {
                 if *group == "x" {
                     symbols.extend(['k', 's']);
                 } else {

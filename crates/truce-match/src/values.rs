@@ -188,7 +188,7 @@ impl TextSet {
 }
 
 fn slot(field: usize, value: Value) -> Slot {
-    let canonical = value.canonical().map(|c| hash_of(&c));
+    let canonical = value.canonical_hash();
     let initial = match &value {
         Value::Name(n) => n.consonants.bytes().next().or_else(|| n.key.bytes().next()),
         _ => None,
