@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::blocking::{BlockIndex, Roles, blocking_keys};
+use crate::blocking::{BlockIndex, Roles, blocking_keys_into};
 use crate::compare::{Value, compare};
 use crate::date::DateAgreement;
 use crate::error::MatchError;
@@ -206,6 +206,14 @@ struct ScoringPlan {
     adjustable: Vec<bool>,
 }
 
+/// Buffers reused while finding the candidates of one record after
+/// another.
+#[derive(Default)]
+struct Candidates {
+    keys: Vec<u64>,
+    found: Vec<u32>,
+}
+
 /// Reports progress in units of left records processed.
 pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 
@@ -346,7 +354,10 @@ impl Matcher {
     pub fn candidate_pair_count(&self) -> u64 {
         (0..self.left_ids.len())
             .into_par_iter()
-            .map(|i| self.candidates(self.left_row(i), &self.index).len() as u64)
+            .map_init(Candidates::default, |buffers, i| {
+                self.candidates_into(self.left_row(i), &self.index, buffers);
+                buffers.found.len() as u64
+            })
             .sum()
     }
 
@@ -359,11 +370,11 @@ impl Matcher {
             .into_par_iter()
             .filter(|i| i % stride == 0)
             .fold(
-                || (HashMap::new(), Vec::new(), Vec::new()),
+                || (HashMap::new(), Candidates::default(), Vec::new()),
                 |(mut counts, mut candidates, mut pattern), i| {
                     let row = self.left_row(i);
                     self.candidates_into(row, &self.index, &mut candidates);
-                    for &j in &candidates {
+                    for &j in &candidates.found {
                         self.pattern_into(row, self.right_row(j as usize), &mut pattern);
                         // Allocates only for a pattern not seen before.
                         match counts.get_mut(pattern.as_slice()) {
@@ -540,17 +551,13 @@ impl Matcher {
         }
     }
 
-    /// Right-hand candidates of one left record, sorted and distinct.
-    fn candidates(&self, row: &[u32], index: &BlockIndex) -> Vec<u32> {
-        let mut found = Vec::new();
-        self.candidates_into(row, index, &mut found);
-        found
-    }
-
-    /// The same into a reused buffer (scoring runs it once per left record).
-    fn candidates_into(&self, row: &[u32], index: &BlockIndex, found: &mut Vec<u32>) {
+    /// Right-hand candidates of one left record, sorted and distinct, into
+    /// `buffers.found`.
+    fn candidates_into(&self, row: &[u32], index: &BlockIndex, buffers: &mut Candidates) {
+        let Candidates { keys, found } = buffers;
         found.clear();
-        for key in blocking_keys(&self.roles, &self.table, row) {
+        blocking_keys_into(&self.roles, &self.table, row, keys);
+        for &key in keys.iter() {
             let (built, added) = index.block(key);
             if built.len() + added.len() <= self.settings.max_block {
                 found.extend_from_slice(built);
@@ -752,14 +759,14 @@ impl Matcher {
         };
         left.par_chunks(256)
             .flat_map_iter(|chunk| {
-                let mut candidates = Vec::new();
+                let mut candidates = Candidates::default();
                 let mut bounds = Vec::new();
                 let mut found = Vec::new();
                 for &i in chunk {
                     let row = self.left_row(i);
                     self.gain_bounds(row, &mut bounds);
                     self.candidates_into(row, index, &mut candidates);
-                    for &j in &candidates {
+                    for &j in &candidates.found {
                         if let Some((weight, swapped)) =
                             self.score(row, self.right_row(j as usize), floor_weight, &bounds)
                         {
