@@ -208,10 +208,24 @@ struct ScoringPlan {
 
 /// Buffers reused while finding the candidates of one record after
 /// another.
-#[derive(Default)]
 struct Candidates {
     keys: Vec<u64>,
     found: Vec<u32>,
+    /// One bit per right-hand record, set for those in `found` while it is
+    /// being filled: distinct candidates without sorting them (blocks can
+    /// hold hundreds of records).
+    seen: Vec<u64>,
+}
+
+impl Candidates {
+    /// Buffers for a right-hand list of `right` records.
+    fn new(right: usize) -> Self {
+        Candidates {
+            keys: Vec::new(),
+            found: Vec::new(),
+            seen: vec![0; right.div_ceil(64)],
+        }
+    }
 }
 
 /// Reports progress in units of left records processed.
@@ -354,10 +368,13 @@ impl Matcher {
     pub fn candidate_pair_count(&self) -> u64 {
         (0..self.left_ids.len())
             .into_par_iter()
-            .map_init(Candidates::default, |buffers, i| {
-                self.candidates_into(self.left_row(i), &self.index, buffers);
-                buffers.found.len() as u64
-            })
+            .map_init(
+                || Candidates::new(self.right_ids.len()),
+                |buffers, i| {
+                    self.candidates_into(self.left_row(i), &self.index, buffers);
+                    buffers.found.len() as u64
+                },
+            )
             .sum()
     }
 
@@ -370,7 +387,13 @@ impl Matcher {
             .into_par_iter()
             .filter(|i| i % stride == 0)
             .fold(
-                || (HashMap::new(), Candidates::default(), Vec::new()),
+                || {
+                    (
+                        HashMap::new(),
+                        Candidates::new(self.right_ids.len()),
+                        Vec::new(),
+                    )
+                },
                 |(mut counts, mut candidates, mut pattern), i| {
                     let row = self.left_row(i);
                     self.candidates_into(row, &self.index, &mut candidates);
@@ -551,21 +574,27 @@ impl Matcher {
         }
     }
 
-    /// Right-hand candidates of one left record, sorted and distinct, into
-    /// `buffers.found`.
+    /// Right-hand candidates of one left record, distinct, into
+    /// `buffers.found` (in the order the blocks give them).
     fn candidates_into(&self, row: &[u32], index: &BlockIndex, buffers: &mut Candidates) {
-        let Candidates { keys, found } = buffers;
+        let Candidates { keys, found, seen } = buffers;
         found.clear();
         blocking_keys_into(&self.roles, &self.table, row, keys);
         for &key in keys.iter() {
             let (built, added) = index.block(key);
             if built.len() + added.len() <= self.settings.max_block {
-                found.extend_from_slice(built);
-                found.extend_from_slice(added);
+                for &j in built.iter().chain(added) {
+                    let (word, bit) = (j as usize / 64, 1u64 << (j % 64));
+                    if seen[word] & bit == 0 {
+                        seen[word] |= bit;
+                        found.push(j);
+                    }
+                }
             }
         }
-        found.sort_unstable();
-        found.dedup();
+        for &j in found.iter() {
+            seen[j as usize / 64] = 0;
+        }
     }
 
     /// Level of two slots; equal slots hold the same text.
@@ -758,28 +787,30 @@ impl Matcher {
             (floor / (1.0 - floor)).log2()
         };
         left.par_chunks(256)
-            .flat_map_iter(|chunk| {
-                let mut candidates = Candidates::default();
-                let mut bounds = Vec::new();
-                let mut found = Vec::new();
-                for &i in chunk {
-                    let row = self.left_row(i);
-                    self.gain_bounds(row, &mut bounds);
-                    self.candidates_into(row, index, &mut candidates);
-                    for &j in &candidates.found {
-                        if let Some((weight, swapped)) =
-                            self.score(row, self.right_row(j as usize), floor_weight, &bounds)
-                        {
-                            let score = probability(weight);
-                            if score >= floor {
-                                found.push((i as u32, j, score, swapped));
+            .map_init(
+                || (Candidates::new(self.right_ids.len()), Vec::new()),
+                |(candidates, bounds), chunk| {
+                    let mut found = Vec::new();
+                    for &i in chunk {
+                        let row = self.left_row(i);
+                        self.gain_bounds(row, bounds);
+                        self.candidates_into(row, index, candidates);
+                        for &j in &candidates.found {
+                            if let Some((weight, swapped)) =
+                                self.score(row, self.right_row(j as usize), floor_weight, bounds)
+                            {
+                                let score = probability(weight);
+                                if score >= floor {
+                                    found.push((i as u32, j, score, swapped));
+                                }
                             }
                         }
                     }
-                }
-                progress(chunk.len() as u64);
-                found
-            })
+                    progress(chunk.len() as u64);
+                    found
+                },
+            )
+            .flatten_iter()
             .collect()
     }
 
