@@ -174,6 +174,15 @@ const FIT_RECORDS: usize = 5_000;
 /// the estimate of plain EM).
 const MIN_SESSION_PAIRS: u64 = 200;
 
+/// With fewer candidate pairs than this EM says little (on a handful of
+/// pairs it finds whatever it is started with): its estimate is blended
+/// with `Model::prior` in proportion to the pairs it saw.
+const FULL_EM_PAIRS: u64 = 200;
+
+/// The prior share of matches among the candidate pairs of small lists at
+/// most (an even chance: no more evidence either way than the fields).
+const PRIOR_LAMBDA: f64 = 0.5;
+
 /// Random pairs drawn to start u before EM.
 const RANDOM_PAIRS: usize = 10_000;
 
@@ -455,6 +464,14 @@ impl Matcher {
         }
         if sessions_run > 0 {
             model.fit_lambda(&patterns, iterations * 4, 1e-9);
+        }
+        if pairs < FULL_EM_PAIRS {
+            // Small lists: everyone on the shorter list may have a match
+            // among the candidates, at most an even chance per pair.
+            let kinds: Vec<FieldKind> = self.schema.fields.iter().map(|f| f.kind).collect();
+            let lambda = (expected_matches / pairs.max(1) as f64).min(PRIOR_LAMBDA);
+            let prior = Model::prior(&kinds, lambda);
+            model = prior.blend(&model, pairs as f64 / FULL_EM_PAIRS as f64);
         }
         self.model = model;
     }
