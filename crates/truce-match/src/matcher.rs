@@ -68,6 +68,24 @@ impl RecordList {
         self.fields.len()
     }
 
+    /// The records back, in order (for tests).
+    #[cfg(test)]
+    pub(crate) fn records(&self) -> Vec<Record> {
+        let fields = self.fields.len();
+        (0..self.len())
+            .map(|i| Record {
+                id: self.ids.get(i).to_string(),
+                fields: (0..fields)
+                    .map(|f| {
+                        self.fields[f]
+                            .get(self.rows[i * fields + f] as usize)
+                            .to_string()
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// Adds a record; fields beyond the given ones are empty. Fails with the
     /// position of the first field that is not UTF-8, and then adds nothing.
     pub fn push<'a>(

@@ -140,16 +140,34 @@ impl Texts {
 #[derive(Debug, Clone, Default)]
 pub struct TextSet {
     texts: Texts,
-    /// Numbers of the texts, by the hash of their bytes.
-    index: HashTable<u32>,
+    /// Hash and number of each text, by the hash (kept, so that growing
+    /// the table does not hash the texts again).
+    index: HashTable<(u64, u32)>,
 }
 
-/// Hash of a text for `TextSet`: Fx, folded so that the low bits, which
-/// pick the bucket, depend on every byte.
+/// Hash of a text for `TextSet`: the Fx step over 8-byte words (the last
+/// word overlapping the one before, short texts packed into one), folded so
+/// that the low bits, which pick the bucket, depend on every byte. Runs for
+/// every field of every record read.
 fn text_hash(bytes: &[u8]) -> u64 {
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
     let mut hasher = FxHasher::default();
-    hasher.write(bytes);
-    hasher.write_usize(bytes.len());
+    let n = bytes.len();
+    if n >= 8 {
+        let mut at = 0;
+        while at + 8 < n {
+            hasher.write_u64(word(at));
+            at += 8;
+        }
+        hasher.write_u64(word(n - 8));
+    } else {
+        let mut packed = 0u64;
+        for (i, &b) in bytes.iter().enumerate() {
+            packed |= u64::from(b) << (8 * i);
+        }
+        hasher.write_u64(packed);
+    }
+    hasher.write_usize(n);
     hasher.finish().rotate_left(26)
 }
 
@@ -171,18 +189,15 @@ impl TextSet {
     pub fn insert(&mut self, bytes: &[u8]) -> Result<(u32, bool), Utf8Error> {
         let hash = text_hash(bytes);
         let texts = &self.texts;
-        if let Some(&i) = self
-            .index
-            .find(hash, |&i| texts.get(i as usize).as_bytes() == bytes)
-        {
+        if let Some(&(_, i)) = self.index.find(hash, |&(h, i)| {
+            h == hash && texts.get(i as usize).as_bytes() == bytes
+        }) {
             return Ok((i, false));
         }
         let text = std::str::from_utf8(bytes)?;
         let i = self.texts.len() as u32;
         self.texts.push(text);
-        let texts = &self.texts;
-        self.index
-            .insert_unique(hash, i, |&j| text_hash(texts.get(j as usize).as_bytes()));
+        self.index.insert_unique(hash, (hash, i), |&(h, _)| h);
         Ok((i, true))
     }
 }
