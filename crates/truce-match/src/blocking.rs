@@ -56,7 +56,10 @@ impl BlockIndex {
             .fold(
                 || (Vec::new(), Vec::new()),
                 |(mut entries, mut keys), (record, row)| {
+                    // A record once per block.
                     blocking_keys_into(roles, table, row, &mut keys);
+                    keys.sort_unstable();
+                    keys.dedup();
                     entries.extend(keys.iter().map(|&key| (key, record as u32)));
                     (entries, keys)
                 },
@@ -160,10 +163,14 @@ impl BlockIndex {
 pub fn blocking_keys(roles: &Roles, table: &ValueTable, row: &[u32]) -> Vec<u64> {
     let mut keys = Vec::with_capacity(16);
     blocking_keys_into(roles, table, row, &mut keys);
+    keys.sort_unstable();
+    keys.dedup();
     keys
 }
 
-/// The same into a reused buffer (scoring runs it once per left record).
+/// The same into a reused buffer, in rule order and possibly repeated (two
+/// rules can give one key): looking up candidates needs no more, as they
+/// are kept distinct anyway.
 pub fn blocking_keys_into(roles: &Roles, table: &ValueTable, row: &[u32], keys: &mut Vec<u64>) {
     keys.clear();
     let slot = |field: usize| &table.slots[row[field] as usize];
@@ -245,8 +252,6 @@ pub fn blocking_keys_into(roles: &Roles, table: &ValueTable, row: &[u32], keys: 
             }
         }
     }
-    keys.sort_unstable();
-    keys.dedup();
 }
 
 #[cfg(test)]

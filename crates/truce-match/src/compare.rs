@@ -194,13 +194,13 @@ pub fn compare(a: &Value, b: &Value) -> Option<(u8, &'static str)> {
             compare_dates(x, y).map(|level: DateAgreement| (level as u8, level.describe()))
         }
         (Value::Place(x), Value::Place(y)) => Some(compare_places(x, y)),
-        (Value::Identifier(x), Value::Identifier(y)) => Some(if x == y {
-            (0, "exact")
-        } else if within_one_edit(x.as_bytes(), y.as_bytes()) {
-            (1, "one character off")
-        } else {
-            (2, "different")
-        }),
+        (Value::Identifier(x), Value::Identifier(y)) => {
+            Some(match codes_differ(x.as_bytes(), y.as_bytes()) {
+                0 => (0, "exact"),
+                1 => (1, "one character off"),
+                _ => (2, "different"),
+            })
+        }
         (Value::Text(x), Value::Text(y)) => Some(compare_text(x, y)),
         _ => None,
     }
@@ -313,6 +313,49 @@ fn compare_text(a: &TextValue, b: &TextValue) -> (u8, &'static str) {
 fn words(text: &[u8]) -> impl Iterator<Item = &[u8]> {
     text.split(|&c| c == b' ' || c == b'-')
         .filter(|w| !w.is_empty())
+}
+
+/// 0 when two codes are equal, 1 when `within_one_edit`, 2 otherwise.
+/// Codes of one length up to eight bytes (postcodes, house numbers, state
+/// codes: three fields of every candidate pair) are compared as 64-bit
+/// words.
+fn codes_differ(x: &[u8], y: &[u8]) -> u8 {
+    if x.len() != y.len() || x.len() > 8 {
+        return if x == y {
+            0
+        } else if within_one_edit(x, y) {
+            1
+        } else {
+            2
+        };
+    }
+    let word = |code: &[u8]| {
+        code.iter()
+            .enumerate()
+            .fold(0u64, |w, (i, &b)| w | u64::from(b) << (8 * i))
+    };
+    let (p, q) = (word(x), word(y));
+    // The lowest bit of each byte that differs.
+    let mut differ = p ^ q;
+    differ |= differ >> 4;
+    differ |= differ >> 2;
+    differ |= differ >> 1;
+    differ &= 0x0101_0101_0101_0101;
+    match differ.count_ones() {
+        0 => 0,
+        1 => 1,
+        2 => {
+            // One exchange of adjacent characters.
+            let first = differ.trailing_zeros();
+            let (a, b) = ((p >> first) & 0xffff, (q >> first) & 0xffff);
+            if differ >> first == 0x0101 && a == ((b & 0xff) << 8 | b >> 8) {
+                1
+            } else {
+                2
+            }
+        }
+        _ => 2,
+    }
 }
 
 /// Levenshtein distance at most one, or one exchange of adjacent characters.
@@ -603,6 +646,40 @@ mod tests {
             }
         }
         assert!(skipped > 10_000, "the bound settles unrelated strings");
+    }
+
+    /// Codes compared as words agree with the byte-wise definition.
+    #[test]
+    fn codes_as_words_as_defined() {
+        let mut sequence = Sequence::new(19);
+        for _ in 0..50_000 {
+            let length = sequence.below(10) as usize;
+            let x: Vec<u8> = (0..length)
+                .map(|_| b'0' + sequence.below(4) as u8)
+                .collect();
+            let mut y = x.clone();
+            match sequence.below(4) {
+                0 if length > 0 => y[sequence.below(length as u64) as usize] = b'9',
+                1 if length > 1 => {
+                    let i = sequence.below(length as u64 - 1) as usize;
+                    y.swap(i, i + 1);
+                }
+                2 => {
+                    y = (0..length)
+                        .map(|_| b'0' + sequence.below(4) as u8)
+                        .collect()
+                }
+                _ => {}
+            }
+            let expected = if x == y {
+                0
+            } else if within_one_edit(&x, &y) {
+                1
+            } else {
+                2
+            };
+            assert_eq!(codes_differ(&x, &y), expected, "{x:?} {y:?}");
+        }
     }
 
     #[test]
