@@ -228,9 +228,20 @@ struct ScoringPlan {
     /// get the term-frequency adjustment) and of the other levels.
     best_agreeing: Vec<f64>,
     best_other: Vec<f64>,
-    /// `weights[field][level]`: the model's log2 Bayes factors.
-    weights: Vec<Vec<f64>>,
+    /// `weights[field * stride + level]`: the model's log2 Bayes factors.
+    weights: Vec<f64>,
+    stride: usize,
     adjustable: Vec<bool>,
+    /// The model's log2 prior odds.
+    prior: f64,
+}
+
+/// Per field, the most a pair with one left record can gain from it (see
+/// `gain_bounds`), and their sum.
+#[derive(Debug, Default)]
+struct Bounds {
+    fields: Vec<f64>,
+    total: f64,
 }
 
 /// Buffers reused while finding the candidates of one record after
@@ -587,13 +598,13 @@ impl Matcher {
                 best_other.push(best(f, 0..levels));
             }
         }
-        let weights = (0..self.fields())
-            .map(|f| {
-                (0..self.model.m[f].len())
-                    .map(|l| self.model.weight(f, l as u8))
-                    .collect()
-            })
-            .collect();
+        let stride = self.model.m.iter().map(Vec::len).max().unwrap_or(0);
+        let mut weights = vec![0.0; self.fields() * stride];
+        for f in 0..self.fields() {
+            for l in 0..self.model.m[f].len() {
+                weights[f * stride + l] = self.model.weight(f, l as u8);
+            }
+        }
         let adjustable = self
             .schema
             .fields
@@ -605,7 +616,9 @@ impl Matcher {
             best_agreeing,
             best_other,
             weights,
+            stride,
             adjustable,
+            prior: self.model.prior_weight(),
         }
     }
 
@@ -718,7 +731,7 @@ impl Matcher {
         if level == MISSING {
             return 0.0;
         }
-        let mut weight = self.plan.weights[field][level as usize];
+        let mut weight = self.plan.weights[field * self.plan.stride + level as usize];
         if level <= 1 && self.plan.adjustable[field] {
             // The more common of the two values decides (the smaller gain).
             let slots = &self.table.slots;
@@ -736,9 +749,10 @@ impl Matcher {
     ///
     /// `bounds` holds, per field, the most the left record `a` can gain from
     /// it (see `gain_bounds`).
-    fn score(&self, a: &[u32], b: &[u32], floor: f64, bounds: &[f64]) -> Option<(f64, bool)> {
-        let mut total = self.model.prior_weight();
-        let mut remaining: f64 = bounds.iter().sum();
+    fn score(&self, a: &[u32], b: &[u32], floor: f64, bounds: &Bounds) -> Option<(f64, bool)> {
+        let mut total = self.plan.prior;
+        let mut remaining = bounds.total;
+        let bounds = &bounds.fields;
         let mut swapped = false;
         for step in &self.plan.steps {
             match *step {
@@ -770,17 +784,18 @@ impl Matcher {
     /// when its value is missing, and agreement adjusted by the
     /// term-frequency of its own value (a pair's adjustment is the smaller
     /// of the two values').
-    fn gain_bounds(&self, a: &[u32], bounds: &mut Vec<f64>) {
-        bounds.clear();
+    fn gain_bounds(&self, a: &[u32], bounds: &mut Bounds) {
+        bounds.fields.clear();
         for (field, &slot) in a.iter().enumerate() {
             let slot = &self.table.slots[slot as usize];
-            bounds.push(if matches!(slot.value, Value::Missing) {
+            bounds.fields.push(if matches!(slot.value, Value::Missing) {
                 0.0
             } else {
                 let agreeing = self.plan.best_agreeing[field] + f64::from(slot.tf_adjustment);
                 agreeing.max(self.plan.best_other[field]).max(0.0)
             });
         }
+        bounds.total = bounds.fields.iter().sum();
     }
 
     fn explain(&self, a: &[u32], b: &[u32], swapped: bool) -> String {
@@ -823,7 +838,7 @@ impl Matcher {
         };
         left.par_chunks(256)
             .map_init(
-                || (Candidates::new(self.right_ids.len()), Vec::new()),
+                || (Candidates::new(self.right_ids.len()), Bounds::default()),
                 |(candidates, bounds), chunk| {
                     let mut found = Vec::new();
                     for &i in chunk {
@@ -855,7 +870,7 @@ impl Matcher {
     pub fn score_pair(&mut self, left: &Record, right: &Record) -> Link {
         let (_, rows) = self.intern_later(vec![left.clone(), right.clone()]);
         let (a, b) = rows.split_at(self.fields());
-        let mut bounds = Vec::new();
+        let mut bounds = Bounds::default();
         self.gain_bounds(a, &mut bounds);
         let (weight, swapped) = self
             .score(a, b, f64::NEG_INFINITY, &bounds)

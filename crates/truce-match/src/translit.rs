@@ -279,11 +279,23 @@ pub fn spelling_key(text: &str) -> String {
     } else {
         normal
     };
-    let letters: Vec<char> = latin
-        .chars()
-        .filter(|c| c.is_alphabetic())
-        .map(fold_latin_diacritic)
-        .collect();
+    let letters: Vec<char> = if latin.is_ascii() {
+        // No diacritics to fold; byte by byte (most keys are of ASCII).
+        let mut letters = Vec::with_capacity(latin.len());
+        letters.extend(
+            latin
+                .bytes()
+                .filter(u8::is_ascii_alphabetic)
+                .map(char::from),
+        );
+        letters
+    } else {
+        latin
+            .chars()
+            .filter(|c| c.is_alphabetic())
+            .map(fold_latin_diacritic)
+            .collect()
+    };
     let mut symbols: Vec<char> = Vec::with_capacity(letters.len());
     let mut i = 0;
     // A word-initial e (Е, Є, Э; "E", "Ye", "Ie") stays distinct from i so
