@@ -675,15 +675,8 @@ impl Matcher {
             }
         };
         let straight = cost(straight_f, family) + cost(straight_g, given);
-        // Only poorly agreeing names can gain from the crosswise reading,
-        // and only if one crosswise pair is equivalent (cheap to test).
-        let slot = |s: u32| &self.table.slots[s as usize].value;
-        if straight >= 4
-            && (a[family] == b[given]
-                || a[given] == b[family]
-                || names_equivalent(slot(a[family]), slot(b[given]))
-                || names_equivalent(slot(a[given]), slot(b[family])))
-        {
+        // Only poorly agreeing names can gain from the crosswise reading.
+        if straight >= 4 && self.may_cross(a, b, family, given) {
             let cross_f = self.level_only(a[family], b[given]);
             let cross_g = self.level_only(a[given], b[family]);
             let (best, other) = (cross_f.min(cross_g), cross_f.max(cross_g));
@@ -695,6 +688,16 @@ impl Matcher {
             }
         }
         (straight_f, straight_g, false)
+    }
+
+    /// Whether the names of a pair may be read crosswise: only if one
+    /// crosswise pair is equivalent (cheap to test).
+    fn may_cross(&self, a: &[u32], b: &[u32], family: usize, given: usize) -> bool {
+        let slot = |s: u32| &self.table.slots[s as usize].value;
+        a[family] == b[given]
+            || a[given] == b[family]
+            || names_equivalent(slot(a[family]), slot(b[given]))
+            || names_equivalent(slot(a[given]), slot(b[family]))
     }
 
     /// Agreement levels of a pair.
@@ -759,6 +762,20 @@ impl Matcher {
                 Step::Field(f) => {
                     total += self.field_weight(f, self.level_only(a[f], b[f]), a[f], b[f]);
                     remaining -= bounds[f];
+                }
+                Step::Names { family, given } if !self.may_cross(a, b, family, given) => {
+                    // Read straight (as `name_levels` would): the family
+                    // name alone may already rule the pair out, sparing
+                    // the given name's comparison.
+                    let level = self.level_only(a[family], b[family]);
+                    let family_weight = self.field_weight(family, level, a[family], b[family]);
+                    if total + family_weight + (remaining - bounds[family]) < floor {
+                        return None;
+                    }
+                    total += family_weight;
+                    let level = self.level_only(a[given], b[given]);
+                    total += self.field_weight(given, level, a[given], b[given]);
+                    remaining -= bounds[family] + bounds[given];
                 }
                 Step::Names { family, given } => {
                     let (lf, lg, crossed) = self.name_levels(a, b, family, given);
