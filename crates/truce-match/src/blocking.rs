@@ -29,46 +29,76 @@ pub struct Roles {
 /// Keys are already good hashes; the fast Fx hasher suffices.
 type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<FxHasher>>;
 
-/// Blocking key to the right-hand record numbers holding it: one sorted
-/// array with a range per key (few allocations, whatever the list size),
-/// plus records added later.
+/// Blocking key to the right-hand record numbers holding it: the keys in
+/// one sorted array, the record of each beside it, and the start of every
+/// bucket of keys with the same leading bits (keys are hashes, so buckets
+/// hold one or two keys); plus records added later. No hash map and no
+/// comparison sort: both took a tenth of a large run.
 #[derive(Default)]
 pub struct BlockIndex {
-    ranges: KeyMap<(u32, u32)>,
+    keys: Vec<u64>,
     records: Vec<u32>,
+    /// `starts[b]..starts[b + 1]`: the entries whose key begins with the
+    /// bits of `b`; empty when nothing was built.
+    starts: Vec<u32>,
+    /// 64 minus the bits of a bucket number.
+    shift: u32,
     added: KeyMap<Vec<u32>>,
 }
 
 impl BlockIndex {
     /// Indexes records `first..` of `rows`.
     pub fn build(roles: &Roles, table: &ValueTable, rows: &[u32], first: usize) -> Self {
-        let keys: Vec<Vec<u64>> = rows
+        let entries: Vec<(u64, u32)> = rows
             .par_chunks_exact(table.fields())
+            .enumerate()
             .skip(first)
-            .map(|row| blocking_keys(roles, table, row))
-            .collect();
-        let mut entries: Vec<(u64, u32)> = Vec::with_capacity(keys.iter().map(Vec::len).sum());
-        for (i, record_keys) in keys.into_iter().enumerate() {
-            let record = (first + i) as u32;
-            entries.extend(record_keys.into_iter().map(|key| (key, record)));
+            .fold(
+                || (Vec::new(), Vec::new()),
+                |(mut entries, mut keys), (record, row)| {
+                    // A record once per block.
+                    blocking_keys_into(roles, table, row, &mut keys);
+                    keys.sort_unstable();
+                    keys.dedup();
+                    entries.extend(keys.iter().map(|&key| (key, record as u32)));
+                    (entries, keys)
+                },
+            )
+            .map(|(entries, _)| entries)
+            .reduce(Vec::new, |mut a, b| {
+                a.extend(b);
+                a
+            });
+        // A counting sort on the leading bits, then each (tiny) bucket
+        // sorted by key and record.
+        let bits = (usize::BITS - entries.len().leading_zeros())
+            .saturating_sub(1)
+            .clamp(4, 24);
+        let shift = 64 - bits;
+        let mut starts = vec![0u32; (1 << bits) + 1];
+        for &(key, _) in &entries {
+            starts[(key >> shift) as usize + 1] += 1;
         }
-        entries.par_sort_unstable();
-        let mut ranges = KeyMap::default();
-        ranges.reserve(entries.len() / 2);
-        let mut start = 0;
-        while start < entries.len() {
-            let key = entries[start].0;
-            let mut end = start + 1;
-            while end < entries.len() && entries[end].0 == key {
-                end += 1;
+        for b in 1..starts.len() {
+            starts[b] += starts[b - 1];
+        }
+        let mut next = starts.clone();
+        let mut sorted = vec![(0u64, 0u32); entries.len()];
+        for entry in entries {
+            let bucket = &mut next[(entry.0 >> shift) as usize];
+            sorted[*bucket as usize] = entry;
+            *bucket += 1;
+        }
+        for bucket in starts.windows(2) {
+            if bucket[1] - bucket[0] > 1 {
+                sorted[bucket[0] as usize..bucket[1] as usize].sort_unstable();
             }
-            ranges.insert(key, (start as u32, (end - start) as u32));
-            start = end;
         }
-        let records = entries.into_iter().map(|(_, record)| record).collect();
         BlockIndex {
-            ranges,
-            records,
+            keys: sorted.iter().map(|&(key, _)| key).collect(),
+            records: sorted.into_iter().map(|(_, record)| record).collect(),
+            starts,
+            shift,
             added: KeyMap::default(),
         }
     }
@@ -84,10 +114,29 @@ impl BlockIndex {
 
     /// The records under a key, in two parts.
     pub fn block(&self, key: u64) -> (&[u32], &[u32]) {
-        let built = self.ranges.get(&key).map_or(&[][..], |&(start, len)| {
-            &self.records[start as usize..(start + len) as usize]
-        });
-        let added = self.added.get(&key).map_or(&[][..], Vec::as_slice);
+        let built = if self.starts.is_empty() {
+            &[][..]
+        } else {
+            let bucket = (key >> self.shift) as usize;
+            let (lo, hi) = (
+                self.starts[bucket] as usize,
+                self.starts[bucket + 1] as usize,
+            );
+            let keys = &self.keys[lo..hi];
+            match keys.iter().position(|&k| k == key) {
+                Some(at) => {
+                    let len = keys[at..].iter().take_while(|&&k| k == key).count();
+                    &self.records[lo + at..lo + at + len]
+                }
+                None => &[][..],
+            }
+        };
+        // Usually nothing was added: no second lookup then.
+        let added = if self.added.is_empty() {
+            &[][..]
+        } else {
+            self.added.get(&key).map_or(&[][..], Vec::as_slice)
+        };
         (built, added)
     }
 }
@@ -112,6 +161,18 @@ impl BlockIndex {
 /// Names enter as dictionary entries or stems, so every script and
 /// romanisation of a name gives the same key.
 pub fn blocking_keys(roles: &Roles, table: &ValueTable, row: &[u32]) -> Vec<u64> {
+    let mut keys = Vec::with_capacity(16);
+    blocking_keys_into(roles, table, row, &mut keys);
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The same into a reused buffer, in rule order and possibly repeated (two
+/// rules can give one key): looking up candidates needs no more, as they
+/// are kept distinct anyway.
+pub fn blocking_keys_into(roles: &Roles, table: &ValueTable, row: &[u32], keys: &mut Vec<u64>) {
+    keys.clear();
     let slot = |field: usize| &table.slots[row[field] as usize];
     let canonical = |field: Option<usize>| field.and_then(|f| slot(f).canonical);
     let family = canonical(roles.family);
@@ -123,7 +184,6 @@ pub fn blocking_keys(roles: &Roles, table: &ValueTable, row: &[u32]) -> Vec<u64>
         _ => None,
     };
     let year = date.and_then(|d| d.year);
-    let mut keys = Vec::with_capacity(16);
     let mut add = |parts: &[u64]| keys.push(hash_of(parts));
     if let (Some(f), Some(g)) = (family, given) {
         add(&[1, f.min(g), f.max(g)]);
@@ -192,7 +252,62 @@ pub fn blocking_keys(roles: &Roles, table: &ValueTable, row: &[u32]) -> Vec<u64>
             }
         }
     }
-    keys.sort_unstable();
-    keys.dedup();
-    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::RecordList;
+    use crate::schema::{FieldKind, NamePart};
+
+    /// Every record is found under each of its keys, with exactly the other
+    /// records sharing the key.
+    #[test]
+    fn blocks_hold_exactly_the_records_sharing_a_key() {
+        let kinds = vec![
+            FieldKind::Name(NamePart::Family),
+            FieldKind::Name(NamePart::Given),
+            FieldKind::Date,
+        ];
+        let roles = Roles {
+            family: Some(0),
+            given: Some(1),
+            date: Some(2),
+            ..Roles::default()
+        };
+        let people = [
+            ("Петренко", "Олександр", "1990-05-01"),
+            ("Petrenko", "Oleksandr", "01.05.1990"),
+            ("Petrenko", "Ivan", "1990"),
+            ("Koval", "Olena", "1985-02-03"),
+            ("Koval", "Olena", "1985-03-02"),
+            ("Shevchenko", "Taras", ""),
+        ];
+        let mut list = RecordList::new(kinds.len());
+        for (i, (family, given, date)) in people.iter().enumerate() {
+            list.push(&i.to_string(), [family, given, date].map(|s| s.as_bytes()))
+                .expect("UTF-8");
+        }
+        let mut table = ValueTable::new(kinds);
+        let (_, rows) = table.intern(list);
+        let index = BlockIndex::build(&roles, &table, &rows, 0);
+        let keys: Vec<Vec<u64>> = rows
+            .chunks_exact(3)
+            .map(|row| blocking_keys(&roles, &table, row))
+            .collect();
+        for record_keys in &keys {
+            for &key in record_keys {
+                let expected: Vec<u32> = (0..keys.len() as u32)
+                    .filter(|&r| keys[r as usize].contains(&key))
+                    .collect();
+                let (built, added) = index.block(key);
+                assert_eq!(built, expected.as_slice());
+                assert!(added.is_empty());
+            }
+        }
+        // The two spellings of one person share a key.
+        assert!(keys[0].iter().any(|k| keys[1].contains(k)));
+        assert_eq!(index.block(12345), (&[][..], &[][..]));
+        assert_eq!(BlockIndex::default().block(12345), (&[][..], &[][..]));
+    }
 }

@@ -156,28 +156,44 @@ pub fn compare_dates(a: &PartialDate, b: &PartialDate) -> Option<DateAgreement> 
     }
 }
 
-fn digits(d: &PartialDate) -> [u8; 8] {
-    let y = d.year.unwrap_or(0);
+/// The two decimal digits of 0 to 99, tens in the low byte.
+const TWO_DIGITS: [u16; 100] = {
+    let mut table = [0u16; 100];
+    let mut n = 0;
+    while n < 100 {
+        table[n] = (n / 10) as u16 | ((n % 10) as u16) << 8;
+        n += 1;
+    }
+    table
+};
+
+/// The digits of YYYYMMDD, one per byte, the first in the lowest.
+fn digits(d: &PartialDate) -> u64 {
+    let y = usize::from(d.year.unwrap_or(0));
     let (m, dd) = (d.month.unwrap_or(0), d.day.unwrap_or(0));
-    [
-        (y / 1000 % 10) as u8,
-        (y / 100 % 10) as u8,
-        (y / 10 % 10) as u8,
-        (y % 10) as u8,
-        m / 10,
-        m % 10,
-        dd / 10,
-        dd % 10,
-    ]
+    let two = |n: usize| u64::from(TWO_DIGITS[n % 100]);
+    two(y / 100) | two(y) << 16 | two(usize::from(m)) << 32 | two(usize::from(dd)) << 48
 }
 
 /// One substituted digit or one exchange of adjacent digits in YYYYMMDD.
+/// Runs for most candidate pairs, so on the eight digits at once.
 fn digits_one_typo(a: &PartialDate, b: &PartialDate) -> bool {
+    const LOW: u64 = 0x0101_0101_0101_0101;
     let (x, y) = (digits(a), digits(b));
-    let differing: Vec<usize> = (0..8).filter(|&i| x[i] != y[i]).collect();
-    match differing.as_slice() {
-        [_] => true,
-        [i, j] => *j == i + 1 && x[*i] == y[*j] && x[*j] == y[*i],
+    // The lowest bit of each byte tells whether the digits there differ
+    // (digits fit in four bits).
+    let mut differ = x ^ y;
+    differ |= differ >> 2;
+    differ |= differ >> 1;
+    differ &= LOW;
+    match differ.count_ones() {
+        1 => true,
+        2 => {
+            let first = differ.trailing_zeros();
+            let (p, q) = ((x >> first) & 0xffff, (y >> first) & 0xffff);
+            // Adjacent, and the two digits exchanged.
+            differ >> first == 0x0101 && p == ((q & 0xff) << 8 | q >> 8)
+        }
         _ => false,
     }
 }
@@ -185,6 +201,55 @@ fn digits_one_typo(a: &PartialDate, b: &PartialDate) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The word-wise typo test against the digit-by-digit definition.
+    #[test]
+    fn one_typo_as_defined_digit_by_digit() {
+        let decimal = |d: &PartialDate| {
+            let text = format!(
+                "{:04}{:02}{:02}",
+                d.year.unwrap_or(0) % 10_000,
+                d.month.unwrap_or(0),
+                d.day.unwrap_or(0)
+            );
+            let bytes: Vec<u8> = text.bytes().map(|c| c - b'0').collect();
+            assert_eq!(digits(d).to_le_bytes().as_slice(), bytes.as_slice());
+            bytes
+        };
+        let by_digit = |a: &PartialDate, b: &PartialDate| {
+            let (x, y) = (decimal(a), decimal(b));
+            let differing: Vec<usize> = (0..8).filter(|&i| x[i] != y[i]).collect();
+            match differing.as_slice() {
+                [_] => true,
+                [i, j] => *j == i + 1 && x[*i] == y[*j] && x[*j] == y[*i],
+                _ => false,
+            }
+        };
+        let mut sequence = crate::values::Sequence::new(13);
+        let mut date = |base: Option<&PartialDate>| {
+            let mut d = base.copied().unwrap_or(PartialDate {
+                year: Some(1900 + sequence.below(120) as u16),
+                month: Some(1 + sequence.below(12) as u8),
+                day: Some(1 + sequence.below(31) as u8),
+            });
+            // Near copies: a digit changed, or two swapped.
+            match sequence.below(4) {
+                0 => d.year = d.year.map(|y| y ^ (1 << sequence.below(4))),
+                1 => d.day = d.day.map(|x| (x % 10) * 10 + x / 10),
+                2 => d.month = d.month.map(|x| (x + 1) % 13),
+                _ => {}
+            }
+            d
+        };
+        let mut typos = 0;
+        for _ in 0..50_000 {
+            let a = date(None);
+            let b = date(Some(&a));
+            assert_eq!(digits_one_typo(&a, &b), by_digit(&a, &b), "{a:?} {b:?}");
+            typos += usize::from(by_digit(&a, &b));
+        }
+        assert!(typos > 5_000);
+    }
 
     #[test]
     fn formats() {

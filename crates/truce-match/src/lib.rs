@@ -23,5 +23,5 @@ pub mod values;
 
 pub use cli::{MatchArgs, run};
 pub use error::MatchError;
-pub use matcher::{Link, Matcher, Record, Settings};
+pub use matcher::{Link, Matcher, Record, RecordList, Settings};
 pub use schema::{FieldKind, FieldSpec, NamePart, Schema};

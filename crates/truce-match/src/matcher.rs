@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::blocking::{BlockIndex, Roles, blocking_keys};
+use crate::blocking::{BlockIndex, Roles, blocking_keys_into};
 use crate::compare::{Value, compare};
 use crate::date::DateAgreement;
 use crate::error::MatchError;
 use crate::model::{MISSING, Model, Pattern, probability};
 use crate::schema::{FieldKind, NamePart, Schema};
-use crate::values::ValueTable;
+use crate::values::{Sequence, TextSet, Texts, ValueTable};
 
 /// One input record: an identifier and the raw text of each schema field,
 /// in schema order.
@@ -21,6 +21,92 @@ use crate::values::ValueTable;
 pub struct Record {
     pub id: String,
     pub fields: Vec<String>,
+}
+
+/// A list of records as the matcher takes it in: the identifiers, and per
+/// field each distinct text once with every record's number for it.
+/// Reading a file straight into one spares a string per field and record
+/// (see `cli::read_records`); `from_records` converts records.
+#[derive(Debug, Clone, Default)]
+pub struct RecordList {
+    pub(crate) ids: Texts,
+    pub(crate) fields: Vec<TextSet>,
+    /// Per record and field, the number of its text in `fields`, row after
+    /// row.
+    pub(crate) rows: Vec<u32>,
+}
+
+impl RecordList {
+    /// An empty list of records with `fields` fields.
+    pub fn new(fields: usize) -> Self {
+        RecordList {
+            ids: Texts::default(),
+            fields: vec![TextSet::default(); fields],
+            rows: Vec::new(),
+        }
+    }
+
+    /// The records' fields beyond `fields` are ignored, missing ones empty.
+    pub fn from_records(fields: usize, records: &[Record]) -> Self {
+        let mut list = RecordList::new(fields);
+        for record in records {
+            list.push(&record.id, record.fields.iter().map(String::as_bytes))
+                .expect("strings are UTF-8");
+        }
+        list
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn field_count(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// The records back, in order (for tests).
+    #[cfg(test)]
+    pub(crate) fn records(&self) -> Vec<Record> {
+        let fields = self.fields.len();
+        (0..self.len())
+            .map(|i| Record {
+                id: self.ids.get(i).to_string(),
+                fields: (0..fields)
+                    .map(|f| {
+                        self.fields[f]
+                            .get(self.rows[i * fields + f] as usize)
+                            .to_string()
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Adds a record; fields beyond the given ones are empty. Fails with the
+    /// position of the first field that is not UTF-8, and then adds nothing.
+    pub fn push<'a>(
+        &mut self,
+        id: &str,
+        fields: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<(), usize> {
+        let start = self.rows.len();
+        let mut given = fields.into_iter();
+        for (field, texts) in self.fields.iter_mut().enumerate() {
+            match texts.insert(given.next().unwrap_or_default()) {
+                Ok((n, _)) => self.rows.push(n),
+                Err(_) => {
+                    self.rows.truncate(start);
+                    return Err(field);
+                }
+            }
+        }
+        self.ids.push(id);
+        Ok(())
+    }
 }
 
 /// A proposed identity link.
@@ -106,6 +192,15 @@ const FIT_RECORDS: usize = 5_000;
 /// the estimate of plain EM).
 const MIN_SESSION_PAIRS: u64 = 200;
 
+/// With fewer candidate pairs than this EM says little (on a handful of
+/// pairs it finds whatever it is started with): its estimate is blended
+/// with `Model::prior` in proportion to the pairs it saw.
+const FULL_EM_PAIRS: u64 = 200;
+
+/// The prior share of matches among the candidate pairs of small lists at
+/// most (an even chance: no more evidence either way than the fields).
+const PRIOR_LAMBDA: f64 = 0.5;
+
 /// Random pairs drawn to start u before EM.
 const RANDOM_PAIRS: usize = 10_000;
 
@@ -133,9 +228,42 @@ struct ScoringPlan {
     /// get the term-frequency adjustment) and of the other levels.
     best_agreeing: Vec<f64>,
     best_other: Vec<f64>,
-    /// `weights[field][level]`: the model's log2 Bayes factors.
-    weights: Vec<Vec<f64>>,
+    /// `weights[field * stride + level]`: the model's log2 Bayes factors.
+    weights: Vec<f64>,
+    stride: usize,
     adjustable: Vec<bool>,
+    /// The model's log2 prior odds.
+    prior: f64,
+}
+
+/// Per field, the most a pair with one left record can gain from it (see
+/// `gain_bounds`), and their sum.
+#[derive(Debug, Default)]
+struct Bounds {
+    fields: Vec<f64>,
+    total: f64,
+}
+
+/// Buffers reused while finding the candidates of one record after
+/// another.
+struct Candidates {
+    keys: Vec<u64>,
+    found: Vec<u32>,
+    /// One bit per right-hand record, set for those in `found` while it is
+    /// being filled: distinct candidates without sorting them (blocks can
+    /// hold hundreds of records).
+    seen: Vec<u64>,
+}
+
+impl Candidates {
+    /// Buffers for a right-hand list of `right` records.
+    fn new(right: usize) -> Self {
+        Candidates {
+            keys: Vec::new(),
+            found: Vec::new(),
+            seen: vec![0; right.div_ceil(64)],
+        }
+    }
 }
 
 /// Reports progress in units of left records processed.
@@ -151,8 +279,8 @@ pub struct Matcher {
     model: Model,
     plan: ScoringPlan,
     table: ValueTable,
-    left_ids: Vec<String>,
-    right_ids: Vec<String>,
+    left_ids: Texts,
+    right_ids: Texts,
     /// Slot numbers, one per field, record after record.
     left: Vec<u32>,
     right: Vec<u32>,
@@ -173,6 +301,29 @@ impl Matcher {
         model: Option<Model>,
         progress: Progress,
     ) -> Result<Self, MatchError> {
+        let fields = schema.fields.len();
+        let left = RecordList::from_records(fields, &left);
+        let right = RecordList::from_records(fields, &right);
+        Self::from_lists(schema, settings, left, right, model, progress)
+    }
+
+    /// The same from lists already in the matcher's form; each must have
+    /// the schema's number of fields.
+    pub fn from_lists(
+        schema: Schema,
+        settings: Settings,
+        left: RecordList,
+        right: RecordList,
+        model: Option<Model>,
+        progress: Progress,
+    ) -> Result<Self, MatchError> {
+        for list in [&left, &right] {
+            assert_eq!(
+                list.field_count(),
+                schema.fields.len(),
+                "a record list has the schema's fields"
+            );
+        }
         let mut roles = roles_of(&schema);
         let kinds: Vec<FieldKind> = schema.fields.iter().map(|f| f.kind).collect();
         let level_counts: Vec<usize> = kinds.iter().map(|k| k.level_count()).collect();
@@ -255,7 +406,13 @@ impl Matcher {
     pub fn candidate_pair_count(&self) -> u64 {
         (0..self.left_ids.len())
             .into_par_iter()
-            .map(|i| self.candidates(self.left_row(i), &self.index).len() as u64)
+            .map_init(
+                || Candidates::new(self.right_ids.len()),
+                |buffers, i| {
+                    self.candidates_into(self.left_row(i), &self.index, buffers);
+                    buffers.found.len() as u64
+                },
+            )
             .sum()
     }
 
@@ -268,11 +425,17 @@ impl Matcher {
             .into_par_iter()
             .filter(|i| i % stride == 0)
             .fold(
-                || (HashMap::new(), Vec::new(), Vec::new()),
+                || {
+                    (
+                        HashMap::new(),
+                        Candidates::new(self.right_ids.len()),
+                        Vec::new(),
+                    )
+                },
                 |(mut counts, mut candidates, mut pattern), i| {
                     let row = self.left_row(i);
                     self.candidates_into(row, &self.index, &mut candidates);
-                    for &j in &candidates {
+                    for &j in &candidates.found {
                         self.pattern_into(row, self.right_row(j as usize), &mut pattern);
                         // Allocates only for a pattern not seen before.
                         match counts.get_mut(pattern.as_slice()) {
@@ -331,6 +494,14 @@ impl Matcher {
         if sessions_run > 0 {
             model.fit_lambda(&patterns, iterations * 4, 1e-9);
         }
+        if pairs < FULL_EM_PAIRS {
+            // Small lists: everyone on the shorter list may have a match
+            // among the candidates, at most an even chance per pair.
+            let kinds: Vec<FieldKind> = self.schema.fields.iter().map(|f| f.kind).collect();
+            let lambda = (expected_matches / pairs.max(1) as f64).min(PRIOR_LAMBDA);
+            let prior = Model::prior(&kinds, lambda);
+            model = prior.blend(&model, pairs as f64 / FULL_EM_PAIRS as f64);
+        }
         self.model = model;
     }
 
@@ -365,14 +536,9 @@ impl Matcher {
         let mut counts: Vec<Vec<f64>> = level_counts.iter().map(|&n| vec![1.0; n]).collect();
         let (n_left, n_right) = (self.left_ids.len(), self.right_ids.len());
         if n_left > 0 && n_right > 0 {
-            // A fixed linear congruential sequence keeps runs reproducible.
-            let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-            let mut next = |bound: usize| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((state >> 33) % bound as u64) as usize
-            };
+            // A fixed sequence keeps runs reproducible.
+            let mut sequence = Sequence::new(0x9E37_79B9_7F4A_7C15);
+            let mut next = |bound: usize| sequence.below(bound as u64) as usize;
             for _ in 0..RANDOM_PAIRS {
                 let (i, j) = (next(n_left), next(n_right));
                 let (pattern, _) = self.pattern(self.left_row(i), self.right_row(j));
@@ -432,13 +598,13 @@ impl Matcher {
                 best_other.push(best(f, 0..levels));
             }
         }
-        let weights = (0..self.fields())
-            .map(|f| {
-                (0..self.model.m[f].len())
-                    .map(|l| self.model.weight(f, l as u8))
-                    .collect()
-            })
-            .collect();
+        let stride = self.model.m.iter().map(Vec::len).max().unwrap_or(0);
+        let mut weights = vec![0.0; self.fields() * stride];
+        for f in 0..self.fields() {
+            for l in 0..self.model.m[f].len() {
+                weights[f * stride + l] = self.model.weight(f, l as u8);
+            }
+        }
         let adjustable = self
             .schema
             .fields
@@ -450,29 +616,33 @@ impl Matcher {
             best_agreeing,
             best_other,
             weights,
+            stride,
             adjustable,
+            prior: self.model.prior_weight(),
         }
     }
 
-    /// Right-hand candidates of one left record, sorted and distinct.
-    fn candidates(&self, row: &[u32], index: &BlockIndex) -> Vec<u32> {
-        let mut found = Vec::new();
-        self.candidates_into(row, index, &mut found);
-        found
-    }
-
-    /// The same into a reused buffer (scoring runs it once per left record).
-    fn candidates_into(&self, row: &[u32], index: &BlockIndex, found: &mut Vec<u32>) {
+    /// Right-hand candidates of one left record, distinct, into
+    /// `buffers.found` (in the order the blocks give them).
+    fn candidates_into(&self, row: &[u32], index: &BlockIndex, buffers: &mut Candidates) {
+        let Candidates { keys, found, seen } = buffers;
         found.clear();
-        for key in blocking_keys(&self.roles, &self.table, row) {
+        blocking_keys_into(&self.roles, &self.table, row, keys);
+        for &key in keys.iter() {
             let (built, added) = index.block(key);
             if built.len() + added.len() <= self.settings.max_block {
-                found.extend_from_slice(built);
-                found.extend_from_slice(added);
+                for &j in built.iter().chain(added) {
+                    let (word, bit) = (j as usize / 64, 1u64 << (j % 64));
+                    if seen[word] & bit == 0 {
+                        seen[word] |= bit;
+                        found.push(j);
+                    }
+                }
             }
         }
-        found.sort_unstable();
-        found.dedup();
+        for &j in found.iter() {
+            seen[j as usize / 64] = 0;
+        }
     }
 
     /// Level of two slots; equal slots hold the same text.
@@ -505,15 +675,8 @@ impl Matcher {
             }
         };
         let straight = cost(straight_f, family) + cost(straight_g, given);
-        // Only poorly agreeing names can gain from the crosswise reading,
-        // and only if one crosswise pair is equivalent (cheap to test).
-        let slot = |s: u32| &self.table.slots[s as usize].value;
-        if straight >= 4
-            && (a[family] == b[given]
-                || a[given] == b[family]
-                || names_equivalent(slot(a[family]), slot(b[given]))
-                || names_equivalent(slot(a[given]), slot(b[family])))
-        {
+        // Only poorly agreeing names can gain from the crosswise reading.
+        if straight >= 4 && self.may_cross(a, b, family, given) {
             let cross_f = self.level_only(a[family], b[given]);
             let cross_g = self.level_only(a[given], b[family]);
             let (best, other) = (cross_f.min(cross_g), cross_f.max(cross_g));
@@ -525,6 +688,16 @@ impl Matcher {
             }
         }
         (straight_f, straight_g, false)
+    }
+
+    /// Whether the names of a pair may be read crosswise: only if one
+    /// crosswise pair is equivalent (cheap to test).
+    fn may_cross(&self, a: &[u32], b: &[u32], family: usize, given: usize) -> bool {
+        let slot = |s: u32| &self.table.slots[s as usize].value;
+        a[family] == b[given]
+            || a[given] == b[family]
+            || names_equivalent(slot(a[family]), slot(b[given]))
+            || names_equivalent(slot(a[given]), slot(b[family]))
     }
 
     /// Agreement levels of a pair.
@@ -561,7 +734,7 @@ impl Matcher {
         if level == MISSING {
             return 0.0;
         }
-        let mut weight = self.plan.weights[field][level as usize];
+        let mut weight = self.plan.weights[field * self.plan.stride + level as usize];
         if level <= 1 && self.plan.adjustable[field] {
             // The more common of the two values decides (the smaller gain).
             let slots = &self.table.slots;
@@ -579,15 +752,30 @@ impl Matcher {
     ///
     /// `bounds` holds, per field, the most the left record `a` can gain from
     /// it (see `gain_bounds`).
-    fn score(&self, a: &[u32], b: &[u32], floor: f64, bounds: &[f64]) -> Option<(f64, bool)> {
-        let mut total = self.model.prior_weight();
-        let mut remaining: f64 = bounds.iter().sum();
+    fn score(&self, a: &[u32], b: &[u32], floor: f64, bounds: &Bounds) -> Option<(f64, bool)> {
+        let mut total = self.plan.prior;
+        let mut remaining = bounds.total;
+        let bounds = &bounds.fields;
         let mut swapped = false;
         for step in &self.plan.steps {
             match *step {
                 Step::Field(f) => {
                     total += self.field_weight(f, self.level_only(a[f], b[f]), a[f], b[f]);
                     remaining -= bounds[f];
+                }
+                Step::Names { family, given } if !self.may_cross(a, b, family, given) => {
+                    // Read straight (as `name_levels` would): the family
+                    // name alone may already rule the pair out, sparing
+                    // the given name's comparison.
+                    let level = self.level_only(a[family], b[family]);
+                    let family_weight = self.field_weight(family, level, a[family], b[family]);
+                    if total + family_weight + (remaining - bounds[family]) < floor {
+                        return None;
+                    }
+                    total += family_weight;
+                    let level = self.level_only(a[given], b[given]);
+                    total += self.field_weight(given, level, a[given], b[given]);
+                    remaining -= bounds[family] + bounds[given];
                 }
                 Step::Names { family, given } => {
                     let (lf, lg, crossed) = self.name_levels(a, b, family, given);
@@ -613,17 +801,18 @@ impl Matcher {
     /// when its value is missing, and agreement adjusted by the
     /// term-frequency of its own value (a pair's adjustment is the smaller
     /// of the two values').
-    fn gain_bounds(&self, a: &[u32], bounds: &mut Vec<f64>) {
-        bounds.clear();
+    fn gain_bounds(&self, a: &[u32], bounds: &mut Bounds) {
+        bounds.fields.clear();
         for (field, &slot) in a.iter().enumerate() {
             let slot = &self.table.slots[slot as usize];
-            bounds.push(if matches!(slot.value, Value::Missing) {
+            bounds.fields.push(if matches!(slot.value, Value::Missing) {
                 0.0
             } else {
                 let agreeing = self.plan.best_agreeing[field] + f64::from(slot.tf_adjustment);
                 agreeing.max(self.plan.best_other[field]).max(0.0)
             });
         }
+        bounds.total = bounds.fields.iter().sum();
     }
 
     fn explain(&self, a: &[u32], b: &[u32], swapped: bool) -> String {
@@ -665,28 +854,30 @@ impl Matcher {
             (floor / (1.0 - floor)).log2()
         };
         left.par_chunks(256)
-            .flat_map_iter(|chunk| {
-                let mut candidates = Vec::new();
-                let mut bounds = Vec::new();
-                let mut found = Vec::new();
-                for &i in chunk {
-                    let row = self.left_row(i);
-                    self.gain_bounds(row, &mut bounds);
-                    self.candidates_into(row, index, &mut candidates);
-                    for &j in &candidates {
-                        if let Some((weight, swapped)) =
-                            self.score(row, self.right_row(j as usize), floor_weight, &bounds)
-                        {
-                            let score = probability(weight);
-                            if score >= floor {
-                                found.push((i as u32, j, score, swapped));
+            .map_init(
+                || (Candidates::new(self.right_ids.len()), Bounds::default()),
+                |(candidates, bounds), chunk| {
+                    let mut found = Vec::new();
+                    for &i in chunk {
+                        let row = self.left_row(i);
+                        self.gain_bounds(row, bounds);
+                        self.candidates_into(row, index, candidates);
+                        for &j in &candidates.found {
+                            if let Some((weight, swapped)) =
+                                self.score(row, self.right_row(j as usize), floor_weight, bounds)
+                            {
+                                let score = probability(weight);
+                                if score >= floor {
+                                    found.push((i as u32, j, score, swapped));
+                                }
                             }
                         }
                     }
-                }
-                progress(chunk.len() as u64);
-                found
-            })
+                    progress(chunk.len() as u64);
+                    found
+                },
+            )
+            .flatten_iter()
             .collect()
     }
 
@@ -696,7 +887,7 @@ impl Matcher {
     pub fn score_pair(&mut self, left: &Record, right: &Record) -> Link {
         let (_, rows) = self.intern_later(vec![left.clone(), right.clone()]);
         let (a, b) = rows.split_at(self.fields());
-        let mut bounds = Vec::new();
+        let mut bounds = Bounds::default();
         self.gain_bounds(a, &mut bounds);
         let (weight, swapped) = self
             .score(a, b, f64::NEG_INFINITY, &bounds)
@@ -743,8 +934,8 @@ impl Matcher {
         chosen
             .into_par_iter()
             .map(|(i, j, score, swapped)| Link {
-                left_id: self.left_ids[i].clone(),
-                right_id: self.right_ids[j].clone(),
+                left_id: self.left_ids.get(i).to_string(),
+                right_id: self.right_ids.get(j).to_string(),
                 score,
                 explanation: self.explain(self.left_row(i), self.right_row(j), swapped),
             })
@@ -753,9 +944,10 @@ impl Matcher {
 
     /// Interns records arriving after the fit; their values' frequencies
     /// come from the counts made at the fit.
-    fn intern_later(&mut self, records: Vec<Record>) -> (Vec<String>, Vec<u32>) {
+    fn intern_later(&mut self, records: Vec<Record>) -> (Texts, Vec<u32>) {
         let first_slot = self.table.slots.len();
-        let (ids, rows) = self.table.intern(records);
+        let list = RecordList::from_records(self.fields(), &records);
+        let (ids, rows) = self.table.intern(list);
         self.table.set_frequencies(first_slot);
         (ids, rows)
     }
@@ -767,7 +959,7 @@ impl Matcher {
         let start = self.left_ids.len();
         self.left_linked
             .extend(std::iter::repeat_n(false, ids.len()));
-        self.left_ids.extend(ids);
+        self.left_ids.extend(&ids);
         self.left.extend(rows);
         let new: Vec<usize> = (start..self.left_ids.len()).collect();
         let index = std::mem::take(&mut self.index);
@@ -783,7 +975,7 @@ impl Matcher {
         let start = self.right_ids.len();
         self.right_linked
             .extend(std::iter::repeat_n(false, ids.len()));
-        self.right_ids.extend(ids);
+        self.right_ids.extend(&ids);
         self.right.extend(rows);
         let new_index = BlockIndex::build(&self.roles, &self.table, &self.right, start);
         self.index.add(&self.roles, &self.table, &self.right, start);

@@ -279,11 +279,23 @@ pub fn spelling_key(text: &str) -> String {
     } else {
         normal
     };
-    let letters: Vec<char> = latin
-        .chars()
-        .filter(|c| c.is_alphabetic())
-        .map(fold_latin_diacritic)
-        .collect();
+    let letters: Vec<char> = if latin.is_ascii() {
+        // No diacritics to fold; byte by byte (most keys are of ASCII).
+        let mut letters = Vec::with_capacity(latin.len());
+        letters.extend(
+            latin
+                .bytes()
+                .filter(u8::is_ascii_alphabetic)
+                .map(char::from),
+        );
+        letters
+    } else {
+        latin
+            .chars()
+            .filter(|c| c.is_alphabetic())
+            .map(fold_latin_diacritic)
+            .collect()
+    };
     let mut symbols: Vec<char> = Vec::with_capacity(letters.len());
     let mut i = 0;
     // A word-initial e (Е, Є, Э; "E", "Ye", "Ie") stays distinct from i so
@@ -299,7 +311,11 @@ pub fn spelling_key(text: &str) -> String {
     'outer: while i < letters.len() {
         for (group, symbol) in LATIN_GROUPS {
             let len = group.len();
-            if i + len <= letters.len() && letters[i..i + len].iter().copied().eq(group.chars()) {
+            // The first letter rules out most groups at once.
+            if letters[i] == char::from(group.as_bytes()[0])
+                && i + len <= letters.len()
+                && letters[i..i + len].iter().copied().eq(group.chars())
+            {
                 if *group == "x" {
                     symbols.extend(['k', 's']);
                 } else {

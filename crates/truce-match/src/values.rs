@@ -5,19 +5,18 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::str::Utf8Error;
 
+use hashbrown::HashTable;
 use rayon::prelude::*;
 
 use crate::compare::{Value, prepare};
-use crate::matcher::Record;
+use crate::matcher::RecordList;
 use crate::schema::FieldKind;
 
 /// Term-frequency adjustments are bounded so a rare value cannot outweigh
 /// the other fields.
 pub const MAX_TF_ADJUSTMENT: f64 = 4.0;
-
-/// Record lists longer than this are freed on a background thread.
-const BACKGROUND_DROP: usize = 10_000;
 
 /// One distinct value of one field.
 #[derive(Debug, Clone)]
@@ -83,8 +82,128 @@ pub fn hash_of<T: Hash + ?Sized>(value: &T) -> u64 {
     hasher.finish()
 }
 
+/// A fixed linear congruential sequence (Knuth's MMIX constants): random
+/// pairs and test data that are the same on every run.
+pub(crate) struct Sequence(u64);
+
+impl Sequence {
+    pub(crate) fn new(seed: u64) -> Self {
+        Sequence(seed)
+    }
+
+    /// The next number below `bound` (at most 2^31).
+    pub(crate) fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % bound
+    }
+}
+
+/// Strings stored end to end in one buffer: a list of a million short
+/// texts in two allocations.
+#[derive(Debug, Clone, Default)]
+pub struct Texts {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Texts {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    pub fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+        self.ends
+            .push(u32::try_from(self.text.len()).expect("less than 4 GB of text in one column"));
+    }
+
+    pub fn extend(&mut self, other: &Texts) {
+        for i in 0..other.len() {
+            self.push(other.get(i));
+        }
+    }
+}
+
+/// Distinct texts, numbered in the order they were first seen.
+#[derive(Debug, Clone, Default)]
+pub struct TextSet {
+    texts: Texts,
+    /// Hash and number of each text, by the hash (kept, so that growing
+    /// the table does not hash the texts again).
+    index: HashTable<(u64, u32)>,
+}
+
+/// Hash of a text for `TextSet`: the Fx step over 8-byte words (the last
+/// word overlapping the one before, short texts packed into one), folded so
+/// that the low bits, which pick the bucket, depend on every byte. Runs for
+/// every field of every record read.
+fn text_hash(bytes: &[u8]) -> u64 {
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+    let mut hasher = FxHasher::default();
+    let n = bytes.len();
+    if n >= 8 {
+        let mut at = 0;
+        while at + 8 < n {
+            hasher.write_u64(word(at));
+            at += 8;
+        }
+        hasher.write_u64(word(n - 8));
+    } else {
+        let mut packed = 0u64;
+        for (i, &b) in bytes.iter().enumerate() {
+            packed |= u64::from(b) << (8 * i);
+        }
+        hasher.write_u64(packed);
+    }
+    hasher.write_usize(n);
+    hasher.finish().rotate_left(26)
+}
+
+impl TextSet {
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> &str {
+        self.texts.get(i)
+    }
+
+    /// The number of `bytes`, and whether they are new; new bytes must be
+    /// UTF-8 (bytes seen before already were).
+    pub fn insert(&mut self, bytes: &[u8]) -> Result<(u32, bool), Utf8Error> {
+        let hash = text_hash(bytes);
+        let texts = &self.texts;
+        if let Some(&(_, i)) = self.index.find(hash, |&(h, i)| {
+            h == hash && texts.get(i as usize).as_bytes() == bytes
+        }) {
+            return Ok((i, false));
+        }
+        let text = std::str::from_utf8(bytes)?;
+        let i = self.texts.len() as u32;
+        self.texts.push(text);
+        self.index.insert_unique(hash, (hash, i), |&(h, _)| h);
+        Ok((i, true))
+    }
+}
+
 fn slot(field: usize, value: Value) -> Slot {
-    let canonical = value.canonical().map(|c| hash_of(&c));
+    let canonical = value.canonical_hash();
     let initial = match &value {
         Value::Name(n) => n.consonants.bytes().next().or_else(|| n.key.bytes().next()),
         _ => None,
@@ -115,7 +234,8 @@ fn slot(field: usize, value: Value) -> Slot {
 pub struct ValueTable {
     kinds: Vec<FieldKind>,
     pub slots: Vec<Slot>,
-    lookup: Vec<HashMap<String, u32, BuildHasherDefault<FxHasher>>>,
+    /// Per field, the raw texts seen and the slot of each.
+    lookup: Vec<(TextSet, Vec<u32>)>,
     /// Records per canonical value, per field, over the lists the table was
     /// built from.
     counts: Vec<HashMap<u64, u32, BuildHasherDefault<FxHasher>>>,
@@ -131,7 +251,7 @@ impl ValueTable {
         ValueTable {
             kinds,
             slots: Vec::new(),
-            lookup: vec![HashMap::default(); fields],
+            lookup: vec![Default::default(); fields],
             counts: vec![HashMap::default(); fields],
             totals: vec![0; fields],
             random_agreement: vec![0.0; fields],
@@ -142,35 +262,38 @@ impl ValueTable {
         self.kinds.len()
     }
 
-    /// Adds records' values, returning their ids and their slot rows
-    /// (one slot per field, row after row). Fields are interned in
-    /// parallel; new distinct texts are prepared in parallel.
-    pub fn intern(&mut self, records: Vec<Record>) -> (Vec<String>, Vec<u32>) {
+    /// Adds a list's values, returning its ids and its slot rows (one slot
+    /// per field, row after row). Fields are interned in parallel, each
+    /// distinct text of the list once; new texts are prepared in parallel.
+    pub fn intern(&mut self, list: RecordList) -> (Texts, Vec<u32>) {
         let fields = self.kinds.len();
-        // Per field: the slot of each record, new texts numbered
-        // provisionally (with the high bit) until all fields are done.
+        let RecordList {
+            ids,
+            fields: list_texts,
+            rows: list_rows,
+        } = list;
+        // Per field: the slot of each of the list's texts, and the list's
+        // texts new to the table. New slots are numbered provisionally (with
+        // the high bit) until all fields are done.
         const FRESH: u32 = 1 << 31;
-        let columns: Vec<(Vec<u32>, Vec<String>)> = self
+        let columns: Vec<(Vec<u32>, Vec<u32>)> = self
             .lookup
             .par_iter_mut()
-            .enumerate()
-            .map(|(field, lookup)| {
-                let mut column = Vec::with_capacity(records.len());
+            .zip(list_texts.par_iter())
+            .map(|((known, slots), texts)| {
+                let mut slot_of = Vec::with_capacity(texts.len());
                 let mut fresh = Vec::new();
-                for record in &records {
-                    let raw = record.fields.get(field).map_or("", String::as_str);
-                    let slot = match lookup.get(raw) {
-                        Some(&slot) => slot,
-                        None => {
-                            let slot = FRESH | fresh.len() as u32;
-                            lookup.insert(raw.to_string(), slot);
-                            fresh.push(raw.to_string());
-                            slot
-                        }
-                    };
-                    column.push(slot);
+                for k in 0..texts.len() {
+                    let (n, new) = known
+                        .insert(texts.get(k).as_bytes())
+                        .expect("a TextSet holds UTF-8");
+                    if new {
+                        slots.push(FRESH | fresh.len() as u32);
+                        fresh.push(k as u32);
+                    }
+                    slot_of.push(slots[n as usize]);
                 }
-                (column, fresh)
+                (slot_of, fresh)
             })
             .collect();
         let mut base = self.slots.len() as u32;
@@ -189,39 +312,33 @@ impl ValueTable {
         self.lookup
             .par_iter_mut()
             .enumerate()
-            .for_each(|(field, lookup)| {
-                for slot in lookup.values_mut() {
+            .for_each(|(field, (_, slots))| {
+                let fresh = columns[field].1.len();
+                let start = slots.len() - fresh;
+                for slot in &mut slots[start..] {
                     *slot = renumber(*slot, field);
                 }
             });
         let kinds = &self.kinds;
-        let fresh: Vec<(usize, &String)> = columns
+        let fresh: Vec<(usize, &str)> = columns
             .iter()
             .enumerate()
-            .flat_map(|(field, (_, fresh))| fresh.iter().map(move |raw| (field, raw)))
+            .flat_map(|(field, (_, fresh))| {
+                let texts = &list_texts[field];
+                fresh.iter().map(move |&k| (field, texts.get(k as usize)))
+            })
             .collect();
         let prepared: Vec<Slot> = fresh
             .into_par_iter()
             .map(|(field, raw)| slot(field, prepare(kinds[field], raw)))
             .collect();
         self.slots.extend(prepared);
-        let mut rows = vec![0u32; records.len() * fields];
-        rows.par_chunks_mut(fields)
-            .enumerate()
-            .for_each(|(i, row)| {
-                for (field, cell) in row.iter_mut().enumerate() {
-                    *cell = renumber(columns[field].0[i], field);
-                }
-            });
-        let mut records = records;
-        let ids = records
-            .iter_mut()
-            .map(|r| std::mem::take(&mut r.id))
-            .collect();
-        if records.len() > BACKGROUND_DROP {
-            // Millions of field strings: freed off the critical path.
-            std::thread::spawn(move || drop(records));
-        }
+        let mut rows = list_rows;
+        rows.par_chunks_mut(fields).for_each(|row| {
+            for (field, cell) in row.iter_mut().enumerate() {
+                *cell = renumber(columns[field].0[*cell as usize], field);
+            }
+        });
         (ids, rows)
     }
 
