@@ -25,6 +25,11 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// The body of a GET that must succeed.
+fn get_text(url: &str) -> String {
+    ureq::get(url).call().unwrap().into_string().unwrap()
+}
+
 /// `truce token add`: a new API token of `actor` with `roles`.
 fn add_token(data: &Path, actor: &str, roles: &str) -> String {
     ok(&[
@@ -450,11 +455,7 @@ fn a_witness_cosigns_through_the_server_and_alarms_on_a_split_view() {
     );
     assert!(String::from_utf8_lossy(&first.stdout).contains("held beside checkpoint 2"));
     // Served at once with the checkpoint, as C2SP cosigned notes are.
-    let served = ureq::get(&format!("{server}/checkpoint"))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap();
+    let served = get_text(&format!("{server}/checkpoint"));
     assert!(served.contains("\u{2014} witness.test/w1 "), "{served}");
     // Nothing new: a watching witness does not cosign again.
     let again = witness(&state);
@@ -557,6 +558,40 @@ fn a_witness_cosigns_through_the_server_and_alarms_on_a_split_view() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
+    // A held cosignature survives a restart of the server: it was
+    // acknowledged, so it is served and recorded after the restart too.
+    drop(_server);
+    ok(&[
+        "remark",
+        "--data",
+        path(&data),
+        "--subject",
+        "s",
+        "--text",
+        "t",
+    ]);
+    let (restarted, again_server) = serve(&data);
+    let held = truce(&[
+        "witness",
+        "--server",
+        &again_server,
+        "--key",
+        path(&key),
+        "--log-vkey",
+        &vkey,
+        "--state",
+        path(&state),
+    ]);
+    assert!(String::from_utf8_lossy(&held.stdout).contains("held beside"));
+    let size = get_text(&format!("{again_server}/checkpoint"));
+    drop(restarted);
+    let (_after, after_restart) = serve(&data);
+    let served = get_text(&format!("{after_restart}/checkpoint"));
+    assert_eq!(
+        served, size,
+        "the same checkpoint, with the held cosignature"
+    );
+    assert!(served.contains("\u{2014} witness.test/w1 "), "{served}");
 }
 
 #[test]

@@ -113,6 +113,7 @@ impl AppState {
                 .join(truce_ledger::INTERMEDIARY_KEY_FILE),
         )?;
         let log_vkey = ledger.log_vkey().to_string();
+        let held = held_cosignatures(&dir, &ledger)?;
         let verification = Arc::new(Mutex::new(Verification::Running));
         // The whole log is verified in the background at start-up, by the
         // same code as `truce verify`, so the dashboard can say so.
@@ -139,7 +140,7 @@ impl AppState {
             intermediary_key,
             ledger: Mutex::new(ledger),
             states: Mutex::new(BTreeMap::new()),
-            held_cosignatures: Mutex::new(Vec::new()),
+            held_cosignatures: Mutex::new(held),
             pending: Mutex::new(Vec::new()),
         }))
     }
@@ -314,8 +315,10 @@ impl AppState {
         items: Vec<Append>,
     ) -> Result<Vec<Result<u64, AppError>>, AppError> {
         self.refresh(ledger)?;
-        let held = std::mem::take(&mut *self.held_cosignatures.lock().expect("held lock"));
+        // Kept until the batch is durable: a failed append loses none.
+        let held = self.held_cosignatures.lock().expect("held lock").clone();
         let held_count = held.len();
+        let recorded = held.clone();
         let cosignatures = held.into_iter().map(|event| Append::ServerSigned {
             actor: self.intermediary.clone(),
             event,
@@ -348,6 +351,11 @@ impl AppState {
             .filter_map(|p| p.as_ref().ok().cloned())
             .collect();
         let mut appended = ledger.append(submissions)?.into_iter();
+        {
+            let mut still_held = self.held_cosignatures.lock().expect("held lock");
+            still_held.retain(|event| !recorded.contains(event));
+            self.save_held(&still_held)?;
+        }
         let mut results: Vec<Result<u64, AppError>> = prepared
             .into_iter()
             .map(|p| {
@@ -397,7 +405,31 @@ impl AppState {
             return Ok(false);
         }
         held.push(event);
+        // Durable before the witness hears "held".
+        if let Err(e) = self.save_held(&held) {
+            held.pop();
+            return Err(e);
+        }
         Ok(true)
+    }
+
+    /// Writes the held cosignatures to `DIR/held-cosignatures.json` (gone
+    /// when none are held), so a restart loses none the server acknowledged.
+    fn save_held(&self, held: &[truce_core::Event]) -> Result<(), AppError> {
+        let path = self.dir.join(HELD_COSIGNATURES_FILE);
+        let io = |e: std::io::Error| AppError::Internal(format!("{}: {e}", path.display()));
+        if held.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+                _ => Ok(()),
+            };
+        }
+        let staging = path.with_extension("json.new");
+        let text = serde_json::to_vec(held).expect("events serialise");
+        let file = std::fs::File::create(&staging).map_err(io)?;
+        std::io::Write::write_all(&mut &file, &text).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&staging, &path).map_err(io)
     }
 
     /// The held cosignatures of the checkpoint of `size`, as note signatures.
@@ -513,6 +545,38 @@ impl AppState {
         states.insert(key, known.clone());
         Ok(known)
     }
+}
+
+const HELD_COSIGNATURES_FILE: &str = "held-cosignatures.json";
+
+/// The cosignatures held when the server last stopped, those the log does
+/// not hold yet.
+fn held_cosignatures(
+    dir: &std::path::Path,
+    ledger: &Ledger,
+) -> Result<Vec<truce_core::Event>, LedgerError> {
+    let path = dir.join(HELD_COSIGNATURES_FILE);
+    let events: Vec<truce_core::Event> = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| LedgerError::Input(format!("{}: {e}", path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(LedgerError::io(&path, e)),
+    };
+    Ok(events
+        .into_iter()
+        .filter(|event| match event {
+            truce_core::Event::CheckpointCosigned {
+                tree_size,
+                root_hash,
+                witness,
+                signature_line,
+            } => ledger
+                .state()
+                .check_cosignature(*tree_size, root_hash, witness, signature_line)
+                .is_ok(),
+            _ => false,
+        })
+        .collect())
 }
 
 const LOGIN_ATTEMPTS: u32 = 5;
