@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use truce_core::exchange::{ExchangeProgress, ListKind, MatchDecision, MatchVerdict, PersonRef};
-use truce_core::negotiation::{DeadlineStatus, Position, Stance, TermRef};
+use truce_core::negotiation::{DeadlineStatus, NegotiationState, Position, Stance, TermRef};
 use truce_core::terms::TermRule;
 use truce_core::{ActorId, Envelope, Event, KeyCustody, LogState, Reader, Visibility};
 use truce_ledger::matching::review_queue;
@@ -125,6 +125,14 @@ fn entry_link(entry: u64) -> Markup {
     html! { a.small href=(format!("/log/{entry}")) title="The log entry behind this, with its inclusion proof" { "#" (entry) } }
 }
 
+/// The entry that recorded a claim.
+fn claim_entry(negotiation: &NegotiationState, claim_id: &str) -> Option<u64> {
+    negotiation
+        .claims()
+        .find(|c| c.value.claim_id == claim_id)
+        .map(|c| c.entry)
+}
+
 fn fmt_count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
@@ -195,13 +203,35 @@ async fn overview(State(state): State<Arc<AppState>>, caller: Caller) -> Page {
                 div { div.figure { (open_deadlines) } div.muted { "response deadlines unanswered today" } }
             }
         }
-        @for (title, progress) in exchange_progress(&known) {
+        @let progress_by_term = exchange_progress(&known);
+        @let disputed: Vec<_> = progress_by_term.iter().flat_map(|(_, progress)| {
+            progress.claims_beside(negotiation).into_iter()
+                .filter(|c| c.difference().is_some_and(|d| d != 0))
+                .map(move |c| (progress, c))
+        }).collect();
+        @if !disputed.is_empty() {
+            section {
+                h2 { "Where a claim and the record differ" }
+                ul { @for (progress, c) in &disputed {
+                    @let tallies: Vec<u64> = progress.stages.iter().filter_map(|s| s.entry).collect();
+                    li {
+                        strong { (c.claim.claimant.label()) } " said " strong { (fmt_count(c.claim.figure)) } " " (c.claim.measure)
+                        " (" (c.claim.date) ", " (claim_entry(negotiation, &c.claim.claim_id).map(entry_link).unwrap_or_default()) "); "
+                        "the signed record counts " strong { (fmt_count(c.recorded.unwrap_or(0))) } " in " (tallies.len()) " stage tallies ("
+                        @for (i, entry) in tallies.iter().enumerate() { @if i > 0 { " " } (entry_link(*entry)) }
+                        "): a difference of " (format!("{:+}", c.difference().unwrap_or(0))) ". "
+                        "Each tally's inclusion proof can be checked in your browser; the claim is kept beside it, not merged."
+                    }
+                } }
+            }
+        }
+        @for (title, progress) in &progress_by_term {
             section {
                 h2 { a href="/exchanges" { (title) } " " span.muted.small { (progress.term) } }
-                (progress_bars(&progress))
+                (progress_bars(progress))
                 @let claims = progress.claims_beside(negotiation);
                 @if !claims.is_empty() {
-                    (plots::claims_chart(&claims, &progress))
+                    (plots::claims_chart(&claims, progress))
                 }
             }
         }
@@ -334,12 +364,7 @@ async fn agreement(
 async fn exchanges(State(state): State<Arc<AppState>>, caller: Caller) -> Page {
     let known = state.state_for(&caller.reader)?;
     let negotiation = known.negotiation();
-    let claim_entry = |id: &str| {
-        negotiation
-            .claims()
-            .find(|c| c.value.claim_id == id)
-            .map(|c| c.entry)
-    };
+
     let body = html! {
         @for (title, progress) in exchange_progress(&known) {
             section {
@@ -391,7 +416,7 @@ async fn exchanges(State(state): State<Arc<AppState>>, caller: Caller) -> Page {
                             td.num { @if let Some(r) = c.recorded { (fmt_count(r)) } }
                             td.num { @if let Some(d) = c.difference() { @if d != 0 { span.badge.bad { (format!("{d:+}")) } } @else { span.badge.ok { "0" } } } }
                             td.small { (c.claim.source) }
-                            td { @if let Some(entry) = claim_entry(&c.claim.claim_id) { (entry_link(entry)) } }
+                            td { @if let Some(entry) = claim_entry(negotiation, &c.claim.claim_id) { (entry_link(entry)) } }
                         } } }
                     }
                 }

@@ -66,6 +66,9 @@ await scenario("public", async (page) => {
   assert.match(await page.textContent("main"), /signed entries in the latest checkpoint/);
   assert.ok((await page.locator("main svg").count()) >= 2, "progress plots on the overview");
   assert.match(await page.textContent("header .who"), /Public view/);
+  // Why it matters, first: the disputed count beside the signed record.
+  assert.match(await page.textContent("main"), /ru said 6,060 bodies handed over to Ukraine/);
+  assert.match(await page.textContent("main"), /the signed record counts 6,057/);
   await shot(page, "public-overview");
   await page.goto(base + "/exchanges");
   assert.match(await page.textContent("main"), /6,057/, "the recorded remains figure");
