@@ -1,8 +1,8 @@
 //! `truce sync`: a party's or observer's own copy of the log, fetched from
-//! the server and trusted only once it verifies. The new copy replaces the
-//! old one only if it extends it (the old tree's root is the root of the
-//! new tree at the old size); otherwise the server showed two different
-//! logs, and the old copy is the evidence.
+//! the server and trusted only once it verifies. Only new entries are
+//! fetched; the server's new signed checkpoints must match the tree of the
+//! entries already held plus the new ones, so a server that showed two
+//! different logs is caught, and the old copy stays as the evidence.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Args;
 use tlog::{VerifierKey, merkle};
 use truce_ledger::LogView;
-use truce_store::{LogMeta, PayloadRecord, StoredEntry};
+use truce_store::{LogMeta, LogStore, PayloadRecord, StoredEntry};
 
 use crate::{CliError, usage};
 
@@ -41,12 +41,15 @@ struct Fetched {
     meta: LogMeta,
     entries: Vec<StoredEntry>,
     checkpoints: Vec<(u64, Vec<u8>)>,
+    /// The size of the server's latest checkpoint.
+    tree_size: u64,
 }
 
-fn fetch(server: &str, token: &str) -> Result<Fetched, CliError> {
+/// The caller's copy from entry `from` on.
+fn fetch(server: &str, token: &str, from: u64) -> Result<Fetched, CliError> {
     let mut fetched: Option<Fetched> = None;
     loop {
-        let start = fetched.as_ref().map_or(0, |f| f.entries.len() as u64);
+        let start = from + fetched.as_ref().map_or(0, |f| f.entries.len() as u64);
         let url = format!("{server}/api/copy?start={start}");
         let page: serde_json::Value = match ureq::get(&url)
             .set("Authorization", &format!("Bearer {token}"))
@@ -74,10 +77,11 @@ fn fetch(server: &str, token: &str) -> Result<Fetched, CliError> {
             },
             entries: Vec::new(),
             checkpoints: Vec::new(),
+            tree_size: 0,
         });
         let entries = page["entries"].as_array().cloned().unwrap_or_default();
         for entry in &entries {
-            let index = copy.entries.len() as u64;
+            let index = from + copy.entries.len() as u64;
             if entry["index"].as_u64() != Some(index) {
                 return Err(alarm(format!("the server skipped entry {index}")));
             }
@@ -109,40 +113,77 @@ fn fetch(server: &str, token: &str) -> Result<Fetched, CliError> {
             };
             copy.checkpoints.push((size, note.as_bytes().to_vec()));
         }
-        let size = page["tree_size"].as_u64().unwrap_or(0);
-        if entries.is_empty() || copy.entries.len() as u64 >= size {
+        copy.tree_size = page["tree_size"].as_u64().unwrap_or(0);
+        if entries.is_empty() || from + copy.entries.len() as u64 >= copy.tree_size {
             break;
         }
     }
     fetched.ok_or_else(|| usage("no answer"))
 }
 
-/// The (size, root) of the copy in `dir`, if there is one.
-fn held(dir: &Path) -> Result<Option<(u64, merkle::Hash, String)>, CliError> {
+/// The copy already in `dir`, if there is one.
+struct Held {
+    meta: LogMeta,
+    entries: Vec<StoredEntry>,
+    checkpoints: Vec<(u64, Vec<u8>)>,
+}
+
+fn held(dir: &Path) -> Result<Option<Held>, CliError> {
     if !dir.join(truce_store::sqlite::DB_FILE).exists() {
         return Ok(None);
     }
     let view = LogView::open(dir)?;
-    let size = view.tree().tree_size();
-    Ok(Some((
-        size,
-        merkle::root(view.tree(), size),
-        view.meta().log_vkey.clone(),
-    )))
+    let store = view.store();
+    let mut entries = Vec::new();
+    store
+        .for_each_entry(0, view.tree().tree_size(), &mut |entry| {
+            entries.push(entry);
+            Ok(())
+        })
+        .map_err(|e| usage(e.to_string()))?
+        .map_err(usage)?;
+    Ok(Some(Held {
+        meta: view.meta().clone(),
+        entries,
+        checkpoints: store.checkpoints().map_err(|e| usage(e.to_string()))?,
+    }))
 }
 
 pub fn sync(args: SyncArgs) -> Result<(), CliError> {
     let server = args.server.trim_end_matches('/');
     let old = held(&args.data)?;
-    let fetched = fetch(server, &args.token)?;
+    let old_size = old.as_ref().map_or(0, |o| o.entries.len() as u64);
+    // Only what is new is fetched; the entries already held are kept, and
+    // the server's new checkpoints must then match the tree they extend:
+    // a server that changed an old entry cannot produce such checkpoints.
+    let fetched = fetch(server, &args.token, old_size)?;
+    if fetched.tree_size < old_size {
+        return Err(alarm(format!(
+            "ROLLBACK: the server's log has {} entries, your copy {old_size}",
+            fetched.tree_size
+        )));
+    }
     let pinned_text = args
         .log_vkey
         .clone()
-        .or_else(|| old.as_ref().map(|(_, _, vkey)| vkey.clone()))
+        .or_else(|| old.as_ref().map(|o| o.meta.log_vkey.clone()))
         .unwrap_or_else(|| fetched.meta.log_vkey.clone());
     let pinned: VerifierKey = pinned_text
         .parse()
         .map_err(|e| usage(format!("log key: {e}")))?;
+    let had_copy = old.is_some();
+    let (mut entries, mut checkpoints) = match old {
+        Some(old) if old.meta != fetched.meta => {
+            return Err(alarm(format!(
+                "the server serves {} for {}, your copy is of {} for {}",
+                fetched.meta.origin, fetched.meta.reader, old.meta.origin, old.meta.reader
+            )));
+        }
+        Some(old) => (old.entries, old.checkpoints),
+        None => (Vec::new(), Vec::new()),
+    };
+    entries.extend(fetched.entries);
+    checkpoints.extend(fetched.checkpoints);
     let mut staging = args.data.as_os_str().to_owned();
     staging.push(".sync");
     let staging = PathBuf::from(staging);
@@ -150,18 +191,12 @@ pub fn sync(args: SyncArgs) -> Result<(), CliError> {
         std::fs::remove_dir_all(&staging)
             .map_err(|e| usage(format!("{}: {e}", staging.display())))?;
     }
-    let entries = fetched.entries.len();
-    let withheld = fetched
-        .entries
+    let withheld = entries
         .iter()
         .filter(|e| e.payload == PayloadRecord::Withheld)
         .count();
-    let written = truce_ledger::copy::write_copy(
-        &staging,
-        &fetched.meta,
-        fetched.entries,
-        fetched.checkpoints,
-    );
+    let count = entries.len();
+    let written = truce_ledger::copy::write_copy(&staging, &fetched.meta, entries, checkpoints);
     let verified = written
         .map_err(|e| alarm(format!("the served copy breaks the log's rules ({e})")))
         .and_then(|()| {
@@ -175,17 +210,7 @@ pub fn sync(args: SyncArgs) -> Result<(), CliError> {
             return Err(e);
         }
     };
-    if let Some((old_size, old_root, _)) = &old {
-        let new = LogView::open(&staging)?;
-        let extends =
-            *old_size <= new.tree().tree_size() && merkle::root(new.tree(), *old_size) == *old_root;
-        drop(new);
-        if !extends {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(alarm(format!(
-                "SPLIT VIEW: the served log does not extend the {old_size} entries of your copy"
-            )));
-        }
+    if had_copy {
         let mut previous = args.data.as_os_str().to_owned();
         previous.push(".previous");
         let previous = PathBuf::from(previous);
@@ -199,12 +224,15 @@ pub fn sync(args: SyncArgs) -> Result<(), CliError> {
         std::fs::rename(&staging, &args.data)
             .map_err(|e| usage(format!("{}: {e}", args.data.display())))?;
     }
-    if args.log_vkey.is_none() && old.is_none() {
+    if args.log_vkey.is_none() && !had_copy {
         println!("log verifier key (compare it with the published one): {pinned_text}");
     }
     println!(
-        "copy of {} for {}: {entries} entries ({withheld} payloads withheld), {} checkpoints; verified",
-        report.origin, report.reader, report.checkpoints
+        "copy of {} for {}: {count} entries ({} new, {withheld} payloads withheld), {} checkpoints; verified",
+        report.origin,
+        report.reader,
+        count as u64 - old_size,
+        report.checkpoints
     );
     Ok(())
 }

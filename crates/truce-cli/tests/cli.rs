@@ -812,7 +812,10 @@ fn recording_commands_work_through_a_server() {
         "--data",
         path(&copy),
     ]);
-    assert!(again.contains("verified"), "{again}");
+    assert!(
+        again.contains("(1 new,") && again.contains("verified"),
+        "{again}"
+    );
     // Another log under the same name: the pinned key refuses it, the copy stays.
     let other = temp.path().join("other");
     ok(&["scenario", "load", "istanbul-2025", "--data", path(&other)]);
