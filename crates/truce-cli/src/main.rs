@@ -300,7 +300,7 @@ enum ActorCommand {
     },
     RotateKey {
         #[command(flatten)]
-        data: DataDir,
+        destination: Destination,
         #[command(flatten)]
         signer: Signer,
         #[arg(long)]
@@ -310,7 +310,7 @@ enum ActorCommand {
     },
     RevokeKey {
         #[command(flatten)]
-        data: DataDir,
+        destination: Destination,
         #[command(flatten)]
         signer: Signer,
         #[arg(long)]
@@ -572,32 +572,32 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Actor(ActorCommand::RotateKey {
-            data,
+            destination,
             signer,
             actor,
             new_vkey,
         }) => {
-            let mut ledger = open(&data.data)?;
+            let mut target = destination.open()?;
             let event = Event::KeyRotated {
                 actor: actor_id(&actor)?,
                 new_vkey,
             };
-            record(&mut ledger, &signer, event, Visibility::Public)?;
+            record_at(&mut target, &signer, event, Visibility::Public)?;
         }
         Command::Actor(ActorCommand::RevokeKey {
-            data,
+            destination,
             signer,
             actor,
             key_id,
             reason,
         }) => {
-            let mut ledger = open(&data.data)?;
+            let mut target = destination.open()?;
             let event = Event::KeyRevoked {
                 actor: actor_id(&actor)?,
                 key_id,
                 reason,
             };
-            record(&mut ledger, &signer, event, Visibility::Public)?;
+            record_at(&mut target, &signer, event, Visibility::Public)?;
         }
         Command::Remark {
             destination,
