@@ -875,3 +875,71 @@ fn recording_commands_work_through_a_server() {
     );
     ok(&["verify", "--data", path(&data)]);
 }
+
+/// The README's main command: `truce demo` loads the scenario into a fresh
+/// store, serves the dashboard, and prints logins that work.
+#[test]
+fn the_demo_serves_the_dashboard_with_working_logins() {
+    use std::io::BufRead;
+    let temp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args([
+            "demo",
+            "--addr",
+            &addr,
+            "--data",
+            path(&temp.path().join("demo")),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let demo = Serving(child);
+    // Read the banner up to the API line, which follows the logins.
+    let mut banner = String::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.starts_with("API:") {
+            break;
+        }
+    }
+    assert!(banner.contains(&format!("open http://{addr}/")), "{banner}");
+    let ua = banner
+        .lines()
+        .find(|l| l.trim_start().starts_with("ua "))
+        .unwrap_or_else(|| panic!("no ua login in {banner}"));
+    let password = ua.split_whitespace().nth(1).unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let overview = get_text(&format!("http://{addr}/"));
+    assert!(overview.contains("The Istanbul commitments"));
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let login = agent
+        .post(&format!("http://{addr}/login"))
+        .send_form(&[("user", "ua"), ("password", password)]);
+    let response = match login {
+        Ok(response) => response,
+        Err(ureq::Error::Status(_, response)) => response,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(response.status(), 303, "the printed password logs ua in");
+    assert!(
+        response
+            .header("set-cookie")
+            .unwrap()
+            .starts_with("truce_session=")
+    );
+    drop(demo);
+}
