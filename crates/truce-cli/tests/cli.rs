@@ -361,14 +361,29 @@ fn an_exchange_stage_goes_from_plan_to_confirmed_receipts_from_the_cli() {
 /// Kills the server when the test ends, however it ends.
 struct Serving(std::process::Child);
 
-/// Starts `truce serve` on a free loopback port; returns it and its URL.
-fn serve(data: &Path) -> (Serving, String) {
+/// A loopback address with a port nobody listens on.
+fn free_loopback_addr() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let addr = format!("127.0.0.1:{port}");
+    format!("127.0.0.1:{port}")
+}
+
+/// Waits (up to 5 s) until something listens on `addr`.
+fn wait_for(addr: &str) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Starts `truce serve` on a free loopback port; returns it and its URL.
+fn serve(data: &Path) -> (Serving, String) {
+    let addr = free_loopback_addr();
     let server = Serving(
         Command::new(env!("CARGO_BIN_EXE_truce"))
             .args(["serve", "--data", path(data), "--addr", &addr])
@@ -376,12 +391,7 @@ fn serve(data: &Path) -> (Serving, String) {
             .spawn()
             .unwrap(),
     );
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for(&addr);
     (server, format!("http://{addr}"))
 }
 
@@ -882,12 +892,7 @@ fn recording_commands_work_through_a_server() {
 fn the_demo_serves_the_dashboard_with_working_logins() {
     use std::io::BufRead;
     let temp = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_loopback_addr();
     let mut child = Command::new(env!("CARGO_BIN_EXE_truce"))
         .args([
             "demo",
@@ -917,12 +922,7 @@ fn the_demo_serves_the_dashboard_with_working_logins() {
         .find(|l| l.trim_start().starts_with("ua "))
         .unwrap_or_else(|| panic!("no ua login in {banner}"));
     let password = ua.split_whitespace().nth(1).unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for(&addr);
     let overview = get_text(&format!("http://{addr}/"));
     assert!(overview.contains("The Istanbul commitments"));
     let agent = ureq::AgentBuilder::new().redirects(0).build();
