@@ -9,9 +9,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use truce_core::{Event, Statement};
-use truce_ledger::keys::read_key_file;
 
-use crate::{CliError, actor_id, parse_visibility, usage};
+use crate::{CliError, Signer, Target, parse_visibility, record_at, usage};
 
 #[derive(Args)]
 pub struct SubmitArgs {
@@ -21,12 +20,9 @@ pub struct SubmitArgs {
     /// The actor's bearer token.
     #[arg(long)]
     token: String,
-    /// The actor signing (with --key).
-    #[arg(long = "as", value_name = "ACTOR", requires = "key")]
-    actor: Option<String>,
-    /// The actor's private key file; without it the server signs.
-    #[arg(long, value_name = "FILE", requires = "actor")]
-    key: Option<PathBuf>,
+    /// With --as and --key the actor signs here; without, the server signs.
+    #[command(flatten)]
+    signer: Signer,
     /// The event as JSON, e.g. {"kind":"remark_recorded","subject":"...","text":"..."}.
     #[arg(long, value_name = "FILE")]
     event: PathBuf,
@@ -36,7 +32,6 @@ pub struct SubmitArgs {
 }
 
 pub fn submit(args: SubmitArgs) -> Result<(), CliError> {
-    let server = args.server.trim_end_matches('/');
     let visibility = parse_visibility(&args.visibility)?;
     let text = std::fs::read_to_string(&args.event)
         .map_err(|e| usage(format!("{}: {e}", args.event.display())))?;
@@ -48,13 +43,12 @@ pub fn submit(args: SubmitArgs) -> Result<(), CliError> {
             e.column()
         ))
     })?;
-    let own_key = match (&args.actor, &args.key) {
-        (Some(actor), Some(key)) => Some((actor_id(actor)?, read_key_file(key)?)),
-        _ => None,
+    let mut server = Target::Remote {
+        server: args.server.trim_end_matches('/').to_owned(),
+        token: args.token,
+        copy: None,
     };
-    let index = send(server, &args.token, own_key.as_ref(), &event, visibility)?;
-    println!("entry {index}: {} recorded", event.kind());
-    Ok(())
+    record_at(&mut server, &args.signer, event, visibility)
 }
 
 /// Sends `event` to the server: signed here with `own_key`, or for the

@@ -793,15 +793,18 @@ fn recording_commands_work_through_a_server() {
     );
     // ua's own copy, fetched and verified: its payloads, not ru's lists.
     let copy = temp.path().join("ua-copy");
-    let synced = ok(&[
-        "sync",
-        "--server",
-        &server,
-        "--token",
-        &editor,
-        "--data",
-        path(&copy),
-    ]);
+    let sync = || {
+        ok(&[
+            "sync",
+            "--server",
+            &server,
+            "--token",
+            &editor,
+            "--data",
+            path(&copy),
+        ])
+    };
+    let synced = sync();
     assert!(
         synced.contains("copy of truce.example/istanbul-2025 for ua"),
         "{synced}"
@@ -813,15 +816,7 @@ fn recording_commands_work_through_a_server() {
     );
     // Again after more was recorded: the new copy extends the old one.
     position(&signer);
-    let again = ok(&[
-        "sync",
-        "--server",
-        &server,
-        "--token",
-        &editor,
-        "--data",
-        path(&copy),
-    ]);
+    let again = sync();
     assert!(
         again.contains("(1 new,") && again.contains("verified"),
         "{again}"

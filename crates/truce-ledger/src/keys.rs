@@ -12,17 +12,40 @@ pub fn write_key_file(path: &Path, key: &SignerKey) -> Result<(), LedgerError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| LedgerError::io(path, e))?;
     }
+    let text = format!("{}\n", key.to_private_text());
+    write_private(path, text.as_bytes(), true).map_err(|e| LedgerError::io(path, e))
+}
+
+/// Replaces `path` with `bytes`, readable by its owner only: written to a
+/// sibling, made durable, then renamed over, so a crash leaves the old file
+/// or the new one, never half of either.
+pub fn replace_private_file(path: &Path, bytes: &[u8]) -> Result<(), LedgerError> {
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(".new");
+    let staging = std::path::PathBuf::from(staging);
+    write_private(&staging, bytes, false)
+        .and_then(|()| std::fs::rename(&staging, path))
+        .map_err(|e| LedgerError::io(path, e))
+}
+
+/// Writes a file of mode 0600 and syncs it; `create_new` refuses to
+/// overwrite (a key is never replaced by accident).
+fn write_private(path: &Path, bytes: &[u8], create_new: bool) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true);
+    if create_new {
+        options.create_new(true);
+    } else {
+        options.create(true).truncate(true);
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(|e| LedgerError::io(path, e))?;
-    file.write_all(format!("{}\n", key.to_private_text()).as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| LedgerError::io(path, e))
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Reads a key file, refusing one that others can read: a leaked signing

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use truce_core::envelope::{hex, sha256_hex};
 use truce_core::{ActorId, ActorRole, LogState};
 
 /// What a user may do for its actor. Every role reads what the actor may
@@ -129,7 +129,7 @@ pub const ACCESS_FILE: &str = "access.json";
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
 /// The users and tokens of a data directory.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Access {
     path: PathBuf,
     file: AccessFile,
@@ -179,8 +179,8 @@ impl Access {
 
     pub fn save(&mut self) -> Result<(), AccessError> {
         let text = serde_json::to_string_pretty(&self.file).expect("access file serialises");
-        write_private(&self.path, text.as_bytes())
-            .map_err(|e| AccessError(format!("{}: {e}", self.path.display())))?;
+        truce_ledger::keys::replace_private_file(&self.path, text.as_bytes())
+            .map_err(|e| AccessError(e.to_string()))?;
         self.modified = modified_time(&self.path);
         Ok(())
     }
@@ -252,17 +252,18 @@ impl Access {
             .map(|t| &t.grant)
     }
 
-    /// The grant of a user whose password matches. An unknown name costs
-    /// the same hashing as a wrong password, so timing does not tell which
-    /// names exist.
-    pub fn login(&self, name: &str, password: &str) -> Option<&Grant> {
+    /// What a login as `name` is checked against, taken out so the slow
+    /// hashing runs without holding the access list. An unknown name gets
+    /// a hash no password matches, at the same cost as a wrong password, so
+    /// timing does not tell which names exist.
+    pub fn login_check(&self, name: &str) -> LoginCheck {
         let user = self.file.users.get(name);
-        let hash = user.map_or(DUMMY_HASH, |u| u.password_hash.as_str());
-        let parsed = PasswordHash::new(hash).ok()?;
-        let matches = argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
-        user.filter(|_| matches).map(|u| &u.grant)
+        LoginCheck {
+            password_hash: user
+                .map_or(DUMMY_HASH, |u| u.password_hash.as_str())
+                .to_owned(),
+            grant: user.map(|u| u.grant.clone()),
+        }
     }
 
     pub fn users(&self) -> impl Iterator<Item = UserSummary> + '_ {
@@ -274,8 +275,25 @@ impl Access {
     }
 }
 
-/// An argon2id hash of a random password nobody knows, verified against
-/// when the user does not exist.
+/// A user's stored hash and grant, to check a password against.
+pub struct LoginCheck {
+    password_hash: String,
+    grant: Option<Grant>,
+}
+
+impl LoginCheck {
+    /// The grant, if the password matches.
+    pub fn verify(self, password: &str) -> Option<Grant> {
+        let parsed = PasswordHash::new(&self.password_hash).ok()?;
+        let matches = argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        self.grant.filter(|_| matches)
+    }
+}
+
+/// An argon2id PHC string (default parameters) whose hash no known
+/// password gives, checked against when the user does not exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YnxzCaXB1VlNW5vXm1TObK/MmXjb0cEDYjNmVW45Xb8";
 
 fn modified_time(path: &Path) -> Option<std::time::SystemTime> {
@@ -305,11 +323,7 @@ fn check_grant(log: &LogState, grant: &Grant) -> Result<(), AccessError> {
 }
 
 fn token_digest(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex(secret.as_bytes())
 }
 
 /// N random bytes from the OS, as hex.
@@ -317,18 +331,6 @@ pub fn random_hex<const N: usize>() -> String {
     let mut bytes = [0u8; N];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
     hex(&bytes)
-}
-
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(bytes)
 }
 
 #[cfg(test)]

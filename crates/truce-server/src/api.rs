@@ -512,22 +512,15 @@ async fn entry(
     caller: Caller,
     Path(index): Path<u64>,
 ) -> Result<Json, AppError> {
-    let proven = state.proven_entry(index)?;
-    let envelope = truce_core::Envelope::from_leaf(&proven.stored.leaf)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let payload = match &proven.stored.payload {
-        truce_store::PayloadRecord::Present(bytes)
-            if envelope.statement().visibility.allows(&caller.reader) =>
-        {
-            serde_json::from_slice::<Value>(bytes).map_err(|e| AppError::Internal(e.to_string()))?
-        }
-        other => {
-            json!({"status": if matches!(other, truce_store::PayloadRecord::Erased) { "erased" } else { "not visible to this reader" }})
-        }
+    let proven = state.proven_entry(index, &caller.reader)?;
+    let payload = match proven.payload {
+        crate::ShownPayload::Visible(value) => value,
+        crate::ShownPayload::Erased => json!({"status": "erased"}),
+        crate::ShownPayload::Hidden => json!({"status": "not visible to this reader"}),
     };
     Ok(axum::Json(json!({
         "index": index,
-        "envelope": envelope,
+        "envelope": proven.envelope,
         "payload": payload,
         "leaf_hash": base64_of(&proven.stored.leaf_hash),
         "tree_size": proven.tree_size,

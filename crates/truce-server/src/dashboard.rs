@@ -20,10 +20,10 @@ use truce_core::negotiation::{DeadlineStatus, NegotiationState, Position, Stance
 use truce_core::terms::TermRule;
 use truce_core::{ActorId, Envelope, Event, KeyCustody, LogState, Reader, Visibility};
 use truce_ledger::matching::review_queue;
-use truce_store::{LogStore, PayloadRecord};
+use truce_store::LogStore;
 
 use crate::plots;
-use crate::{AppError, AppState, Caller, Role, SESSION_COOKIE};
+use crate::{AppError, AppState, Caller, Role, SESSION_COOKIE, ShownPayload};
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -801,19 +801,9 @@ fn time_of(ms: i64) -> String {
 /// One entry: its envelope, its payload if this reader may see it, and its
 /// inclusion proof in the latest checkpoint, which the page's script checks.
 async fn entry(State(state): State<Arc<AppState>>, caller: Caller, Path(index): Path<u64>) -> Page {
-    let proven = state.proven_entry(index)?;
-    let (stored, proof) = (&proven.stored, &proven.proof);
-    let envelope =
-        Envelope::from_leaf(&stored.leaf).map_err(|e| AppError::Internal(e.to_string()))?;
+    let proven = state.proven_entry(index, &caller.reader)?;
+    let (stored, proof, envelope) = (&proven.stored, &proven.proof, &proven.envelope);
     let statement = envelope.statement();
-    let payload = match &stored.payload {
-        PayloadRecord::Present(bytes) if statement.visibility.allows(&caller.reader) => {
-            let value: serde_json::Value =
-                serde_json::from_slice(bytes).map_err(|e| AppError::Internal(e.to_string()))?;
-            Some(serde_json::to_string_pretty(&value).unwrap_or_default())
-        }
-        _ => None,
-    };
     let proof_text: Vec<String> = proof.iter().map(|h| crate::base64_of(h)).collect();
     let body = html! {
         section {
@@ -829,10 +819,10 @@ async fn entry(State(state): State<Arc<AppState>>, caller: Caller, Path(index): 
         }
         section {
             h2 { "Payload" }
-            @match (&payload, &stored.payload) {
-                (Some(text), _) => { pre { (text) } }
-                (None, PayloadRecord::Erased) => { p.muted { "Erased on a lawful request; the envelope and its hash remain, so the log still verifies." } }
-                _ => { p.muted { "Not visible to you. Its hash above is what the actor signed." } }
+            @match &proven.payload {
+                ShownPayload::Visible(value) => { pre { (serde_json::to_string_pretty(value).unwrap_or_default()) } }
+                ShownPayload::Erased => { p.muted { "Erased on a lawful request; the envelope and its hash remain, so the log still verifies." } }
+                ShownPayload::Hidden => { p.muted { "Not visible to you. Its hash above is what the actor signed." } }
             }
         }
         section {

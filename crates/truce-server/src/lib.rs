@@ -70,10 +70,21 @@ pub struct AppState {
 }
 
 struct ProvenEntry {
+    envelope: truce_core::Envelope,
+    payload: ShownPayload,
     stored: truce_store::StoredEntry,
     tree_size: u64,
     root_hash: tlog::merkle::Hash,
     proof: Vec<tlog::merkle::Hash>,
+}
+
+/// An entry's payload as a given reader gets it.
+enum ShownPayload {
+    Visible(serde_json::Value),
+    /// Erased on a lawful request.
+    Erased,
+    /// Withheld from this reader.
+    Hidden,
 }
 
 /// Where the group commit answers one append.
@@ -164,8 +175,9 @@ impl AppState {
         Ok(())
     }
 
-    /// Entry `index` with its inclusion proof in the latest checkpoint.
-    fn proven_entry(&self, index: u64) -> Result<ProvenEntry, AppError> {
+    /// Entry `index` as `reader` may see it, with its inclusion proof in
+    /// the latest checkpoint.
+    fn proven_entry(&self, index: u64, reader: &Reader) -> Result<ProvenEntry, AppError> {
         let ledger = self.ledger()?;
         let view = ledger.view();
         let (checkpoint, _) = view.checkpoint(None)?;
@@ -179,7 +191,23 @@ impl AppState {
             .ok_or(AppError::NotFound)?;
         let proof = tlog::merkle::inclusion_proof(view.tree(), index, checkpoint.tree_size)
             .map_err(|e| AppError::Internal(e.to_string()))?;
+        let internal = |e: String| AppError::Internal(format!("entry {index}: {e}"));
+        let envelope =
+            truce_core::Envelope::from_leaf(&stored.leaf).map_err(|e| internal(e.to_string()))?;
+        let payload = match &stored.payload {
+            truce_store::PayloadRecord::Present(bytes)
+                if envelope.statement().visibility.allows(reader) =>
+            {
+                ShownPayload::Visible(
+                    serde_json::from_slice(bytes).map_err(|e| internal(e.to_string()))?,
+                )
+            }
+            truce_store::PayloadRecord::Erased => ShownPayload::Erased,
+            _ => ShownPayload::Hidden,
+        };
         Ok(ProvenEntry {
+            envelope,
+            payload,
             stored,
             tree_size: checkpoint.tree_size,
             root_hash: checkpoint.root_hash,
@@ -213,14 +241,14 @@ impl AppState {
                 return None;
             }
         }
-        let access = {
+        let check = {
             let mut access = self.access.lock().expect("access lock");
             if let Err(e) = access.refresh() {
                 tracing::error!(error = %e, "access file unreadable");
             }
-            access.clone()
+            access.login_check(user)
         };
-        let grant = access.login(user, password).cloned();
+        let grant = check.verify(password);
         let mut failed = self.failed_logins.lock().expect("logins lock");
         match &grant {
             Some(_) => {
@@ -317,49 +345,46 @@ impl AppState {
         self.refresh(ledger)?;
         // Kept until the batch is durable: a failed append loses none.
         let held = self.held_cosignatures.lock().expect("held lock").clone();
-        let held_count = held.len();
-        let recorded = held.clone();
-        let cosignatures = held.into_iter().map(|event| Append::ServerSigned {
+        let cosignatures = held.iter().map(|event| Append::ServerSigned {
             actor: self.intermediary.clone(),
-            event,
+            event: event.clone(),
             visibility: truce_core::Visibility::Public,
         });
         let mut next_seq: BTreeMap<ActorId, u64> = BTreeMap::new();
         // Each item becomes a submission, or stays the reason it cannot.
-        let prepared: Vec<Result<truce_ledger::Submission, AppError>> = cosignatures
+        let mut submissions = Vec::new();
+        let prepared: Vec<Result<(), AppError>> = cosignatures
             .chain(items)
-            .map(|item| match item {
-                Append::Signed(submission) => Ok(submission),
-                Append::ServerSigned {
-                    actor,
-                    event,
-                    visibility,
-                } => {
-                    let key = self.key_for(ledger, &actor)?;
-                    let seq = next_seq
-                        .entry(actor.clone())
-                        .or_insert_with(|| ledger.state().next_seq(&actor));
-                    let submission =
-                        ledger.numbered_submission(&actor, &key, &event, visibility, *seq);
-                    *seq += 1;
-                    Ok(submission)
-                }
+            .map(|item| {
+                let submission = match item {
+                    Append::Signed(submission) => submission,
+                    Append::ServerSigned {
+                        actor,
+                        event,
+                        visibility,
+                    } => {
+                        let key = self.key_for(ledger, &actor)?;
+                        let seq = next_seq
+                            .entry(actor.clone())
+                            .or_insert_with(|| ledger.state().next_seq(&actor));
+                        *seq += 1;
+                        ledger.numbered_submission(&actor, &key, &event, visibility, *seq - 1)
+                    }
+                };
+                submissions.push(submission);
+                Ok(())
             })
-            .collect();
-        let submissions: Vec<truce_ledger::Submission> = prepared
-            .iter()
-            .filter_map(|p| p.as_ref().ok().cloned())
             .collect();
         let mut appended = ledger.append(submissions)?.into_iter();
         {
             let mut still_held = self.held_cosignatures.lock().expect("held lock");
-            still_held.retain(|event| !recorded.contains(event));
+            still_held.retain(|event| !held.contains(event));
             self.save_held(&still_held)?;
         }
         let mut results: Vec<Result<u64, AppError>> = prepared
             .into_iter()
             .map(|p| {
-                p.and_then(|_| {
+                p.and_then(|()| {
                     appended
                         .next()
                         .expect("one result per submission")
@@ -369,12 +394,12 @@ impl AppState {
             .collect();
         // A held cosignature the rules now refuse (its witness's key was
         // revoked meanwhile, say) is dropped with a warning.
-        for result in &results[..held_count] {
+        for result in &results[..held.len()] {
             if let Err(AppError::Refused(why)) = result {
                 tracing::warn!(reason = %why, "held cosignature dropped");
             }
         }
-        Ok(results.drain(held_count..).collect())
+        Ok(results.drain(held.len()..).collect())
     }
 
     /// Holds a witness's cosignature of a checkpoint, once the log's rules
@@ -384,22 +409,10 @@ impl AppState {
         ledger: &Ledger,
         event: truce_core::Event,
     ) -> Result<bool, AppError> {
-        let truce_core::Event::CheckpointCosigned {
-            tree_size,
-            root_hash,
-            witness,
-            signature_line,
-        } = &event
-        else {
-            return Err(AppError::Internal("not a cosignature".to_owned()));
-        };
-        ledger
-            .state()
-            .check_cosignature(*tree_size, root_hash, witness, signature_line)
-            .map_err(|why| {
-                tracing::warn!(reason = %why, "cosignature refused");
-                AppError::Forbidden
-            })?;
+        check_cosignature(ledger.state(), &event).map_err(|why| {
+            tracing::warn!(reason = %why, "cosignature refused");
+            AppError::Forbidden
+        })?;
         let mut held = self.held_cosignatures.lock().expect("held lock");
         if held.contains(&event) {
             return Ok(false);
@@ -424,12 +437,8 @@ impl AppState {
                 _ => Ok(()),
             };
         }
-        let staging = path.with_extension("json.new");
         let text = serde_json::to_vec(held).expect("events serialise");
-        let file = std::fs::File::create(&staging).map_err(io)?;
-        std::io::Write::write_all(&mut &file, &text).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&staging, &path).map_err(io)
+        Ok(truce_ledger::keys::replace_private_file(&path, &text)?)
     }
 
     /// The held cosignatures of the checkpoint of `size`, as note signatures.
@@ -564,19 +573,25 @@ fn held_cosignatures(
     };
     Ok(events
         .into_iter()
-        .filter(|event| match event {
-            truce_core::Event::CheckpointCosigned {
-                tree_size,
-                root_hash,
-                witness,
-                signature_line,
-            } => ledger
-                .state()
-                .check_cosignature(*tree_size, root_hash, witness, signature_line)
-                .is_ok(),
-            _ => false,
-        })
+        .filter(|event| check_cosignature(ledger.state(), event).is_ok())
         .collect())
+}
+
+/// The log's rule for a `checkpoint_cosigned` event, asked before it is
+/// appended.
+fn check_cosignature(
+    state: &LogState,
+    event: &truce_core::Event,
+) -> Result<(), truce_core::Rejection> {
+    match event {
+        truce_core::Event::CheckpointCosigned {
+            tree_size,
+            root_hash,
+            witness,
+            signature_line,
+        } => state.check_cosignature(*tree_size, root_hash, witness, signature_line),
+        _ => Err(truce_core::Rejection("not a cosignature".to_owned())),
+    }
 }
 
 const LOGIN_ATTEMPTS: u32 = 5;
