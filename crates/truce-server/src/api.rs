@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use tlog::tile::TileRef;
 use truce_core::Reader;
 use truce_core::negotiation::TermRef;
-use truce_ledger::matching::review_queue;
 use truce_ledger::read_tile;
 
 use crate::{AppError, AppState, Caller, Role, base64_of};
@@ -240,9 +239,9 @@ async fn queue(
     if caller.reader != Reader::Intermediary {
         return Err(AppError::Forbidden);
     }
-    let known = state.state_for(&caller.reader)?;
-    let candidates: Vec<Value> = review_queue(&known, &query.sought, &query.held, 0.05)?
-        .into_iter()
+    let candidates: Vec<Value> = state
+        .review_queue(&query.sought, &query.held)?
+        .iter()
         .map(|c| {
             json!({"sought": c.sought, "held": c.held, "score": c.score, "explanation": c.explanation})
         })

@@ -19,7 +19,6 @@ use truce_core::exchange::{ExchangeProgress, ListKind, MatchDecision, MatchVerdi
 use truce_core::negotiation::{DeadlineStatus, NegotiationState, Position, Stance, TermRef};
 use truce_core::terms::TermRule;
 use truce_core::{ActorId, Envelope, Event, KeyCustody, LogState, Reader, Visibility};
-use truce_ledger::matching::review_queue;
 use truce_store::LogStore;
 
 use crate::plots;
@@ -527,8 +526,8 @@ async fn review(
         _ => pairs.first().cloned(),
     };
     let candidates = match &chosen {
-        Some((s, h)) => review_queue(&known, s, h, 0.05)?,
-        None => Vec::new(),
+        Some((s, h)) => state.review_queue(s, h)?,
+        None => Default::default(),
     };
     let person = |r: &PersonRef| {
         exchange
@@ -608,9 +607,11 @@ async fn decide(
         list_id: form.held_list,
         person_id: form.held_person,
     };
-    let candidate = review_queue(&known, &sought.list_id, &held.list_id, 0.05)?
-        .into_iter()
+    let candidate = state
+        .review_queue(&sought.list_id, &held.list_id)?
+        .iter()
         .find(|c| c.sought == sought && c.held == held)
+        .cloned()
         .ok_or_else(|| AppError::BadRequest("no such undecided candidate".to_owned()))?;
     let visibility = {
         let parties: BTreeSet<ActorId> = [&sought.list_id, &held.list_id]

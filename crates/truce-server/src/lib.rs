@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use truce_core::{ActorId, LogState, Reader};
 use truce_ledger::copy::{extend_reader_state, reader_state};
+use truce_ledger::matching::Candidate;
 use truce_ledger::{Ledger, LedgerError, LedgerOptions};
 use truce_store::LogStore;
 
@@ -65,6 +66,9 @@ pub struct AppState {
     /// each at once would grow the log, so a watching witness would never
     /// find a checkpoint it had already cosigned.
     held_cosignatures: Mutex<Vec<truce_core::Event>>,
+    /// The last review queue computed: matching two lists is the costliest
+    /// read, and a decision re-reads the queue the page just showed.
+    review: Mutex<Option<(ReviewKey, Arc<Vec<Candidate>>)>>,
     /// Appends waiting for the next group commit, with where to answer.
     pending: Mutex<Vec<(Append, Answer)>>,
 }
@@ -153,6 +157,7 @@ impl AppState {
             states: Mutex::new(BTreeMap::new()),
             held_cosignatures: Mutex::new(held),
             pending: Mutex::new(Vec::new()),
+            review: Mutex::new(None),
         }))
     }
 
@@ -173,6 +178,27 @@ impl AppState {
             *ledger = Ledger::open(&self.dir, LedgerOptions::default())?;
         }
         Ok(())
+    }
+
+    /// The undecided candidate links between a sought and a held list, as
+    /// the intermediary (who alone sees both) reviews them; computed once
+    /// per pair of lists and tree size.
+    fn review_queue(&self, sought: &str, held: &str) -> Result<Arc<Vec<Candidate>>, AppError> {
+        let known = self.state_for(&Reader::Intermediary)?;
+        let key = (sought.to_owned(), held.to_owned(), known.tree_size());
+        if let Some((cached, queue)) = &*self.review.lock().expect("review lock")
+            && *cached == key
+        {
+            return Ok(queue.clone());
+        }
+        let queue = Arc::new(truce_ledger::matching::review_queue(
+            &known,
+            sought,
+            held,
+            REVIEW_THRESHOLD,
+        )?);
+        *self.review.lock().expect("review lock") = Some((key, queue.clone()));
+        Ok(queue)
     }
 
     /// Entry `index` as `reader` may see it, with its inclusion proof in
@@ -593,6 +619,12 @@ fn check_cosignature(
         _ => Err(truce_core::Rejection("not a cosignature".to_owned())),
     }
 }
+
+/// Candidate links below this score are not worth a reviewer's time.
+const REVIEW_THRESHOLD: f64 = 0.05;
+
+/// (sought list, held list, tree size).
+type ReviewKey = (String, String, u64);
 
 const LOGIN_ATTEMPTS: u32 = 5;
 const LOGIN_LOCKOUT: Duration = Duration::from_secs(60);
