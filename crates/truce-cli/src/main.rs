@@ -370,6 +370,17 @@ fn main() -> ExitCode {
 }
 
 fn serve(dir: &Path, ledger: Ledger, addr: &str) -> Result<(), CliError> {
+    if !ledger
+        .view()
+        .store()
+        .is_writable()
+        .map_err(truce_ledger::LedgerError::from)?
+    {
+        eprintln!(
+            "warning: the store in {} is read-only: the server answers reads, and 503 to every append",
+            dir.display()
+        );
+    }
     let access = truce_server::Access::open(dir).map_err(|e| usage(e.0))?;
     let state = truce_server::AppState::with_ledger(dir.to_owned(), ledger, access)?;
     let runtime = tokio::runtime::Runtime::new()
@@ -455,9 +466,9 @@ fn record(
     visibility: Visibility,
 ) -> Result<(), CliError> {
     let (actor, key) = signer_of(ledger, signer)?;
-    let submission = ledger.submission(&actor, &key, &event, visibility);
-    let index = ledger.append_one(submission)?;
-    println!("entry {index}: {} recorded", event.kind());
+    let kind = event.kind();
+    let index = ledger.record(&actor, &key, event, visibility)?;
+    println!("entry {index}: {kind} recorded");
     Ok(())
 }
 

@@ -2,6 +2,8 @@
 //! or `--json`), and the commands that record positions, claims, a whole
 //! round from a file, and the demo scenario.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use clap::Args;
 use serde_json::json;
@@ -330,36 +332,40 @@ pub fn claims(args: Listing, term: Option<String>) -> Result<(), CliError> {
         ));
         return Ok(());
     }
-    // Claims stand side by side: each row shows what others claim of the
-    // same measure, never an average.
-    let rows: Vec<Vec<String>> = claims
-        .iter()
-        .map(|c| {
+    // Claims stand side by side: each row shows what the other claimants
+    // last claimed of the same measure, never an average. Claims are sorted
+    // by term and measure, so each measure is one run: O(claims).
+    let mut rows: Vec<Vec<String>> = Vec::with_capacity(claims.len());
+    for run in claims
+        .chunk_by(|a, b| (&a.value.term, &a.value.measure) == (&b.value.term, &b.value.measure))
+    {
+        // Each claimant's latest claim of this measure (the run is by date).
+        let mut latest: BTreeMap<String, u64> = BTreeMap::new();
+        for c in run {
+            latest.insert(c.value.claimant.label(), c.value.figure);
+        }
+        for c in run {
             let claim = &c.value;
-            let others: Vec<String> = claims
+            let label = claim.claimant.label();
+            let others: Vec<String> = latest
                 .iter()
-                .filter(|o| {
-                    o.value.claim_id != claim.claim_id
-                        && o.value.term == claim.term
-                        && o.value.measure == claim.measure
-                        && o.value.claimant != claim.claimant
-                })
-                .map(|o| format!("{} {}", o.value.claimant.label(), o.value.figure))
+                .filter(|(claimant, _)| **claimant != label)
+                .map(|(claimant, figure)| format!("{claimant} {figure}"))
                 .collect();
-            vec![
+            rows.push(vec![
                 claim
                     .term
                     .as_ref()
                     .map_or(String::new(), TermRef::to_string),
                 claim.measure.clone(),
-                claim.claimant.label(),
+                label,
                 claim.figure.to_string(),
                 claim.date.to_string(),
                 others.join(", "),
                 c.entry.to_string(),
-            ]
-        })
-        .collect();
+            ]);
+        }
+    }
     print_table(
         &[
             "TERM",

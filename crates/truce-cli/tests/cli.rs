@@ -746,7 +746,8 @@ fn recording_commands_work_through_a_server() {
     };
     // A position is a commitment: the editor may not take it, the signer may.
     let refused = position(&editor);
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("refused (403)"));
+    let refusal = String::from_utf8_lossy(&refused.stderr);
+    assert!(refusal.contains("refused (403)"), "{refusal}");
     let taken = position(&signer);
     assert!(
         taken.status.success(),

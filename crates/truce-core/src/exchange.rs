@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::envelope::{ActorId, Visibility};
 use crate::negotiation::{NegotiationState, SignerView, TermRef, check_id};
-use crate::projection::{Cell, Table};
+use crate::projection::{Cell, Row, RowJournal, Table, TableSpec};
 use crate::state::Rejection;
 use crate::terms::{Assessment, Exchange, PersonFacts, QuotaProgress, Status, TermRule};
 
@@ -245,6 +245,18 @@ pub enum DiscrepancyKind {
     /// A receipt that differs from the handover record.
     CountDiffers,
     Other,
+}
+
+impl DiscrepancyKind {
+    /// The name on the log and in the derived tables (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscrepancyKind::ListedNotHandedOver => "listed_not_handed_over",
+            DiscrepancyKind::ForeignRemainsFound => "foreign_remains_found",
+            DiscrepancyKind::CountDiffers => "count_differs",
+            DiscrepancyKind::Other => "other",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -817,11 +829,11 @@ impl ExchangeState {
         Ok(())
     }
 
-    pub fn apply_match(&mut self, entry: u64, decision: &MatchDecision) {
-        self.matches.insert(
-            (decision.sought.clone(), decision.held.clone()),
-            (decision.clone(), entry),
-        );
+    pub fn apply_match(&mut self, entry: u64, decision: &MatchDecision, rows: &mut RowJournal) {
+        let recorded = (decision.clone(), entry);
+        rows.upsert(&MATCH_DECISIONS, || [match_row(&recorded)]);
+        self.matches
+            .insert((decision.sought.clone(), decision.held.clone()), recorded);
     }
 
     pub fn check_acceptance(
@@ -946,51 +958,69 @@ impl ExchangeState {
         Ok(())
     }
 
-    pub fn apply_list(&mut self, entry: u64, list: &PersonList) {
+    pub fn apply_list(&mut self, entry: u64, list: &PersonList, rows: &mut RowJournal) {
+        rows.upsert(&PERSON_LISTS, || [list_row(&(list.clone(), entry))]);
         self.lists
             .entry(list.list_id.clone())
             .or_default()
             .push((list.clone(), entry));
     }
 
-    pub fn apply_stage(&mut self, entry: u64, stage: &Stage) {
-        self.stages.insert(
-            stage.stage_id.clone(),
-            StageRecord {
-                stage: stage.clone(),
-                proposed_at: entry,
-                accepted_by: BTreeSet::new(),
-                handover: None,
-                receipts: BTreeMap::new(),
-            },
-        );
+    pub fn apply_stage(&mut self, entry: u64, stage: &Stage, rows: &mut RowJournal) {
+        let record = StageRecord {
+            stage: stage.clone(),
+            proposed_at: entry,
+            accepted_by: BTreeSet::new(),
+            handover: None,
+            receipts: BTreeMap::new(),
+        };
+        rows.upsert(&STAGES, || [stage_row(&record)]);
+        self.stages.insert(stage.stage_id.clone(), record);
     }
 
-    pub fn apply_acceptance(&mut self, stage_id: &str, party: &ActorId) {
+    /// Changes the stage's record in place and records its new row.
+    fn update_stage(
+        &mut self,
+        stage_id: &str,
+        rows: &mut RowJournal,
+        change: impl FnOnce(&mut StageRecord),
+    ) {
         if let Some(record) = self.stages.get_mut(stage_id) {
+            change(record);
+            rows.upsert(&STAGES, || [stage_row(record)]);
+        }
+    }
+
+    pub fn apply_acceptance(&mut self, stage_id: &str, party: &ActorId, rows: &mut RowJournal) {
+        self.update_stage(stage_id, rows, |record| {
             record.accepted_by.insert(party.clone());
-        }
+        });
     }
 
-    pub fn apply_handover(&mut self, handover: &Handover) {
-        if let Some(record) = self.stages.get_mut(&handover.stage_id) {
+    pub fn apply_handover(&mut self, handover: &Handover, rows: &mut RowJournal) {
+        self.update_stage(&handover.stage_id, rows, |record| {
             record.handover = Some(handover.clone());
-        }
+        });
     }
 
-    pub fn apply_receipt(&mut self, receipt: &Receipt) {
-        if let Some(record) = self.stages.get_mut(&receipt.stage_id) {
+    pub fn apply_receipt(&mut self, receipt: &Receipt, rows: &mut RowJournal) {
+        self.update_stage(&receipt.stage_id, rows, |record| {
             record
                 .receipts
                 .insert(receipt.party.clone(), receipt.clone());
-        }
+        });
     }
 
-    pub fn apply_discrepancy(&mut self, entry: u64, discrepancy: &Discrepancy) {
-        self.discrepancies.insert(
-            discrepancy.discrepancy_id.clone(),
-            (discrepancy.clone(), entry),
-        );
+    pub fn apply_discrepancy(
+        &mut self,
+        entry: u64,
+        discrepancy: &Discrepancy,
+        rows: &mut RowJournal,
+    ) {
+        let recorded = (discrepancy.clone(), entry);
+        rows.upsert(&DISCREPANCIES, || [discrepancy_row(&recorded)]);
+        self.discrepancies
+            .insert(discrepancy.discrepancy_id.clone(), recorded);
     }
 
     /// The intermediary's planner: the next stage of up to `per_side`
@@ -1119,9 +1149,10 @@ impl ExchangeState {
         Ok(())
     }
 
-    pub fn apply_tally(&mut self, entry: u64, tally: &Tally) {
-        self.tallies
-            .insert(tally.stage_id.clone(), (tally.clone(), entry));
+    pub fn apply_tally(&mut self, entry: u64, tally: &Tally, rows: &mut RowJournal) {
+        let recorded = (tally.clone(), entry);
+        rows.upsert(&TALLIES, || tally_rows(&recorded));
+        self.tallies.insert(tally.stage_id.clone(), recorded);
     }
 
     /// Progress of an exchange term against its quota, from the public
@@ -1200,166 +1231,165 @@ impl ExchangeState {
     /// payloads (withheld from whoever may not read them); tables hold ids
     /// and counts.
     pub fn derived_tables(&self) -> Vec<Table> {
-        let lists = Table {
-            name: "person_lists",
-            columns: &[
-                "list_id",
-                "version",
-                "party",
-                "list_kind",
-                "term",
-                "persons",
-                "recorded_at",
-            ],
-            key_columns: 2,
-            entry_column: 6,
-            rows: self
-                .lists
-                .values()
-                .flatten()
-                .map(|(list, entry)| {
-                    vec![
-                        Cell::text(&list.list_id),
-                        Cell::int(list.version as u64),
-                        Cell::text(list.party.as_str()),
-                        Cell::text(list.list_kind.as_str()),
-                        Cell::Text(list.term.to_string()),
-                        Cell::int(list.persons.len() as u64),
-                        Cell::int(*entry),
-                    ]
-                })
-                .collect(),
-        };
-        let stages = Table {
-            name: "stages",
-            columns: &[
-                "stage_id",
-                "term",
-                "date",
-                "place",
-                "status",
-                "accepted_by",
-                "receipts",
-                "proposed_at",
-            ],
-            key_columns: 1,
-            entry_column: 7,
-            rows: self
-                .stages
-                .values()
-                .map(|r| {
-                    let accepted: Vec<&str> = r.accepted_by.iter().map(ActorId::as_str).collect();
-                    let receipts: Vec<String> = r
-                        .receipts
-                        .values()
-                        .map(|x| format!("{} {}", x.party, x.received))
-                        .collect();
-                    vec![
-                        Cell::text(&r.stage.stage_id),
-                        Cell::Text(r.stage.term.to_string()),
-                        Cell::Text(r.stage.date.to_string()),
-                        Cell::text(&r.stage.place),
-                        Cell::text(r.status().as_str()),
-                        Cell::Text(accepted.join(",")),
-                        Cell::Text(receipts.join(",")),
-                        Cell::int(r.proposed_at),
-                    ]
-                })
-                .collect(),
-        };
-        let discrepancies = Table {
-            name: "discrepancies",
-            columns: &[
-                "discrepancy_id",
-                "stage_id",
-                "reported_by",
-                "discrepancy_kind",
-                "count",
-                "reason",
-                "recorded_at",
-            ],
-            key_columns: 1,
-            entry_column: 6,
-            rows: self
-                .discrepancies
-                .values()
-                .map(|(d, entry)| {
-                    vec![
-                        Cell::text(&d.discrepancy_id),
-                        d.stage_id.as_deref().map_or(Cell::Null, Cell::text),
-                        Cell::text(d.reported_by.as_str()),
-                        Cell::Text(format!("{:?}", d.discrepancy_kind).to_lowercase()),
-                        Cell::int(d.count),
-                        Cell::text(&d.reason),
-                        Cell::int(*entry),
-                    ]
-                })
-                .collect(),
-        };
-        let matches = Table {
-            name: "match_decisions",
-            columns: &[
-                "sought_list",
-                "sought_person",
-                "held_list",
-                "held_person",
-                "verdict",
-                "score_permille",
-                "recorded_at",
-            ],
-            key_columns: 4,
-            entry_column: 6,
-            rows: self
-                .matches
-                .values()
-                .map(|(d, entry)| {
-                    vec![
-                        Cell::text(&d.sought.list_id),
-                        Cell::text(&d.sought.person_id),
-                        Cell::text(&d.held.list_id),
-                        Cell::text(&d.held.person_id),
-                        Cell::text(if d.verdict == MatchVerdict::Confirmed {
-                            "confirmed"
-                        } else {
-                            "rejected"
-                        }),
-                        Cell::int(d.score_permille as u64),
-                        Cell::int(*entry),
-                    ]
-                })
-                .collect(),
-        };
-        let tallies = Table {
-            name: "tallies",
-            columns: &[
-                "stage_id",
-                "from_party",
-                "category",
-                "term",
-                "date",
-                "handed_over",
-                "recorded_at",
-            ],
-            key_columns: 3,
-            entry_column: 6,
-            rows: self
-                .tallies
-                .values()
-                .flat_map(|(tally, entry)| {
-                    tally.counts.iter().map(move |count| {
-                        vec![
-                            Cell::text(&tally.stage_id),
-                            Cell::text(count.from.as_str()),
-                            Cell::text(&count.category),
-                            Cell::Text(tally.term.to_string()),
-                            Cell::Text(tally.date.to_string()),
-                            Cell::int(count.handed_over),
-                            Cell::int(*entry),
-                        ]
-                    })
-                })
-                .collect(),
-        };
-        vec![lists, stages, discrepancies, matches, tallies]
+        vec![
+            PERSON_LISTS.with_rows(self.lists.values().flatten().map(list_row).collect()),
+            STAGES.with_rows(self.stages.values().map(stage_row).collect()),
+            DISCREPANCIES.with_rows(self.discrepancies.values().map(discrepancy_row).collect()),
+            MATCH_DECISIONS.with_rows(self.matches.values().map(match_row).collect()),
+            TALLIES.with_rows(self.tallies.values().flat_map(tally_rows).collect()),
+        ]
     }
+}
+
+pub static PERSON_LISTS: TableSpec = TableSpec {
+    name: "person_lists",
+    columns: &[
+        "list_id",
+        "version",
+        "party",
+        "list_kind",
+        "term",
+        "persons",
+        "recorded_at",
+    ],
+    key_columns: 2,
+    entry_column: 6,
+};
+
+fn list_row((list, entry): &(PersonList, u64)) -> Row {
+    vec![
+        Cell::text(&list.list_id),
+        Cell::int(list.version as u64),
+        Cell::text(list.party.as_str()),
+        Cell::text(list.list_kind.as_str()),
+        Cell::Text(list.term.to_string()),
+        Cell::int(list.persons.len() as u64),
+        Cell::int(*entry),
+    ]
+}
+
+pub static STAGES: TableSpec = TableSpec {
+    name: "stages",
+    columns: &[
+        "stage_id",
+        "term",
+        "date",
+        "place",
+        "status",
+        "accepted_by",
+        "receipts",
+        "proposed_at",
+    ],
+    key_columns: 1,
+    entry_column: 7,
+};
+
+fn stage_row(r: &StageRecord) -> Row {
+    let accepted: Vec<&str> = r.accepted_by.iter().map(ActorId::as_str).collect();
+    let receipts: Vec<String> = r
+        .receipts
+        .values()
+        .map(|x| format!("{} {}", x.party, x.received))
+        .collect();
+    vec![
+        Cell::text(&r.stage.stage_id),
+        Cell::Text(r.stage.term.to_string()),
+        Cell::Text(r.stage.date.to_string()),
+        Cell::text(&r.stage.place),
+        Cell::text(r.status().as_str()),
+        Cell::Text(accepted.join(",")),
+        Cell::Text(receipts.join(",")),
+        Cell::int(r.proposed_at),
+    ]
+}
+
+pub static DISCREPANCIES: TableSpec = TableSpec {
+    name: "discrepancies",
+    columns: &[
+        "discrepancy_id",
+        "stage_id",
+        "reported_by",
+        "discrepancy_kind",
+        "count",
+        "reason",
+        "recorded_at",
+    ],
+    key_columns: 1,
+    entry_column: 6,
+};
+
+fn discrepancy_row((d, entry): &(Discrepancy, u64)) -> Row {
+    vec![
+        Cell::text(&d.discrepancy_id),
+        Cell::opt_text(d.stage_id.as_deref()),
+        Cell::text(d.reported_by.as_str()),
+        Cell::text(d.discrepancy_kind.as_str()),
+        Cell::int(d.count),
+        Cell::text(&d.reason),
+        Cell::int(*entry),
+    ]
+}
+
+pub static MATCH_DECISIONS: TableSpec = TableSpec {
+    name: "match_decisions",
+    columns: &[
+        "sought_list",
+        "sought_person",
+        "held_list",
+        "held_person",
+        "verdict",
+        "score_permille",
+        "recorded_at",
+    ],
+    key_columns: 4,
+    entry_column: 6,
+};
+
+fn match_row((d, entry): &(MatchDecision, u64)) -> Row {
+    vec![
+        Cell::text(&d.sought.list_id),
+        Cell::text(&d.sought.person_id),
+        Cell::text(&d.held.list_id),
+        Cell::text(&d.held.person_id),
+        Cell::text(if d.verdict == MatchVerdict::Confirmed {
+            "confirmed"
+        } else {
+            "rejected"
+        }),
+        Cell::int(d.score_permille as u64),
+        Cell::int(*entry),
+    ]
+}
+
+pub static TALLIES: TableSpec = TableSpec {
+    name: "tallies",
+    columns: &[
+        "stage_id",
+        "from_party",
+        "category",
+        "term",
+        "date",
+        "handed_over",
+        "recorded_at",
+    ],
+    key_columns: 3,
+    entry_column: 6,
+};
+
+fn tally_rows((tally, entry): &(Tally, u64)) -> Vec<Row> {
+    tally
+        .counts
+        .iter()
+        .map(|count| {
+            vec![
+                Cell::text(&tally.stage_id),
+                Cell::text(count.from.as_str()),
+                Cell::text(&count.category),
+                Cell::Text(tally.term.to_string()),
+                Cell::Text(tally.date.to_string()),
+                Cell::int(count.handed_over),
+                Cell::int(*entry),
+            ]
+        })
+        .collect()
 }

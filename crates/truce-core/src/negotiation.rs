@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::to_canonical;
 use crate::envelope::ActorId;
-use crate::projection::{Cell, Table};
+use crate::projection::{Cell, Row, RowJournal, Table, TableSpec};
 use crate::state::Rejection;
 use crate::terms::Term;
 
@@ -604,307 +604,301 @@ impl NegotiationState {
         Ok(())
     }
 
-    pub fn apply_round(&mut self, entry: u64, round: &Round) {
-        self.rounds.insert(
-            round.round_id.clone(),
-            Recorded {
-                value: round.clone(),
-                entry,
-            },
-        );
+    pub fn apply_round(&mut self, entry: u64, round: &Round, rows: &mut RowJournal) {
+        let recorded = Recorded {
+            value: round.clone(),
+            entry,
+        };
+        rows.upsert(&ROUNDS, || [round_row(&recorded)]);
+        rows.upsert(&DELEGATIONS, || delegation_rows(&recorded));
+        self.rounds.insert(round.round_id.clone(), recorded);
     }
 
-    pub fn apply_document(&mut self, entry: u64, document: &Document) {
+    pub fn apply_document(&mut self, entry: u64, document: &Document, rows: &mut RowJournal) {
         // Tabling a document states its authors' `proposed` on each term.
         for party in &document.tabled_by {
             for term in &document.terms {
-                self.positions.push(Recorded {
-                    value: Position {
-                        party: party.clone(),
-                        term: TermRef {
-                            document_id: document.document_id.clone(),
-                            term_id: term.term_id.clone(),
-                        },
-                        stance: Stance::Proposed,
-                        date: document.date,
-                        source_document: Some(document.document_id.clone()),
-                        note: String::new(),
+                let position = Position {
+                    party: party.clone(),
+                    term: TermRef {
+                        document_id: document.document_id.clone(),
+                        term_id: term.term_id.clone(),
                     },
-                    entry,
-                });
+                    stance: Stance::Proposed,
+                    date: document.date,
+                    source_document: Some(document.document_id.clone()),
+                    note: String::new(),
+                };
+                self.apply_position(entry, &position, rows);
             }
         }
-        self.documents.insert(
-            document.document_id.clone(),
-            Recorded {
-                value: document.clone(),
-                entry,
-            },
-        );
+        let recorded = Recorded {
+            value: document.clone(),
+            entry,
+        };
+        rows.upsert(&DOCUMENTS, || [document_row(&recorded)]);
+        rows.upsert(&TERMS, || term_rows(&recorded));
+        self.documents
+            .insert(document.document_id.clone(), recorded);
     }
 
-    pub fn apply_position(&mut self, entry: u64, position: &Position) {
-        self.positions.push(Recorded {
+    pub fn apply_position(&mut self, entry: u64, position: &Position, rows: &mut RowJournal) {
+        let recorded = Recorded {
             value: position.clone(),
             entry,
-        });
+        };
+        rows.upsert(&POSITIONS, || [position_row(&recorded)]);
+        self.positions.push(recorded);
     }
 
-    pub fn apply_agreement(&mut self, entry: u64, agreement: &Agreement) {
-        self.agreements.insert(
-            agreement.agreement_id.clone(),
-            Recorded {
-                value: agreement.clone(),
-                entry,
-            },
-        );
+    pub fn apply_agreement(&mut self, entry: u64, agreement: &Agreement, rows: &mut RowJournal) {
+        let recorded = Recorded {
+            value: agreement.clone(),
+            entry,
+        };
+        rows.upsert(&AGREEMENTS, || [agreement_row(&recorded)]);
+        self.agreements
+            .insert(agreement.agreement_id.clone(), recorded);
     }
 
-    pub fn apply_claim(&mut self, entry: u64, claim: &Claim) {
-        self.claims.insert(
-            claim.claim_id.clone(),
-            Recorded {
-                value: claim.clone(),
-                entry,
-            },
-        );
+    pub fn apply_claim(&mut self, entry: u64, claim: &Claim, rows: &mut RowJournal) {
+        let recorded = Recorded {
+            value: claim.clone(),
+            entry,
+        };
+        rows.upsert(&CLAIMS, || [claim_row(&recorded)]);
+        self.claims.insert(claim.claim_id.clone(), recorded);
     }
 
     pub fn derived_tables(&self) -> Vec<Table> {
-        let opt_text = |v: Option<String>| v.map_or(Cell::Null, Cell::Text);
-        let rounds = Table {
-            name: "rounds",
-            columns: &[
-                "round_id",
-                "number",
-                "date",
-                "venue",
-                "host",
-                "started_at",
-                "ended_at",
-                "duration_minutes",
-                "recorded_at",
-            ],
-            key_columns: 1,
-            entry_column: 8,
-            rows: self
-                .rounds
-                .values()
-                .map(|r| {
-                    let round = &r.value;
-                    vec![
-                        Cell::text(&round.round_id),
-                        Cell::int(round.number as u64),
-                        Cell::Text(round.date.to_string()),
-                        Cell::text(&round.venue),
-                        opt_text(round.host.clone()),
-                        opt_text(round.started_at.map(|t| t.to_rfc3339())),
-                        opt_text(round.ended_at.map(|t| t.to_rfc3339())),
-                        round
-                            .duration_minutes
-                            .map_or(Cell::Null, |m| Cell::int(m as u64)),
-                        Cell::int(r.entry),
-                    ]
-                })
-                .collect(),
-        };
-        let delegations = Table {
-            name: "delegations",
-            columns: &[
-                "round_id",
-                "party",
-                "head",
-                "head_title",
-                "members",
-                "recorded_at",
-            ],
-            key_columns: 2,
-            entry_column: 5,
-            rows: self
-                .rounds
-                .values()
-                .flat_map(|r| {
-                    r.value.delegations.iter().map(|d| {
-                        vec![
-                            Cell::text(&r.value.round_id),
-                            Cell::text(d.party.as_str()),
-                            Cell::text(&d.head),
-                            Cell::text(&d.head_title),
-                            Cell::Text(d.members.join("; ")),
-                            Cell::int(r.entry),
-                        ]
-                    })
-                })
-                .collect(),
-        };
-        let documents = Table {
-            name: "documents",
-            columns: &[
-                "document_id",
-                "round_id",
-                "document_kind",
-                "tabled_by",
-                "title",
-                "date",
-                "deadline_party",
-                "deadline_due",
-                "recorded_at",
-            ],
-            key_columns: 1,
-            entry_column: 8,
-            rows: self
-                .documents
-                .values()
-                .map(|d| {
-                    let doc = &d.value;
-                    let tabled_by: Vec<&str> = doc.tabled_by.iter().map(ActorId::as_str).collect();
-                    vec![
-                        Cell::text(&doc.document_id),
-                        opt_text(doc.round_id.clone()),
-                        Cell::text(doc.document_kind.as_str()),
-                        Cell::Text(tabled_by.join(",")),
-                        Cell::text(&doc.title),
-                        Cell::Text(doc.date.to_string()),
-                        opt_text(doc.response_deadline.as_ref().map(|x| x.party.to_string())),
-                        opt_text(doc.response_deadline.as_ref().map(|x| x.due.to_string())),
-                        Cell::int(d.entry),
-                    ]
-                })
-                .collect(),
-        };
-        let terms = Table {
-            name: "terms",
-            columns: &[
-                "document_id",
-                "term_id",
-                "type",
-                "title",
-                "rule",
-                "recorded_at",
-            ],
-            key_columns: 2,
-            entry_column: 5,
-            rows: self
-                .documents
-                .values()
-                .flat_map(|d| {
-                    d.value.terms.iter().map(|t| {
-                        vec![
-                            Cell::text(&d.value.document_id),
-                            Cell::text(&t.term_id),
-                            Cell::text(t.rule.type_name()),
-                            Cell::text(&t.title),
-                            Cell::Text(
-                                String::from_utf8(to_canonical(&t.rule)).expect("JSON is UTF-8"),
-                            ),
-                            Cell::int(d.entry),
-                        ]
-                    })
-                })
-                .collect(),
-        };
-        let positions = Table {
-            name: "positions",
-            columns: &[
-                "recorded_at",
-                "party",
-                "document_id",
-                "term_id",
-                "stance",
-                "counter",
-                "date",
-                "source_document",
-                "note",
-            ],
-            key_columns: 4,
-            entry_column: 0,
-            rows: self
-                .positions
-                .iter()
-                .map(|p| {
-                    let position = &p.value;
-                    let counter = match &position.stance {
-                        Stance::Countered { counter } => Cell::Text(counter.to_string()),
-                        _ => Cell::Null,
-                    };
-                    vec![
-                        Cell::int(p.entry),
-                        Cell::text(position.party.as_str()),
-                        Cell::text(&position.term.document_id),
-                        Cell::text(&position.term.term_id),
-                        Cell::text(position.stance.as_str()),
-                        counter,
-                        Cell::Text(position.date.to_string()),
-                        opt_text(position.source_document.clone()),
-                        Cell::text(&position.note),
-                    ]
-                })
-                .collect(),
-        };
-        let agreements = Table {
-            name: "agreements",
-            columns: &["agreement_id", "round_id", "date", "terms", "recorded_at"],
-            key_columns: 1,
-            entry_column: 4,
-            rows: self
-                .agreements
-                .values()
-                .map(|a| {
-                    let terms: Vec<String> = a.value.terms.iter().map(TermRef::to_string).collect();
-                    vec![
-                        Cell::text(&a.value.agreement_id),
-                        Cell::text(&a.value.round_id),
-                        Cell::Text(a.value.date.to_string()),
-                        Cell::Text(terms.join(",")),
-                        Cell::int(a.entry),
-                    ]
-                })
-                .collect(),
-        };
-        let claims = Table {
-            name: "claims",
-            columns: &[
-                "claim_id",
-                "claimant",
-                "date",
-                "measure",
-                "figure",
-                "term",
-                "source",
-                "note",
-                "recorded_at",
-            ],
-            key_columns: 1,
-            entry_column: 8,
-            rows: self
-                .claims
-                .values()
-                .map(|c| {
-                    let claim = &c.value;
-                    vec![
-                        Cell::text(&claim.claim_id),
-                        Cell::Text(claim.claimant.label()),
-                        Cell::Text(claim.date.to_string()),
-                        Cell::text(&claim.measure),
-                        Cell::int(claim.figure),
-                        opt_text(claim.term.as_ref().map(TermRef::to_string)),
-                        Cell::text(&claim.source),
-                        Cell::text(&claim.note),
-                        Cell::int(c.entry),
-                    ]
-                })
-                .collect(),
-        };
+        let rounds = || self.rounds.values();
+        let documents = || self.documents.values();
         vec![
-            rounds,
-            delegations,
-            documents,
-            terms,
-            positions,
-            agreements,
-            claims,
+            ROUNDS.with_rows(rounds().map(round_row).collect()),
+            DELEGATIONS.with_rows(rounds().flat_map(delegation_rows).collect()),
+            DOCUMENTS.with_rows(documents().map(document_row).collect()),
+            TERMS.with_rows(documents().flat_map(term_rows).collect()),
+            POSITIONS.with_rows(self.positions.iter().map(position_row).collect()),
+            AGREEMENTS.with_rows(self.agreements.values().map(agreement_row).collect()),
+            CLAIMS.with_rows(self.claims.values().map(claim_row).collect()),
         ]
     }
+}
+
+pub static ROUNDS: TableSpec = TableSpec {
+    name: "rounds",
+    columns: &[
+        "round_id",
+        "number",
+        "date",
+        "venue",
+        "host",
+        "started_at",
+        "ended_at",
+        "duration_minutes",
+        "recorded_at",
+    ],
+    key_columns: 1,
+    entry_column: 8,
+};
+
+fn round_row(r: &Recorded<Round>) -> Row {
+    let round = &r.value;
+    vec![
+        Cell::text(&round.round_id),
+        Cell::int(round.number as u64),
+        Cell::Text(round.date.to_string()),
+        Cell::text(&round.venue),
+        Cell::opt_text(round.host.as_deref()),
+        Cell::opt_text(round.started_at.map(|t| t.to_rfc3339()).as_deref()),
+        Cell::opt_text(round.ended_at.map(|t| t.to_rfc3339()).as_deref()),
+        round
+            .duration_minutes
+            .map_or(Cell::Null, |m| Cell::int(m as u64)),
+        Cell::int(r.entry),
+    ]
+}
+
+pub static DELEGATIONS: TableSpec = TableSpec {
+    name: "delegations",
+    columns: &[
+        "round_id",
+        "party",
+        "head",
+        "head_title",
+        "members",
+        "recorded_at",
+    ],
+    key_columns: 2,
+    entry_column: 5,
+};
+
+fn delegation_rows(r: &Recorded<Round>) -> Vec<Row> {
+    r.value
+        .delegations
+        .iter()
+        .map(|d| {
+            vec![
+                Cell::text(&r.value.round_id),
+                Cell::text(d.party.as_str()),
+                Cell::text(&d.head),
+                Cell::text(&d.head_title),
+                Cell::Text(d.members.join("; ")),
+                Cell::int(r.entry),
+            ]
+        })
+        .collect()
+}
+
+pub static DOCUMENTS: TableSpec = TableSpec {
+    name: "documents",
+    columns: &[
+        "document_id",
+        "round_id",
+        "document_kind",
+        "tabled_by",
+        "title",
+        "date",
+        "deadline_party",
+        "deadline_due",
+        "recorded_at",
+    ],
+    key_columns: 1,
+    entry_column: 8,
+};
+
+fn document_row(d: &Recorded<Document>) -> Row {
+    let doc = &d.value;
+    let tabled_by: Vec<&str> = doc.tabled_by.iter().map(ActorId::as_str).collect();
+    let deadline = doc.response_deadline.as_ref();
+    vec![
+        Cell::text(&doc.document_id),
+        Cell::opt_text(doc.round_id.as_deref()),
+        Cell::text(doc.document_kind.as_str()),
+        Cell::Text(tabled_by.join(",")),
+        Cell::text(&doc.title),
+        Cell::Text(doc.date.to_string()),
+        Cell::opt_text(deadline.map(|x| x.party.as_str())),
+        Cell::opt_text(deadline.map(|x| x.due.to_string()).as_deref()),
+        Cell::int(d.entry),
+    ]
+}
+
+pub static TERMS: TableSpec = TableSpec {
+    name: "terms",
+    columns: &[
+        "document_id",
+        "term_id",
+        "type",
+        "title",
+        "rule",
+        "recorded_at",
+    ],
+    key_columns: 2,
+    entry_column: 5,
+};
+
+fn term_rows(d: &Recorded<Document>) -> Vec<Row> {
+    d.value
+        .terms
+        .iter()
+        .map(|t| {
+            vec![
+                Cell::text(&d.value.document_id),
+                Cell::text(&t.term_id),
+                Cell::text(t.rule.type_name()),
+                Cell::text(&t.title),
+                Cell::Text(String::from_utf8(to_canonical(&t.rule)).expect("JSON is UTF-8")),
+                Cell::int(d.entry),
+            ]
+        })
+        .collect()
+}
+
+pub static POSITIONS: TableSpec = TableSpec {
+    name: "positions",
+    columns: &[
+        "recorded_at",
+        "party",
+        "document_id",
+        "term_id",
+        "stance",
+        "counter",
+        "date",
+        "source_document",
+        "note",
+    ],
+    key_columns: 4,
+    entry_column: 0,
+};
+
+fn position_row(p: &Recorded<Position>) -> Row {
+    let position = &p.value;
+    let counter = match &position.stance {
+        Stance::Countered { counter } => Cell::Text(counter.to_string()),
+        _ => Cell::Null,
+    };
+    vec![
+        Cell::int(p.entry),
+        Cell::text(position.party.as_str()),
+        Cell::text(&position.term.document_id),
+        Cell::text(&position.term.term_id),
+        Cell::text(position.stance.as_str()),
+        counter,
+        Cell::Text(position.date.to_string()),
+        Cell::opt_text(position.source_document.as_deref()),
+        Cell::text(&position.note),
+    ]
+}
+
+pub static AGREEMENTS: TableSpec = TableSpec {
+    name: "agreements",
+    columns: &["agreement_id", "round_id", "date", "terms", "recorded_at"],
+    key_columns: 1,
+    entry_column: 4,
+};
+
+fn agreement_row(a: &Recorded<Agreement>) -> Row {
+    let terms: Vec<String> = a.value.terms.iter().map(TermRef::to_string).collect();
+    vec![
+        Cell::text(&a.value.agreement_id),
+        Cell::text(&a.value.round_id),
+        Cell::Text(a.value.date.to_string()),
+        Cell::Text(terms.join(",")),
+        Cell::int(a.entry),
+    ]
+}
+
+pub static CLAIMS: TableSpec = TableSpec {
+    name: "claims",
+    columns: &[
+        "claim_id",
+        "claimant",
+        "date",
+        "measure",
+        "figure",
+        "term",
+        "source",
+        "note",
+        "recorded_at",
+    ],
+    key_columns: 1,
+    entry_column: 8,
+};
+
+fn claim_row(c: &Recorded<Claim>) -> Row {
+    let claim = &c.value;
+    vec![
+        Cell::text(&claim.claim_id),
+        Cell::Text(claim.claimant.label()),
+        Cell::Text(claim.date.to_string()),
+        Cell::text(&claim.measure),
+        Cell::int(claim.figure),
+        Cell::opt_text(claim.term.as_ref().map(TermRef::to_string).as_deref()),
+        Cell::text(&claim.source),
+        Cell::text(&claim.note),
+        Cell::int(c.entry),
+    ]
 }
 
 /// Rules that make a term checkable at all.

@@ -13,7 +13,7 @@ use crate::envelope::{ActorId, Envelope, MAX_VISIBILITY_ACTORS, Visibility, key_
 use crate::event::{ActorRole, Event, KeyCustody, PUBLIC_KINDS};
 use crate::exchange::{ExchangeState, Refusal};
 use crate::negotiation::{NegotiationState, SignerView};
-use crate::projection::{Cell, Table};
+use crate::projection::{Cell, Row, RowChange, RowJournal, Table, TableSpec};
 
 /// Why an entry may not be appended (or, on replay, why it is bad). The
 /// message is shown to users and names no personal data.
@@ -141,9 +141,8 @@ pub struct LogState {
     tree_size: u64,
     last_checkpoint_size: u64,
     last_logged_at_ms: i64,
-    /// Bumped whenever a derived table changes, so storage rewrites them
-    /// only when needed.
-    derived_revision: u64,
+    /// The derived rows the entries applied changed, when recording.
+    rows: RowJournal,
 }
 
 pub const MAX_KIND_BYTES: usize = 64;
@@ -228,10 +227,6 @@ impl LogState {
 
     pub fn cosignatures(&self) -> &BTreeMap<(u64, ActorId), Cosignature> {
         &self.cosignatures
-    }
-
-    pub fn derived_revision(&self) -> u64 {
-        self.derived_revision
     }
 
     /// The sequence number the actor's next statement must carry.
@@ -695,10 +690,42 @@ impl LogState {
         if PUBLIC_KINDS.contains(&event.kind()) {
             self.unerasable.insert(index);
         }
-        // Every event but a remark shows in some derived table.
-        if !matches!(event, Event::RemarkRecorded { .. }) {
-            self.derived_revision += 1;
-        }
+        self.apply_to_state(index, event);
+        self.record_registry_rows(event);
+    }
+
+    /// The rows of the registry's own tables that `event` changed (the
+    /// domains record theirs as they apply).
+    fn record_registry_rows(&mut self, event: &Event) {
+        let actor = match event {
+            Event::LogCreated { intermediary, .. } => intermediary,
+            Event::ActorRegistered { actor, .. }
+            | Event::KeyRotated { actor, .. }
+            | Event::KeyRevoked { actor, .. }
+            | Event::KeyCustodyDeclared { actor, .. } => actor,
+            Event::CheckpointCosigned {
+                tree_size, witness, ..
+            } => {
+                let key = (*tree_size, witness.clone());
+                let cosignature = &self.cosignatures[&key];
+                self.rows
+                    .upsert(&COSIGNATURES, || [cosignature_row((&key, cosignature))]);
+                return;
+            }
+            Event::PayloadErased { entry_index, .. } => {
+                let erasure = &self.erasures[entry_index];
+                self.rows
+                    .upsert(&ERASURES, || [erasure_row((entry_index, erasure))]);
+                return;
+            }
+            _ => return,
+        };
+        let actor = &self.actors[actor];
+        self.rows.upsert(&ACTORS, || [actor_row(actor)]);
+        self.rows.upsert(&ACTOR_KEYS, || key_rows(actor));
+    }
+
+    fn apply_to_state(&mut self, index: u64, event: &Event) {
         match event {
             Event::LogCreated {
                 origin,
@@ -795,24 +822,43 @@ impl LogState {
                     },
                 );
             }
-            Event::RoundRecorded(round) => self.negotiation.apply_round(index, round),
-            Event::DocumentTabled(document) => self.negotiation.apply_document(index, document),
-            Event::PositionTaken(position) => self.negotiation.apply_position(index, position),
+            Event::RoundRecorded(round) => {
+                self.negotiation.apply_round(index, round, &mut self.rows)
+            }
+            Event::DocumentTabled(document) => {
+                self.negotiation
+                    .apply_document(index, document, &mut self.rows)
+            }
+            Event::PositionTaken(position) => {
+                self.negotiation
+                    .apply_position(index, position, &mut self.rows)
+            }
             Event::AgreementRecorded(agreement) => {
-                self.negotiation.apply_agreement(index, agreement)
+                self.negotiation
+                    .apply_agreement(index, agreement, &mut self.rows)
             }
-            Event::ClaimRecorded(claim) => self.negotiation.apply_claim(index, claim),
-            Event::ListSubmitted(list) => self.exchange.apply_list(index, list),
-            Event::MatchDecided(decision) => self.exchange.apply_match(index, decision),
-            Event::StageProposed(stage) => self.exchange.apply_stage(index, stage),
+            Event::ClaimRecorded(claim) => {
+                self.negotiation.apply_claim(index, claim, &mut self.rows)
+            }
+            Event::ListSubmitted(list) => self.exchange.apply_list(index, list, &mut self.rows),
+            Event::MatchDecided(decision) => {
+                self.exchange.apply_match(index, decision, &mut self.rows)
+            }
+            Event::StageProposed(stage) => self.exchange.apply_stage(index, stage, &mut self.rows),
             Event::StageAccepted { stage_id, party } => {
-                self.exchange.apply_acceptance(stage_id, party)
+                self.exchange
+                    .apply_acceptance(stage_id, party, &mut self.rows)
             }
-            Event::HandoverRecorded(handover) => self.exchange.apply_handover(handover),
-            Event::ReceiptConfirmed(receipt) => self.exchange.apply_receipt(receipt),
-            Event::StageTallied(tally) => self.exchange.apply_tally(index, tally),
+            Event::HandoverRecorded(handover) => {
+                self.exchange.apply_handover(handover, &mut self.rows)
+            }
+            Event::ReceiptConfirmed(receipt) => {
+                self.exchange.apply_receipt(receipt, &mut self.rows)
+            }
+            Event::StageTallied(tally) => self.exchange.apply_tally(index, tally, &mut self.rows),
             Event::DiscrepancyRecorded(discrepancy) => {
-                self.exchange.apply_discrepancy(index, discrepancy)
+                self.exchange
+                    .apply_discrepancy(index, discrepancy, &mut self.rows)
             }
             Event::RemarkRecorded { .. } => {}
             Event::PayloadErased {
@@ -832,101 +878,113 @@ impl LogState {
 
     /// The read model storage keeps in tables, derived from the state alone.
     pub fn derived_tables(&self) -> Vec<Table> {
-        let actors = Table {
-            name: "actors",
-            key_columns: 1,
-            columns: &["actor_id", "role", "name", "registered_at", "key_custody"],
-            entry_column: 3,
-            rows: self
-                .actors
-                .values()
-                .map(|a| {
-                    vec![
-                        Cell::text(a.id.as_str()),
-                        Cell::text(a.role.as_str()),
-                        Cell::text(&a.name),
-                        Cell::int(a.registered_at),
-                        Cell::text(a.key_custody.as_str()),
-                    ]
-                })
-                .collect(),
-        };
-        let keys = Table {
-            name: "actor_keys",
-            key_columns: 2,
-            columns: &[
-                "actor_id",
-                "key_id",
-                "vkey",
-                "added_at",
-                "valid_from",
-                "valid_until",
-                "status",
-            ],
-            entry_column: 3,
-            rows: self
-                .actors
-                .values()
-                .flat_map(|a| {
-                    a.keys.iter().map(|k| {
-                        vec![
-                            Cell::text(a.id.as_str()),
-                            Cell::text(&k.key_id()),
-                            Cell::text(&k.vkey.to_string()),
-                            Cell::int(k.added_at),
-                            Cell::int(k.valid_from),
-                            k.valid_until.map_or(Cell::Null, Cell::int),
-                            Cell::text(k.status.as_str()),
-                        ]
-                    })
-                })
-                .collect(),
-        };
-        let erasures = Table {
-            name: "erasures",
-            key_columns: 1,
-            columns: &["entry_index", "erased_by", "legal_basis"],
-            entry_column: 1,
-            rows: self
-                .erasures
-                .iter()
-                .map(|(index, e)| {
-                    vec![
-                        Cell::int(*index),
-                        Cell::int(e.erased_by),
-                        Cell::text(&e.legal_basis),
-                    ]
-                })
-                .collect(),
-        };
-        let cosignatures = Table {
-            name: "cosignatures",
-            key_columns: 2,
-            columns: &[
-                "tree_size",
-                "witness",
-                "root_hash",
-                "signature_line",
-                "recorded_at",
-            ],
-            entry_column: 4,
-            rows: self
-                .cosignatures
-                .iter()
-                .map(|((size, witness), c)| {
-                    vec![
-                        Cell::int(*size),
-                        Cell::text(witness.as_str()),
-                        Cell::text(&c.root_hash),
-                        Cell::text(&c.signature_line),
-                        Cell::int(c.recorded_at),
-                    ]
-                })
-                .collect(),
-        };
-        let mut tables = vec![actors, keys, erasures, cosignatures];
+        let actors = || self.actors.values();
+        let mut tables = vec![
+            ACTORS.with_rows(actors().map(actor_row).collect()),
+            ACTOR_KEYS.with_rows(actors().flat_map(key_rows).collect()),
+            ERASURES.with_rows(self.erasures.iter().map(erasure_row).collect()),
+            COSIGNATURES.with_rows(self.cosignatures.iter().map(cosignature_row).collect()),
+        ];
         tables.extend(self.negotiation.derived_tables());
         tables.extend(self.exchange.derived_tables());
         tables
     }
+
+    /// Starts recording the row changes of each entry applied from now on
+    /// (the appender's, which writes them with the entries).
+    pub fn record_row_changes(&mut self) {
+        self.rows.start();
+    }
+
+    /// The row changes of the entries applied since the last call.
+    pub fn take_row_changes(&mut self) -> Vec<RowChange> {
+        self.rows.take()
+    }
+}
+
+pub static ACTORS: TableSpec = TableSpec {
+    name: "actors",
+    key_columns: 1,
+    columns: &["actor_id", "role", "name", "registered_at", "key_custody"],
+    entry_column: 3,
+};
+
+fn actor_row(a: &Actor) -> Row {
+    vec![
+        Cell::text(a.id.as_str()),
+        Cell::text(a.role.as_str()),
+        Cell::text(&a.name),
+        Cell::int(a.registered_at),
+        Cell::text(a.key_custody.as_str()),
+    ]
+}
+
+pub static ACTOR_KEYS: TableSpec = TableSpec {
+    name: "actor_keys",
+    key_columns: 2,
+    columns: &[
+        "actor_id",
+        "key_id",
+        "vkey",
+        "added_at",
+        "valid_from",
+        "valid_until",
+        "status",
+    ],
+    entry_column: 3,
+};
+
+fn key_rows(a: &Actor) -> Vec<Row> {
+    a.keys
+        .iter()
+        .map(|k| {
+            vec![
+                Cell::text(a.id.as_str()),
+                Cell::text(&k.key_id()),
+                Cell::text(&k.vkey.to_string()),
+                Cell::int(k.added_at),
+                Cell::int(k.valid_from),
+                k.valid_until.map_or(Cell::Null, Cell::int),
+                Cell::text(k.status.as_str()),
+            ]
+        })
+        .collect()
+}
+
+pub static ERASURES: TableSpec = TableSpec {
+    name: "erasures",
+    key_columns: 1,
+    columns: &["entry_index", "erased_by", "legal_basis"],
+    entry_column: 1,
+};
+
+fn erasure_row((index, e): (&u64, &Erasure)) -> Row {
+    vec![
+        Cell::int(*index),
+        Cell::int(e.erased_by),
+        Cell::text(&e.legal_basis),
+    ]
+}
+
+pub static COSIGNATURES: TableSpec = TableSpec {
+    name: "cosignatures",
+    key_columns: 2,
+    columns: &[
+        "tree_size",
+        "witness",
+        "root_hash",
+        "signature_line",
+        "recorded_at",
+    ],
+    entry_column: 4,
+};
+
+fn cosignature_row(((size, witness), c): (&(u64, ActorId), &Cosignature)) -> Row {
+    vec![
+        Cell::int(*size),
+        Cell::text(witness.as_str()),
+        Cell::text(&c.root_hash),
+        Cell::text(&c.signature_line),
+        Cell::int(c.recorded_at),
+    ]
 }

@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use tlog::{Checkpoint, KeyType, SignerKey};
 use truce_core::canonical::{from_canonical, to_canonical};
 use truce_core::envelope::key_id_hex;
+use truce_core::projection::{Cell, RowChange};
 use truce_core::{
     ActorId, ActorRole, Envelope, Event, KeyCustody, LogState, PayloadView, Reader, Statement,
     Visibility,
@@ -582,6 +583,11 @@ proptest! {
             }
         }
         let mut replay = LogState::new();
+        replay.record_row_changes();
+        // The tables as an appender keeps them: the row changes of each
+        // entry applied in order, upserted by primary key.
+        let mut kept: std::collections::BTreeMap<&str, std::collections::BTreeMap<Vec<Cell>, Vec<Cell>>> =
+            Default::default();
         for (envelope, event) in &log.accepted {
             let leaf = envelope.to_leaf();
             // The signing input cut from the leaf is the one serialised anew.
@@ -592,8 +598,17 @@ proptest! {
             envelope.signed.verify(&key).unwrap();
             replay.check(&envelope, view).unwrap();
             replay.apply(&envelope, view);
+            for RowChange::Upsert(spec, row) in replay.take_row_changes() {
+                kept.entry(spec.name).or_default().insert(row[..spec.key_columns].to_vec(), row);
+            }
         }
         prop_assert_eq!(replay.derived_tables(), log.state.derived_tables());
+        for table in replay.derived_tables() {
+            let mut want = table.rows.clone();
+            want.sort();
+            let have: Vec<Vec<Cell>> = kept.remove(table.name).unwrap_or_default().into_values().collect();
+            prop_assert_eq!(have, want, "table {}", table.name);
+        }
         prop_assert_eq!(replay.tree_size(), log.state.tree_size());
     }
 }

@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use tlog::{KeyType, SignerKey};
 use truce_core::{ActorId, ActorRole, Event, Statement, Visibility};
+use truce_ledger::group::{self, ClientSignedOnly, CommitError, GroupCommit, Request};
 use truce_ledger::keys::read_key_file;
 use truce_ledger::{
-    INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerOptions, Submission, appender, verify_data_dir,
+    INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerOptions, Submission, verify_data_dir,
 };
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -97,15 +98,37 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    // (a) appends through the group-commit appender.
-    let (handle, writer) = appender::start(ledger);
+    // (a) appends through the group commit the server uses, with one
+    // committing thread taking whatever has queued.
+    let commits = std::sync::Arc::new(GroupCommit::new(
+        ledger,
+        ClientSignedOnly,
+        group::DEFAULT_CAPACITY,
+    ));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (commits, stop) = (commits.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                commits.commit_waiting(Duration::from_millis(10));
+            }
+        })
+    };
+    // A full queue refuses at once; a client waits a moment and retries.
+    let submit = |submission: Submission| loop {
+        match commits.queue(Request::Signed(submission.clone())) {
+            Ok(reply) => return reply,
+            Err(CommitError::Busy) => std::thread::sleep(Duration::from_micros(200)),
+            Err(other) => panic!("queue: {other}"),
+        }
+    };
     let (sent_tx, sent_rx) = std::sync::mpsc::channel();
     let phase_done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = phase_done.clone();
     let collector = std::thread::spawn(move || {
         let mut latencies = Vec::with_capacity(entries as usize + 1);
         for (submitted, reply) in sent_rx {
-            let reply: std::sync::mpsc::Receiver<Result<u64, String>> = reply;
+            let reply: std::sync::mpsc::Receiver<group::Answer> = reply;
             reply.recv().expect("a reply").expect("appended");
             latencies.push(Instant::elapsed(&submitted));
             seen.fetch_add(1, std::sync::atomic::Ordering::Release);
@@ -118,7 +141,7 @@ fn main() {
     let append_started = Instant::now();
     for submission in submissions.by_ref().take(saturated) {
         let submitted = Instant::now();
-        let reply = handle.submit(submission);
+        let reply = submit(submission);
         sent_tx.send((submitted, reply)).unwrap();
     }
     let (done_tx, done_rx) = std::sync::mpsc::channel();
@@ -148,14 +171,17 @@ fn main() {
             std::thread::sleep(wait);
         }
         let submitted = Instant::now();
-        let reply = handle.submit(submission);
+        let reply = submit(submission);
         sent_tx.send((submitted, reply)).unwrap();
         paced += 1;
     }
     drop(sent_tx);
     let latencies = collector.join().unwrap();
-    drop(handle);
-    let ledger = writer.join().unwrap().expect("appender");
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    writer.join().unwrap();
+    let ledger = std::sync::Arc::into_inner(commits)
+        .expect("the writer has stopped")
+        .into_ledger();
     let checkpoints = truce_store::LogStore::checkpoints(ledger.view().store())
         .unwrap()
         .len();
@@ -178,7 +204,7 @@ fn main() {
     // Baseline: the same leaves and payloads into a bare SQLite table in the
     // largest batches the appender makes, WAL and synchronous=FULL: the
     // storage ceiling, with no signature, rule or tree work.
-    let batch_size = appender::MAX_BATCH;
+    let batch_size = group::MAX_BATCH;
     let leaves: Vec<(Vec<u8>, Vec<u8>)> = {
         let mut rows = Vec::with_capacity(entries as usize);
         truce_store::LogStore::for_each_entry(ledger.view().store(), 0, entries + 2, &mut |e| {

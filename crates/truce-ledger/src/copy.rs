@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use truce_core::{ActorId, Envelope, LogState, Reader};
-use truce_store::{Batch, LogMeta, LogStore, PayloadRecord, SqliteStore, StoreError, StoredEntry};
+use truce_store::{
+    Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, SqliteStore, StoreError, StoredEntry,
+};
 
 use crate::LedgerError;
 
@@ -29,6 +31,7 @@ fn reader_entries_from(
     reader: &Reader,
     start: u64,
 ) -> Result<(Vec<StoredEntry>, u64), LedgerError> {
+    let _snapshot = store.snapshot()?;
     reader_entries_between(store, reader, start, store.tree_size()?)
 }
 
@@ -106,9 +109,12 @@ pub fn export_reader_copy(
         reader: reader.to_string(),
         ..meta
     };
+    let snapshot = store.snapshot()?;
     let size = store.tree_size()?;
     let (entries, withheld) = reader_entries(store, &Reader::Actor(reader.clone()))?;
-    write_copy(out, &copy_meta, entries, store.checkpoints()?)?;
+    let checkpoints = store.checkpoints()?;
+    drop(snapshot);
+    write_copy(out, &copy_meta, entries, checkpoints)?;
     Ok(CopyExported {
         entries: size,
         withheld,
@@ -148,7 +154,7 @@ pub fn write_copy(
     }
     copy.append(Batch {
         entries: pending,
-        derived_tables: Some(&derived),
+        derived: DerivedWrite::Rewrite(&derived),
         ..Batch::default()
     })?;
     Ok(())

@@ -3,6 +3,7 @@
 //! parallel, written as one transaction with their checkpoint, and only
 //! then folded into memory.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,10 @@ use truce_core::{
     ActorId, Envelope, Event, LogState, PayloadView, Rejection, SignedStatement, Statement,
     Visibility,
 };
-use truce_store::{Batch, LogMeta, LogStore, PayloadRecord, SqliteStore, StoredEntry};
+use truce_store::{
+    Batch, DerivedWrite, IdempotencyKey, LogMeta, LogStore, PayloadRecord, SqliteStore,
+    StatementKey, StoreError, StoredEntry,
+};
 
 use crate::keys::{read_key_file, write_key_file};
 use crate::{INTERMEDIARY_KEY_FILE, KEYS_DIR, LOG_KEY_FILE, LedgerError, now_ms};
@@ -36,40 +40,74 @@ pub struct LedgerOptions {
 }
 
 /// A log opened for reading: the state folded from every entry and the
-/// tree hashes. Needs no key, so a reader's copy opens too.
+/// tree hashes, all read at one snapshot of the store. Needs no key, so a
+/// reader's copy opens too.
 pub struct LogView {
     dir: PathBuf,
     store: SqliteStore,
     meta: LogMeta,
     state: LogState,
     tree: TreeHashes,
+    /// The newest signed checkpoint at the snapshot the view was read at
+    /// (or that this process signed since).
+    latest: Option<(u64, Vec<u8>)>,
 }
 
 impl LogView {
     pub fn open(dir: &Path) -> Result<LogView, LedgerError> {
         let store = SqliteStore::open(dir)?;
         let meta = store.meta()?;
-        let mut state = LogState::new();
-        let mut tree = TreeHashes::new();
-        let size = store.tree_size()?;
-        store
-            .for_each_entry(0, size, &mut |entry| {
-                crate::fold_stored(&mut state, &entry)?;
-                tree.push(entry.leaf_hash);
-                Ok(())
-            })?
-            .map_err(|why| {
-                LedgerError::Io(format!(
-                    "the store fails its own replay ({why}); run `truce verify`"
-                ))
-            })?;
-        Ok(LogView {
+        let mut view = LogView {
             dir: dir.to_owned(),
             store,
             meta,
-            state,
-            tree,
-        })
+            state: LogState::new(),
+            tree: TreeHashes::new(),
+            latest: None,
+        };
+        view.catch_up()?;
+        Ok(view)
+    }
+
+    /// Folds the entries other writers appended since this view was read,
+    /// at one snapshot, with the newest checkpoint of that snapshot. An
+    /// erasure among them means a fold from the start (an erased payload
+    /// no longer counts). True if there was anything new.
+    pub fn catch_up(&mut self) -> Result<bool, LedgerError> {
+        let snapshot = self.store.snapshot()?;
+        let size = self.store.tree_size()?;
+        let latest = self.store.latest_checkpoint()?;
+        let known = self.state.tree_size();
+        if size == known {
+            drop(snapshot);
+            let moved = latest != self.latest;
+            self.latest = latest;
+            return Ok(moved);
+        }
+        let mut state = std::mem::take(&mut self.state);
+        let mut erased = false;
+        let replay = |why| {
+            LedgerError::Io(format!(
+                "the store fails its own replay ({why}); run `truce verify`"
+            ))
+        };
+        self.store
+            .for_each_entry(known, size, &mut |entry| {
+                let envelope = crate::fold_stored(&mut state, &entry)?;
+                erased |= envelope.statement().kind == "payload_erased";
+                self.tree.push(entry.leaf_hash);
+                Ok(())
+            })?
+            .map_err(replay)?;
+        drop(snapshot);
+        if erased && known > 0 {
+            *self = LogView::open(&self.dir)?;
+            return Ok(true);
+        }
+        state.record_row_changes();
+        self.state = state;
+        self.latest = latest;
+        Ok(true)
     }
 
     pub fn dir(&self) -> &Path {
@@ -103,12 +141,11 @@ impl LogView {
     /// The signed checkpoint at `size` (the latest if None), verified with
     /// the log key, with the cosignatures the log recorded for it.
     pub fn checkpoint(&self, size: Option<u64>) -> Result<(Checkpoint, Note), LedgerError> {
-        let checkpoints = self.store.checkpoints()?;
         let found = match size {
-            Some(size) => checkpoints.into_iter().find(|(s, _)| *s == size),
-            None => checkpoints.into_iter().last(),
+            Some(size) => self.store.checkpoint_at(size)?,
+            None => self.latest.as_ref().map(|(_, note)| note.clone()),
         };
-        let (_, note) = found.ok_or_else(|| {
+        let note = found.ok_or_else(|| {
             LedgerError::Input("no checkpoint was signed at that size".to_owned())
         })?;
         let corrupt = |e: tlog::NoteError| LedgerError::Io(format!("stored checkpoint: {e}"));
@@ -140,6 +177,32 @@ pub struct Ledger {
     options: LedgerOptions,
 }
 
+/// One thing to append: a statement its actor signed elsewhere, or an
+/// event the ledger signs for an actor whose key it was handed.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "items are built once and moved into a batch; boxing saves nothing"
+)]
+pub enum Item {
+    Signed(Submission),
+    Sign(ToSign),
+}
+
+/// An event to sign at its turn in the batch, so its sequence number is
+/// given out only once the entries before it have passed the rules.
+pub struct ToSign {
+    pub actor: ActorId,
+    pub key: SignerKey,
+    pub event: Event,
+    pub visibility: Visibility,
+    /// Chosen by the client: a retry with the same key returns the entry
+    /// the first attempt recorded instead of recording twice.
+    pub idempotency_key: Option<String>,
+}
+
+/// Longest idempotency key a client may choose.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 200;
+
 /// A submission decoded and hash-checked, before the rules are applied.
 struct Decoded {
     signed: SignedStatement,
@@ -147,14 +210,58 @@ struct Decoded {
     event: Event,
 }
 
-fn decode(submission: Submission) -> Result<Decoded, Rejection> {
+fn decode(submission: &Submission) -> Result<Decoded, Rejection> {
     let event = submission.signed.statement.event_of(&submission.payload)?;
     Ok(Decoded {
-        signed: submission.signed,
-        payload: submission.payload,
+        signed: submission.signed.clone(),
+        payload: submission.payload.clone(),
         event,
     })
 }
+
+/// A signed item decoded, with the key its signature verified under, if
+/// it did against the keys before the batch.
+type Prechecked = Result<(Decoded, Option<VerifyingKey>), Rejection>;
+
+/// A batch as it is staged: what goes to the store, and the answers.
+#[derive(Default)]
+struct Staged {
+    entries: Vec<StoredEntry>,
+    statements: Vec<StatementKey>,
+    idempotency_keys: Vec<IdempotencyKey>,
+    erase_payloads: Vec<u64>,
+    results: Vec<Result<u64, Rejection>>,
+}
+
+impl Staged {
+    /// The entry an earlier item of this batch recorded under `key`.
+    fn idempotent(&self, actor: &ActorId, key: &str) -> Option<u64> {
+        self.idempotency_keys
+            .iter()
+            .find(|k| k.actor == actor.as_str() && k.key == key)
+            .map(|k| k.index)
+    }
+
+    fn statement(&self, actor: &ActorId, seq: u64) -> Option<&StoredEntry> {
+        let key = self
+            .statements
+            .iter()
+            .find(|k| k.actor == actor.as_str() && k.seq == seq)?;
+        self.entries.iter().find(|e| e.index == key.index)
+    }
+}
+
+/// Whether a batch commits what passed (the server's group commit) or
+/// nothing unless everything passed (an import).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    WhatPasses,
+    AllOrNothing,
+}
+
+/// How often a writer that finds the store moved under it reloads and
+/// tries again before giving up.
+const MOVED_RETRIES: usize = 8;
 
 impl Ledger {
     /// Creates a log in `dir`: the log's checkpoint key, the intermediary's
@@ -174,7 +281,8 @@ impl Ledger {
         Self::open(dir, options)
     }
 
-    fn new(view: LogView, log_key: SignerKey, options: LedgerOptions) -> Ledger {
+    fn new(mut view: LogView, log_key: SignerKey, options: LedgerOptions) -> Ledger {
+        view.state.record_row_changes();
         Ledger {
             view,
             log_key,
@@ -213,6 +321,7 @@ impl Ledger {
             meta,
             state: LogState::new(),
             tree: TreeHashes::new(),
+            latest: None,
         };
         let mut ledger = Ledger::new(view, log_key, options);
         let genesis = Event::LogCreated {
@@ -261,11 +370,19 @@ impl Ledger {
         self.checkpoint_now()
     }
 
-    /// Rebuilds the view from the store (after a failed write, or after an
-    /// erasure, whose payload no longer contributes to the fold).
+    /// Rebuilds the view from the store (after a failed write).
     fn reload(&mut self) -> Result<(), LedgerError> {
         self.view = LogView::open(&self.view.dir)?;
+        self.view.state.record_row_changes();
         self.resume()
+    }
+
+    /// Folds what other writers appended since (see [`LogView::catch_up`]).
+    pub fn catch_up(&mut self) -> Result<(), LedgerError> {
+        if self.view.catch_up()? {
+            self.resume()?;
+        }
+        Ok(())
     }
 
     pub fn view(&self) -> &LogView {
@@ -289,82 +406,55 @@ impl Ledger {
         visibility: Visibility,
     ) -> Submission {
         let seq = self.view.state.next_seq(actor);
-        self.numbered_submission(actor, key, event, visibility, seq)
-    }
-
-    /// `actor`'s signed statement of `event` with sequence number `seq`: for
-    /// a batch holding several statements of one actor.
-    pub fn numbered_submission(
-        &self,
-        actor: &ActorId,
-        key: &SignerKey,
-        event: &Event,
-        visibility: Visibility,
-        seq: u64,
-    ) -> Submission {
-        let (statement, payload) = Statement::for_event(
-            &self.view.meta.origin,
-            actor,
-            key,
-            seq,
-            event,
-            visibility,
-            now_ms(),
-        );
-        Submission {
-            signed: statement.sign(key),
-            payload,
-        }
+        sign_statement(&self.view.meta.origin, actor, key, event, visibility, seq)
     }
 
     /// Signs and appends `items` (label, actor, key, event, visibility) as
-    /// one batch, all or nothing: they are first run against a copy of the
-    /// state, and the first refused one is reported with its label.
+    /// one batch, all or nothing: the first refused one is reported with
+    /// its label and nothing is written.
     pub fn append_all(
         &mut self,
         items: Vec<(String, ActorId, &SignerKey, Event, Visibility)>,
     ) -> Result<Vec<u64>, LedgerError> {
-        let mut next_seq: std::collections::BTreeMap<ActorId, u64> =
-            std::collections::BTreeMap::new();
-        let mut trial = self.view.state.clone();
-        let mut submissions = Vec::with_capacity(items.len());
-        for (label, actor, key, event, visibility) in items {
-            let seq = *next_seq
-                .entry(actor.clone())
-                .or_insert_with(|| trial.next_seq(&actor));
-            next_seq.insert(actor.clone(), seq + 1);
-            let (statement, payload) = Statement::for_event(
-                &self.view.meta.origin,
-                &actor,
-                key,
-                seq,
-                &event,
-                visibility,
-                now_ms(),
-            );
-            let signed = statement.sign(key);
-            let envelope = envelope_at(
-                &signed,
-                trial.tree_size(),
-                trial.last_logged_at_ms(),
-                self.last_checkpoint.0,
-            );
-            let view = PayloadView::Present(&event);
-            let refused = |e: Rejection| LedgerError::Input(format!("{label}: {e}"));
-            let signing_key = trial.signing_key(&envelope, view).map_err(refused)?;
-            signed
-                .verify(&signing_key)
-                .map_err(|e| LedgerError::Input(format!("{label}: {e}")))?;
-            trial.check(&envelope, view).map_err(refused)?;
-            trial.apply(&envelope, view);
-            submissions.push(Submission { signed, payload });
-        }
-        let results = self.append(submissions)?;
-        // One writer holds `&mut self`, so what passed the trial passes now.
+        let (labels, items): (Vec<String>, Vec<Item>) = items
+            .into_iter()
+            .map(|(label, actor, key, event, visibility)| {
+                let item = Item::Sign(ToSign {
+                    actor,
+                    key: key.clone(),
+                    event,
+                    visibility,
+                    idempotency_key: None,
+                });
+                (label, item)
+            })
+            .unzip();
+        let results = self.append_with(&items, Commit::AllOrNothing)?;
         results
             .into_iter()
-            .map(|r| r.map_err(LedgerError::Rejected))
+            .zip(labels)
+            .map(|(result, label)| result.map_err(|e| LedgerError::Input(format!("{label}: {e}"))))
             .collect()
+    }
+
+    /// Signs `event` for `actor` and appends it, numbered when it is
+    /// appended (so a writer beside this one cannot take its number).
+    pub fn record(
+        &mut self,
+        actor: &ActorId,
+        key: &SignerKey,
+        event: Event,
+        visibility: Visibility,
+    ) -> Result<u64, LedgerError> {
+        let item = Item::Sign(ToSign {
+            actor: actor.clone(),
+            key: key.clone(),
+            event,
+            visibility,
+            idempotency_key: None,
+        });
+        let mut results = self.append_items(vec![item])?;
+        Ok(results.pop().expect("one result per item")?)
     }
 
     /// Appends one submission, failing if it is rejected.
@@ -373,112 +463,316 @@ impl Ledger {
         Ok(results.pop().expect("one result per submission")?)
     }
 
-    /// Appends a batch in one transaction (one fsync) and returns, for each
-    /// submission, its entry index or why it was rejected. Rejected
-    /// submissions do not stop the others.
+    /// Appends signed submissions as one batch; see [`Self::append_items`].
     pub fn append(
         &mut self,
         submissions: Vec<Submission>,
     ) -> Result<Vec<Result<u64, Rejection>>, LedgerError> {
-        let decoded: Vec<Result<Decoded, Rejection>> =
-            submissions.into_par_iter().map(decode).collect();
-        // Check signatures in parallel against the keys as they stand now;
-        // an entry whose key changes inside this batch is checked again below.
+        self.append_items(submissions.into_iter().map(Item::Signed).collect())
+    }
+
+    /// Appends a batch in one transaction (one fsync) and returns, for each
+    /// item, its entry index or why it was rejected. A rejected item does
+    /// not stop the others, and takes no sequence number. A statement
+    /// already on the log (the same signed statement, or the same
+    /// idempotency key) answers with the entry that recorded it.
+    pub fn append_items(
+        &mut self,
+        items: Vec<Item>,
+    ) -> Result<Vec<Result<u64, Rejection>>, LedgerError> {
+        self.append_with(&items, Commit::WhatPasses)
+    }
+
+    fn append_with(
+        &mut self,
+        items: &[Item],
+        commit: Commit,
+    ) -> Result<Vec<Result<u64, Rejection>>, LedgerError> {
+        for _ in 0..MOVED_RETRIES {
+            match self.try_append(items, commit) {
+                Err(LedgerError::Store(StoreError::Moved { stored })) => {
+                    tracing::info!(stored, "another writer appended; reloading and retrying");
+                    self.reload()?;
+                }
+                outcome => return outcome,
+            }
+        }
+        Err(LedgerError::Io(
+            "other writers kept appending; try again".to_owned(),
+        ))
+    }
+
+    /// One attempt, under the store's write lock: what other processes
+    /// appended is folded in first, and none can append until this batch
+    /// is written (or given up).
+    fn try_append(
+        &mut self,
+        items: &[Item],
+        commit: Commit,
+    ) -> Result<Vec<Result<u64, Rejection>>, LedgerError> {
+        self.view.store.begin_write()?;
+        let outcome = self.append_locked(items, commit);
+        // A no-op once the batch was written.
+        self.view.store.abort_write();
+        outcome
+    }
+
+    fn append_locked(
+        &mut self,
+        items: &[Item],
+        commit: Commit,
+    ) -> Result<Vec<Result<u64, Rejection>>, LedgerError> {
+        self.catch_up()?;
+        let before = (commit == Commit::AllOrNothing).then(|| self.view.state.clone());
+        let staged = self.stage(items)?;
+        if staged.results.iter().any(Result::is_err)
+            && let Some(before) = before
+        {
+            self.view.state = before;
+            return Ok(staged.results);
+        }
+        if staged.entries.is_empty() {
+            return Ok(staged.results);
+        }
+        let first_index = staged.entries[0].index;
+        for entry in &staged.entries {
+            self.view.tree.push(entry.leaf_hash);
+        }
+        let refolded = if staged.erase_payloads.is_empty() {
+            None
+        } else {
+            Some(self.refold_erasing(&staged)?)
+        };
+        let rows = self.view.state.take_row_changes();
+        let tables = refolded.as_ref().map(LogState::derived_tables);
+        let derived = match &tables {
+            Some(tables) => DerivedWrite::Rewrite(tables),
+            None => DerivedWrite::Rows(&rows),
+        };
+        let checkpoint = self
+            .checkpoint_due()
+            .then(|| self.sign_checkpoint())
+            .transpose()?;
+        let batch = Batch {
+            checkpoint: checkpoint
+                .as_ref()
+                .map(|(size, note, _)| (*size, note.clone())),
+            derived,
+            erase_payloads: staged.erase_payloads,
+            statements: staged.statements,
+            idempotency_keys: staged.idempotency_keys,
+            entries: staged.entries,
+        };
+        if let Err(e) = self.view.store.append(batch) {
+            if !matches!(e, StoreError::Moved { .. }) {
+                tracing::error!(first_index, error = %e, "append failed; reloading the ledger from the store");
+                if let Err(reload) = self.reload() {
+                    tracing::error!(error = %reload, "reload after a failed append failed too");
+                }
+            }
+            return Err(e.into());
+        }
+        if let Some((size, note, root)) = checkpoint {
+            self.last_checkpoint = (size, root);
+            self.last_checkpoint_at = Instant::now();
+            self.view.latest = Some((size, note));
+        }
+        if let Some(mut state) = refolded {
+            state.record_row_changes();
+            self.view.state = state;
+        }
+        Ok(staged.results)
+    }
+
+    fn checkpoint_due(&self) -> bool {
+        self.options
+            .checkpoint_interval
+            .is_none_or(|every| self.last_checkpoint_at.elapsed() >= every)
+    }
+
+    /// Runs each item through the rules in order, folding in those that
+    /// pass; the tree and the store are left to the caller.
+    fn stage(&mut self, items: &[Item]) -> Result<Staged, LedgerError> {
+        let prechecked = self.precheck(items);
+        let mut staged = Staged::default();
+        for (item, prechecked) in items.iter().zip(prechecked) {
+            let outcome = match (item, prechecked) {
+                (Item::Sign(to_sign), _) => self.stage_to_sign(&mut staged, to_sign),
+                (Item::Signed(_), Some(prechecked)) => prechecked
+                    .and_then(|(decoded, key)| self.stage_signed(&mut staged, decoded, key)),
+                (Item::Signed(_), None) => unreachable!("signed items are prechecked"),
+            };
+            staged.results.push(outcome);
+        }
+        Ok(staged)
+    }
+
+    /// Decodes the signed items and checks their signatures in parallel,
+    /// against the keys as they stand now; an entry whose key changes inside
+    /// the batch is checked again when staged.
+    fn precheck(&self, items: &[Item]) -> Vec<Option<Prechecked>> {
         let state = &self.view.state;
         let checkpoint_size = self.last_checkpoint.0;
-        let prechecked: Vec<Option<VerifyingKey>> = decoded
+        items
             .par_iter()
-            .map(|d| {
-                let d = d.as_ref().ok()?;
+            .map(|item| {
+                let Item::Signed(submission) = item else {
+                    return None;
+                };
+                let decoded = match decode(submission) {
+                    Ok(decoded) => decoded,
+                    Err(why) => return Some(Err(why)),
+                };
                 let probe = envelope_at(
-                    &d.signed,
+                    &decoded.signed,
                     state.tree_size(),
                     state.last_logged_at_ms(),
                     checkpoint_size,
                 );
                 let key = state
-                    .signing_key(&probe, PayloadView::Present(&d.event))
-                    .ok()?;
-                d.signed.verify(&key).ok().map(|()| key)
+                    .signing_key(&probe, PayloadView::Present(&decoded.event))
+                    .ok()
+                    .filter(|key| decoded.signed.verify(key).is_ok());
+                Some(Ok((decoded, key)))
             })
-            .collect();
+            .collect()
+    }
 
-        let mut results = Vec::with_capacity(decoded.len());
-        let mut batch = Batch::default();
-        let revision_before = self.view.state.derived_revision();
-        let mut erases = false;
-        let first_index = self.view.state.tree_size();
-        for (decoded, prechecked) in decoded.into_iter().zip(prechecked) {
-            let outcome = decoded.and_then(|d| {
-                let logged_at_ms = now_ms().max(self.view.state.last_logged_at_ms());
-                let envelope = envelope_at(
-                    &d.signed,
-                    self.view.state.tree_size(),
-                    logged_at_ms,
-                    self.last_checkpoint.0,
-                );
-                let view = PayloadView::Present(&d.event);
-                let key = self.view.state.signing_key(&envelope, view)?;
-                if prechecked != Some(key) {
-                    d.signed.verify(&key).map_err(Rejection)?;
-                }
-                self.view.state.check(&envelope, view)?;
-                let leaf = envelope.to_leaf();
-                if leaf.len() > MAX_LEAF_BYTES {
-                    return Err(Rejection("envelope larger than 65535 bytes".to_owned()));
-                }
-                self.view.state.apply(&envelope, view);
-                if let Event::PayloadErased { entry_index, .. } = &d.event {
-                    batch.erase_payloads.push(*entry_index);
-                    erases = true;
-                }
-                let leaf_hash = merkle::leaf_hash(&leaf);
-                self.view.tree.push(leaf_hash);
-                batch.entries.push(StoredEntry {
-                    index: envelope.index,
-                    leaf,
-                    leaf_hash,
-                    payload: PayloadRecord::Present(d.payload),
-                });
-                Ok(envelope.index)
-            });
-            results.push(outcome);
-        }
-        if batch.entries.is_empty() {
-            return Ok(results);
-        }
-        let derived = (self.view.state.derived_revision() != revision_before)
-            .then(|| self.view.state.derived_tables());
-        batch.derived_tables = derived.as_deref();
-        let due = self
-            .options
-            .checkpoint_interval
-            .is_none_or(|every| self.last_checkpoint_at.elapsed() >= every);
-        let checkpoint = if due {
-            Some(self.sign_checkpoint()?)
-        } else {
-            None
-        };
-        batch.checkpoint = checkpoint
-            .as_ref()
-            .map(|(size, note, _)| (*size, note.clone()));
-        if let Err(e) = self.view.store.append(batch) {
-            // Memory ran ahead of the store: rebuild it from what is durable.
-            tracing::error!(first_index, error = %e, "append failed; reloading the ledger from the store");
-            if let Err(reload) = self.reload() {
-                tracing::error!(error = %reload, "reload after a failed append failed too");
+    fn stage_to_sign(&mut self, staged: &mut Staged, to_sign: &ToSign) -> Result<u64, Rejection> {
+        if let Some(key) = &to_sign.idempotency_key {
+            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+                return Err(Rejection(format!(
+                    "an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"
+                )));
             }
-            return Err(e.into());
+            let recorded = match staged.idempotent(&to_sign.actor, key) {
+                Some(index) => Some(index),
+                None => self
+                    .view
+                    .store
+                    .idempotent_entry(to_sign.actor.as_str(), key)
+                    .map_err(|e| Rejection(e.to_string()))?,
+            };
+            if let Some(index) = recorded {
+                return Ok(index);
+            }
         }
-        if let Some((size, _, root)) = checkpoint {
-            self.last_checkpoint = (size, root);
-            self.last_checkpoint_at = Instant::now();
+        let seq = self.view.state.next_seq(&to_sign.actor);
+        let submission = sign_statement(
+            &self.view.meta.origin,
+            &to_sign.actor,
+            &to_sign.key,
+            &to_sign.event,
+            to_sign.visibility.clone(),
+            seq,
+        );
+        let decoded = decode(&submission)?;
+        let index = self.stage_signed(staged, decoded, None)?;
+        if let Some(key) = &to_sign.idempotency_key {
+            staged.idempotency_keys.push(IdempotencyKey {
+                actor: to_sign.actor.to_string(),
+                key: key.clone(),
+                index,
+            });
         }
-        if erases {
-            // An erased payload no longer contributes to the fold.
-            self.reload()?;
+        Ok(index)
+    }
+
+    /// The entry that already holds this very statement, if its sequence
+    /// number was used before.
+    fn recorded_before(&self, staged: &Staged, signed: &SignedStatement) -> Option<u64> {
+        let statement = &signed.statement;
+        if statement.seq >= self.view.state.next_seq(&statement.actor) {
+            return None;
         }
-        Ok(results)
+        let same = |entry: &StoredEntry| {
+            Envelope::from_leaf(&entry.leaf).is_ok_and(|e| e.signed == *signed)
+        };
+        if let Some(entry) = staged.statement(&statement.actor, statement.seq) {
+            return same(entry).then_some(entry.index);
+        }
+        let index = self
+            .view
+            .store
+            .statement_entry(statement.actor.as_str(), statement.seq)
+            .ok()??;
+        let entry = self.view.store.entry(index).ok()??;
+        same(&entry).then_some(index)
+    }
+
+    fn stage_signed(
+        &mut self,
+        staged: &mut Staged,
+        decoded: Decoded,
+        prechecked: Option<VerifyingKey>,
+    ) -> Result<u64, Rejection> {
+        if let Some(index) = self.recorded_before(staged, &decoded.signed) {
+            return Ok(index);
+        }
+        let state = &mut self.view.state;
+        let logged_at_ms = now_ms().max(state.last_logged_at_ms());
+        let envelope = envelope_at(
+            &decoded.signed,
+            state.tree_size(),
+            logged_at_ms,
+            self.last_checkpoint.0,
+        );
+        let view = PayloadView::Present(&decoded.event);
+        let key = state.signing_key(&envelope, view)?;
+        if prechecked != Some(key) {
+            decoded.signed.verify(&key).map_err(Rejection)?;
+        }
+        state.check(&envelope, view)?;
+        let leaf = envelope.to_leaf();
+        if leaf.len() > MAX_LEAF_BYTES {
+            return Err(Rejection("envelope larger than 65535 bytes".to_owned()));
+        }
+        state.apply(&envelope, view);
+        if let Event::PayloadErased { entry_index, .. } = &decoded.event {
+            staged.erase_payloads.push(*entry_index);
+        }
+        let statement = envelope.statement();
+        staged.statements.push(StatementKey {
+            actor: statement.actor.to_string(),
+            seq: statement.seq,
+            index: envelope.index,
+        });
+        staged.entries.push(StoredEntry {
+            index: envelope.index,
+            leaf_hash: merkle::leaf_hash(&leaf),
+            leaf,
+            payload: PayloadRecord::Present(decoded.payload),
+        });
+        Ok(envelope.index)
+    }
+
+    /// The state a replay will fold once this batch is written: the stored
+    /// entries and the staged ones, with the payloads the batch erases no
+    /// longer counting.
+    fn refold_erasing(&self, staged: &Staged) -> Result<LogState, LedgerError> {
+        let erased: BTreeSet<u64> = staged.erase_payloads.iter().copied().collect();
+        let mut state = LogState::new();
+        let mut fold = |entry: &StoredEntry| {
+            if erased.contains(&entry.index) {
+                let mut entry = entry.clone();
+                entry.payload = PayloadRecord::Erased;
+                crate::fold_stored(&mut state, &entry)
+            } else {
+                crate::fold_stored(&mut state, entry)
+            }
+            .map(drop)
+        };
+        let first = staged.entries[0].index;
+        let snapshot = self.view.store.snapshot()?;
+        self.view
+            .store
+            .for_each_entry(0, first, &mut |entry| fold(&entry))?
+            .map_err(LedgerError::Io)?;
+        drop(snapshot);
+        for entry in &staged.entries {
+            fold(entry).map_err(LedgerError::Io)?;
+        }
+        Ok(state)
     }
 
     /// Signs a checkpoint of any entries not yet covered by one (used with
@@ -489,14 +783,14 @@ impl Ledger {
         }
         let (size, note, root) = self.sign_checkpoint()?;
         self.view.store.append(Batch {
-            checkpoint: Some((size, note)),
+            checkpoint: Some((size, note.clone())),
             ..Batch::default()
         })?;
         self.last_checkpoint = (size, root);
         self.last_checkpoint_at = Instant::now();
+        self.view.latest = Some((size, note));
         Ok(())
     }
-
     /// Signs the checkpoint of the current tree, after proving it consistent
     /// with the last one signed: the log must never sign two views.
     fn sign_checkpoint(&self) -> Result<(u64, Vec<u8>, Hash), LedgerError> {
@@ -522,6 +816,23 @@ impl Ledger {
             signatures: vec![signature],
         };
         Ok((size, note.to_bytes(), root))
+    }
+}
+
+/// `actor`'s signed statement of `event` with sequence number `seq`.
+fn sign_statement(
+    origin: &str,
+    actor: &ActorId,
+    key: &SignerKey,
+    event: &Event,
+    visibility: Visibility,
+    seq: u64,
+) -> Submission {
+    let (statement, payload) =
+        Statement::for_event(origin, actor, key, seq, event, visibility, now_ms());
+    Submission {
+        signed: statement.sign(key),
+        payload,
     }
 }
 

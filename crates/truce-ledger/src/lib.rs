@@ -3,8 +3,8 @@
 //! signs checkpoints, verifies a whole data directory, proves inclusion and
 //! consistency, and exports tiles.
 
-pub mod appender;
 pub mod copy;
+pub mod group;
 pub mod keys;
 pub mod ledger;
 pub mod lists;
@@ -19,7 +19,7 @@ pub use tiles::{export_tiles, read_tile};
 
 use std::path::Path;
 
-pub use ledger::{Ledger, LedgerOptions, LogView, Submission};
+pub use ledger::{Item, Ledger, LedgerOptions, LogView, Submission, ToSign};
 pub use verify::{VerifyReport, verify_data_dir};
 
 /// The intermediary's and the log's key files, inside the data directory.

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use tlog::merkle::{self, Hash, TreeHashes};
 use tlog::{Checkpoint, Note, VerifierKey};
 use truce_core::{ActorId, ActorRole, Envelope, Event, LogState, PayloadView, Reader};
-use truce_store::sqlite::LOG_TABLES;
+use truce_store::{INDEX_TABLES, LOG_TABLES};
 use truce_store::{LogStore, PayloadRecord, SqliteStore, StoredEntry};
 
 const WINDOW: u64 = 32_768;
@@ -212,11 +212,19 @@ pub fn verify_data_dir(
     let mut erased_payloads = BTreeSet::new();
     // Checkpoint size named by entries -> the first entry naming it.
     let mut checkpoint_refs: BTreeMap<u64, u64> = BTreeMap::new();
-    let size = store.tree_size().map_err(io)?;
+    drop(store);
     let signatures_failed = AtomicBool::new(false);
+    let mut stored = None;
     let fold_failure = std::thread::scope(|scope| -> Result<Option<String>, VerifyFailure> {
         let (window_tx, window_rx) = mpsc::sync_channel::<Result<Vec<StoredEntry>, String>>(2);
-        scope.spawn(move || read_windows(dir, size, &window_tx));
+        let (snapshot_tx, snapshot_rx) = mpsc::sync_channel::<Result<Snapshot, String>>(1);
+        scope.spawn(move || read_snapshot(dir, &snapshot_tx, &window_tx));
+        stored = Some(
+            snapshot_rx
+                .recv()
+                .map_err(|_| VerifyFailure("the store reader stopped".to_owned()))?
+                .map_err(VerifyFailure)?,
+        );
         let (pending_tx, pending_rx) = mpsc::sync_channel::<Vec<PendingSignature>>(2);
         let signatures_failed = &signatures_failed;
         let checker = scope.spawn(move || -> Result<(), VerifyFailure> {
@@ -279,6 +287,14 @@ pub fn verify_data_dir(
     if let Some(why) = fold_failure {
         return fail(why);
     }
+    let stored = stored.expect("the snapshot was read before the entries");
+    let size = stored.size;
+    if tree.tree_size() != size {
+        return fail(format!(
+            "entry {}: missing from the store",
+            tree.tree_size()
+        ));
+    }
     if meta.origin != state.origin().unwrap_or_default() {
         return fail("entry 0: the store's origin is not the one log_created names");
     }
@@ -295,7 +311,7 @@ pub fn verify_data_dir(
             .or_default() += 1;
     }
     let signed_roots = check_checkpoints(
-        &store,
+        &stored.checkpoints,
         &log_vkey,
         &meta.origin,
         &tree,
@@ -303,21 +319,63 @@ pub fn verify_data_dir(
         &mut report,
     )?;
     check_cosignatures(&signed_roots, &state, &mut report)?;
-    check_derived_tables(&store, &state, &mut report)?;
+    check_derived_tables(&stored, &state, &mut report)?;
     Ok(report)
 }
 
-/// Streams the entries in windows; a store error or a gap ends the stream
-/// with the reason.
-fn read_windows(
-    dir: &Path,
+/// What verification reads of the store besides the entries, at the same
+/// snapshot as the entries, so a writer appending meanwhile changes nothing
+/// that is checked.
+struct Snapshot {
     size: u64,
+    checkpoints: Vec<(u64, Vec<u8>)>,
+    table_names: Vec<String>,
+    /// Each derived table the core declares, as stored (sorted).
+    tables: Vec<(&'static str, Vec<Vec<truce_core::projection::Cell>>)>,
+}
+
+fn stored_snapshot(store: &SqliteStore) -> Result<Snapshot, truce_store::StoreError> {
+    let tables = LogState::new()
+        .derived_tables()
+        .into_iter()
+        .map(|t| Ok((t.name, store.derived_table(t.name, t.columns)?)))
+        .collect::<Result<_, truce_store::StoreError>>()?;
+    Ok(Snapshot {
+        size: store.tree_size()?,
+        checkpoints: store.checkpoints()?,
+        table_names: store.table_names()?,
+        tables,
+    })
+}
+
+/// Opens one snapshot of the store, sends what verification needs besides
+/// the entries, then streams the entries in windows; a store error or a gap
+/// ends the stream with the reason.
+fn read_snapshot(
+    dir: &Path,
+    snapshot: &mpsc::SyncSender<Result<Snapshot, String>>,
     windows: &mpsc::SyncSender<Result<Vec<StoredEntry>, String>>,
 ) {
     let store = match SqliteStore::open(dir) {
         Ok(store) => store,
         Err(e) => {
-            let _ = windows.send(Err(e.to_string()));
+            let _ = snapshot.send(Err(e.to_string()));
+            return;
+        }
+    };
+    let read = store
+        .snapshot()
+        .and_then(|guard| Ok((stored_snapshot(&store)?, guard)));
+    let (size, guard) = match read {
+        Ok((read, guard)) => {
+            let size = read.size;
+            if snapshot.send(Ok(read)).is_err() {
+                return;
+            }
+            (size, guard)
+        }
+        Err(e) => {
+            let _ = snapshot.send(Err(e.to_string()));
             return;
         }
     };
@@ -340,6 +398,7 @@ fn read_windows(
         }
         start = end;
     }
+    drop(guard);
 }
 
 fn view_of(d: &Decoded) -> PayloadView<'_> {
@@ -406,16 +465,13 @@ fn check_erasures(state: &LogState, erased_payloads: &BTreeSet<u64>) -> Result<(
 }
 
 fn check_checkpoints(
-    store: &dyn LogStore,
+    checkpoints: &[(u64, Vec<u8>)],
     log_vkey: &VerifierKey,
     origin: &str,
     tree: &TreeHashes,
     checkpoint_refs: &BTreeMap<u64, u64>,
     report: &mut VerifyReport,
 ) -> Result<BTreeMap<u64, Hash>, VerifyFailure> {
-    let checkpoints = store
-        .checkpoints()
-        .map_err(|e| VerifyFailure(e.to_string()))?;
     if checkpoints.is_empty() {
         return fail("the log has no signed checkpoint");
     }
@@ -511,14 +567,14 @@ fn check_cosignatures(
 }
 
 fn check_derived_tables(
-    store: &dyn LogStore,
+    stored: &Snapshot,
     state: &LogState,
     report: &mut VerifyReport,
 ) -> Result<(), VerifyFailure> {
-    let io = |e: truce_store::StoreError| VerifyFailure(e.to_string());
     let expected = state.derived_tables();
-    for name in store.table_names().map_err(io)? {
-        if !LOG_TABLES.contains(&name.as_str()) && !expected.iter().any(|t| t.name == name) {
+    for name in &stored.table_names {
+        let known = LOG_TABLES.contains(&name.as_str()) || INDEX_TABLES.contains(&name.as_str());
+        if !known && !expected.iter().any(|t| t.name == name) {
             return fail(format!(
                 "table {name} is neither part of the log nor derived from it"
             ));
@@ -527,11 +583,15 @@ fn check_derived_tables(
     for table in &expected {
         let mut want = table.rows.clone();
         want.sort();
-        let have = store.derived_table(table.name, table.columns).map_err(io)?;
-        if have != want {
+        let have = stored
+            .tables
+            .iter()
+            .find(|(name, _)| *name == table.name)
+            .map_or(&[][..], |(_, rows)| rows.as_slice());
+        if have != want.as_slice() {
             let differing = want
                 .iter()
-                .zip(&have)
+                .zip(have)
                 .find(|(w, h)| w != h)
                 .map(|(w, _)| w)
                 .or_else(|| {
@@ -542,7 +602,7 @@ fn check_derived_tables(
                     }
                 });
             let entry = differing.and_then(|row| match row.get(table.entry_column) {
-                Some(truce_core::projection::Cell::Int(i)) => Some(*i),
+                Some(truce_core::projection::Cell::Int(i)) => Some(i),
                 _ => None,
             });
             return fail(match entry {

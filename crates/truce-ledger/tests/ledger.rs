@@ -4,17 +4,18 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
 use tlog::merkle::{self, Hash};
 use tlog::{KeyType, SignerKey, tile};
 use truce_core::{ActorId, ActorRole, Event, Visibility};
 use truce_ledger::copy::export_reader_copy;
+use truce_ledger::group::{self, ClientSignedOnly, CommitError, GroupCommit, Keys, Request};
 use truce_ledger::keys::{read_key_file, write_key_file};
 use truce_ledger::records::{KeyRing, RecordSet, import};
 use truce_ledger::scenario::SCENARIOS;
 use truce_ledger::witness::cosign_latest;
 use truce_ledger::{
-    INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerOptions, LogView, appender, export_tiles,
-    verify_data_dir,
+    INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerOptions, LogView, export_tiles, verify_data_dir,
 };
 use truce_store::LogStore;
 
@@ -432,10 +433,10 @@ fn the_log_refuses_what_its_rules_forbid() {
         .signed
         .signature;
     assert!(ledger.append_one(forged).is_err());
-    // A replayed statement is refused (its sequence number is used).
+    // A replayed statement records nothing: it answers with its entry.
     let first = ledger.submission(&id("ua"), &f.ua_key, &remark("once"), Visibility::Public);
-    ledger.append_one(first.clone()).unwrap();
-    assert!(ledger.append_one(first).is_err());
+    let index = ledger.append_one(first.clone()).unwrap();
+    assert_eq!(ledger.append_one(first).unwrap(), index);
     // A payload that does not match its hash is refused.
     let mut swapped = ledger.submission(&id("ua"), &f.ua_key, &remark("a"), Visibility::Public);
     swapped.payload = remark("b").to_payload();
@@ -457,42 +458,194 @@ fn a_batch_keeps_the_good_submissions_and_refuses_the_bad_ones() {
     verify_data_dir(&f.dir, None).unwrap();
 }
 
-#[test]
-fn concurrent_submitters_are_group_committed_and_verify() {
-    let f = fixture();
-    let ledger = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
+fn signed_remarks(ledger: &Ledger, key: &SignerKey, count: u64) -> Vec<truce_ledger::Submission> {
     let origin = ledger.view().meta().origin.clone();
     let first_seq = ledger.state().next_seq(&id("ua"));
-    let (handle, writer) = appender::start(ledger);
-    // One submitter per sequence range keeps the actor's order; the
-    // submissions queue while the writer commits earlier batches.
-    let statements: Vec<_> = (0..500u64)
+    (0..count)
         .map(|i| {
             let (statement, payload) = truce_core::Statement::for_event(
                 &origin,
                 &id("ua"),
-                &f.ua_key,
+                key,
                 first_seq + i,
                 &remark(&format!("bulk {i}")),
                 Visibility::Public,
                 0,
             );
             truce_ledger::Submission {
-                signed: statement.sign(&f.ua_key),
+                signed: statement.sign(key),
                 payload,
             }
         })
+        .collect()
+}
+
+#[test]
+fn concurrent_submitters_are_group_committed_and_verify() {
+    let f = fixture();
+    let ledger = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
+    let statements = signed_remarks(&ledger, &f.ua_key, 500);
+    let commits = GroupCommit::new(ledger, ClientSignedOnly, group::DEFAULT_CAPACITY);
+    // The submissions queue while a committing thread takes them in batches.
+    let replies: Vec<_> = statements
+        .into_iter()
+        .map(|s| commits.queue(Request::Signed(s)).unwrap())
         .collect();
-    let replies: Vec<_> = statements.into_iter().map(|s| handle.submit(s)).collect();
+    std::thread::scope(|scope| {
+        scope.spawn(|| while commits.commit_waiting(Duration::from_millis(50)) {});
+    });
     let indices: Vec<u64> = replies
         .into_iter()
         .map(|r| r.recv().unwrap().unwrap())
         .collect();
     assert!(indices.windows(2).all(|w| w[1] == w[0] + 1));
-    drop(handle);
-    let ledger = writer.join().unwrap().unwrap();
+    let ledger = commits.into_ledger();
     assert_eq!(ledger.state().tree_size(), 565);
     verify_data_dir(&f.dir, None).unwrap();
+}
+
+/// Holds the parties' keys, as a server does for actors that let it.
+struct HeldKeys(Vec<(ActorId, SignerKey)>);
+
+impl Keys for HeldKeys {
+    fn key_for(&self, _: &Ledger, actor: &ActorId) -> Result<SignerKey, String> {
+        let found = self.0.iter().find(|(a, _)| a == actor);
+        found
+            .map(|(_, key)| key.clone())
+            .ok_or_else(|| format!("no key for {actor}"))
+    }
+}
+
+fn server_signed(subject: &str, key: Option<&str>) -> Request {
+    Request::ServerSigned {
+        actor: id("ua"),
+        event: remark(subject),
+        visibility: Visibility::Public,
+        idempotency_key: key.map(str::to_owned),
+    }
+}
+
+#[test]
+fn a_bad_request_is_refused_alone_and_takes_no_sequence_number() {
+    let f = fixture();
+    let ledger = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
+    let first_seq = ledger.state().next_seq(&id("ua"));
+    let size = ledger.state().tree_size();
+    let commits = GroupCommit::new(
+        ledger,
+        HeldKeys(vec![(id("ua"), f.ua_key.clone())]),
+        group::DEFAULT_CAPACITY,
+    );
+    // 40 server-signed events in one batch; every fourth is invalid (an
+    // empty subject), and one names an actor whose key is not held.
+    let mut replies = Vec::new();
+    for i in 0..40 {
+        let subject = if i % 4 == 1 {
+            " ".to_owned()
+        } else {
+            format!("ok {i}")
+        };
+        replies.push(commits.queue(server_signed(&subject, None)).unwrap());
+    }
+    let foreign = Request::ServerSigned {
+        actor: id("ru"),
+        event: remark("ru's"),
+        visibility: Visibility::Public,
+        idempotency_key: None,
+    };
+    let foreign = commits.queue(foreign).unwrap();
+    assert!(commits.commit_waiting(Duration::ZERO));
+    let answers: Vec<_> = replies.into_iter().map(|r| r.recv().unwrap()).collect();
+    assert!(matches!(
+        foreign.recv().unwrap(),
+        Err(CommitError::NoKey(_))
+    ));
+    for (i, answer) in answers.iter().enumerate() {
+        match answer {
+            Ok(_) => assert!(i % 4 != 1, "request {i} is invalid but was recorded"),
+            Err(CommitError::Refused(why)) => {
+                assert!(i % 4 == 1, "request {i} was refused: {why}");
+                assert!(why.0.contains("subject"), "{why}");
+            }
+            Err(other) => panic!("request {i}: {other}"),
+        }
+    }
+    let recorded: Vec<u64> = answers.iter().filter_map(|a| a.clone().ok()).collect();
+    assert_eq!(recorded.len(), 30);
+    assert_eq!(recorded, (size..size + 30).collect::<Vec<_>>());
+    let ledger = commits.into_ledger();
+    assert_eq!(ledger.state().next_seq(&id("ua")), first_seq + 30);
+    verify_data_dir(&f.dir, None).unwrap();
+}
+
+#[test]
+fn a_retried_submission_returns_its_first_entry_and_never_records_twice() {
+    let f = fixture();
+    let mut ledger = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
+    let statements = signed_remarks(&ledger, &f.ua_key, 2);
+    // Within one batch, and in a later batch.
+    let first = ledger
+        .append(vec![statements[0].clone(), statements[0].clone()])
+        .unwrap();
+    assert_eq!(first[0], first[1]);
+    let again = ledger.append(statements.clone()).unwrap();
+    assert_eq!(again[0], first[0]);
+    let second = again[1].clone().unwrap();
+    assert_eq!(second, first[0].clone().unwrap() + 1);
+    // The same sequence number with other content is no retry.
+    let mut forged = signed_remarks(&ledger, &f.ua_key, 1).remove(0);
+    forged.signed.statement.seq = statements[0].signed.statement.seq;
+    assert!(ledger.append(vec![forged]).unwrap()[0].is_err());
+    let size = ledger.state().tree_size();
+    // Server-signed: by the client's idempotency key, across batches.
+    let commits = GroupCommit::new(
+        ledger,
+        HeldKeys(vec![(id("ua"), f.ua_key.clone())]),
+        group::DEFAULT_CAPACITY,
+    );
+    let a = commits.queue(server_signed("once", Some("k-1"))).unwrap();
+    let b = commits.queue(server_signed("once", Some("k-1"))).unwrap();
+    commits.commit_waiting(Duration::ZERO);
+    let c = commits.submit(server_signed("once", Some("k-1"))).unwrap();
+    let d = commits.submit(server_signed("other", Some("k-2"))).unwrap();
+    let a = a.recv().unwrap().unwrap();
+    assert_eq!((a, b.recv().unwrap().unwrap(), c), (size, size, size));
+    assert_eq!(d, size + 1);
+    let ledger = commits.into_ledger();
+    assert_eq!(ledger.state().tree_size(), size + 2);
+    // The key survives a restart.
+    drop(ledger);
+    let reopened = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
+    let commits = GroupCommit::new(
+        reopened,
+        HeldKeys(vec![(id("ua"), f.ua_key.clone())]),
+        group::DEFAULT_CAPACITY,
+    );
+    assert_eq!(
+        commits.submit(server_signed("once", Some("k-1"))).unwrap(),
+        size
+    );
+    verify_data_dir(&f.dir, None).unwrap();
+}
+
+#[test]
+fn a_full_queue_refuses_at_once() {
+    let f = fixture();
+    let ledger = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
+    let statements = signed_remarks(&ledger, &f.ua_key, 4);
+    let commits = GroupCommit::new(ledger, ClientSignedOnly, 3);
+    let mut statements = statements.into_iter();
+    let queued: Vec<_> = statements
+        .by_ref()
+        .take(3)
+        .map(|s| commits.queue(Request::Signed(s)).unwrap())
+        .collect();
+    let refused = commits.queue(Request::Signed(statements.next().unwrap()));
+    assert_eq!(refused.err(), Some(CommitError::Busy));
+    assert!(commits.commit_waiting(Duration::ZERO));
+    for reply in queued {
+        reply.recv().unwrap().unwrap();
+    }
 }
 
 #[test]
@@ -783,7 +936,12 @@ fn tampering_with_any_row_of_any_table_is_detected() {
     copy_store(&f.dir, &scratch);
     let pristine = std::fs::read(scratch.join("truce.db")).unwrap();
     let conn = rusqlite::Connection::open(scratch.join("truce.db")).unwrap();
-    let all_tables = tables(&conn);
+    // The index tables answer retries and are checked against the entry
+    // they name when used; they are not part of what verification compares.
+    let all_tables: Vec<String> = tables(&conn)
+        .into_iter()
+        .filter(|t| !truce_store::INDEX_TABLES.contains(&t.as_str()))
+        .collect();
     drop(conn);
     assert!(all_tables.len() >= 8, "{all_tables:?}");
     let mut cases = 0;
@@ -1187,4 +1345,58 @@ fn the_review_queue_links_cross_script_lists_and_shrinks_as_the_intermediary_dec
     assert_eq!(queue[0].held.person_id, "h2");
     drop(ledger);
     verify_data_dir(&dir, None).unwrap();
+}
+
+// --- Readers and writers beside a busy writer ---------------------------------
+
+/// A server appending as fast as it can, while others verify and append
+/// through their own connections: every verification sees one consistent
+/// snapshot, and every other writer's append lands (it reloads and retries
+/// when the store moved under it).
+#[test]
+fn verify_and_a_second_writer_succeed_beside_a_writer_at_full_speed() {
+    let f = fixture();
+    let ledger = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
+    let me = read_key_file(&f.dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)).unwrap();
+    let commits = GroupCommit::new(
+        ledger,
+        HeldKeys(vec![(id("ua"), f.ua_key.clone())]),
+        group::DEFAULT_CAPACITY,
+    );
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let server_appends = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for client in 0..4 {
+            let (commits, done, server_appends) = (&commits, &done, &server_appends);
+            scope.spawn(move || {
+                let mut i = 0;
+                // Bounded, so the debug build's verifications keep up.
+                while !done.load(std::sync::atomic::Ordering::Acquire) && i < 500 {
+                    commits
+                        .submit(server_signed(&format!("client {client} #{i}"), None))
+                        .unwrap();
+                    server_appends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    i += 1;
+                }
+            });
+        }
+        let mut second = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
+        for round in 0..3 {
+            let report = verify_data_dir(&f.dir, None)
+                .unwrap_or_else(|e| panic!("verify {round} beside a writer: {}", e.0));
+            assert!(report.tree_size > 0);
+            for i in 0..5 {
+                let event = remark(&format!("second writer {round}.{i}"));
+                second
+                    .record(&id("intermediary"), &me, event, Visibility::Public)
+                    .unwrap_or_else(|e| panic!("second writer beside a busy one: {e}"));
+            }
+            let reopened = LogView::open(&f.dir).unwrap();
+            assert!(reopened.checkpoint(None).is_ok());
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+    });
+    assert!(server_appends.load(std::sync::atomic::Ordering::Relaxed) > 50);
+    drop(commits);
+    verify_data_dir(&f.dir, None).unwrap();
 }

@@ -190,6 +190,31 @@ fn main() {
         many_p99.as_secs_f64() * 1e3,
         many_rate / baseline_rate
     );
+    // Claims (server-signed, from several clients): each one adds a row to
+    // the derived `claims` table, the mix the negotiation record grows by.
+    let claim = |n| {
+        let body = serde_json::json!({
+            "event": {"kind": "claim_recorded", "claim_id": format!("load-claim-{n}"),
+                "claimant": {"kind": "party", "party": "ua"}, "date": "2025-06-20",
+                "measure": "bodies handed over to Ukraine", "figure": 6057 + n % 7,
+                "term": {"document_id": "joint-exchange-2025-06-02", "term_id": "remains"},
+                "source": "load", "note": ""},
+            "visibility": "public",
+        });
+        ureq::post(&format!("{base}/api/events"))
+            .set("Authorization", &format!("Bearer {ua_token}"))
+            .send_json(body)
+            .expect("appended");
+    };
+    let (claim_rate, claim_p50, claim_p99) = drive(clients, seconds, claim);
+    println!(
+        "claims (server-signed, derived rows): {clients} clients {claim_rate:.0} req/s, \
+         p50 {:.1} ms, p99 {:.1} ms; baseline {clients} clients {baseline_rate:.0} req/s; \
+         truce/baseline = {:.3}",
+        claim_p50.as_secs_f64() * 1e3,
+        claim_p99.as_secs_f64() * 1e3,
+        claim_rate / baseline_rate
+    );
     let report = truce_ledger::verify_data_dir(&dir, None).expect("the log still verifies");
     println!(
         "after the run the log verifies: {} entries",

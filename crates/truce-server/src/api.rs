@@ -380,7 +380,8 @@ pub struct SubmissionBody {
 #[utoipa::path(post, path = "/api/submissions", tag = "log", request_body = SubmissionBody,
     responses((status = 200, description = "Appended: its entry index"), (status = 401, description = "Unknown token"),
               (status = 403, description = "The token's actor did not make this statement"),
-              (status = 422, description = "The log's rules refuse it")),
+              (status = 422, description = "The log's rules refuse it"),
+              (status = 503, description = "Too many appends wait, or the store cannot take writes: retry after Retry-After")),
     security(("bearer" = [])))]
 async fn submit(
     State(state): State<Arc<AppState>>,
@@ -396,7 +397,9 @@ async fn submit(
         signed: body.signed,
         payload: body.payload.into_bytes(),
     };
-    let index = crate::blocking(move || state.append(crate::Append::Signed(submission))).await?;
+    let index =
+        crate::blocking(move || state.append(truce_ledger::group::Request::Signed(submission)))
+            .await?;
     Ok(axum::Json(json!({"index": index})).into_response())
 }
 
@@ -411,27 +414,46 @@ pub struct RecordBody {
     pub visibility: truce_core::Visibility,
 }
 
+/// The header by which a client names a server-signed event, so that a
+/// retry returns the entry of the first attempt instead of recording twice.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
 /// Records an event for the caller's actor, signed by the server with the
 /// key it holds for that actor: the intermediary's, or a party's that
 /// declared on the log that the server holds its key. A party that keeps its
-/// own key gets 409 and submits signed statements instead.
+/// own key gets 409 and submits signed statements instead. With an
+/// `Idempotency-Key` header, a retry returns the entry the first attempt
+/// recorded.
 #[utoipa::path(post, path = "/api/events", tag = "log", request_body = RecordBody,
     responses((status = 200, description = "Appended: its entry index"), (status = 401, description = "Unknown token"),
               (status = 403, description = "The caller lacks the role the event's kind needs"),
               (status = 409, description = "The server does not hold this actor's key"),
-              (status = 422, description = "The log's rules refuse it")),
+              (status = 422, description = "The log's rules refuse it"),
+              (status = 503, description = "Too many appends wait, or the store cannot take writes: retry after Retry-After")),
     security(("bearer" = [])))]
 async fn record(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     axum::Json(body): axum::Json<RecordBody>,
 ) -> Result<Json, AppError> {
     let actor = caller
         .acting_as(Role::needed_for(body.event.kind()))
         .ok_or(AppError::Forbidden)?
         .clone();
-    let index =
-        crate::blocking(move || state.record_as(&actor, &body.event, body.visibility)).await?;
+    let idempotency_key = match headers.get(IDEMPOTENCY_KEY) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| AppError::BadRequest(format!("{IDEMPOTENCY_KEY}: visible ASCII")))?
+                .to_owned(),
+        ),
+    };
+    let index = crate::blocking(move || {
+        state.record_as(&actor, &body.event, body.visibility, idempotency_key)
+    })
+    .await?;
     Ok(axum::Json(json!({"index": index})))
 }
 

@@ -628,7 +628,8 @@ async fn decide(
         verdict,
     });
     let recorder = state.clone();
-    crate::blocking(move || recorder.record_as(&recorder.intermediary, &event, visibility)).await?;
+    crate::blocking(move || recorder.record_as(&recorder.intermediary, &event, visibility, None))
+        .await?;
     Ok(Redirect::to(&format!(
         "/review?sought={}&held={}",
         sought.list_id, held.list_id
@@ -678,7 +679,7 @@ async fn take_position(
         source_document: None,
         note: form.note,
     });
-    crate::blocking(move || state.record_as(&party, &event, Visibility::Public)).await?;
+    crate::blocking(move || state.record_as(&party, &event, Visibility::Public, None)).await?;
     Ok(Redirect::to(&format!("/agreement?today={}", form.date)).into_response())
 }
 

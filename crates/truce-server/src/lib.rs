@@ -21,8 +21,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use truce_core::{ActorId, LogState, Reader};
 use truce_ledger::copy::{extend_reader_state, reader_state};
+use truce_ledger::group::{self, CommitError, GroupCommit, Keys, Request};
 use truce_ledger::matching::Candidate;
-use truce_ledger::{Ledger, LedgerError, LedgerOptions};
+use truce_ledger::{Item, Ledger, LedgerError, LedgerOptions, ToSign};
 use truce_store::LogStore;
 
 pub mod access;
@@ -44,7 +45,6 @@ struct Session {
 }
 
 pub struct AppState {
-    dir: PathBuf,
     /// The log's verifier key, as text, shown on the dashboard.
     log_vkey: String,
     /// Failed logins by user name: (count, when the last one failed).
@@ -53,24 +53,31 @@ pub struct AppState {
     access: Mutex<Access>,
     sessions: Mutex<HashMap<String, Session>>,
     intermediary: ActorId,
-    /// Signs the events the server records itself (witnesses' cosignatures).
-    intermediary_key: tlog::SignerKey,
-    /// The one ledger the server appends through (it holds the log key);
-    /// reopened only when another process appended.
-    ledger: Mutex<Ledger>,
+    /// The one ledger the server appends through (it holds the log key),
+    /// behind the group commit; it folds what other processes append.
+    commits: GroupCommit<ServerKeys>,
     /// Reader states by reader, extended with each new entry.
     states: Mutex<BTreeMap<String, Arc<LogState>>>,
+    /// The last review queue computed: matching two lists is the costliest
+    /// read, and a decision re-reads the queue the page just showed.
+    review: Mutex<Option<(ReviewKey, Arc<Vec<Candidate>>)>>,
+}
+
+/// The keys the server signs with, and the cosignatures it records ahead
+/// of each batch.
+struct ServerKeys {
+    dir: PathBuf,
+    intermediary: ActorId,
+    /// Signs the events the server records itself (witnesses' cosignatures).
+    intermediary_key: tlog::SignerKey,
     /// Witnesses' cosignatures of the latest checkpoints, served with
     /// `/checkpoint` at once and recorded on the log (as
     /// `checkpoint_cosigned` events) just before the next append: recording
     /// each at once would grow the log, so a watching witness would never
     /// find a checkpoint it had already cosigned.
-    held_cosignatures: Mutex<Vec<truce_core::Event>>,
-    /// The last review queue computed: matching two lists is the costliest
-    /// read, and a decision re-reads the queue the page just showed.
-    review: Mutex<Option<(ReviewKey, Arc<Vec<Candidate>>)>>,
-    /// Appends waiting for the next group commit, with where to answer.
-    pending: Mutex<Vec<(Append, Answer)>>,
+    held: Mutex<Vec<truce_core::Event>>,
+    /// The held cosignatures put ahead of the batch being committed.
+    recording: Mutex<Vec<truce_core::Event>>,
 }
 
 struct ProvenEntry {
@@ -89,21 +96,6 @@ enum ShownPayload {
     Erased,
     /// Withheld from this reader.
     Hidden,
-}
-
-/// Where the group commit answers one append.
-type Answer = std::sync::mpsc::SyncSender<Result<u64, AppError>>;
-
-/// An append the server makes for a caller.
-enum Append {
-    /// A statement its actor signed elsewhere.
-    Signed(truce_ledger::Submission),
-    /// An event the server signs for `actor` with a key it holds.
-    ServerSigned {
-        actor: ActorId,
-        event: truce_core::Event,
-        visibility: truce_core::Visibility,
-    },
 }
 
 impl AppState {
@@ -144,40 +136,31 @@ impl AppState {
                 Err(failure) => Verification::Failed(failure.0),
             };
         });
+        let keys = ServerKeys {
+            dir: dir.clone(),
+            intermediary: intermediary.clone(),
+            intermediary_key,
+            held: Mutex::new(held),
+            recording: Mutex::new(Vec::new()),
+        };
         Ok(Arc::new(AppState {
-            dir,
             log_vkey,
             failed_logins: Mutex::new(HashMap::new()),
             verification,
             access: Mutex::new(access),
             sessions: Mutex::new(HashMap::new()),
             intermediary,
-            intermediary_key,
-            ledger: Mutex::new(ledger),
+            commits: GroupCommit::new(ledger, keys, group::DEFAULT_CAPACITY),
             states: Mutex::new(BTreeMap::new()),
-            held_cosignatures: Mutex::new(held),
-            pending: Mutex::new(Vec::new()),
             review: Mutex::new(None),
         }))
     }
 
-    /// The server's ledger, reopened if another process appended since.
+    /// The server's ledger, with what other processes appended since folded in.
     fn ledger(&self) -> Result<std::sync::MutexGuard<'_, Ledger>, AppError> {
-        let mut ledger = self.ledger.lock().expect("ledger lock");
-        self.refresh(&mut ledger)?;
+        let mut ledger = self.commits.ledger();
+        ledger.catch_up()?;
         Ok(ledger)
-    }
-
-    fn refresh(&self, ledger: &mut Ledger) -> Result<(), AppError> {
-        let stored = ledger
-            .view()
-            .store()
-            .tree_size()
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        if stored != ledger.state().tree_size() {
-            *ledger = Ledger::open(&self.dir, LedgerOptions::default())?;
-        }
-        Ok(())
     }
 
     /// The undecided candidate links between a sought and a held list, as
@@ -292,140 +275,25 @@ impl AppState {
     /// Signs `event` for `actor` with a key the server holds, and appends
     /// it: the intermediary's own, or a party's or observer's that declared
     /// on the log that the server holds its key (`key_custody_declared`).
+    /// A retry with the same idempotency key returns the first entry.
     fn record_as(
         &self,
         actor: &ActorId,
         event: &truce_core::Event,
         visibility: truce_core::Visibility,
+        idempotency_key: Option<String>,
     ) -> Result<u64, AppError> {
-        self.append(Append::ServerSigned {
+        self.append(Request::ServerSigned {
             actor: actor.clone(),
             event: event.clone(),
             visibility,
+            idempotency_key,
         })
     }
 
-    /// The key the server holds for `actor`, looked up when its batch is
-    /// committed, so a caller never waits for the ledger twice.
-    fn key_for(&self, ledger: &Ledger, actor: &ActorId) -> Result<tlog::SignerKey, AppError> {
-        if *actor == self.intermediary {
-            return Ok(self.intermediary_key.clone());
-        }
-        let custody = ledger.state().actor(actor).map(|a| a.key_custody);
-        if custody != Some(truce_core::KeyCustody::Server) {
-            return Err(AppError::Conflict(format!(
-                "{actor} signs its own statements: sign locally and POST /api/submissions"
-            )));
-        }
-        let path = self
-            .dir
-            .join(truce_ledger::KEYS_DIR)
-            .join(format!("{actor}.key"));
-        truce_ledger::keys::read_key_file(&path)
-            .map_err(|_| AppError::Conflict(format!("the server does not hold {actor}'s key")))
-    }
-
-    /// Appends one item, in one transaction with whatever else was queued
-    /// meanwhile (group commit): the caller that gets the ledger next
-    /// appends every queued item, its own among them, and answers each; a
-    /// caller whose item was appended by another just takes its answer.
-    fn append(&self, item: Append) -> Result<u64, AppError> {
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        self.pending
-            .lock()
-            .expect("pending lock")
-            .push((item, reply));
-        let mut ledger = self.ledger.lock().expect("ledger lock");
-        if let Ok(done) = answer.try_recv() {
-            return done;
-        }
-        let batch = std::mem::take(&mut *self.pending.lock().expect("pending lock"));
-        let (items, replies): (Vec<Append>, Vec<_>) = batch.into_iter().unzip();
-        match self.commit(&mut ledger, items) {
-            Ok(results) => {
-                for (result, reply) in results.into_iter().zip(replies) {
-                    let _ = reply.send(result);
-                }
-            }
-            Err(e) => {
-                let (_, message) = e.status_and_message();
-                for reply in replies {
-                    let _ = reply.send(Err(AppError::Internal(message.clone())));
-                }
-            }
-        }
-        drop(ledger);
-        answer
-            .recv()
-            .unwrap_or_else(|_| Err(AppError::Internal("no answer".to_owned())))
-    }
-
-    /// Appends the held cosignatures and `items` as one batch; the answer
-    /// for each item, in order. Statements the server signs are numbered in
-    /// the order they stand in the batch.
-    fn commit(
-        &self,
-        ledger: &mut Ledger,
-        items: Vec<Append>,
-    ) -> Result<Vec<Result<u64, AppError>>, AppError> {
-        self.refresh(ledger)?;
-        // Kept until the batch is durable: a failed append loses none.
-        let held = self.held_cosignatures.lock().expect("held lock").clone();
-        let cosignatures = held.iter().map(|event| Append::ServerSigned {
-            actor: self.intermediary.clone(),
-            event: event.clone(),
-            visibility: truce_core::Visibility::Public,
-        });
-        let mut next_seq: BTreeMap<ActorId, u64> = BTreeMap::new();
-        // Each item becomes a submission, or stays the reason it cannot.
-        let mut submissions = Vec::new();
-        let prepared: Vec<Result<(), AppError>> = cosignatures
-            .chain(items)
-            .map(|item| {
-                let submission = match item {
-                    Append::Signed(submission) => submission,
-                    Append::ServerSigned {
-                        actor,
-                        event,
-                        visibility,
-                    } => {
-                        let key = self.key_for(ledger, &actor)?;
-                        let seq = next_seq
-                            .entry(actor.clone())
-                            .or_insert_with(|| ledger.state().next_seq(&actor));
-                        *seq += 1;
-                        ledger.numbered_submission(&actor, &key, &event, visibility, *seq - 1)
-                    }
-                };
-                submissions.push(submission);
-                Ok(())
-            })
-            .collect();
-        let mut appended = ledger.append(submissions)?.into_iter();
-        {
-            let mut still_held = self.held_cosignatures.lock().expect("held lock");
-            still_held.retain(|event| !held.contains(event));
-            self.save_held(&still_held)?;
-        }
-        let mut results: Vec<Result<u64, AppError>> = prepared
-            .into_iter()
-            .map(|p| {
-                p.and_then(|()| {
-                    appended
-                        .next()
-                        .expect("one result per submission")
-                        .map_err(|why| AppError::Refused(why.0))
-                })
-            })
-            .collect();
-        // A held cosignature the rules now refuse (its witness's key was
-        // revoked meanwhile, say) is dropped with a warning.
-        for result in &results[..held.len()] {
-            if let Err(AppError::Refused(why)) = result {
-                tracing::warn!(reason = %why, "held cosignature dropped");
-            }
-        }
-        Ok(results.drain(held.len()..).collect())
+    /// Appends one request through the group commit.
+    fn append(&self, request: Request) -> Result<u64, AppError> {
+        Ok(self.commits.submit(request)?)
     }
 
     /// Holds a witness's cosignature of a checkpoint, once the log's rules
@@ -439,37 +307,25 @@ impl AppState {
             tracing::warn!(reason = %why, "cosignature refused");
             AppError::Forbidden
         })?;
-        let mut held = self.held_cosignatures.lock().expect("held lock");
+        let keys = self.commits.keys();
+        let mut held = keys.held.lock().expect("held lock");
         if held.contains(&event) {
             return Ok(false);
         }
         held.push(event);
         // Durable before the witness hears "held".
-        if let Err(e) = self.save_held(&held) {
+        if let Err(e) = keys.save_held(&held) {
             held.pop();
-            return Err(e);
+            return Err(AppError::Internal(e));
         }
         Ok(true)
     }
 
-    /// Writes the held cosignatures to `DIR/held-cosignatures.json` (gone
-    /// when none are held), so a restart loses none the server acknowledged.
-    fn save_held(&self, held: &[truce_core::Event]) -> Result<(), AppError> {
-        let path = self.dir.join(HELD_COSIGNATURES_FILE);
-        let io = |e: std::io::Error| AppError::Internal(format!("{}: {e}", path.display()));
-        if held.is_empty() {
-            return match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
-                _ => Ok(()),
-            };
-        }
-        let text = serde_json::to_vec(held).expect("events serialise");
-        Ok(truce_ledger::keys::replace_private_file(&path, &text)?)
-    }
-
     /// The held cosignatures of the checkpoint of `size`, as note signatures.
     fn held_signatures(&self, size: u64, root_hash: &str) -> Vec<tlog::NoteSignature> {
-        self.held_cosignatures
+        self.commits
+            .keys()
+            .held
             .lock()
             .expect("held lock")
             .iter()
@@ -579,6 +435,77 @@ impl AppState {
         let known = Arc::new(known);
         states.insert(key, known.clone());
         Ok(known)
+    }
+}
+
+impl ServerKeys {
+    /// Writes the held cosignatures to `DIR/held-cosignatures.json` (gone
+    /// when none are held), so a restart loses none the server acknowledged.
+    fn save_held(&self, held: &[truce_core::Event]) -> Result<(), String> {
+        let path = self.dir.join(HELD_COSIGNATURES_FILE);
+        let io = |e: std::io::Error| format!("{}: {e}", path.display());
+        if held.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+                _ => Ok(()),
+            };
+        }
+        let text = serde_json::to_vec(held).expect("events serialise");
+        truce_ledger::keys::replace_private_file(&path, &text).map_err(|e| e.to_string())
+    }
+}
+
+impl Keys for ServerKeys {
+    fn key_for(&self, ledger: &Ledger, actor: &ActorId) -> Result<tlog::SignerKey, String> {
+        if *actor == self.intermediary {
+            return Ok(self.intermediary_key.clone());
+        }
+        let custody = ledger.state().actor(actor).map(|a| a.key_custody);
+        if custody != Some(truce_core::KeyCustody::Server) {
+            return Err(format!(
+                "{actor} signs its own statements: sign locally and POST /api/submissions"
+            ));
+        }
+        let path = self
+            .dir
+            .join(truce_ledger::KEYS_DIR)
+            .join(format!("{actor}.key"));
+        truce_ledger::keys::read_key_file(&path)
+            .map_err(|_| format!("the server does not hold {actor}'s key"))
+    }
+
+    /// The held cosignatures, recorded ahead of the batch; they stay held
+    /// until the batch is durable, so a failed append loses none.
+    fn ahead_of_batch(&self, _ledger: &Ledger) -> Vec<Item> {
+        let held = self.held.lock().expect("held lock").clone();
+        let items = held
+            .iter()
+            .map(|event| {
+                Item::Sign(ToSign {
+                    actor: self.intermediary.clone(),
+                    key: self.intermediary_key.clone(),
+                    event: event.clone(),
+                    visibility: truce_core::Visibility::Public,
+                    idempotency_key: None,
+                })
+            })
+            .collect();
+        *self.recording.lock().expect("recording lock") = held;
+        items
+    }
+
+    fn recorded(&self, ahead: &[Result<u64, truce_core::Rejection>]) -> Result<(), String> {
+        let recorded = std::mem::take(&mut *self.recording.lock().expect("recording lock"));
+        // A held cosignature the rules now refuse (its witness's key was
+        // revoked meanwhile, say) is dropped with a warning.
+        for result in ahead {
+            if let Err(why) = result {
+                tracing::warn!(reason = %why, "held cosignature dropped");
+            }
+        }
+        let mut held = self.held.lock().expect("held lock");
+        held.retain(|event| !recorded.contains(event));
+        self.save_held(&held)
     }
 }
 
@@ -725,6 +652,10 @@ pub enum AppError {
     Conflict(String),
     /// The log's rules refuse the event.
     Refused(String),
+    /// Too many appends wait: the caller retries after a second.
+    Busy,
+    /// The store cannot take writes (a full disk, a read-only store).
+    Unavailable(String),
     Internal(String),
 }
 
@@ -732,7 +663,22 @@ impl From<LedgerError> for AppError {
     fn from(e: LedgerError) -> Self {
         match e {
             LedgerError::Input(why) => AppError::BadRequest(why),
+            LedgerError::Store(truce_store::StoreError::Unavailable(why)) => {
+                AppError::Unavailable(why)
+            }
             other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<CommitError> for AppError {
+    fn from(e: CommitError) -> Self {
+        match e {
+            CommitError::Busy => AppError::Busy,
+            CommitError::Refused(why) => AppError::Refused(why.0),
+            CommitError::NoKey(why) => AppError::Conflict(why),
+            CommitError::Unavailable(why) => AppError::Unavailable(why),
+            CommitError::Failed(why) => AppError::Internal(why),
         }
     }
 }
@@ -757,6 +703,17 @@ impl AppError {
                 tracing::warn!("refused by the log's rules");
                 (StatusCode::UNPROCESSABLE_ENTITY, why)
             }
+            AppError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                CommitError::Busy.to_string(),
+            ),
+            AppError::Unavailable(why) => {
+                tracing::error!(reason = %why, "store unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the log cannot take writes now: {why}"),
+                )
+            }
             AppError::Internal(why) => {
                 tracing::error!(error = %why, "request failed");
                 (
@@ -771,7 +728,13 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, message) = self.status_and_message();
-        (status, axum::Json(json!({ "error": message }))).into_response()
+        let mut response = (status, axum::Json(json!({ "error": message }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 

@@ -477,15 +477,32 @@ async fn post_event(
     event: serde_json::Value,
     visibility: serde_json::Value,
 ) -> (StatusCode, String) {
+    post_event_once(who, event, visibility, None).await
+}
+
+/// POST /api/events, with an idempotency key if given.
+async fn post_event_once(
+    who: &str,
+    event: serde_json::Value,
+    visibility: serde_json::Value,
+    idempotency_key: Option<&str>,
+) -> (StatusCode, String) {
     let token = &fixture().tokens[who];
     let body = serde_json::json!({"event": event, "visibility": visibility}).to_string();
-    let request = Request::post("/api/events")
+    let mut request = Request::post("/api/events")
         .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(Body::from(body))
-        .unwrap();
-    let (status, _, body) = send(request).await;
+        .header("content-type", "application/json");
+    if let Some(key) = idempotency_key {
+        request = request.header("idempotency-key", key);
+    }
+    let (status, _, body) = send(request.body(Body::from(body)).unwrap()).await;
     (status, body)
+}
+
+fn index_of(body: &str) -> u64 {
+    serde_json::from_str::<serde_json::Value>(body).unwrap()["index"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no index in {body}"))
 }
 
 /// The demo's parties declared that the server holds their keys: the
@@ -535,26 +552,67 @@ async fn the_server_signs_with_a_party_key_it_holds_for_the_role_the_event_needs
 }
 
 /// Concurrent appends share transactions (group commit); each gets its own
-/// entry, the server numbers a party's statements in order, and the log
-/// still verifies.
+/// entry, the server numbers a party's statements in order, an invalid one
+/// is refused alone (it takes no sequence number from the valid ones), and
+/// the log still verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_appends_each_get_an_entry_and_the_log_verifies() {
-    let requests = (0..24).map(|i| {
-        let remark = serde_json::json!({"kind": "remark_recorded", "subject": "load", "text": format!("remark {i}")});
-        tokio::spawn(post_event("ua-editor", remark, serde_json::json!({"party": "ua"})))
-    });
+async fn concurrent_appends_each_get_an_entry_and_a_bad_one_sinks_nothing() {
+    let requests: Vec<_> = (0..40)
+        .map(|i| {
+            let subject = if i % 4 == 3 { " " } else { "load" };
+            let remark = serde_json::json!({"kind": "remark_recorded", "subject": subject, "text": format!("remark {i}")});
+            tokio::spawn(post_event("ua-editor", remark, serde_json::json!({"party": "ua"})))
+        })
+        .collect();
     let mut indices = Vec::new();
-    for request in requests {
+    for (i, request) in requests.into_iter().enumerate() {
         let (status, body) = request.await.unwrap();
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
-        indices.push(answer["index"].as_u64().unwrap());
+        if i % 4 == 3 {
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "request {i}: {body}"
+            );
+        } else {
+            assert_eq!(status, StatusCode::OK, "request {i}: {body}");
+            indices.push(index_of(&body));
+        }
     }
     indices.sort();
     indices.dedup();
-    assert_eq!(indices.len(), 24, "one entry each");
+    assert_eq!(indices.len(), 30, "one entry each");
     let report = truce_ledger::verify::verify_data_dir(data_dir(), None).unwrap();
     assert!(report.tree_size > *indices.last().unwrap());
+}
+
+/// A client that retries a server-signed event with the same idempotency
+/// key gets the first entry back, and the log holds the event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retried_event_with_an_idempotency_key_is_recorded_once() {
+    let remark =
+        serde_json::json!({"kind": "remark_recorded", "subject": "retry", "text": "sent twice"});
+    let party = serde_json::json!({"party": "ua"});
+    let retries: Vec<_> = (0..3)
+        .map(|_| {
+            tokio::spawn(post_event_once(
+                "ua-editor",
+                remark.clone(),
+                party.clone(),
+                Some("ua-retry-0001"),
+            ))
+        })
+        .collect();
+    let mut indices = Vec::new();
+    for retry in retries {
+        let (status, body) = retry.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        indices.push(index_of(&body));
+    }
+    assert!(indices.windows(2).all(|w| w[0] == w[1]), "{indices:?}");
+    // Another key is another event.
+    let (status, body) = post_event_once("ua-editor", remark, party, Some("ua-retry-0002")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(index_of(&body) > indices[0]);
 }
 
 /// An entry as JSON: the envelope for everyone, the payload only for a

@@ -9,14 +9,23 @@
 pub mod sqlite;
 
 use tlog::Hash;
-use truce_core::projection::{Cell, Table};
+use truce_core::projection::{Cell, RowChange, Table};
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{INDEX_TABLES, LOG_TABLES, SqliteStore};
 
 #[derive(Debug)]
 pub enum StoreError {
-    Sqlite(rusqlite::Error),
+    /// The backend failed; its message, without its types.
+    Backend(String),
     Io(std::io::Error),
+    /// The store cannot take writes now (a full disk, a read-only file):
+    /// nothing was written, and a retry may succeed once it is fixed.
+    Unavailable(String),
+    /// Another writer appended since this one last read: the batch was not
+    /// written. The writer reloads and tries again.
+    Moved {
+        stored: u64,
+    },
     /// The store's contents break an invariant the store itself keeps.
     Corrupt(String),
 }
@@ -24,20 +33,19 @@ pub enum StoreError {
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StoreError::Sqlite(e) => write!(f, "store: {e}"),
+            StoreError::Backend(e) => write!(f, "store: {e}"),
             StoreError::Io(e) => write!(f, "store: {e}"),
+            StoreError::Unavailable(why) => write!(f, "store unavailable: {why}"),
+            StoreError::Moved { stored } => write!(
+                f,
+                "another writer appended meanwhile (the store holds {stored} entries)"
+            ),
             StoreError::Corrupt(why) => write!(f, "store is corrupt: {why}"),
         }
     }
 }
 
 impl std::error::Error for StoreError {}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e)
-    }
-}
 
 impl From<std::io::Error> for StoreError {
     fn from(e: std::io::Error) -> Self {
@@ -87,22 +95,87 @@ pub struct LogMeta {
     pub reader: String,
 }
 
+/// How a batch changes the derived tables.
+#[derive(Debug, Default)]
+pub enum DerivedWrite<'a> {
+    #[default]
+    Unchanged,
+    /// The rows the batch's events changed, in order.
+    Rows(&'a [RowChange]),
+    /// Every table anew: after an erasure, whose payload no longer counts
+    /// in the fold, so rows of entries long past may change.
+    Rewrite(&'a [Table]),
+}
+
+/// Who signed an entry and under which sequence number, so a retried
+/// statement finds the entry that recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementKey {
+    pub actor: String,
+    pub seq: u64,
+    pub index: u64,
+}
+
+/// A key a client chose for a statement the server signed for it, so a
+/// retry returns the entry the first attempt recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub actor: String,
+    pub key: String,
+    pub index: u64,
+}
+
 /// One atomic append: entries, and the checkpoint (a signed note) that
-/// covers them, and the derived tables when they changed.
+/// covers them, and the derived rows they changed.
 #[derive(Debug, Default)]
 pub struct Batch<'a> {
     pub entries: Vec<StoredEntry>,
     /// (tree size, signed checkpoint note).
     pub checkpoint: Option<(u64, Vec<u8>)>,
-    pub derived_tables: Option<&'a [Table]>,
+    pub derived: DerivedWrite<'a>,
     /// Entry indices whose payloads this batch erases.
     pub erase_payloads: Vec<u64>,
+    pub statements: Vec<StatementKey>,
+    pub idempotency_keys: Vec<IdempotencyKey>,
+}
+
+/// Until dropped, every read through the store that made it sees the log as
+/// it stood when the snapshot began, whatever other writers append
+/// meanwhile. Snapshots nest: only the outermost one begins and ends.
+pub struct ReadSnapshot<'a> {
+    end: Option<Box<dyn FnOnce() + 'a>>,
+}
+
+impl<'a> ReadSnapshot<'a> {
+    pub fn new(end: impl FnOnce() + 'a) -> Self {
+        ReadSnapshot {
+            end: Some(Box::new(end)),
+        }
+    }
+}
+
+impl Drop for ReadSnapshot<'_> {
+    fn drop(&mut self) {
+        if let Some(end) = self.end.take() {
+            end();
+        }
+    }
 }
 
 pub trait LogStore: Send {
     fn meta(&self) -> Result<LogMeta>;
+    /// Begins a consistent view for the reads that follow (see [`ReadSnapshot`]).
+    fn snapshot(&self) -> Result<ReadSnapshot<'_>>;
+    /// The number of entries, read directly (not counted).
     fn tree_size(&self) -> Result<u64>;
-    /// Appends in one transaction, made durable before returning.
+    /// Takes the write lock until the next `append` or `abort_write`: no
+    /// other writer appends in between, so what is read meanwhile is what
+    /// the append extends.
+    fn begin_write(&mut self) -> Result<()>;
+    fn abort_write(&mut self);
+    /// Appends in one transaction, made durable before returning. Refuses
+    /// with [`StoreError::Moved`] when the batch's first entry is not the
+    /// next one the store expects.
     fn append(&mut self, batch: Batch) -> Result<()>;
     fn entry(&self, index: u64) -> Result<Option<StoredEntry>>;
     /// Calls `visit` for entries `start..end` in order, streaming.
@@ -115,6 +188,12 @@ pub trait LogStore: Send {
     /// Every stored checkpoint, (tree size, note), by size.
     fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>>;
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>>;
+    /// The signed checkpoint of exactly this size, if one was stored.
+    fn checkpoint_at(&self, size: u64) -> Result<Option<Vec<u8>>>;
+    /// The entry that recorded `actor`'s statement number `seq`.
+    fn statement_entry(&self, actor: &str, seq: u64) -> Result<Option<u64>>;
+    /// The entry recorded under `actor`'s idempotency key.
+    fn idempotent_entry(&self, actor: &str, key: &str) -> Result<Option<u64>>;
     /// The stored rows of a derived table, sorted.
     fn derived_table(&self, name: &str, columns: &[&str]) -> Result<Vec<Vec<Cell>>>;
     /// Every table the store holds, so verification can refuse unknown ones.

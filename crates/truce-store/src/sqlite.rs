@@ -5,10 +5,15 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, params};
-use truce_core::projection::{Cell, Table};
+use std::cell::Cell as Counter;
 
-use crate::{Batch, LogMeta, LogStore, PayloadRecord, Result, StoreError, StoredEntry};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use truce_core::projection::{Cell, RowChange, Table};
+
+use crate::{
+    Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, ReadSnapshot, Result, StoreError,
+    StoredEntry,
+};
 
 pub const DB_FILE: &str = "truce.db";
 
@@ -26,8 +31,46 @@ CREATE TABLE payloads (
 CREATE TABLE checkpoints (tree_size INTEGER PRIMARY KEY, note BLOB NOT NULL) STRICT;
 ";
 
+/// Indexes the writer keeps beside the log to answer retries; derivable
+/// from the entries, checked against them when used, and not part of what
+/// a verifier compares.
+pub const INDEX_TABLES: [&str; 2] = ["statements", "idempotency_keys"];
+
+/// Schema version 1 added the index tables; a store of version 0 gets them
+/// (empty: retries of older statements are refused as already recorded).
+const INDEX_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS statements (
+    actor TEXT NOT NULL, seq INTEGER NOT NULL, entry_index INTEGER NOT NULL,
+    PRIMARY KEY (actor, seq)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    actor TEXT NOT NULL, key TEXT NOT NULL, entry_index INTEGER NOT NULL,
+    PRIMARY KEY (actor, key)
+) STRICT, WITHOUT ROWID;
+PRAGMA user_version = 1;
+";
+
 pub struct SqliteStore {
     conn: Connection,
+    /// How many [`ReadSnapshot`]s are open (they nest).
+    snapshots: Counter<u32>,
+    /// A write transaction is open (`begin_write`): reads see its state.
+    writing: Counter<bool>,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => StoreError::Unavailable("the disk is full".to_owned()),
+            Some(ErrorCode::ReadOnly) => {
+                StoreError::Unavailable("the store is read-only".to_owned())
+            }
+            Some(ErrorCode::CannotOpen | ErrorCode::SystemIoFailure) => {
+                StoreError::Unavailable(format!("the store cannot be written ({e})"))
+            }
+            _ => StoreError::Backend(e.to_string()),
+        }
+    }
 }
 
 fn corrupt(why: impl Into<String>) -> StoreError {
@@ -46,6 +89,7 @@ impl SqliteStore {
         let mut store = Self::open_path(&path)?;
         let tx = store.conn.transaction()?;
         tx.execute_batch(SCHEMA)?;
+        tx.execute_batch(INDEX_SCHEMA)?;
         for table in derived {
             let columns = table.columns.join(", ");
             let key = table.columns[..table.key_columns].join(", ");
@@ -85,11 +129,144 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(SqliteStore { conn })
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version < 1 && !conn.is_readonly(rusqlite::MAIN_DB)? {
+            let has_log: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'entries')",
+                [],
+                |r| r.get(0),
+            )?;
+            if has_log {
+                conn.execute_batch(INDEX_SCHEMA)?;
+            }
+        }
+        Ok(SqliteStore {
+            conn,
+            snapshots: Counter::new(0),
+            writing: Counter::new(false),
+        })
+    }
+
+    /// Whether this store can take writes (not a read-only file or mount).
+    pub fn is_writable(&self) -> Result<bool> {
+        Ok(!self.conn.is_readonly(rusqlite::MAIN_DB)?)
+    }
+
+    fn end_snapshot(&self) {
+        let open = self.snapshots.get() - 1;
+        self.snapshots.set(open);
+        if open == 0 {
+            // A read transaction has nothing to lose; a failure to end it
+            // shows at the next statement.
+            let _ = self.conn.execute_batch("COMMIT");
+        }
     }
 }
 
-fn write_derived(tx: &rusqlite::Transaction, tables: &[Table]) -> Result<()> {
+/// Writes a batch inside the write transaction the caller holds.
+fn write_batch(conn: &Connection, batch: &Batch) -> Result<()> {
+    let stored = stored_size(conn)?;
+    let expected = batch.entries.first().map_or(stored, |e| e.index);
+    let covered = batch.checkpoint.as_ref().map_or(0, |(size, _)| *size);
+    if expected != stored || covered > stored + batch.entries.len() as u64 {
+        return Err(StoreError::Moved { stored });
+    }
+    let mut entry = conn
+        .prepare_cached("INSERT INTO entries (entry_index, leaf, leaf_hash) VALUES (?1, ?2, ?3)")?;
+    let mut payload = conn
+        .prepare_cached("INSERT INTO payloads (entry_index, status, bytes) VALUES (?1, ?2, ?3)")?;
+    for e in &batch.entries {
+        entry.execute(params![e.index as i64, e.leaf, e.leaf_hash.as_slice()])?;
+        let bytes = match &e.payload {
+            PayloadRecord::Present(bytes) => Some(bytes.as_slice()),
+            _ => None,
+        };
+        payload.execute(params![e.index as i64, e.payload.status(), bytes])?;
+    }
+    let mut erase = conn.prepare_cached(
+        "UPDATE payloads SET status = 'erased', bytes = NULL WHERE entry_index = ?1",
+    )?;
+    for index in &batch.erase_payloads {
+        if erase.execute([*index as i64])? != 1 {
+            return Err(corrupt(format!("no payload {index} to erase")));
+        }
+    }
+    if let Some((size, note)) = &batch.checkpoint {
+        write_checkpoint(conn, *size, note)?;
+    }
+    write_derived(conn, &batch.derived)?;
+    write_indexes(conn, batch)
+}
+
+fn write_derived(tx: &Connection, derived: &DerivedWrite) -> Result<()> {
+    match derived {
+        DerivedWrite::Unchanged => Ok(()),
+        DerivedWrite::Rows(changes) => write_row_changes(tx, changes),
+        DerivedWrite::Rewrite(tables) => rewrite_tables(tx, tables),
+    }
+}
+
+fn write_row_changes(tx: &Connection, changes: &[RowChange]) -> Result<()> {
+    for RowChange::Upsert(spec, row) in changes {
+        let placeholders = vec!["?"; spec.columns.len()].join(", ");
+        let mut upsert = tx.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {} ({}) VALUES ({placeholders})",
+            spec.name,
+            spec.columns.join(", ")
+        ))?;
+        upsert.execute(rusqlite::params_from_iter(row.iter().map(to_sql)))?;
+    }
+    Ok(())
+}
+
+fn write_indexes(tx: &Connection, batch: &Batch) -> Result<()> {
+    let mut statement =
+        tx.prepare_cached("INSERT INTO statements (actor, seq, entry_index) VALUES (?1, ?2, ?3)")?;
+    for key in &batch.statements {
+        statement.execute(params![key.actor, key.seq as i64, key.index as i64])?;
+    }
+    let mut idempotency = tx.prepare_cached(
+        "INSERT INTO idempotency_keys (actor, key, entry_index) VALUES (?1, ?2, ?3)",
+    )?;
+    for key in &batch.idempotency_keys {
+        idempotency.execute(params![key.actor, key.key, key.index as i64])?;
+    }
+    Ok(())
+}
+
+fn stored_size(conn: &Connection) -> Result<u64> {
+    let size: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(entry_index) + 1, 0) FROM entries",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(size as u64)
+}
+
+/// Stores a checkpoint; one already stored at that size must be the same
+/// note (two processes on one log sign the same tree with the same key,
+/// and Ed25519 signatures are deterministic).
+fn write_checkpoint(tx: &Connection, size: u64, note: &[u8]) -> Result<()> {
+    let added = tx.execute(
+        "INSERT INTO checkpoints (tree_size, note) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        params![size as i64, note],
+    )?;
+    if added == 0 {
+        let stored: Vec<u8> = tx.query_row(
+            "SELECT note FROM checkpoints WHERE tree_size = ?1",
+            [size as i64],
+            |r| r.get(0),
+        )?;
+        if stored != note {
+            return Err(corrupt(format!(
+                "two different checkpoints signed at size {size}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn rewrite_tables(tx: &Connection, tables: &[Table]) -> Result<()> {
     for table in tables {
         tx.execute(&format!("DELETE FROM {}", table.name), [])?;
         let placeholders = vec!["?"; table.columns.len()].join(", ");
@@ -159,6 +336,18 @@ fn read_entry(row: &rusqlite::Row) -> rusqlite::Result<std::result::Result<Store
 const ENTRY_QUERY: &str = "SELECT e.entry_index, e.leaf, e.leaf_hash, p.status, p.bytes
      FROM entries e LEFT JOIN payloads p ON p.entry_index = e.entry_index";
 
+impl SqliteStore {
+    /// An entry index from an index table; a reader's copy has none.
+    fn index_lookup(&self, query: &str, args: impl rusqlite::Params) -> Result<Option<u64>> {
+        let found: Option<i64> = self
+            .conn
+            .prepare_cached(query)?
+            .query_row(args, |r| r.get(0))
+            .optional()?;
+        Ok(found.map(|i| i as u64))
+    }
+}
+
 impl LogStore for SqliteStore {
     fn meta(&self) -> Result<LogMeta> {
         let get = |key: &str| -> Result<String> {
@@ -174,50 +363,55 @@ impl LogStore for SqliteStore {
         })
     }
 
+    fn snapshot(&self) -> Result<ReadSnapshot<'_>> {
+        if self.writing.get() {
+            // Inside the write transaction every read is of one state already.
+            return Ok(ReadSnapshot::new(|| ()));
+        }
+        let open = self.snapshots.get();
+        if open == 0 {
+            self.conn.execute_batch("BEGIN DEFERRED")?;
+            // WAL fixes the snapshot at the first read, so read at once.
+            let started = self
+                .conn
+                .query_row("SELECT COUNT(*) FROM meta", [], |r| r.get::<_, i64>(0));
+            if let Err(e) = started {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        }
+        self.snapshots.set(open + 1);
+        Ok(ReadSnapshot::new(|| self.end_snapshot()))
+    }
+
     fn tree_size(&self) -> Result<u64> {
-        let size: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM entries", [], |r| r.get(0))?;
-        Ok(size as u64)
+        stored_size(&self.conn)
+    }
+
+    fn begin_write(&mut self) -> Result<()> {
+        if !self.writing.get() {
+            // Immediate: the write lock is taken now, not at the first write.
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.writing.set(true);
+        }
+        Ok(())
+    }
+
+    fn abort_write(&mut self) {
+        if self.writing.replace(false) {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
     }
 
     fn append(&mut self, batch: Batch) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut entry = tx.prepare_cached(
-                "INSERT INTO entries (entry_index, leaf, leaf_hash) VALUES (?1, ?2, ?3)",
-            )?;
-            let mut payload = tx.prepare_cached(
-                "INSERT INTO payloads (entry_index, status, bytes) VALUES (?1, ?2, ?3)",
-            )?;
-            for e in &batch.entries {
-                entry.execute(params![e.index as i64, e.leaf, e.leaf_hash.as_slice()])?;
-                let bytes = match &e.payload {
-                    PayloadRecord::Present(bytes) => Some(bytes.as_slice()),
-                    _ => None,
-                };
-                payload.execute(params![e.index as i64, e.payload.status(), bytes])?;
-            }
-            let mut erase = tx.prepare_cached(
-                "UPDATE payloads SET status = 'erased', bytes = NULL WHERE entry_index = ?1",
-            )?;
-            for index in &batch.erase_payloads {
-                if erase.execute([*index as i64])? != 1 {
-                    return Err(corrupt(format!("no payload {index} to erase")));
-                }
-            }
-            if let Some((size, note)) = &batch.checkpoint {
-                tx.execute(
-                    "INSERT INTO checkpoints (tree_size, note) VALUES (?1, ?2)",
-                    params![*size as i64, note],
-                )?;
-            }
-            if let Some(tables) = batch.derived_tables {
-                write_derived(&tx, tables)?;
-            }
+        self.begin_write()?;
+        let written = write_batch(&self.conn, &batch);
+        self.writing.set(false);
+        let committed = written.and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
+        if committed.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
         }
-        tx.commit()?;
-        Ok(())
+        committed
     }
 
     fn entry(&self, index: u64) -> Result<Option<StoredEntry>> {
@@ -285,6 +479,31 @@ impl LogStore for SqliteStore {
             .optional()?)
     }
 
+    fn checkpoint_at(&self, size: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT note FROM checkpoints WHERE tree_size = ?1",
+                [size as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn statement_entry(&self, actor: &str, seq: u64) -> Result<Option<u64>> {
+        self.index_lookup(
+            "SELECT entry_index FROM statements WHERE actor = ?1 AND seq = ?2",
+            params![actor, seq as i64],
+        )
+    }
+
+    fn idempotent_entry(&self, actor: &str, key: &str) -> Result<Option<u64>> {
+        self.index_lookup(
+            "SELECT entry_index FROM idempotency_keys WHERE actor = ?1 AND key = ?2",
+            params![actor, key],
+        )
+    }
+
     fn derived_table(&self, name: &str, columns: &[&str]) -> Result<Vec<Vec<Cell>>> {
         let list = columns.join(", ");
         let mut statement = self
@@ -308,5 +527,99 @@ impl LogStore for SqliteStore {
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
         let rows = statement.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoredEntry;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = LogMeta {
+            origin: "truce.test/log".to_owned(),
+            log_vkey: "k".to_owned(),
+            reader: "intermediary".to_owned(),
+        };
+        let store = SqliteStore::create(dir.path(), &meta, &[]).unwrap();
+        (dir, store)
+    }
+
+    fn entry(index: u64, bytes: usize) -> StoredEntry {
+        StoredEntry {
+            index,
+            leaf: vec![1; 16],
+            leaf_hash: [2; 32],
+            payload: PayloadRecord::Present(vec![3; bytes]),
+        }
+    }
+
+    fn batch(first: u64, count: u64, bytes: usize) -> Batch<'static> {
+        Batch {
+            entries: (first..first + count).map(|i| entry(i, bytes)).collect(),
+            ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn a_full_disk_or_a_read_only_store_is_unavailable_and_keeps_what_it_had() {
+        let (_dir, mut store) = store();
+        store.append(batch(0, 2, 10)).unwrap();
+        // A disk that is full: SQLite cannot grow the file past this.
+        let pages: i64 = store
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .unwrap();
+        store
+            .conn
+            .pragma_update(None, "max_page_count", pages)
+            .unwrap();
+        match store.append(batch(2, 50, 100_000)) {
+            Err(StoreError::Unavailable(why)) => assert!(why.contains("full"), "{why}"),
+            other => panic!("a full disk: {other:?}"),
+        }
+        assert_eq!(store.tree_size().unwrap(), 2);
+        store.conn.pragma_update(None, "query_only", true).unwrap();
+        match store.append(batch(2, 1, 10)) {
+            Err(StoreError::Unavailable(why)) => assert!(why.contains("read-only"), "{why}"),
+            other => panic!("a read-only store: {other:?}"),
+        }
+        assert_eq!(store.tree_size().unwrap(), 2);
+    }
+
+    #[test]
+    fn an_append_that_is_not_next_is_refused_as_moved_and_writes_nothing() {
+        let (_dir, mut store) = store();
+        store.append(batch(0, 3, 10)).unwrap();
+        assert!(matches!(
+            store.append(batch(2, 1, 10)),
+            Err(StoreError::Moved { stored: 3 })
+        ));
+        assert!(matches!(
+            store.append(batch(4, 1, 10)),
+            Err(StoreError::Moved { stored: 3 })
+        ));
+        assert_eq!(store.tree_size().unwrap(), 3);
+        store.append(batch(3, 1, 10)).unwrap();
+    }
+
+    #[test]
+    fn a_snapshot_keeps_seeing_one_state_while_another_connection_appends() {
+        let (dir, mut writer) = store();
+        writer.append(batch(0, 1, 10)).unwrap();
+        let reader = SqliteStore::open(dir.path()).unwrap();
+        let snapshot = reader.snapshot().unwrap();
+        let nested = reader.snapshot().unwrap();
+        writer.append(batch(1, 4, 10)).unwrap();
+        assert_eq!(reader.tree_size().unwrap(), 1);
+        drop(nested);
+        assert_eq!(
+            reader.tree_size().unwrap(),
+            1,
+            "a nested snapshot ends nothing"
+        );
+        drop(snapshot);
+        assert_eq!(reader.tree_size().unwrap(), 5);
     }
 }
