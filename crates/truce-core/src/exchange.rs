@@ -19,8 +19,8 @@ use crate::projection::{Cell, Table};
 use crate::state::Rejection;
 use crate::terms::{Assessment, Exchange, PersonFacts, QuotaProgress, Status, TermRule};
 
-/// Bounds on what one submission may hold.
-pub const MAX_PERSONS_PER_LIST: usize = 100_000;
+/// Bounds on what one submission may hold (the list's: see [`crate::limits`]).
+pub use crate::limits::MAX_PERSONS_PER_LIST;
 pub const MAX_PERSONS_PER_STAGE: usize = 20_000;
 const MAX_FIELD_BYTES: usize = 500;
 

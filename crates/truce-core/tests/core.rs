@@ -117,6 +117,28 @@ fn remark(text: &str) -> Event {
     }
 }
 
+/// A payload of exactly the bound is read; one byte more is refused
+/// before its hash or its JSON is looked at.
+#[test]
+fn a_payload_at_the_bound_is_read_and_one_byte_more_is_refused() {
+    use truce_core::limits::MAX_PAYLOAD_BYTES;
+    let me = key("truce.test/intermediary");
+    let of_size = |size: usize| {
+        let frame = remark("").to_payload().len();
+        let event = remark(&"a".repeat(size - frame));
+        let (statement, payload) =
+            Statement::for_event(ORIGIN, &id("icrc"), &me, 1, &event, Visibility::Public, 0);
+        assert_eq!(payload.len(), size);
+        statement.event_of(&payload)
+    };
+    assert!(of_size(MAX_PAYLOAD_BYTES).is_ok());
+    let refused = of_size(MAX_PAYLOAD_BYTES + 1).unwrap_err().0;
+    assert_eq!(
+        refused,
+        format!("payload larger than {MAX_PAYLOAD_BYTES} bytes")
+    );
+}
+
 #[test]
 fn only_the_intermediary_registers_actors() {
     let mut log = Log::new();
@@ -1484,6 +1506,35 @@ mod exchanges {
             ],
             parity_waiver: None,
         })
+    }
+
+    /// The bounds agree: a list of the most persons a list may hold is
+    /// accepted and fits in a payload; one person more is refused.
+    #[test]
+    fn a_list_holds_up_to_its_bound_of_persons_and_fits_a_payload() {
+        use truce_core::limits::{MAX_PAYLOAD_BYTES, MAX_PERSONS_PER_LIST};
+        let (mut log, ua, _) = agreed();
+        let Event::ListSubmitted(mut list) = held("ua", &[]) else {
+            unreachable!()
+        };
+        list.persons = (0..=MAX_PERSONS_PER_LIST).map(|n| person(n, 3)).collect();
+        let one_more = Event::ListSubmitted(list.clone());
+        let refused = log
+            .submit("ua", &ua, one_more, Visibility::Party(id("ua")))
+            .unwrap_err();
+        assert!(
+            refused.contains(&format!("more than {MAX_PERSONS_PER_LIST} persons")),
+            "{refused}"
+        );
+        list.persons.pop();
+        let full = Event::ListSubmitted(list);
+        assert!(full.to_payload().len() <= MAX_PAYLOAD_BYTES);
+        log.submit("ua", &ua, full, Visibility::Party(id("ua")))
+            .unwrap();
+        assert_eq!(
+            log.state.exchange().list("ua-held").unwrap().persons.len(),
+            MAX_PERSONS_PER_LIST
+        );
     }
 
     #[test]
