@@ -371,9 +371,10 @@ fn free_loopback_addr() -> String {
     format!("127.0.0.1:{port}")
 }
 
-/// Waits (up to 5 s) until something listens on `addr`.
+/// Waits (up to 30 s: a debug build folding the scenario on a busy
+/// machine takes several seconds to listen) until something listens on `addr`.
 fn wait_for(addr: &str) {
-    for _ in 0..100 {
+    for _ in 0..600 {
         if std::net::TcpStream::connect(addr).is_ok() {
             break;
         }
