@@ -580,13 +580,10 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                     .cloned()
                     .ok_or_else(|| usage("the log has no intermediary"))?,
             };
-            let discrepancy_kind = match kind.as_str() {
-                "listed_not_handed_over" => DiscrepancyKind::ListedNotHandedOver,
-                "foreign_remains_found" => DiscrepancyKind::ForeignRemainsFound,
-                "count_differs" => DiscrepancyKind::CountDiffers,
-                "other" => DiscrepancyKind::Other,
-                _ => return Err(usage(format!("--kind {kind:?}: see --help"))),
-            };
+            let discrepancy_kind = DiscrepancyKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == kind)
+                .ok_or_else(|| usage(format!("--kind {kind:?}: see --help")))?;
             let visibility = match &stage_id {
                 Some(stage) => stage_visibility(target.view()?, stage)?,
                 None => Visibility::Intermediary,

@@ -247,6 +247,25 @@ pub enum DiscrepancyKind {
     Other,
 }
 
+impl DiscrepancyKind {
+    pub const ALL: [DiscrepancyKind; 4] = [
+        DiscrepancyKind::ListedNotHandedOver,
+        DiscrepancyKind::ForeignRemainsFound,
+        DiscrepancyKind::CountDiffers,
+        DiscrepancyKind::Other,
+    ];
+
+    /// Its name in payloads (serde's), in derived tables and on the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscrepancyKind::ListedNotHandedOver => "listed_not_handed_over",
+            DiscrepancyKind::ForeignRemainsFound => "foreign_remains_found",
+            DiscrepancyKind::CountDiffers => "count_differs",
+            DiscrepancyKind::Other => "other",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Discrepancy {
@@ -1288,7 +1307,7 @@ impl ExchangeState {
                         Cell::text(&d.discrepancy_id),
                         d.stage_id.as_deref().map_or(Cell::Null, Cell::text),
                         Cell::text(d.reported_by.as_str()),
-                        Cell::Text(format!("{:?}", d.discrepancy_kind).to_lowercase()),
+                        Cell::text(d.discrepancy_kind.as_str()),
                         Cell::int(d.count),
                         Cell::text(&d.reason),
                         Cell::int(*entry),

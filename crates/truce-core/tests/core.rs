@@ -1743,6 +1743,22 @@ mod exchanges {
             reason: "one person refused to return".into(),
         });
         log.submit("ru", &ru, discrepancy, both()).unwrap();
+        // The derived table spells the kind as payloads and the CLI do.
+        let tables = log.state.derived_tables();
+        let table = tables.iter().find(|t| t.name == "discrepancies").unwrap();
+        let column = table
+            .columns
+            .iter()
+            .position(|c| *c == "discrepancy_kind")
+            .unwrap();
+        let kinds: Vec<_> = table.rows.iter().map(|row| row[column].clone()).collect();
+        assert_eq!(
+            kinds,
+            [truce_core::projection::Cell::text("listed_not_handed_over")]
+        );
+        for kind in DiscrepancyKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
         // The public tally must be the handover's own count.
         let record = log.state.exchange().stage("s1").unwrap().clone();
         let handover = record.handover.clone().unwrap();
