@@ -239,7 +239,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             println!("{count} persons, version {version}");
         }
         ExchangeCommand::Lists(listing) => {
-            let view = LogView::open(&listing.data.data)?;
+            let view = crate::view(&listing.data.data)?;
             let lists: Vec<_> = view.state().exchange().lists().collect();
             let rows: Vec<Vec<String>> = lists
                 .iter()
@@ -268,7 +268,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             }
         }
         ExchangeCommand::Eligibility { listing, list_id } => {
-            let view = LogView::open(&listing.data.data)?;
+            let view = crate::view(&listing.data.data)?;
             let state = view.state();
             let list = state
                 .exchange()
@@ -318,7 +318,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             held,
             min_score,
         } => {
-            let view = LogView::open(&listing.data.data)?;
+            let view = crate::view(&listing.data.data)?;
             let queue = review_queue(view.state(), &sought, &held, min_score)?;
             let rows: Vec<Vec<String>> = queue
                 .iter()
@@ -609,7 +609,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
 }
 
 fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
-    let view = LogView::open(&listing.data.data)?;
+    let view = crate::view(&listing.data.data)?;
     let term = term_ref("--term", term)?;
     let state = view.state();
     let progress = state

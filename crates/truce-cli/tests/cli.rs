@@ -231,8 +231,30 @@ fn bad_input_exits_2_with_a_clear_message_and_secrets_are_never_printed() {
     assert!(String::from_utf8_lossy(&init.stderr).contains("--origin"));
     assert!(!data.exists(), "a failed init leaves nothing behind");
     let init = ok(&["init", "--data", path(&data), "--origin", "truce.test/cli"]);
-    let missing = truce(&["verify", "--data", path(&temp.path().join("nowhere"))]);
-    assert_ne!(missing.status.code(), Some(0));
+    // A directory without a log is bad input to every command, not a
+    // corrupt store: exit 2, naming the directory.
+    let nowhere = temp.path().join("nowhere");
+    let nowhere = path(&nowhere);
+    for command in [
+        &["verify", "--data", nowhere][..],
+        &["actor", "list", "--data", nowhere],
+        &["claims", "--data", nowhere],
+        &["log", "checkpoint", "--data", nowhere],
+        &["log", "export-tiles", "--data", nowhere, "--out", nowhere],
+        &["remark", "--data", nowhere, "--subject", "s", "--text", "t"],
+        &["exchange", "lists", "--data", nowhere],
+        &["user", "list", "--data", nowhere],
+    ] {
+        let missing = truce(command);
+        let stderr = String::from_utf8_lossy(&missing.stderr);
+        assert_eq!(missing.status.code(), Some(2), "{command:?}: {stderr}");
+        assert_eq!(
+            stderr.trim(),
+            format!("error: no log at {nowhere}"),
+            "{command:?}"
+        );
+    }
+    assert!(!temp.path().join("nowhere").exists(), "nothing was created");
     let wrong_visibility = truce(&[
         "remark",
         "--data",
