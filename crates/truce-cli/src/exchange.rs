@@ -13,7 +13,7 @@ use truce_core::exchange::{
 use truce_core::negotiation::TermRef;
 use truce_core::{ActorId, Event, Visibility};
 use truce_ledger::LogView;
-use truce_ledger::lists::parse_persons;
+use truce_ledger::lists::read_persons;
 use truce_ledger::matching::review_queue;
 
 use crate::negotiation::{Listing, date, print_json, print_table, term_ref};
@@ -212,9 +212,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 "sought" => ListKind::Sought,
                 _ => return Err(usage(format!("--kind {kind:?}: use held or sought"))),
             };
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| usage(format!("{}: {e}", file.display())))?;
-            let persons = parse_persons(&file.display().to_string(), &text)?;
+            let persons = read_persons(&file)?;
             let version = target
                 .view()?
                 .state()

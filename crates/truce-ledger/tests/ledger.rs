@@ -1110,6 +1110,37 @@ fn person_lists_import_from_csv_with_an_hxl_row_and_every_bad_row_is_reported() 
     assert!(unknown.contains("unknown column \"nickname\""), "{unknown}");
 }
 
+/// A list file above the bound is refused by its size, naming the file,
+/// before any of it is parsed; its values never appear.
+#[test]
+fn a_list_file_above_the_bound_is_refused_by_its_size() {
+    use std::io::Write as _;
+    use truce_core::limits::MAX_LIST_FILE_BYTES;
+    let temp = tempfile::tempdir().unwrap();
+    let file = temp.path().join("huge.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+    out.write_all(b"person_id,family_name,given_names\n")
+        .unwrap();
+    let row = b"p-1,Secretname,Taras\n";
+    let mut written = 34;
+    while written <= MAX_LIST_FILE_BYTES {
+        out.write_all(row).unwrap();
+        written += row.len();
+    }
+    drop(out);
+    assert!(std::fs::metadata(&file).unwrap().len() as usize > MAX_LIST_FILE_BYTES);
+    let error = truce_ledger::lists::read_persons(&file)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "{}: larger than {MAX_LIST_FILE_BYTES} bytes",
+            file.display()
+        )
+    );
+}
+
 #[test]
 fn the_review_queue_links_cross_script_lists_and_shrinks_as_the_intermediary_decides() {
     use truce_core::exchange::{ListKind, MatchDecision, MatchVerdict, PersonList};
