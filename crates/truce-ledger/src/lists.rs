@@ -110,6 +110,10 @@ pub fn parse_persons(name: &str, text: &str) -> Result<Vec<PersonRecord>, Ledger
     for header in headers.iter() {
         let header = header.trim();
         match COLUMNS.iter().position(|c| *c == header) {
+            // A header is not personal data: it may be named.
+            Some(i) if columns.contains(&i) => {
+                problems.push(format!("{name}: line 1: column {header:?} appears twice"))
+            }
             Some(i) => columns.push(i),
             None => problems.push(format!(
                 "{name}: line 1: unknown column {header:?} (known: {})",

@@ -1108,6 +1108,21 @@ fn person_lists_import_from_csv_with_an_hxl_row_and_every_bad_row_is_reported() 
         .unwrap_err()
         .to_string();
     assert!(unknown.contains("unknown column \"nickname\""), "{unknown}");
+    // A column given twice would let one cell silently replace another.
+    let twice = parse_persons(
+        "x.csv",
+        "person_id,family_name,given_names,family_name\na,Secretname,Taras,Other\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        twice.contains("x.csv: line 1: column \"family_name\" appears twice"),
+        "{twice}"
+    );
+    assert!(
+        !twice.contains("Secretname") && !twice.contains("Other"),
+        "{twice}"
+    );
 }
 
 /// A list file above the bound is refused by its size, naming the file,
