@@ -962,6 +962,9 @@ impl ExchangeState {
         if discrepancy.reason.trim().is_empty() {
             return reject("a discrepancy states its reason");
         }
+        if let Err(why) = crate::canonical::check_exact_count("count", discrepancy.count) {
+            return reject(why);
+        }
         Ok(())
     }
 

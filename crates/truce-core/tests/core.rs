@@ -1235,6 +1235,24 @@ mod negotiation {
                 ("ua".into(), 6057)
             ]
         );
+        // A figure JSON would round (from 2^53 on) is refused, not rounded;
+        // the largest exact one is kept as stated.
+        let huge = claim(
+            "ua-huge",
+            Claimant::Party { party: id("ua") },
+            (1 << 53) + 1,
+        );
+        assert_eq!(
+            log.submit("ua", &ua, huge, Visibility::Public).unwrap_err(),
+            "figure is 2^53 or more, which JSON does not keep exactly"
+        );
+        let exact = claim(
+            "ua-exact",
+            Claimant::Party { party: id("ua") },
+            (1 << 53) - 1,
+        );
+        assert_eq!(Event::from_payload(&exact.to_payload()).unwrap(), exact);
+        log.submit("ua", &ua, exact, Visibility::Public).unwrap();
     }
 
     #[test]

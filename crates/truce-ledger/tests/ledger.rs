@@ -955,6 +955,16 @@ fn a_bad_import_names_file_line_and_field_and_records_nothing() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("round.json: line 1"), "{error}");
+    let huge = "[[claims]]\nclaim_id = \"big\"\ndate = \"2025-06-16\"\nmeasure = \"m\"\n\
+                figure = 9007199254740993\nsource = \"s\"\nnote = \"\"\n\
+                [claims.claimant]\nkind = \"source\"\nname = \"news\"\n";
+    let error = RecordSet::parse("claims.toml", huge)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "claims.toml: claims[0] (big), field figure: figure is 2^53 or more, which JSON does not keep exactly"
+    );
 
     // A well-formed file whose last record is refused records nothing.
     let me = read_key_file(&f.dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)).unwrap();
