@@ -24,6 +24,12 @@ pub use crate::limits::MAX_PERSONS_PER_LIST;
 pub const MAX_PERSONS_PER_STAGE: usize = 20_000;
 const MAX_FIELD_BYTES: usize = 500;
 
+/// The plausible dates of birth. The core has no clock and a person list
+/// carries no date of its own, so the latest is a fixed bound; raising it
+/// later only accepts more, so older lists still replay.
+pub const EARLIEST_DATE_OF_BIRTH: NaiveDate = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap();
+pub const LATEST_DATE_OF_BIRTH: NaiveDate = NaiveDate::from_ymd_opt(2099, 12, 31).unwrap();
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ListKind {
@@ -133,6 +139,14 @@ impl PersonRecord {
                     "{field} is longer than {MAX_FIELD_BYTES} bytes or holds control characters"
                 ));
             }
+        }
+        if self
+            .date_of_birth
+            .is_some_and(|birth| !(EARLIEST_DATE_OF_BIRTH..=LATEST_DATE_OF_BIRTH).contains(&birth))
+        {
+            return Err(format!(
+                "field date_of_birth: not between {EARLIEST_DATE_OF_BIRTH} and {LATEST_DATE_OF_BIRTH}"
+            ));
         }
         if let (Some(birth), Some(captured)) = (self.date_of_birth, self.captured_on)
             && captured < birth

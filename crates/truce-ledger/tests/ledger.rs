@@ -1118,6 +1118,26 @@ fn person_lists_import_from_csv_with_an_hxl_row_and_every_bad_row_is_reported() 
         .unwrap_err()
         .to_string();
     assert!(unknown.contains("unknown column \"nickname\""), "{unknown}");
+    // A date of birth outside 1900-01-01..2099-12-31 is implausible.
+    let born = parse_persons(
+        "y.csv",
+        "person_id,family_name,date_of_birth\na,A,0001-01-01\nb,B,2999-01-01\nc,C,1900-01-01\n",
+    )
+    .unwrap_err()
+    .to_string();
+    for line in [2, 3] {
+        assert!(
+            born.contains(&format!(
+                "y.csv: line {line}: field date_of_birth: not between 1900-01-01 and 2099-12-31"
+            )),
+            "{born}"
+        );
+    }
+    assert!(
+        born.starts_with("2 problem(s)"),
+        "1900-01-01 is plausible: {born}"
+    );
+    assert!(!born.contains("0001") && !born.contains("2999"), "{born}");
     // A column given twice would let one cell silently replace another.
     let twice = parse_persons(
         "x.csv",
