@@ -95,7 +95,7 @@ pub fn user(command: UserCommand) -> Result<(), CliError> {
             println!("user {} saved", args.name);
         }
         UserCommand::List { data } => {
-            let access = Access::open(&data.data).map_err(access_error)?;
+            let access = Access::open(crate::log_dir(&data.data)?).map_err(access_error)?;
             for user in access.users() {
                 let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
                 println!("{:<20} {:<14} {}", user.name, user.actor, roles.join(","));

@@ -13,7 +13,7 @@ use truce_core::exchange::{
 use truce_core::negotiation::TermRef;
 use truce_core::{ActorId, Event, Visibility};
 use truce_ledger::LogView;
-use truce_ledger::lists::parse_persons;
+use truce_ledger::lists::read_persons;
 use truce_ledger::matching::review_queue;
 
 use crate::negotiation::{Listing, date, print_json, print_table, term_ref};
@@ -212,9 +212,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 "sought" => ListKind::Sought,
                 _ => return Err(usage(format!("--kind {kind:?}: use held or sought"))),
             };
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| usage(format!("{}: {e}", file.display())))?;
-            let persons = parse_persons(&file.display().to_string(), &text)?;
+            let persons = read_persons(&file)?;
             let version = target
                 .view()?
                 .state()
@@ -239,7 +237,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             println!("{count} persons, version {version}");
         }
         ExchangeCommand::Lists(listing) => {
-            let view = LogView::open(&listing.data.data)?;
+            let view = crate::view(&listing.data.data)?;
             let lists: Vec<_> = view.state().exchange().lists().collect();
             let rows: Vec<Vec<String>> = lists
                 .iter()
@@ -268,7 +266,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             }
         }
         ExchangeCommand::Eligibility { listing, list_id } => {
-            let view = LogView::open(&listing.data.data)?;
+            let view = crate::view(&listing.data.data)?;
             let state = view.state();
             let list = state
                 .exchange()
@@ -318,7 +316,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             held,
             min_score,
         } => {
-            let view = LogView::open(&listing.data.data)?;
+            let view = crate::view(&listing.data.data)?;
             let queue = review_queue(view.state(), &sought, &held, min_score)?;
             let rows: Vec<Vec<String>> = queue
                 .iter()
@@ -580,13 +578,10 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                     .cloned()
                     .ok_or_else(|| usage("the log has no intermediary"))?,
             };
-            let discrepancy_kind = match kind.as_str() {
-                "listed_not_handed_over" => DiscrepancyKind::ListedNotHandedOver,
-                "foreign_remains_found" => DiscrepancyKind::ForeignRemainsFound,
-                "count_differs" => DiscrepancyKind::CountDiffers,
-                "other" => DiscrepancyKind::Other,
-                _ => return Err(usage(format!("--kind {kind:?}: see --help"))),
-            };
+            let discrepancy_kind = DiscrepancyKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == kind)
+                .ok_or_else(|| usage(format!("--kind {kind:?}: see --help")))?;
             let visibility = match &stage_id {
                 Some(stage) => stage_visibility(target.view()?, stage)?,
                 None => Visibility::Intermediary,
@@ -612,7 +607,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
 }
 
 fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
-    let view = LogView::open(&listing.data.data)?;
+    let view = crate::view(&listing.data.data)?;
     let term = term_ref("--term", term)?;
     let state = view.state();
     let progress = state

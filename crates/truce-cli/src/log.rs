@@ -10,7 +10,6 @@ use clap::Subcommand;
 use tlog::merkle;
 use tlog::{Checkpoint, Note, VerifierKey};
 use truce_core::{Envelope, Event, Visibility};
-use truce_ledger::LogView;
 use truce_ledger::keys::read_key_file;
 use truce_ledger::witness::cosign_latest;
 use truce_store::{LogStore, PayloadRecord, SqliteStore};
@@ -132,11 +131,11 @@ fn open_checkpoint(note: &str, vkey: &VerifierKey) -> Result<Checkpoint, CliErro
 pub fn run(command: LogCommand) -> Result<(), CliError> {
     match command {
         LogCommand::Checkpoint { data, size } => {
-            let (_, note) = LogView::open(&data.data)?.checkpoint(size)?;
+            let (_, note) = crate::view(&data.data)?.checkpoint(size)?;
             print!("{}", String::from_utf8_lossy(&note.to_bytes()));
         }
         LogCommand::Entry { data, index } => {
-            let store = SqliteStore::open(&data.data).map_err(store_error)?;
+            let store = SqliteStore::open(crate::log_dir(&data.data)?).map_err(store_error)?;
             let entry = store
                 .entry(index)
                 .map_err(store_error)?
@@ -174,7 +173,7 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             }
         }
         LogCommand::Prove { data, index } => {
-            let view = LogView::open(&data.data)?;
+            let view = crate::view(&data.data)?;
             let (checkpoint, note) = view.checkpoint(None)?;
             let size = checkpoint.tree_size;
             if index >= size {
@@ -212,7 +211,7 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             );
         }
         LogCommand::Consistency { data, old, new } => {
-            let view = LogView::open(&data.data)?;
+            let view = crate::view(&data.data)?;
             if new > view.tree().tree_size() {
                 return Err(usage(format!(
                     "--new {new} is beyond the log's {} entries",
@@ -269,7 +268,7 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             )?;
         }
         LogCommand::ExportCopy { data, reader, out } => {
-            let store = SqliteStore::open(&data.data).map_err(store_error)?;
+            let store = SqliteStore::open(crate::log_dir(&data.data)?).map_err(store_error)?;
             let reader = actor_id(&reader)?;
             let copy = truce_ledger::copy::export_reader_copy(&store, &reader, &out)?;
             println!(
@@ -280,7 +279,7 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             );
         }
         LogCommand::ExportTiles { data, out } => {
-            let exported = truce_ledger::export_tiles(&LogView::open(&data.data)?, &out)?;
+            let exported = truce_ledger::export_tiles(&crate::view(&data.data)?, &out)?;
             println!(
                 "wrote {} files for tree size {} to {}",
                 exported.files,

@@ -74,11 +74,7 @@ impl Destination {
             (data, Some(server), Some(token)) => Ok(Target::Remote {
                 server: server.trim_end_matches('/').to_owned(),
                 token: token.clone(),
-                copy: data
-                    .as_deref()
-                    .map(LogView::open)
-                    .transpose()?
-                    .map(Box::new),
+                copy: data.as_deref().map(view).transpose()?.map(Box::new),
             }),
             _ => Err(usage("give --data DIR, or --server URL with --token")),
         }
@@ -394,8 +390,23 @@ pub fn actor_id(text: &str) -> Result<ActorId, CliError> {
     ActorId::new(text).map_err(usage)
 }
 
+/// `data` if it holds a log, else the usage error every command gives.
+pub fn log_dir(data: &Path) -> Result<&Path, CliError> {
+    if data.join(truce_store::sqlite::DB_FILE).is_file() {
+        Ok(data)
+    } else {
+        Err(usage(format!("no log at {}", data.display())))
+    }
+}
+
+/// The log in `data`, for appending with its key.
 pub fn open(data: &Path) -> Result<Ledger, CliError> {
-    Ok(Ledger::open(data, LedgerOptions::default())?)
+    Ok(Ledger::open(log_dir(data)?, LedgerOptions::default())?)
+}
+
+/// The log in `data` (or a reader's copy), for reading.
+pub fn view(data: &Path) -> Result<LogView, CliError> {
+    Ok(LogView::open(log_dir(data)?)?)
 }
 
 impl Signer {
@@ -527,7 +538,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 .map(|v| v.parse::<VerifierKey>())
                 .transpose()
                 .map_err(|e| usage(format!("--vkey: {e}")))?;
-            let report = truce_ledger::verify_data_dir(&data.data, pinned.as_ref())
+            let report = truce_ledger::verify_data_dir(log_dir(&data.data)?, pinned.as_ref())
                 .map_err(|failure| CliError::CheckFailed(failure.0))?;
             println!("{report}");
         }

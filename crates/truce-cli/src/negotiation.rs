@@ -12,7 +12,7 @@ use truce_core::negotiation::{Claim, Claimant, DeadlineStatus, Position, Stance,
 use truce_core::{ActorId, Event, Visibility};
 use truce_ledger::keys::read_key_file;
 use truce_ledger::records::{KeyRing, RecordSet, import};
-use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR, LogView};
+use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR};
 
 use crate::{CliError, DataDir, Destination, Signer, actor_id, open, record_at, usage};
 
@@ -125,7 +125,7 @@ pub fn print_json(value: &serde_json::Value) {
 }
 
 pub fn rounds(args: Listing) -> Result<(), CliError> {
-    let view = LogView::open(&args.data.data)?;
+    let view = crate::view(&args.data.data)?;
     let rounds: Vec<_> = view.state().negotiation().rounds().collect();
     if args.json {
         print_json(&json!(
@@ -175,7 +175,7 @@ pub fn rounds(args: Listing) -> Result<(), CliError> {
 }
 
 pub fn terms(args: Listing, document: Option<String>) -> Result<(), CliError> {
-    let view = LogView::open(&args.data.data)?;
+    let view = crate::view(&args.data.data)?;
     let documents: Vec<_> = view
         .state()
         .negotiation()
@@ -214,7 +214,7 @@ pub fn terms(args: Listing, document: Option<String>) -> Result<(), CliError> {
 }
 
 pub fn positions(args: Listing, term: Option<String>) -> Result<(), CliError> {
-    let view = LogView::open(&args.data.data)?;
+    let view = crate::view(&args.data.data)?;
     let filter = term.as_deref().map(|t| term_ref("--term", t)).transpose()?;
     let positions: Vec<_> = view
         .state()
@@ -255,7 +255,7 @@ pub fn positions(args: Listing, term: Option<String>) -> Result<(), CliError> {
 }
 
 pub fn deadlines(args: Listing, today: Option<String>) -> Result<(), CliError> {
-    let view = LogView::open(&args.data.data)?;
+    let view = crate::view(&args.data.data)?;
     let today = match today {
         Some(text) => date("--today", &text)?,
         None => chrono::Utc::now().date_naive(),
@@ -301,7 +301,7 @@ pub fn deadlines(args: Listing, today: Option<String>) -> Result<(), CliError> {
 }
 
 pub fn claims(args: Listing, term: Option<String>) -> Result<(), CliError> {
-    let view = LogView::open(&args.data.data)?;
+    let view = crate::view(&args.data.data)?;
     let filter = term.as_deref().map(|t| term_ref("--term", t)).transpose()?;
     let mut claims: Vec<_> = view
         .state()

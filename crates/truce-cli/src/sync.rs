@@ -149,6 +149,33 @@ fn held(dir: &Path) -> Result<Option<Held>, CliError> {
     }))
 }
 
+/// The server's latest signed checkpoint must be a checkpoint of
+/// `entries` (the copy as it will be). The new checkpoints in a copy only
+/// cover new entries, so without this a log forked at the copy's own size
+/// (the same size, another root) went unnoticed.
+fn same_tree_as_served(
+    server: &str,
+    pinned: &VerifierKey,
+    entries: &[StoredEntry],
+) -> Result<(), CliError> {
+    let latest = crate::witness::served_checkpoint(server, pinned, alarm)?;
+    // A checkpoint signed after the copy was fetched is checked next time.
+    if latest.tree_size > entries.len() as u64 {
+        return Ok(());
+    }
+    let mut tree = merkle::TreeHashes::new();
+    for entry in entries {
+        tree.push(entry.leaf_hash);
+    }
+    if merkle::root(&tree, latest.tree_size) != latest.root_hash {
+        return Err(alarm(format!(
+            "SPLIT VIEW: the server signed another tree of size {} than your copy holds",
+            latest.tree_size
+        )));
+    }
+    Ok(())
+}
+
 pub fn sync(args: SyncArgs) -> Result<(), CliError> {
     let server = args.server.trim_end_matches('/');
     let old = held(&args.data)?;
@@ -184,6 +211,7 @@ pub fn sync(args: SyncArgs) -> Result<(), CliError> {
     };
     entries.extend(fetched.entries);
     checkpoints.extend(fetched.checkpoints);
+    same_tree_as_served(server, &pinned, &entries)?;
     let mut staging = args.data.as_os_str().to_owned();
     staging.push(".sync");
     let staging = PathBuf::from(staging);

@@ -67,14 +67,13 @@ pub fn run(args: WitnessArgs) -> Result<(), CliError> {
     }
 }
 
-/// Checks the served checkpoint against the last one seen and cosigns it if
-/// it is new.
-fn watch_once(
-    args: &WitnessArgs,
-    key: &tlog::SignerKey,
+/// The latest checkpoint `server` serves, once it is signed by the log's
+/// key and names that log; anything else is an `alarm`.
+pub(crate) fn served_checkpoint(
+    server: &str,
     log_vkey: &VerifierKey,
-) -> Result<(), CliError> {
-    let server = args.server.trim_end_matches('/');
+    alarm: fn(String) -> CliError,
+) -> Result<Checkpoint, CliError> {
     let note = Note::parse(fetch(&format!("{server}/checkpoint"))?.as_bytes())
         .map_err(|e| alarm(format!("the served checkpoint is malformed ({e})")))?;
     note.verify(std::slice::from_ref(log_vkey)).map_err(|e| {
@@ -87,6 +86,18 @@ fn watch_once(
     if checkpoint.origin != log_vkey.name() {
         return Err(alarm("the checkpoint is for another log".to_owned()));
     }
+    Ok(checkpoint)
+}
+
+/// Checks the served checkpoint against the last one seen and cosigns it if
+/// it is new.
+fn watch_once(
+    args: &WitnessArgs,
+    key: &tlog::SignerKey,
+    log_vkey: &VerifierKey,
+) -> Result<(), CliError> {
+    let server = args.server.trim_end_matches('/');
+    let checkpoint = served_checkpoint(server, log_vkey, alarm)?;
     if let Ok(saved) = std::fs::read_to_string(&args.state) {
         let (size, root) = saved
             .trim()

@@ -231,8 +231,30 @@ fn bad_input_exits_2_with_a_clear_message_and_secrets_are_never_printed() {
     assert!(String::from_utf8_lossy(&init.stderr).contains("--origin"));
     assert!(!data.exists(), "a failed init leaves nothing behind");
     let init = ok(&["init", "--data", path(&data), "--origin", "truce.test/cli"]);
-    let missing = truce(&["verify", "--data", path(&temp.path().join("nowhere"))]);
-    assert_ne!(missing.status.code(), Some(0));
+    // A directory without a log is bad input to every command, not a
+    // corrupt store: exit 2, naming the directory.
+    let nowhere = temp.path().join("nowhere");
+    let nowhere = path(&nowhere);
+    for command in [
+        &["verify", "--data", nowhere][..],
+        &["actor", "list", "--data", nowhere],
+        &["claims", "--data", nowhere],
+        &["log", "checkpoint", "--data", nowhere],
+        &["log", "export-tiles", "--data", nowhere, "--out", nowhere],
+        &["remark", "--data", nowhere, "--subject", "s", "--text", "t"],
+        &["exchange", "lists", "--data", nowhere],
+        &["user", "list", "--data", nowhere],
+    ] {
+        let missing = truce(command);
+        let stderr = String::from_utf8_lossy(&missing.stderr);
+        assert_eq!(missing.status.code(), Some(2), "{command:?}: {stderr}");
+        assert_eq!(
+            stderr.trim(),
+            format!("error: no log at {nowhere}"),
+            "{command:?}"
+        );
+    }
+    assert!(!temp.path().join("nowhere").exists(), "nothing was created");
     let wrong_visibility = truce(&[
         "remark",
         "--data",
@@ -358,6 +380,14 @@ fn an_exchange_stage_goes_from_plan_to_confirmed_receipts_from_the_cli() {
     assert!(verified.contains("OK:"), "{verified}");
 }
 
+/// A new log of `origin` in DIR/data of a new temporary DIR.
+fn new_log(origin: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    ok(&["init", "--data", path(&data), "--origin", origin]);
+    (temp, data)
+}
+
 /// Kills the server when the test ends, however it ends.
 struct Serving(std::process::Child);
 
@@ -371,9 +401,10 @@ fn free_loopback_addr() -> String {
     format!("127.0.0.1:{port}")
 }
 
-/// Waits (up to 5 s) until something listens on `addr`.
+/// Waits (up to 30 s: a debug build folding the scenario on a busy
+/// machine takes several seconds to listen) until something listens on `addr`.
 fn wait_for(addr: &str) {
-    for _ in 0..100 {
+    for _ in 0..600 {
         if std::net::TcpStream::connect(addr).is_ok() {
             break;
         }
@@ -606,15 +637,7 @@ fn a_witness_cosigns_through_the_server_and_alarms_on_a_split_view() {
 
 #[test]
 fn a_party_signs_on_its_own_machine_and_submits_through_the_server() {
-    let temp = tempfile::tempdir().unwrap();
-    let data = temp.path().join("data");
-    ok(&[
-        "init",
-        "--data",
-        path(&data),
-        "--origin",
-        "truce.test/client",
-    ]);
+    let (temp, data) = new_log("truce.test/client");
     let key = temp.path().join("ua.key");
     let vkey = ok(&["keygen", "--name", "truce.test/ua", "--out", path(&key)]);
     ok(&[
@@ -880,6 +903,72 @@ fn recording_commands_work_through_a_server() {
         String::from_utf8_lossy(&with_copy.stderr)
     );
     ok(&["verify", "--data", path(&data)]);
+}
+
+/// A server that forked the log at the size of a party's copy (the same
+/// size, another root) is caught by `truce sync`, and the copy stays.
+#[test]
+fn sync_alarms_on_a_split_view_at_the_copys_own_size() {
+    let (temp, data) = new_log("truce.test/forked");
+    let token = add_token(&data, "intermediary", "viewer");
+    // The fork: the same log, key and tokens, then another entry each.
+    let fork = temp.path().join("fork");
+    let copied = Command::new("cp")
+        .args(["-a", path(&data), path(&fork)])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    for (dir, text) in [(&data, "seen by the copy"), (&fork, "shown to others")] {
+        ok(&[
+            "remark",
+            "--data",
+            path(dir),
+            "--subject",
+            "s",
+            "--text",
+            text,
+        ]);
+    }
+    let copy = temp.path().join("copy");
+    let sync = |server: &str| {
+        truce(&[
+            "sync",
+            "--server",
+            server,
+            "--token",
+            &token,
+            "--data",
+            path(&copy),
+        ])
+    };
+    {
+        let (_server, server) = serve(&data);
+        let first = sync(&server);
+        assert!(
+            first.status.success(),
+            "{}",
+            String::from_utf8_lossy(&first.stderr)
+        );
+        // The same server again: nothing new, no alarm.
+        let again = sync(&server);
+        assert!(
+            again.status.success(),
+            "{}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+    }
+    let (_forked, forked) = serve(&fork);
+    let alarm = sync(&forked);
+    let stderr = String::from_utf8_lossy(&alarm.stderr);
+    assert_eq!(alarm.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ALARM: SPLIT VIEW"), "{stderr}");
+    let kept = ok(&["log", "checkpoint", "--data", path(&copy)]);
+    let (_original, original) = serve(&data);
+    assert_eq!(
+        kept,
+        get_text(&format!("{original}/checkpoint")),
+        "the copy is unchanged"
+    );
 }
 
 /// The README's main command: `truce demo` loads the scenario into a fresh

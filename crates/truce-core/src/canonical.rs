@@ -44,6 +44,18 @@ pub fn from_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T
 /// The largest integer JCS writes exactly (it writes numbers as doubles).
 pub const MAX_EXACT_INTEGER: i64 = 1 << 53;
 
+/// Refuses a count or figure JCS would not keep: from 2^53 on, a double
+/// no longer tells neighbouring integers apart (2^53 + 1 is written as
+/// 2^53), so a larger figure would be rounded silently.
+pub fn check_exact_count(field: &str, value: u64) -> Result<(), String> {
+    if value >= MAX_EXACT_INTEGER as u64 {
+        return Err(format!(
+            "{field} is 2^53 or more, which JSON does not keep exactly"
+        ));
+    }
+    Ok(())
+}
+
 /// RFC 8785 for types whose serde form is already canonical: fields
 /// declared in sorted order, ASCII keys, integers within ±2^53, no floats
 /// and no maps. serde_json then writes exactly what JCS writes (same

@@ -13,10 +13,8 @@ use tlog::SignerKey;
 
 use crate::canonical::{CanonicalError, from_canonical_sorted, to_canonical_sorted};
 
-/// Entry bundles length-prefix entries with a u16 (C2SP tlog-tiles).
-pub const MAX_LEAF_BYTES: usize = tlog::tile::MAX_ENTRY_BYTES;
-/// A bound on a payload, so one event cannot exhaust the store.
-pub const MAX_PAYLOAD_BYTES: usize = 4 << 20;
+/// The bounds on a leaf and a payload (see [`crate::limits`]).
+pub use crate::limits::{MAX_LEAF_BYTES, MAX_PAYLOAD_BYTES};
 /// A bound on a named-set visibility.
 pub const MAX_VISIBILITY_ACTORS: usize = 64;
 

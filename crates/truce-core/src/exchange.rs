@@ -19,10 +19,16 @@ use crate::projection::{Cell, Row, RowJournal, Table, TableSpec};
 use crate::state::Rejection;
 use crate::terms::{Assessment, Exchange, PersonFacts, QuotaProgress, Status, TermRule};
 
-/// Bounds on what one submission may hold.
-pub const MAX_PERSONS_PER_LIST: usize = 100_000;
+/// Bounds on what one submission may hold (the list's: see [`crate::limits`]).
+pub use crate::limits::MAX_PERSONS_PER_LIST;
 pub const MAX_PERSONS_PER_STAGE: usize = 20_000;
 const MAX_FIELD_BYTES: usize = 500;
+
+/// The plausible dates of birth. The core has no clock and a person list
+/// carries no date of its own, so the latest is a fixed bound; raising it
+/// later only accepts more, so older lists still replay.
+pub const EARLIEST_DATE_OF_BIRTH: NaiveDate = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap();
+pub const LATEST_DATE_OF_BIRTH: NaiveDate = NaiveDate::from_ymd_opt(2099, 12, 31).unwrap();
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -133,6 +139,14 @@ impl PersonRecord {
                     "{field} is longer than {MAX_FIELD_BYTES} bytes or holds control characters"
                 ));
             }
+        }
+        if self
+            .date_of_birth
+            .is_some_and(|birth| !(EARLIEST_DATE_OF_BIRTH..=LATEST_DATE_OF_BIRTH).contains(&birth))
+        {
+            return Err(format!(
+                "field date_of_birth: not between {EARLIEST_DATE_OF_BIRTH} and {LATEST_DATE_OF_BIRTH}"
+            ));
         }
         if let (Some(birth), Some(captured)) = (self.date_of_birth, self.captured_on)
             && captured < birth
@@ -248,7 +262,14 @@ pub enum DiscrepancyKind {
 }
 
 impl DiscrepancyKind {
-    /// The name on the log and in the derived tables (the serde name).
+    pub const ALL: [DiscrepancyKind; 4] = [
+        DiscrepancyKind::ListedNotHandedOver,
+        DiscrepancyKind::ForeignRemainsFound,
+        DiscrepancyKind::CountDiffers,
+        DiscrepancyKind::Other,
+    ];
+
+    /// Its name in payloads (serde's), in derived tables and on the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
             DiscrepancyKind::ListedNotHandedOver => "listed_not_handed_over",
@@ -954,6 +975,9 @@ impl ExchangeState {
         }
         if discrepancy.reason.trim().is_empty() {
             return reject("a discrepancy states its reason");
+        }
+        if let Err(why) = crate::canonical::check_exact_count("count", discrepancy.count) {
+            return reject(why);
         }
         Ok(())
     }

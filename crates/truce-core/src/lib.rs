@@ -8,6 +8,7 @@ pub mod canonical;
 pub mod envelope;
 pub mod event;
 pub mod exchange;
+pub mod limits;
 pub mod negotiation;
 pub mod projection;
 pub mod state;

@@ -578,6 +578,7 @@ impl NegotiationState {
             }
         }
         check_text("measure", &claim.measure, true)?;
+        crate::canonical::check_exact_count("figure", claim.figure).map_err(Rejection)?;
         if let Some(party) = &claim.handed_over_by {
             let tabled_by = claim
                 .term

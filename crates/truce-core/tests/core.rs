@@ -118,6 +118,28 @@ fn remark(text: &str) -> Event {
     }
 }
 
+/// A payload of exactly the bound is read; one byte more is refused
+/// before its hash or its JSON is looked at.
+#[test]
+fn a_payload_at_the_bound_is_read_and_one_byte_more_is_refused() {
+    use truce_core::limits::MAX_PAYLOAD_BYTES;
+    let me = key("truce.test/intermediary");
+    let of_size = |size: usize| {
+        let frame = remark("").to_payload().len();
+        let event = remark(&"a".repeat(size - frame));
+        let (statement, payload) =
+            Statement::for_event(ORIGIN, &id("icrc"), &me, 1, &event, Visibility::Public, 0);
+        assert_eq!(payload.len(), size);
+        statement.event_of(&payload)
+    };
+    assert!(of_size(MAX_PAYLOAD_BYTES).is_ok());
+    let refused = of_size(MAX_PAYLOAD_BYTES + 1).unwrap_err().0;
+    assert_eq!(
+        refused,
+        format!("payload larger than {MAX_PAYLOAD_BYTES} bytes")
+    );
+}
+
 #[test]
 fn only_the_intermediary_registers_actors() {
     let mut log = Log::new();
@@ -1228,6 +1250,24 @@ mod negotiation {
                 ("ua".into(), 6057)
             ]
         );
+        // A figure JSON would round (from 2^53 on) is refused, not rounded;
+        // the largest exact one is kept as stated.
+        let huge = claim(
+            "ua-huge",
+            Claimant::Party { party: id("ua") },
+            (1 << 53) + 1,
+        );
+        assert_eq!(
+            log.submit("ua", &ua, huge, Visibility::Public).unwrap_err(),
+            "figure is 2^53 or more, which JSON does not keep exactly"
+        );
+        let exact = claim(
+            "ua-exact",
+            Claimant::Party { party: id("ua") },
+            (1 << 53) - 1,
+        );
+        assert_eq!(Event::from_payload(&exact.to_payload()).unwrap(), exact);
+        log.submit("ua", &ua, exact, Visibility::Public).unwrap();
     }
 
     #[test]
@@ -1501,6 +1541,35 @@ mod exchanges {
         })
     }
 
+    /// The bounds agree: a list of the most persons a list may hold is
+    /// accepted and fits in a payload; one person more is refused.
+    #[test]
+    fn a_list_holds_up_to_its_bound_of_persons_and_fits_a_payload() {
+        use truce_core::limits::{MAX_PAYLOAD_BYTES, MAX_PERSONS_PER_LIST};
+        let (mut log, ua, _) = agreed();
+        let Event::ListSubmitted(mut list) = held("ua", &[]) else {
+            unreachable!()
+        };
+        list.persons = (0..=MAX_PERSONS_PER_LIST).map(|n| person(n, 3)).collect();
+        let one_more = Event::ListSubmitted(list.clone());
+        let refused = log
+            .submit("ua", &ua, one_more, Visibility::Party(id("ua")))
+            .unwrap_err();
+        assert!(
+            refused.contains(&format!("more than {MAX_PERSONS_PER_LIST} persons")),
+            "{refused}"
+        );
+        list.persons.pop();
+        let full = Event::ListSubmitted(list);
+        assert!(full.to_payload().len() <= MAX_PAYLOAD_BYTES);
+        log.submit("ua", &ua, full, Visibility::Party(id("ua")))
+            .unwrap();
+        assert_eq!(
+            log.state.exchange().list("ua-held").unwrap().persons.len(),
+            MAX_PERSONS_PER_LIST
+        );
+    }
+
     #[test]
     fn lists_are_their_partys_alone_and_versions_supersede() {
         let (mut log, ua, ru) = agreed();
@@ -1707,6 +1776,22 @@ mod exchanges {
             reason: "one person refused to return".into(),
         });
         log.submit("ru", &ru, discrepancy, both()).unwrap();
+        // The derived table spells the kind as payloads and the CLI do.
+        let tables = log.state.derived_tables();
+        let table = tables.iter().find(|t| t.name == "discrepancies").unwrap();
+        let column = table
+            .columns
+            .iter()
+            .position(|c| *c == "discrepancy_kind")
+            .unwrap();
+        let kinds: Vec<_> = table.rows.iter().map(|row| row[column].clone()).collect();
+        assert_eq!(
+            kinds,
+            [truce_core::projection::Cell::text("listed_not_handed_over")]
+        );
+        for kind in DiscrepancyKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
         // The public tally must be the handover's own count.
         let record = log.state.exchange().stage("s1").unwrap().clone();
         let handover = record.handover.clone().unwrap();

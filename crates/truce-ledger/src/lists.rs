@@ -3,8 +3,12 @@
 //! and field, never with its values (they are personal data), and nothing
 //! is recorded unless the whole file is good.
 
+use std::io::Read as _;
+use std::path::Path;
+
 use chrono::NaiveDate;
 use truce_core::exchange::{CommissionAssessment, Identification, PersonRecord, RemainsDetails};
+use truce_core::limits::MAX_LIST_FILE_BYTES;
 use truce_core::terms::{Assessment, Status};
 
 use crate::LedgerError;
@@ -37,6 +41,26 @@ pub const COLUMNS: [&str; 21] = [
     "identification",
     "case_ref",
 ];
+
+/// Reads the person list in `path` (CSV, or JSON for `.json` names), at
+/// most [`MAX_LIST_FILE_BYTES`] of it: a larger file is refused as soon as
+/// the bound is passed, before anything of it is parsed.
+pub fn read_persons(path: &Path) -> Result<Vec<PersonRecord>, LedgerError> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| LedgerError::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_LIST_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| LedgerError::io(path, e))?;
+    if bytes.len() > MAX_LIST_FILE_BYTES {
+        return Err(LedgerError::Input(format!(
+            "{name}: larger than {MAX_LIST_FILE_BYTES} bytes"
+        )));
+    }
+    let text =
+        String::from_utf8(bytes).map_err(|_| LedgerError::Input(format!("{name}: not UTF-8")))?;
+    parse_persons(&name, &text)
+}
 
 /// Reads persons from CSV or (for `.json` names) a JSON array.
 pub fn parse_persons(name: &str, text: &str) -> Result<Vec<PersonRecord>, LedgerError> {
@@ -86,6 +110,10 @@ pub fn parse_persons(name: &str, text: &str) -> Result<Vec<PersonRecord>, Ledger
     for header in headers.iter() {
         let header = header.trim();
         match COLUMNS.iter().position(|c| *c == header) {
+            // A header is not personal data: it may be named.
+            Some(i) if columns.contains(&i) => {
+                problems.push(format!("{name}: line 1: column {header:?} appears twice"))
+            }
             Some(i) => columns.push(i),
             None => problems.push(format!(
                 "{name}: line 1: unknown column {header:?} (known: {})",

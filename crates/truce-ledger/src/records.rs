@@ -65,6 +65,15 @@ impl RecordSet {
                 "{name}: more than {MAX_RECORDS} records"
             )));
         }
+        // Refused here, naming the record, before signing would round it.
+        for (i, claim) in set.claims.iter().enumerate() {
+            truce_core::canonical::check_exact_count("figure", claim.figure).map_err(|why| {
+                LedgerError::Input(format!(
+                    "{name}: claims[{i}] ({}), field figure: {why}",
+                    claim.claim_id
+                ))
+            })?;
+        }
         Ok(set)
     }
 

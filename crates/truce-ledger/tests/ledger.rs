@@ -1113,6 +1113,16 @@ fn a_bad_import_names_file_line_and_field_and_records_nothing() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("round.json: line 1"), "{error}");
+    let huge = "[[claims]]\nclaim_id = \"big\"\ndate = \"2025-06-16\"\nmeasure = \"m\"\n\
+                figure = 9007199254740993\nsource = \"s\"\nnote = \"\"\n\
+                [claims.claimant]\nkind = \"source\"\nname = \"news\"\n";
+    let error = RecordSet::parse("claims.toml", huge)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "claims.toml: claims[0] (big), field figure: figure is 2^53 or more, which JSON does not keep exactly"
+    );
 
     // A well-formed file whose last record is refused records nothing.
     let me = read_key_file(&f.dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)).unwrap();
@@ -1266,6 +1276,72 @@ fn person_lists_import_from_csv_with_an_hxl_row_and_every_bad_row_is_reported() 
         .unwrap_err()
         .to_string();
     assert!(unknown.contains("unknown column \"nickname\""), "{unknown}");
+    // A date of birth outside 1900-01-01..2099-12-31 is implausible.
+    let born = parse_persons(
+        "y.csv",
+        "person_id,family_name,date_of_birth\na,A,0001-01-01\nb,B,2999-01-01\nc,C,1900-01-01\n",
+    )
+    .unwrap_err()
+    .to_string();
+    for line in [2, 3] {
+        assert!(
+            born.contains(&format!(
+                "y.csv: line {line}: field date_of_birth: not between 1900-01-01 and 2099-12-31"
+            )),
+            "{born}"
+        );
+    }
+    assert!(
+        born.starts_with("2 problem(s)"),
+        "1900-01-01 is plausible: {born}"
+    );
+    assert!(!born.contains("0001") && !born.contains("2999"), "{born}");
+    // A column given twice would let one cell silently replace another.
+    let twice = parse_persons(
+        "x.csv",
+        "person_id,family_name,given_names,family_name\na,Secretname,Taras,Other\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        twice.contains("x.csv: line 1: column \"family_name\" appears twice"),
+        "{twice}"
+    );
+    assert!(
+        !twice.contains("Secretname") && !twice.contains("Other"),
+        "{twice}"
+    );
+}
+
+/// A list file above the bound is refused by its size, naming the file,
+/// before any of it is parsed; its values never appear.
+#[test]
+fn a_list_file_above_the_bound_is_refused_by_its_size() {
+    use std::io::Write as _;
+    use truce_core::limits::MAX_LIST_FILE_BYTES;
+    let temp = tempfile::tempdir().unwrap();
+    let file = temp.path().join("huge.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+    out.write_all(b"person_id,family_name,given_names\n")
+        .unwrap();
+    let row = b"p-1,Secretname,Taras\n";
+    let mut written = 34;
+    while written <= MAX_LIST_FILE_BYTES {
+        out.write_all(row).unwrap();
+        written += row.len();
+    }
+    drop(out);
+    assert!(std::fs::metadata(&file).unwrap().len() as usize > MAX_LIST_FILE_BYTES);
+    let error = truce_ledger::lists::read_persons(&file)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "{}: larger than {MAX_LIST_FILE_BYTES} bytes",
+            file.display()
+        )
+    );
 }
 
 #[test]

@@ -40,6 +40,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/submissions", post(submit))
         .route("/api/events", post(record))
         .route("/api/cosignatures", post(cosignature))
+        // The largest payload in its framing (axum's default is 2 MB).
+        .layer(axum::extract::DefaultBodyLimit::max(
+            truce_core::limits::MAX_REQUEST_BODY_BYTES,
+        ))
 }
 
 /// The OpenAPI description of the routes, served at `/openapi.json`.

@@ -398,7 +398,7 @@ async fn exchanges(State(state): State<Arc<AppState>>, caller: Caller) -> Page {
                         thead { tr { th { "Stage" } th { "Reported by" } th { "Kind" } th.num { "Count" } th { "Reason" } th {} } }
                         tbody { @for (d, entry) in &discrepancies { tr {
                             td { (d.stage_id.as_deref().unwrap_or("")) } td { (d.reported_by) }
-                            td { (format!("{:?}", d.discrepancy_kind)) } td.num { (d.count) } td.small { (d.reason) }
+                            td { (d.discrepancy_kind.as_str()) } td.num { (d.count) } td.small { (d.reason) }
                             td { (entry_link(*entry)) }
                         } } }
                     }

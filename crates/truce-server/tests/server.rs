@@ -60,7 +60,7 @@ fn fixture() -> &'static Fixture {
 }
 
 /// (name, actor, roles): each is both a token's label and a user's name.
-const CREDENTIALS: [(&str, &str, &[Role]); 9] = [
+const CREDENTIALS: [(&str, &str, &[Role]); 10] = [
     ("int-viewer", "intermediary", &[Role::Viewer]),
     ("int-signer", "intermediary", &[Role::Viewer, Role::Signer]),
     ("int-admin", "intermediary", &[Role::Admin]),
@@ -69,6 +69,7 @@ const CREDENTIALS: [(&str, &str, &[Role]); 9] = [
     ("ua-signer", "ua", &[Role::Viewer, Role::Signer]),
     ("ua-admin", "ua", &[Role::Viewer, Role::Admin]),
     ("ru-viewer", "ru", &[Role::Viewer]),
+    ("ru-signer", "ru", &[Role::Viewer, Role::Signer]),
     ("obs-viewer", "observer", &[Role::Viewer]),
 ];
 
@@ -503,6 +504,24 @@ fn index_of(body: &str) -> u64 {
     serde_json::from_str::<serde_json::Value>(body).unwrap()["index"]
         .as_u64()
         .unwrap_or_else(|| panic!("no index in {body}"))
+}
+
+/// The scenario's largest list (ru's remains, 2.3 MB, above axum's default
+/// body limit of 2 MB) goes over HTTP as a new version, refused for nothing.
+#[tokio::test]
+async fn the_scenarios_largest_list_is_submitted_over_http() {
+    let log = truce_ledger::LogView::open(data_dir()).unwrap();
+    let mut list = log
+        .state()
+        .exchange()
+        .list("ru-held-remains")
+        .unwrap()
+        .clone();
+    list.version += 1;
+    let event = serde_json::to_value(truce_core::Event::ListSubmitted(list)).unwrap();
+    assert!(event.to_string().len() > 2 << 20, "a body above 2 MiB");
+    let (status, body) = post_event("ru-signer", event, serde_json::json!({"party": "ru"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// The demo's parties declared that the server holds their keys: the
