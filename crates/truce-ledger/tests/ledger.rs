@@ -592,10 +592,23 @@ fn a_retried_submission_returns_its_first_entry_and_never_records_twice() {
     assert_eq!(again[0], first[0]);
     let second = again[1].clone().unwrap();
     assert_eq!(second, first[0].clone().unwrap() + 1);
-    // The same sequence number with other content is no retry.
-    let mut forged = signed_remarks(&ledger, &f.ua_key, 1).remove(0);
-    forged.signed.statement.seq = statements[0].signed.statement.seq;
-    assert!(ledger.append(vec![forged]).unwrap()[0].is_err());
+    // Another statement, properly signed, under a used sequence number is
+    // no retry: it is refused for its number.
+    let (statement, payload) = truce_core::Statement::for_event(
+        &ledger.view().meta().origin,
+        &id("ua"),
+        &f.ua_key,
+        statements[0].signed.statement.seq,
+        &remark("something else"),
+        Visibility::Public,
+        0,
+    );
+    let other = truce_ledger::Submission {
+        signed: statement.sign(&f.ua_key),
+        payload,
+    };
+    let refused = ledger.append(vec![other]).unwrap().remove(0).unwrap_err();
+    assert!(refused.0.contains("sequence"), "{refused}");
     let size = ledger.state().tree_size();
     // Server-signed: by the client's idempotency key, across batches.
     let commits = GroupCommit::new(
