@@ -104,7 +104,8 @@ impl LogView {
             *self = LogView::open(&self.dir)?;
             return Ok(true);
         }
-        state.record_row_changes();
+        // Those entries' rows are stored already (their writer wrote them).
+        state.take_row_changes();
         self.state = state;
         self.latest = latest;
         Ok(true)
@@ -380,6 +381,8 @@ impl Ledger {
     /// Folds what other writers appended since (see [`LogView::catch_up`]).
     pub fn catch_up(&mut self) -> Result<(), LedgerError> {
         if self.view.catch_up()? {
+            // A view refolded after another writer's erasure records no rows.
+            self.view.state.record_row_changes();
             self.resume()?;
         }
         Ok(())

@@ -1489,3 +1489,95 @@ fn verify_and_a_second_writer_succeed_beside_a_writer_at_full_speed() {
     drop(commits);
     verify_data_dir(&f.dir, None).unwrap();
 }
+
+/// The entry of the last list the fixture submits (no later version
+/// follows it: erasing a version that one follows is refused, see issue 11).
+fn last_list_entry(dir: &Path) -> u64 {
+    let view = LogView::open(dir).unwrap();
+    let mut found = None;
+    view.store()
+        .for_each_entry(0, view.state().tree_size(), &mut |entry| {
+            let envelope = truce_core::Envelope::from_leaf(&entry.leaf).unwrap();
+            if envelope.statement().kind == "list_submitted" {
+                found = Some(entry.index);
+            }
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    found.expect("the fixture submits lists")
+}
+
+/// An erasure of a list by another process, while a server appends claims
+/// (rows of a derived table) and a bad request sits among them: the erased
+/// list's row leaves the derived tables, the server folds the erasure in
+/// and keeps writing its rows, and the whole store equals a replay.
+#[test]
+fn an_erasure_beside_a_live_writer_keeps_every_derived_row_equal_to_a_replay() {
+    let f = fixture();
+    let erased = last_list_entry(&f.dir);
+    let ledger = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
+    let me = read_key_file(&f.dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)).unwrap();
+    let commits = GroupCommit::new(
+        ledger,
+        HeldKeys(vec![(id("ua"), f.ua_key.clone())]),
+        group::DEFAULT_CAPACITY,
+    );
+    let claim = |n: usize| Request::ServerSigned {
+        actor: id("ua"),
+        event: serde_json::from_value(serde_json::json!({
+            "kind": "claim_recorded", "claim_id": format!("c-{n}"),
+            "claimant": {"kind": "party", "party": "ua"}, "date": "2025-06-20",
+            "measure": "bodies handed over to Ukraine", "figure": n,
+            "term": null, "source": "test", "note": ""}))
+        .unwrap(),
+        visibility: Visibility::Public,
+        idempotency_key: None,
+    };
+    for n in 0..20 {
+        commits.submit(claim(n)).unwrap();
+    }
+    let mut other = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
+    let erasure = Event::PayloadErased {
+        entry_index: erased,
+        legal_basis: "court order 2/2026".to_owned(),
+    };
+    other
+        .record(&id("intermediary"), &me, erasure, Visibility::Public)
+        .unwrap();
+    verify_data_dir(&f.dir, None).unwrap();
+    // The server folds the other process's erasure and goes on, a bad claim
+    // (a figure claimed for ru by ua) among good ones.
+    let bad = Request::ServerSigned {
+        actor: id("ua"),
+        event: serde_json::from_value(serde_json::json!({
+            "kind": "claim_recorded", "claim_id": "c-bad",
+            "claimant": {"kind": "party", "party": "ru"}, "date": "2025-06-20",
+            "measure": "m", "figure": 1, "term": null, "source": "test", "note": ""}))
+        .unwrap(),
+        visibility: Visibility::Public,
+        idempotency_key: None,
+    };
+    let replies: Vec<_> = (20..30)
+        .map(claim)
+        .chain([bad])
+        .map(|r| commits.queue(r).unwrap())
+        .collect();
+    assert!(commits.commit_waiting(Duration::ZERO));
+    let answers: Vec<_> = replies.into_iter().map(|r| r.recv().unwrap()).collect();
+    assert!(answers[..10].iter().all(Result::is_ok), "{answers:?}");
+    assert!(matches!(answers[10], Err(CommitError::Refused(_))));
+    let report = verify_data_dir(&f.dir, None).unwrap();
+    assert!(report.payloads_erased >= 3);
+    let view = LogView::open(&f.dir).unwrap();
+    let lists = view
+        .store()
+        .derived_table("person_lists", &["recorded_at"])
+        .unwrap();
+    assert!(
+        !lists.contains(&vec![truce_core::projection::Cell::Int(erased as i64)]),
+        "the erased list's row is gone"
+    );
+    let claims = view.store().derived_table("claims", &["claim_id"]).unwrap();
+    assert_eq!(claims.iter().filter(|row| matches!(&row[0], truce_core::projection::Cell::Text(id) if id.starts_with("c-"))).count(), 30);
+}
