@@ -46,30 +46,15 @@ pub struct TableSpec {
 }
 
 impl TableSpec {
-    pub fn with_rows(&self, rows: Vec<Row>) -> Table {
-        Table {
-            name: self.name,
-            columns: self.columns,
-            key_columns: self.key_columns,
-            entry_column: self.entry_column,
-            rows,
-        }
-    }
-
-    pub fn key_names(&self) -> &'static [&'static str] {
-        &self.columns[..self.key_columns]
+    pub fn with_rows(&'static self, rows: Vec<Row>) -> Table {
+        Table { spec: self, rows }
     }
 }
 
+/// A derived table's rows, as a replay produces them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
-    pub name: &'static str,
-    pub columns: &'static [&'static str],
-    /// The first `key_columns` columns identify a row (the primary key).
-    pub key_columns: usize,
-    /// The column holding the index of the entry a row came from, so a
-    /// mismatch can name that entry.
-    pub entry_column: usize,
+    pub spec: &'static TableSpec,
     pub rows: Vec<Row>,
 }
 

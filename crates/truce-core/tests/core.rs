@@ -628,8 +628,8 @@ proptest! {
         for table in replay.derived_tables() {
             let mut want = table.rows.clone();
             want.sort();
-            let have: Vec<Vec<Cell>> = kept.remove(table.name).unwrap_or_default().into_values().collect();
-            prop_assert_eq!(have, want, "table {}", table.name);
+            let have: Vec<Vec<Cell>> = kept.remove(table.spec.name).unwrap_or_default().into_values().collect();
+            prop_assert_eq!(have, want, "table {}", table.spec.name);
         }
         prop_assert_eq!(replay.tree_size(), log.state.tree_size());
     }
@@ -1778,8 +1778,12 @@ mod exchanges {
         log.submit("ru", &ru, discrepancy, both()).unwrap();
         // The derived table spells the kind as payloads and the CLI do.
         let tables = log.state.derived_tables();
-        let table = tables.iter().find(|t| t.name == "discrepancies").unwrap();
+        let table = tables
+            .iter()
+            .find(|t| t.spec.name == "discrepancies")
+            .unwrap();
         let column = table
+            .spec
             .columns
             .iter()
             .position(|c| *c == "discrepancy_kind")

@@ -201,6 +201,19 @@ pub struct ToSign {
     pub idempotency_key: Option<String>,
 }
 
+impl ToSign {
+    /// An event to sign for `actor` with `key`, with no idempotency key.
+    pub fn new(actor: ActorId, key: SignerKey, event: Event, visibility: Visibility) -> Self {
+        ToSign {
+            actor,
+            key,
+            event,
+            visibility,
+            idempotency_key: None,
+        }
+    }
+}
+
 /// Longest idempotency key a client may choose.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 200;
 
@@ -422,13 +435,7 @@ impl Ledger {
         let (labels, items): (Vec<String>, Vec<Item>) = items
             .into_iter()
             .map(|(label, actor, key, event, visibility)| {
-                let item = Item::Sign(ToSign {
-                    actor,
-                    key: key.clone(),
-                    event,
-                    visibility,
-                    idempotency_key: None,
-                });
+                let item = Item::Sign(ToSign::new(actor, key.clone(), event, visibility));
                 (label, item)
             })
             .unzip();
@@ -449,13 +456,7 @@ impl Ledger {
         event: Event,
         visibility: Visibility,
     ) -> Result<u64, LedgerError> {
-        let item = Item::Sign(ToSign {
-            actor: actor.clone(),
-            key: key.clone(),
-            event,
-            visibility,
-            idempotency_key: None,
-        });
+        let item = Item::Sign(ToSign::new(actor.clone(), key.clone(), event, visibility));
         let mut results = self.append_items(vec![item])?;
         Ok(results.pop().expect("one result per item")?)
     }

@@ -338,7 +338,12 @@ fn stored_snapshot(store: &SqliteStore) -> Result<Snapshot, truce_store::StoreEr
     let tables = LogState::new()
         .derived_tables()
         .into_iter()
-        .map(|t| Ok((t.name, store.derived_table(t.name, t.columns)?)))
+        .map(|t| {
+            Ok((
+                t.spec.name,
+                store.derived_table(t.spec.name, t.spec.columns)?,
+            ))
+        })
         .collect::<Result<_, truce_store::StoreError>>()?;
     Ok(Snapshot {
         size: store.tree_size()?,
@@ -574,7 +579,7 @@ fn check_derived_tables(
     let expected = state.derived_tables();
     for name in &stored.table_names {
         let known = LOG_TABLES.contains(&name.as_str()) || INDEX_TABLES.contains(&name.as_str());
-        if !known && !expected.iter().any(|t| t.name == name) {
+        if !known && !expected.iter().any(|t| t.spec.name == name) {
             return fail(format!(
                 "table {name} is neither part of the log nor derived from it"
             ));
@@ -586,7 +591,7 @@ fn check_derived_tables(
         let have = stored
             .tables
             .iter()
-            .find(|(name, _)| *name == table.name)
+            .find(|(name, _)| *name == table.spec.name)
             .map_or(&[][..], |(_, rows)| rows.as_slice());
         if have != want.as_slice() {
             let differing = want
@@ -601,18 +606,18 @@ fn check_derived_tables(
                         have.get(want.len())
                     }
                 });
-            let entry = differing.and_then(|row| match row.get(table.entry_column) {
+            let entry = differing.and_then(|row| match row.get(table.spec.entry_column) {
                 Some(truce_core::projection::Cell::Int(i)) => Some(i),
                 _ => None,
             });
             return fail(match entry {
                 Some(entry) => format!(
                     "entry {entry}: derived table {} differs from a replay of the log",
-                    table.name
+                    table.spec.name
                 ),
                 None => format!(
                     "derived table {} differs from a replay of the log",
-                    table.name
+                    table.spec.name
                 ),
             });
         }

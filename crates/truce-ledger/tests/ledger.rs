@@ -611,9 +611,10 @@ fn a_retried_submission_returns_its_first_entry_and_never_records_twice() {
     assert!(refused.0.contains("sequence"), "{refused}");
     let size = ledger.state().tree_size();
     // Server-signed: by the client's idempotency key, across batches.
+    let me = read_key_file(&f.dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)).unwrap();
     let commits = GroupCommit::new(
         ledger,
-        HeldKeys(vec![(id("ua"), f.ua_key.clone())]),
+        HeldKeys(vec![(id("ua"), f.ua_key.clone()), (id("intermediary"), me)]),
         group::DEFAULT_CAPACITY,
     );
     let a = commits.queue(server_signed("once", Some("k-1"))).unwrap();
@@ -624,8 +625,16 @@ fn a_retried_submission_returns_its_first_entry_and_never_records_twice() {
     let a = a.recv().unwrap().unwrap();
     assert_eq!((a, b.recv().unwrap().unwrap(), c), (size, size, size));
     assert_eq!(d, size + 1);
+    // A key is the actor's own: another actor's same key is another event.
+    let theirs = Request::ServerSigned {
+        actor: id("intermediary"),
+        event: remark("once"),
+        visibility: Visibility::Public,
+        idempotency_key: Some("k-1".to_owned()),
+    };
+    assert_eq!(commits.submit(theirs).unwrap(), size + 2);
     let ledger = commits.into_ledger();
-    assert_eq!(ledger.state().tree_size(), size + 2);
+    assert_eq!(ledger.state().tree_size(), size + 3);
     // The key survives a restart.
     drop(ledger);
     let reopened = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();

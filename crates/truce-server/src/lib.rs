@@ -481,13 +481,12 @@ impl Keys for ServerKeys {
         let items = held
             .iter()
             .map(|event| {
-                Item::Sign(ToSign {
-                    actor: self.intermediary.clone(),
-                    key: self.intermediary_key.clone(),
-                    event: event.clone(),
-                    visibility: truce_core::Visibility::Public,
-                    idempotency_key: None,
-                })
+                Item::Sign(ToSign::new(
+                    self.intermediary.clone(),
+                    self.intermediary_key.clone(),
+                    event.clone(),
+                    truce_core::Visibility::Public,
+                ))
             })
             .collect();
         *self.recording.lock().expect("recording lock") = held;

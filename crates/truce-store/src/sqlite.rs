@@ -8,7 +8,7 @@ use std::path::Path;
 use std::cell::Cell as Counter;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
-use truce_core::projection::{Cell, RowChange, Table};
+use truce_core::projection::{Cell, RowChange, Table, TableSpec};
 
 use crate::{
     Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, ReadSnapshot, Result, StoreError,
@@ -91,11 +91,11 @@ impl SqliteStore {
         tx.execute_batch(SCHEMA)?;
         tx.execute_batch(INDEX_SCHEMA)?;
         for table in derived {
-            let columns = table.columns.join(", ");
-            let key = table.columns[..table.key_columns].join(", ");
+            let columns = table.spec.columns.join(", ");
+            let key = table.spec.columns[..table.spec.key_columns].join(", ");
             tx.execute_batch(&format!(
                 "CREATE TABLE {} ({columns}, PRIMARY KEY ({key}));",
-                table.name
+                table.spec.name
             ))?;
         }
         for (key, value) in [
@@ -206,15 +206,25 @@ fn write_derived(tx: &Connection, derived: &DerivedWrite) -> Result<()> {
     }
 }
 
+/// `verb` (INSERT, or INSERT OR REPLACE) of one row of `spec`, prepared once
+/// per connection.
+fn row_statement<'c>(
+    conn: &'c Connection,
+    verb: &str,
+    spec: &TableSpec,
+) -> Result<rusqlite::CachedStatement<'c>> {
+    let placeholders = vec!["?"; spec.columns.len()].join(", ");
+    Ok(conn.prepare_cached(&format!(
+        "{verb} INTO {} ({}) VALUES ({placeholders})",
+        spec.name,
+        spec.columns.join(", ")
+    ))?)
+}
+
 fn write_row_changes(tx: &Connection, changes: &[RowChange]) -> Result<()> {
     for RowChange::Upsert(spec, row) in changes {
-        let placeholders = vec!["?"; spec.columns.len()].join(", ");
-        let mut upsert = tx.prepare_cached(&format!(
-            "INSERT OR REPLACE INTO {} ({}) VALUES ({placeholders})",
-            spec.name,
-            spec.columns.join(", ")
-        ))?;
-        upsert.execute(rusqlite::params_from_iter(row.iter().map(to_sql)))?;
+        row_statement(tx, "INSERT OR REPLACE", spec)?
+            .execute(rusqlite::params_from_iter(row.iter().map(to_sql)))?;
     }
     Ok(())
 }
@@ -268,13 +278,8 @@ fn write_checkpoint(tx: &Connection, size: u64, note: &[u8]) -> Result<()> {
 
 fn rewrite_tables(tx: &Connection, tables: &[Table]) -> Result<()> {
     for table in tables {
-        tx.execute(&format!("DELETE FROM {}", table.name), [])?;
-        let placeholders = vec!["?"; table.columns.len()].join(", ");
-        let mut insert = tx.prepare_cached(&format!(
-            "INSERT INTO {} ({}) VALUES ({placeholders})",
-            table.name,
-            table.columns.join(", ")
-        ))?;
+        tx.execute(&format!("DELETE FROM {}", table.spec.name), [])?;
+        let mut insert = row_statement(tx, "INSERT", table.spec)?;
         for row in &table.rows {
             insert.execute(rusqlite::params_from_iter(row.iter().map(to_sql)))?;
         }
