@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use truce_core::exchange::ExchangeEvent;
 
 use clap::Subcommand;
 use serde_json::json;
@@ -231,7 +232,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             record_at(
                 &mut target,
                 &signer,
-                Event::ListSubmitted(list),
+                Event::Exchange(ExchangeEvent::ListSubmitted(list)),
                 Visibility::Party(party),
             )?;
             println!("{count} persons, version {version}");
@@ -387,7 +388,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             record(
                 &mut ledger,
                 &Signer::intermediary(),
-                Event::MatchDecided(decision),
+                Event::Exchange(ExchangeEvent::MatchDecided(decision)),
                 Visibility::Actors(parties),
             )?;
         }
@@ -422,7 +423,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 record(
                     &mut ledger,
                     &Signer::intermediary(),
-                    Event::StageProposed(stage),
+                    Event::Exchange(ExchangeEvent::StageProposed(stage)),
                     visibility,
                 )?;
             }
@@ -443,7 +444,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             record(
                 &mut ledger,
                 &Signer::intermediary(),
-                Event::StageProposed(stage),
+                Event::Exchange(ExchangeEvent::StageProposed(stage)),
                 visibility,
             )?;
         }
@@ -458,7 +459,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             record_at(
                 &mut target,
                 &signer,
-                Event::StageAccepted { stage_id, party },
+                Event::Exchange(ExchangeEvent::StageAccepted { stage_id, party }),
                 visibility,
             )?;
         }
@@ -520,14 +521,17 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                     "handover".to_owned(),
                     intermediary.clone(),
                     &key,
-                    Event::HandoverRecorded(Handover { stage_id, outcomes }),
+                    Event::Exchange(ExchangeEvent::HandoverRecorded(Handover {
+                        stage_id,
+                        outcomes,
+                    })),
                     visibility,
                 ),
                 (
                     "tally".to_owned(),
                     intermediary,
                     &key,
-                    Event::StageTallied(tally),
+                    Event::Exchange(ExchangeEvent::StageTallied(tally)),
                     Visibility::Public,
                 ),
             ])?;
@@ -555,7 +559,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             record_at(
                 &mut target,
                 &signer,
-                Event::ReceiptConfirmed(receipt),
+                Event::Exchange(ExchangeEvent::ReceiptConfirmed(receipt)),
                 visibility,
             )?;
         }
@@ -597,7 +601,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             record_at(
                 &mut target,
                 &signer,
-                Event::DiscrepancyRecorded(discrepancy),
+                Event::Exchange(ExchangeEvent::DiscrepancyRecorded(discrepancy)),
                 visibility,
             )?;
         }

@@ -12,6 +12,7 @@ mod witness;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use truce_core::{registry::RegistryEvent, remarks::RemarkEvent};
 
 use clap::{Parser, Subcommand};
 use tlog::{KeyType, SignerKey, VerifierKey};
@@ -565,12 +566,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
             vkey,
         }) => {
             let mut ledger = open(&data.data)?;
-            let event = Event::ActorRegistered {
+            let event = Event::Registry(RegistryEvent::ActorRegistered {
                 actor: actor_id(&id)?,
                 role: parse_role(&role)?,
                 name,
                 vkey,
-            };
+            });
             record(&mut ledger, &intermediary, event, Visibility::Public)?;
         }
         Command::Actor(ActorCommand::List { data }) => {
@@ -600,10 +601,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
             new_vkey,
         }) => {
             let mut target = destination.open()?;
-            let event = Event::KeyRotated {
+            let event = Event::Registry(RegistryEvent::KeyRotated {
                 actor: actor_id(&actor)?,
                 new_vkey,
-            };
+            });
             record_at(&mut target, &signer, event, Visibility::Public)?;
         }
         Command::Actor(ActorCommand::RevokeKey {
@@ -614,11 +615,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
             reason,
         }) => {
             let mut target = destination.open()?;
-            let event = Event::KeyRevoked {
+            let event = Event::Registry(RegistryEvent::KeyRevoked {
                 actor: actor_id(&actor)?,
                 key_id,
                 reason,
-            };
+            });
             record_at(&mut target, &signer, event, Visibility::Public)?;
         }
         Command::Remark {
@@ -633,7 +634,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             record_at(
                 &mut target,
                 &signer,
-                Event::RemarkRecorded { subject, text },
+                Event::Remark(RemarkEvent::RemarkRecorded { subject, text }),
                 visibility,
             )?;
         }
@@ -643,10 +644,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
             legal_basis,
         } => {
             let mut ledger = open(&data.data)?;
-            let event = Event::PayloadErased {
+            let event = Event::Registry(RegistryEvent::PayloadErased {
                 entry_index: entry,
                 legal_basis,
-            };
+            });
             record(&mut ledger, &intermediary, event, Visibility::Public)?;
         }
         Command::Log(command) => log::run(command)?,

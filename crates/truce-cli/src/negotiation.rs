@@ -3,6 +3,7 @@
 //! round from a file, and the demo scenario.
 
 use std::collections::BTreeMap;
+use truce_core::negotiation::NegotiationEvent;
 
 use chrono::NaiveDate;
 use clap::Args;
@@ -419,7 +420,7 @@ pub fn record_position(args: PositionArgs) -> Result<(), CliError> {
     record_at(
         &mut target,
         &args.signer,
-        Event::PositionTaken(position),
+        Event::Negotiation(NegotiationEvent::PositionTaken(position)),
         Visibility::Public,
     )
 }
@@ -451,7 +452,7 @@ pub fn record_claim(args: ClaimArgs) -> Result<(), CliError> {
     record_at(
         &mut target,
         &args.signer,
-        Event::ClaimRecorded(claim),
+        Event::Negotiation(NegotiationEvent::ClaimRecorded(claim)),
         Visibility::Public,
     )
 }

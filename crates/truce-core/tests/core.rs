@@ -10,6 +10,10 @@ use truce_core::{
     ActorId, ActorRole, Envelope, Event, KeyCustody, LogState, PayloadView, Reader, Statement,
     Visibility,
 };
+use truce_core::{
+    exchange::ExchangeEvent, negotiation::NegotiationEvent, registry::RegistryEvent,
+    remarks::RemarkEvent,
+};
 
 const ORIGIN: &str = "truce.test/core";
 
@@ -35,13 +39,13 @@ impl Log {
             log_key,
             me,
         };
-        let genesis = Event::LogCreated {
+        let genesis = Event::Registry(RegistryEvent::LogCreated {
             origin: ORIGIN.to_owned(),
             log_vkey: log.log_key.verifier().to_string(),
             intermediary: id("icrc"),
             intermediary_name: "Intermediary".to_owned(),
             intermediary_vkey: log.me.verifier().to_string(),
-        };
+        });
         let me = log.me.clone();
         log.submit("icrc", &me, genesis, Visibility::Public)
             .unwrap();
@@ -92,12 +96,12 @@ impl Log {
 
     fn register(&mut self, actor: &str, role: ActorRole, key: &SignerKey) -> Result<u64, String> {
         let me = self.me.clone();
-        let event = Event::ActorRegistered {
+        let event = Event::Registry(RegistryEvent::ActorRegistered {
             actor: id(actor),
             role,
             name: actor.to_uppercase(),
             vkey: key.verifier().to_string(),
-        };
+        });
         self.submit("icrc", &me, event, Visibility::Public)
     }
 
@@ -112,10 +116,10 @@ fn key(name: &str) -> SignerKey {
 }
 
 fn remark(text: &str) -> Event {
-    Event::RemarkRecorded {
+    Event::Remark(RemarkEvent::RemarkRecorded {
         subject: "s".to_owned(),
         text: text.to_owned(),
-    }
+    })
 }
 
 /// A payload of exactly the bound is read; one byte more is refused
@@ -146,12 +150,12 @@ fn only_the_intermediary_registers_actors() {
     let ua = key("ua");
     log.register("ua", ActorRole::Party, &ua).unwrap();
     let ru = key("ru");
-    let by_party = Event::ActorRegistered {
+    let by_party = Event::Registry(RegistryEvent::ActorRegistered {
         actor: id("ru"),
         role: ActorRole::Party,
         name: "RU".into(),
         vkey: ru.verifier().to_string(),
-    };
+    });
     let refused = log
         .submit("ua", &ua, by_party, Visibility::Public)
         .unwrap_err();
@@ -180,10 +184,10 @@ fn a_rotated_key_signs_up_to_its_rotation_and_the_new_one_after() {
     log.submit(
         "ua",
         &old,
-        Event::KeyRotated {
+        Event::Registry(RegistryEvent::KeyRotated {
             actor: id("ua"),
             new_vkey: new.verifier().to_string(),
-        },
+        }),
         Visibility::Public,
     )
     .unwrap();
@@ -200,11 +204,11 @@ fn a_revoked_key_signs_nothing_more_until_the_intermediary_rotates_one_in() {
     let mut log = Log::new();
     let old = key("ru-1");
     log.register("ru", ActorRole::Party, &old).unwrap();
-    let revoke = Event::KeyRevoked {
+    let revoke = Event::Registry(RegistryEvent::KeyRevoked {
         actor: id("ru"),
         key_id: key_id_hex(old.key_id()),
         reason: "lost".into(),
-    };
+    });
     log.as_intermediary(revoke.clone(), Visibility::Public)
         .unwrap();
     assert!(
@@ -219,10 +223,10 @@ fn a_revoked_key_signs_nothing_more_until_the_intermediary_rotates_one_in() {
     );
     let new = key("ru-2");
     log.as_intermediary(
-        Event::KeyRotated {
+        Event::Registry(RegistryEvent::KeyRotated {
             actor: id("ru"),
             new_vkey: new.verifier().to_string(),
-        },
+        }),
         Visibility::Public,
     )
     .unwrap();
@@ -239,12 +243,12 @@ fn a_weak_key_is_never_registered() {
     identity[0] = 1;
     let weak = ed25519_dalek::VerifyingKey::from_bytes(&identity).unwrap();
     let vkey = tlog::VerifierKey::new("truce.test/weak", KeyType::Ed25519, weak).unwrap();
-    let event = Event::ActorRegistered {
+    let event = Event::Registry(RegistryEvent::ActorRegistered {
         actor: id("ua"),
         role: ActorRole::Party,
         name: "UA".into(),
         vkey: vkey.to_string(),
-    };
+    });
     let refused = log.as_intermediary(event, Visibility::Public).unwrap_err();
     assert!(refused.contains("weak"), "{refused}");
 }
@@ -255,9 +259,11 @@ fn only_an_actor_itself_declares_who_holds_its_key_and_in_public() {
     let (ua, ru) = (key("ua"), key("ru"));
     log.register("ua", ActorRole::Party, &ua).unwrap();
     log.register("ru", ActorRole::Party, &ru).unwrap();
-    let declare = |actor: &str| Event::KeyCustodyDeclared {
-        actor: id(actor),
-        custody: KeyCustody::Server,
+    let declare = |actor: &str| {
+        Event::Registry(RegistryEvent::KeyCustodyDeclared {
+            actor: id(actor),
+            custody: KeyCustody::Server,
+        })
     };
     assert_eq!(
         log.state.actor(&id("ua")).unwrap().key_custody,
@@ -297,10 +303,10 @@ fn a_party_cannot_change_another_partys_keys() {
     let (ua, ru) = (key("ua"), key("ru"));
     log.register("ua", ActorRole::Party, &ua).unwrap();
     log.register("ru", ActorRole::Party, &ru).unwrap();
-    let hijack = Event::KeyRotated {
+    let hijack = Event::Registry(RegistryEvent::KeyRotated {
         actor: id("ru"),
         new_vkey: key("evil").verifier().to_string(),
-    };
+    });
     assert!(
         log.submit("ua", &ua, hijack, Visibility::Public)
             .unwrap_err()
@@ -373,11 +379,13 @@ fn witnesses_cosign_but_sign_no_events() {
     let root = [9u8; 32];
     let text = Checkpoint::new(ORIGIN, 2, root).to_text();
     let good = w1.cosign(&text, 1_700_000_000).unwrap().to_line();
-    let cosigned = |line: &str| Event::CheckpointCosigned {
-        tree_size: 2,
-        root_hash: base64_of(&root),
-        witness: id("w1"),
-        signature_line: line.trim_end().to_owned(),
+    let cosigned = |line: &str| {
+        Event::Registry(RegistryEvent::CheckpointCosigned {
+            tree_size: 2,
+            root_hash: base64_of(&root),
+            witness: id("w1"),
+            signature_line: line.trim_end().to_owned(),
+        })
     };
     let forged = SignerKey::generate("w1", KeyType::Cosignature)
         .unwrap()
@@ -407,21 +415,23 @@ fn base64_of(bytes: &[u8]) -> String {
 fn the_entries_every_reader_needs_are_public_and_never_erased() {
     let mut log = Log::new();
     let ua = key("ua");
-    let event = Event::ActorRegistered {
+    let event = Event::Registry(RegistryEvent::ActorRegistered {
         actor: id("ua"),
         role: ActorRole::Party,
         name: "UA".into(),
         vkey: ua.verifier().to_string(),
-    };
+    });
     assert!(
         log.as_intermediary(event, Visibility::Intermediary)
             .unwrap_err()
             .contains("must be public")
     );
     let registered = log.register("ua", ActorRole::Party, &ua).unwrap();
-    let erase = |entry_index| Event::PayloadErased {
-        entry_index,
-        legal_basis: "court order".into(),
+    let erase = |entry_index| {
+        Event::Registry(RegistryEvent::PayloadErased {
+            entry_index,
+            legal_basis: "court order".into(),
+        })
     };
     assert!(
         log.as_intermediary(erase(registered), Visibility::Public)
@@ -470,10 +480,10 @@ fn a_reader_may_lack_private_payloads_but_not_public_or_registry_ones() {
             .0
             .contains("public payload is missing")
     );
-    let rotation = Event::KeyRotated {
+    let rotation = Event::Registry(RegistryEvent::KeyRotated {
         actor: id("ua"),
         new_vkey: key("ua2").verifier().to_string(),
-    };
+    });
     let registry = log.envelope("ua", &ua, &rotation, Visibility::Public);
     assert!(log.state.check(&registry, PayloadView::Erased).is_err());
 }
@@ -506,10 +516,10 @@ fn visibility_names_who_may_read() {
 
 #[test]
 fn canonical_bytes_are_unique() {
-    let event = Event::RemarkRecorded {
+    let event = Event::Remark(RemarkEvent::RemarkRecorded {
         subject: "Ciragan\u{e7}".into(),
         text: "line\nbreak \"quoted\" \u{1}".into(),
-    };
+    });
     let bytes = to_canonical(&event);
     // RFC 8785: sorted keys, no whitespace, short escapes, \u00xx lower-case.
     assert_eq!(
@@ -569,7 +579,7 @@ proptest! {
                 }
                 Step::Rotate(a, by_self) => {
                     let new = key(&format!("{}-next", names[a as usize]));
-                    let event = Event::KeyRotated { actor: id(names[a as usize]), new_vkey: new.verifier().to_string() };
+                    let event = Event::Registry(RegistryEvent::KeyRotated { actor: id(names[a as usize]), new_vkey: new.verifier().to_string() });
                     let accepted = match (&keys[a as usize], by_self) {
                         (Some(k), true) => {
                             let k = k.clone();
@@ -583,7 +593,7 @@ proptest! {
                 }
                 Step::Revoke(a) => {
                     if let Some(k) = &keys[a as usize] {
-                        let event = Event::KeyRevoked { actor: id(names[a as usize]), key_id: key_id_hex(k.key_id()), reason: "r".into() };
+                        let event = Event::Registry(RegistryEvent::KeyRevoked { actor: id(names[a as usize]), key_id: key_id_hex(k.key_id()), reason: "r".into() });
                         let _ = log.as_intermediary(event, Visibility::Public);
                     }
                 }
@@ -600,7 +610,7 @@ proptest! {
                     }
                 }
                 Step::Erase(target) => {
-                    let _ = log.as_intermediary(Event::PayloadErased { entry_index: target as u64, legal_basis: "l".into() }, Visibility::Public);
+                    let _ = log.as_intermediary(Event::Registry(RegistryEvent::PayloadErased { entry_index: target as u64, legal_basis: "l".into() }), Visibility::Public);
                 }
             }
         }
@@ -919,13 +929,16 @@ mod negotiation {
         let (ua, ru) = (key("ua"), key("ru"));
         log.register("ua", ActorRole::Party, &ua).unwrap();
         log.register("ru", ActorRole::Party, &ru).unwrap();
-        log.as_intermediary(Event::RoundRecorded(round()), Visibility::Public)
-            .unwrap();
+        log.as_intermediary(
+            Event::Negotiation(NegotiationEvent::RoundRecorded(round())),
+            Visibility::Public,
+        )
+        .unwrap();
         (log, ua, ru)
     }
 
     fn position(party: &str, document: &str, term: &str, stance: Stance, date: &str) -> Event {
-        Event::PositionTaken(Position {
+        Event::Negotiation(NegotiationEvent::PositionTaken(Position {
             party: super::id(party),
             term: TermRef {
                 document_id: document.into(),
@@ -935,7 +948,7 @@ mod negotiation {
             date: day(date),
             source_document: None,
             note: String::new(),
-        })
+        }))
     }
 
     #[test]
@@ -944,14 +957,20 @@ mod negotiation {
         let refused = log.submit(
             "ua",
             &ua,
-            Event::DocumentTabled(memorandum("ru-m", "ru", None)),
+            Event::Negotiation(NegotiationEvent::DocumentTabled(memorandum(
+                "ru-m", "ru", None,
+            ))),
             Visibility::Public,
         );
         assert!(refused.unwrap_err().contains("only its own documents"));
         log.submit(
             "ru",
             &ru,
-            Event::DocumentTabled(memorandum("ru-m", "ru", Some("ua"))),
+            Event::Negotiation(NegotiationEvent::DocumentTabled(memorandum(
+                "ru-m",
+                "ru",
+                Some("ua"),
+            ))),
             Visibility::Public,
         )
         .unwrap();
@@ -981,14 +1000,20 @@ mod negotiation {
         log.submit(
             "ru",
             &ru,
-            Event::DocumentTabled(memorandum("ru-m", "ru", Some("ua"))),
+            Event::Negotiation(NegotiationEvent::DocumentTabled(memorandum(
+                "ru-m",
+                "ru",
+                Some("ua"),
+            ))),
             Visibility::Public,
         )
         .unwrap();
         log.submit(
             "ua",
             &ua,
-            Event::DocumentTabled(memorandum("ua-m", "ua", None)),
+            Event::Negotiation(NegotiationEvent::DocumentTabled(memorandum(
+                "ua-m", "ua", None,
+            ))),
             Visibility::Public,
         )
         .unwrap();
@@ -1041,7 +1066,11 @@ mod negotiation {
         log.submit(
             "ru",
             &ru,
-            Event::DocumentTabled(memorandum("ru-m", "ru", Some("ua"))),
+            Event::Negotiation(NegotiationEvent::DocumentTabled(memorandum(
+                "ru-m",
+                "ru",
+                Some("ua"),
+            ))),
             Visibility::Public,
         )
         .unwrap();
@@ -1083,7 +1112,7 @@ mod negotiation {
         log.submit(
             "ru",
             &ru,
-            Event::DocumentTabled(with_term_deadline),
+            Event::Negotiation(NegotiationEvent::DocumentTabled(with_term_deadline)),
             Visibility::Public,
         )
         .unwrap();
@@ -1140,12 +1169,14 @@ mod negotiation {
         log.submit(
             "ru",
             &ru,
-            Event::DocumentTabled(memorandum("ru-m", "ru", None)),
+            Event::Negotiation(NegotiationEvent::DocumentTabled(memorandum(
+                "ru-m", "ru", None,
+            ))),
             Visibility::Public,
         )
         .unwrap();
         let agreement = |terms: &[&str]| {
-            Event::AgreementRecorded(Agreement {
+            Event::Negotiation(NegotiationEvent::AgreementRecorded(Agreement {
                 agreement_id: format!("a-{}", terms.join("-")),
                 round_id: "r2".into(),
                 date: day("2025-06-10"),
@@ -1156,7 +1187,7 @@ mod negotiation {
                         term_id: (*t).into(),
                     })
                     .collect(),
-            })
+            }))
         };
         assert!(
             log.as_intermediary(agreement(&["t1"]), Visibility::Public)
@@ -1195,7 +1226,7 @@ mod negotiation {
     fn claims_stand_beside_each_other_and_only_their_claimant_states_them() {
         let (mut log, ua, ru) = parties();
         let claim = |id: &str, claimant: Claimant, figure: u64| {
-            Event::ClaimRecorded(Claim {
+            Event::Negotiation(NegotiationEvent::ClaimRecorded(Claim {
                 claim_id: id.into(),
                 claimant,
                 date: day("2025-06-16"),
@@ -1205,7 +1236,7 @@ mod negotiation {
                 source: "statement".into(),
                 note: String::new(),
                 handed_over_by: None,
-            })
+            }))
         };
         let ua_claim = || claim("ua-6057", Claimant::Party { party: id("ua") }, 6057);
         assert!(
@@ -1286,7 +1317,7 @@ mod negotiation {
         let refused = log.submit(
             "ua",
             &ua,
-            Event::DocumentTabled(document.clone()),
+            Event::Negotiation(NegotiationEvent::DocumentTabled(document.clone())),
             Visibility::Public,
         );
         assert!(refused.unwrap_err().contains("at least one domain"));
@@ -1294,7 +1325,7 @@ mod negotiation {
         let refused = log.submit(
             "ua",
             &ua,
-            Event::DocumentTabled(document),
+            Event::Negotiation(NegotiationEvent::DocumentTabled(document)),
             Visibility::Public,
         );
         assert!(refused.unwrap_err().contains("appears twice"));
@@ -1399,8 +1430,11 @@ mod exchanges {
             delegations: vec![],
             summary: String::new(),
         };
-        log.as_intermediary(Event::RoundRecorded(round), Visibility::Public)
-            .unwrap();
+        log.as_intermediary(
+            Event::Negotiation(NegotiationEvent::RoundRecorded(round)),
+            Visibility::Public,
+        )
+        .unwrap();
         let category = |name: &str, predicate| Category {
             name: name.into(),
             predicate,
@@ -1450,8 +1484,11 @@ mod exchanges {
             }],
             response_deadline: None,
         };
-        log.as_intermediary(Event::DocumentTabled(document), Visibility::Public)
-            .unwrap();
+        log.as_intermediary(
+            Event::Negotiation(NegotiationEvent::DocumentTabled(document)),
+            Visibility::Public,
+        )
+        .unwrap();
         (log, ua, ru)
     }
 
@@ -1494,7 +1531,7 @@ mod exchanges {
     }
 
     fn held(party: &str, kinds: &[u8]) -> Event {
-        Event::ListSubmitted(PersonList {
+        Event::Exchange(ExchangeEvent::ListSubmitted(PersonList {
             list_id: format!("{party}-held"),
             party: id(party),
             list_kind: ListKind::Held,
@@ -1505,7 +1542,7 @@ mod exchanges {
                 .enumerate()
                 .map(|(n, k)| person(n, *k))
                 .collect(),
-        })
+        }))
     }
 
     fn both() -> Visibility {
@@ -1522,7 +1559,7 @@ mod exchanges {
     }
 
     fn stage(id_: &str, ua_people: &[usize], ru_people: &[usize]) -> Event {
-        Event::StageProposed(Stage {
+        Event::Exchange(ExchangeEvent::StageProposed(Stage {
             stage_id: id_.into(),
             term: term(),
             date: day("2025-06-09"),
@@ -1538,7 +1575,7 @@ mod exchanges {
                 },
             ],
             parity_waiver: None,
-        })
+        }))
     }
 
     /// The bounds agree: a list of the most persons a list may hold is
@@ -1547,11 +1584,11 @@ mod exchanges {
     fn a_list_holds_up_to_its_bound_of_persons_and_fits_a_payload() {
         use truce_core::limits::{MAX_PAYLOAD_BYTES, MAX_PERSONS_PER_LIST};
         let (mut log, ua, _) = agreed();
-        let Event::ListSubmitted(mut list) = held("ua", &[]) else {
+        let Event::Exchange(ExchangeEvent::ListSubmitted(mut list)) = held("ua", &[]) else {
             unreachable!()
         };
         list.persons = (0..=MAX_PERSONS_PER_LIST).map(|n| person(n, 3)).collect();
-        let one_more = Event::ListSubmitted(list.clone());
+        let one_more = Event::Exchange(ExchangeEvent::ListSubmitted(list.clone()));
         let refused = log
             .submit("ua", &ua, one_more, Visibility::Party(id("ua")))
             .unwrap_err();
@@ -1560,7 +1597,7 @@ mod exchanges {
             "{refused}"
         );
         list.persons.pop();
-        let full = Event::ListSubmitted(list);
+        let full = Event::Exchange(ExchangeEvent::ListSubmitted(list));
         assert!(full.to_payload().len() <= MAX_PAYLOAD_BYTES);
         log.submit("ua", &ua, full, Visibility::Party(id("ua")))
             .unwrap();
@@ -1590,14 +1627,14 @@ mod exchanges {
                 .unwrap_err()
                 .contains("version 1 where 2")
         );
-        let Event::ListSubmitted(mut v2) = held("ua", &[0, 2, 1]) else {
+        let Event::Exchange(ExchangeEvent::ListSubmitted(mut v2)) = held("ua", &[0, 2, 1]) else {
             unreachable!()
         };
         v2.version = 2;
         log.submit(
             "ua",
             &ua,
-            Event::ListSubmitted(v2),
+            Event::Exchange(ExchangeEvent::ListSubmitted(v2)),
             Visibility::Party(id("ua")),
         )
         .unwrap();
@@ -1605,7 +1642,7 @@ mod exchanges {
             log.state.exchange().list("ua-held").unwrap().persons.len(),
             3
         );
-        let Event::ListSubmitted(mut twice) = held("ru", &[0, 0]) else {
+        let Event::Exchange(ExchangeEvent::ListSubmitted(mut twice)) = held("ru", &[0, 0]) else {
             unreachable!()
         };
         twice.persons[1].person_id = twice.persons[0].person_id.clone();
@@ -1613,7 +1650,7 @@ mod exchanges {
             .submit(
                 "ru",
                 &ru,
-                Event::ListSubmitted(twice),
+                Event::Exchange(ExchangeEvent::ListSubmitted(twice)),
                 Visibility::Party(id("ru")),
             )
             .unwrap_err();
@@ -1681,17 +1718,24 @@ mod exchanges {
         log.as_intermediary(stage("s2", &[3], &[0]), both())
             .unwrap();
         // Off parity only with a stated reason.
-        let Event::StageProposed(mut one_way) = stage("s3", &[], &[1]) else {
+        let Event::Exchange(ExchangeEvent::StageProposed(mut one_way)) = stage("s3", &[], &[1])
+        else {
             unreachable!()
         };
         assert!(
-            log.as_intermediary(Event::StageProposed(one_way.clone()), both())
-                .unwrap_err()
-                .contains("breaks the ratio")
+            log.as_intermediary(
+                Event::Exchange(ExchangeEvent::StageProposed(one_way.clone())),
+                both()
+            )
+            .unwrap_err()
+            .contains("breaks the ratio")
         );
         one_way.parity_waiver = Some("remains handed over one way as recovered".into());
-        log.as_intermediary(Event::StageProposed(one_way), both())
-            .unwrap();
+        log.as_intermediary(
+            Event::Exchange(ExchangeEvent::StageProposed(one_way)),
+            both(),
+        )
+        .unwrap();
     }
 
     #[test]
@@ -1713,14 +1757,16 @@ mod exchanges {
                 })
                 .collect();
             outcomes[1].outcome = outcome_of_second;
-            Event::HandoverRecorded(Handover {
+            Event::Exchange(ExchangeEvent::HandoverRecorded(Handover {
                 stage_id: "s1".into(),
                 outcomes,
-            })
+            }))
         };
-        let accept = |party: &str| Event::StageAccepted {
-            stage_id: "s1".into(),
-            party: id(party),
+        let accept = |party: &str| {
+            Event::Exchange(ExchangeEvent::StageAccepted {
+                stage_id: "s1".into(),
+                party: id(party),
+            })
         };
         let status = |log: &Log| log.state.exchange().stage("s1").unwrap().status();
         assert_eq!(status(&log), StageStatus::Proposed);
@@ -1752,12 +1798,12 @@ mod exchanges {
         assert_eq!(status(&log), StageStatus::Executed);
         // ua handed over one of two; ru cannot confirm two received.
         let receipt = |party: &str, received| {
-            Event::ReceiptConfirmed(Receipt {
+            Event::Exchange(ExchangeEvent::ReceiptConfirmed(Receipt {
                 stage_id: "s1".into(),
                 party: id(party),
                 received,
                 note: String::new(),
-            })
+            }))
         };
         assert!(
             log.submit("ru", &ru, receipt("ru", 2), both())
@@ -1767,14 +1813,14 @@ mod exchanges {
         log.submit("ru", &ru, receipt("ru", 1), both()).unwrap();
         log.submit("ua", &ua, receipt("ua", 2), both()).unwrap();
         assert_eq!(status(&log), StageStatus::Confirmed);
-        let discrepancy = Event::DiscrepancyRecorded(Discrepancy {
+        let discrepancy = Event::Exchange(ExchangeEvent::DiscrepancyRecorded(Discrepancy {
             discrepancy_id: "d1".into(),
             stage_id: Some("s1".into()),
             reported_by: id("ru"),
             discrepancy_kind: DiscrepancyKind::ListedNotHandedOver,
             count: 1,
             reason: "one person refused to return".into(),
-        });
+        }));
         log.submit("ru", &ru, discrepancy, both()).unwrap();
         // The derived table spells the kind as payloads and the CLI do.
         let tables = log.state.derived_tables();
@@ -1806,12 +1852,21 @@ mod exchanges {
             .unwrap();
         let honest = tally.clone();
         tally.counts[0].handed_over += 1;
-        let forged = log.as_intermediary(Event::StageTallied(tally), Visibility::Public);
+        let forged = log.as_intermediary(
+            Event::Exchange(ExchangeEvent::StageTallied(tally)),
+            Visibility::Public,
+        );
         assert!(forged.unwrap_err().contains("differs"));
-        let private = log.as_intermediary(Event::StageTallied(honest.clone()), both());
+        let private = log.as_intermediary(
+            Event::Exchange(ExchangeEvent::StageTallied(honest.clone())),
+            both(),
+        );
         assert!(private.unwrap_err().contains("public"));
-        log.as_intermediary(Event::StageTallied(honest), Visibility::Public)
-            .unwrap();
+        log.as_intermediary(
+            Event::Exchange(ExchangeEvent::StageTallied(honest)),
+            Visibility::Public,
+        )
+        .unwrap();
         let progress = log
             .state
             .exchange()
@@ -1828,7 +1883,7 @@ mod exchanges {
         let (mut log, ua, ru) = agreed();
         log.submit("ru", &ru, held("ru", &[0, 2]), Visibility::Party(id("ru")))
             .unwrap();
-        let Event::ListSubmitted(mut sought) = held("ua", &[3, 3]) else {
+        let Event::Exchange(ExchangeEvent::ListSubmitted(mut sought)) = held("ua", &[3, 3]) else {
             unreachable!()
         };
         sought.list_id = "ua-sought".into();
@@ -1836,12 +1891,12 @@ mod exchanges {
         log.submit(
             "ua",
             &ua,
-            Event::ListSubmitted(sought),
+            Event::Exchange(ExchangeEvent::ListSubmitted(sought)),
             Visibility::Party(id("ua")),
         )
         .unwrap();
         let decide = |sought: &str, held: &str, verdict| {
-            Event::MatchDecided(MatchDecision {
+            Event::Exchange(ExchangeEvent::MatchDecided(MatchDecision {
                 sought: PersonRef {
                     list_id: "ua-sought".into(),
                     person_id: sought.into(),
@@ -1853,7 +1908,7 @@ mod exchanges {
                 score_permille: 900,
                 explanation: "family_name exact".into(),
                 verdict,
-            })
+            }))
         };
         assert!(
             log.submit(
@@ -1934,7 +1989,7 @@ mod exchanges {
                         prop_assert!(staged.insert(p.clone()), "staged twice");
                     }
                 }
-                log.as_intermediary(Event::StageProposed(stage), both()).unwrap();
+                log.as_intermediary(Event::Exchange(ExchangeEvent::StageProposed(stage)), both()).unwrap();
             }
         }
     }

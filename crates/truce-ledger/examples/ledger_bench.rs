@@ -14,6 +14,7 @@
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use truce_core::{registry::RegistryEvent, remarks::RemarkEvent};
 
 use rayon::prelude::*;
 use tlog::{KeyType, SignerKey};
@@ -54,12 +55,12 @@ fn main() {
     .expect("init");
     let me = read_key_file(&dir.join("log").join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)).unwrap();
     let ua_key = SignerKey::generate("bench.truce/ua", KeyType::Ed25519).unwrap();
-    let register = Event::ActorRegistered {
+    let register = Event::Registry(RegistryEvent::ActorRegistered {
         actor: ua.clone(),
         role: ActorRole::Party,
         name: "Party".to_owned(),
         vkey: ua_key.verifier().to_string(),
-    };
+    });
     let submission = ledger.submission(
         &ActorId::new("intermediary").unwrap(),
         &me,
@@ -84,11 +85,11 @@ fn main() {
                     "term": null, "source": "bench", "note": ""}))
                 .expect("a claim event")
             } else {
-                Event::RemarkRecorded {
+                Event::Remark(RemarkEvent::RemarkRecorded {
                     subject: format!("stage report {i}"),
                     text: "Stage handed over at the agreed crossing; both receipts confirmed."
                         .to_owned(),
-                }
+                })
             };
             let (statement, payload) = Statement::for_event(
                 origin,

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use truce_core::registry::RegistryEvent;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -338,13 +339,13 @@ impl Ledger {
             latest: None,
         };
         let mut ledger = Ledger::new(view, log_key, options);
-        let genesis = Event::LogCreated {
+        let genesis = Event::Registry(RegistryEvent::LogCreated {
             origin: origin.to_owned(),
             log_vkey: ledger.view.meta.log_vkey.clone(),
             intermediary: intermediary.clone(),
             intermediary_name: intermediary_name.to_owned(),
             intermediary_vkey: intermediary_key.verifier().to_string(),
-        };
+        });
         let submission = ledger.submission(
             intermediary,
             &intermediary_key,
@@ -732,7 +733,7 @@ impl Ledger {
             return Err(Rejection("envelope larger than 65535 bytes".to_owned()));
         }
         state.apply(&envelope, view);
-        if let Event::PayloadErased { entry_index, .. } = &decoded.event {
+        if let Event::Registry(RegistryEvent::PayloadErased { entry_index, .. }) = &decoded.event {
             staged.erase_payloads.push(*entry_index);
         }
         let statement = envelope.statement();

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use truce_core::negotiation::NegotiationEvent;
 
 use serde::Deserialize;
 use tlog::SignerKey;
@@ -101,31 +102,31 @@ impl RecordSet {
         for (i, r) in self.rounds.iter().enumerate() {
             events.push((
                 format!("rounds[{i}] ({})", r.round_id),
-                Event::RoundRecorded(r.clone()),
+                Event::Negotiation(NegotiationEvent::RoundRecorded(r.clone())),
             ));
         }
         for (i, d) in self.documents.iter().enumerate() {
             events.push((
                 format!("documents[{i}] ({})", d.document_id),
-                Event::DocumentTabled(d.clone()),
+                Event::Negotiation(NegotiationEvent::DocumentTabled(d.clone())),
             ));
         }
         for (i, p) in self.positions.iter().enumerate() {
             events.push((
                 format!("positions[{i}] ({} on {})", p.party, p.term),
-                Event::PositionTaken(p.clone()),
+                Event::Negotiation(NegotiationEvent::PositionTaken(p.clone())),
             ));
         }
         for (i, a) in self.agreements.iter().enumerate() {
             events.push((
                 format!("agreements[{i}] ({})", a.agreement_id),
-                Event::AgreementRecorded(a.clone()),
+                Event::Negotiation(NegotiationEvent::AgreementRecorded(a.clone())),
             ));
         }
         for (i, c) in self.claims.iter().enumerate() {
             events.push((
                 format!("claims[{i}] ({})", c.claim_id),
-                Event::ClaimRecorded(c.clone()),
+                Event::Negotiation(NegotiationEvent::ClaimRecorded(c.clone())),
             ));
         }
         events
@@ -138,12 +139,14 @@ impl RecordSet {
 pub fn signer_of(state: &LogState, event: &Event) -> Option<ActorId> {
     let intermediary = state.intermediary()?.clone();
     Some(match event {
-        Event::DocumentTabled(d) if d.tabled_by.len() == 1 => d.tabled_by[0].clone(),
-        Event::PositionTaken(p) => p.party.clone(),
-        Event::ClaimRecorded(Claim {
+        Event::Negotiation(NegotiationEvent::DocumentTabled(d)) if d.tabled_by.len() == 1 => {
+            d.tabled_by[0].clone()
+        }
+        Event::Negotiation(NegotiationEvent::PositionTaken(p)) => p.party.clone(),
+        Event::Negotiation(NegotiationEvent::ClaimRecorded(Claim {
             claimant: Claimant::Party { party },
             ..
-        }) => party.clone(),
+        })) => party.clone(),
         _ => intermediary,
     })
 }

@@ -9,6 +9,7 @@
 //! deployment a party may keep its own key instead.
 
 use std::path::Path;
+use truce_core::registry::RegistryEvent;
 
 mod exchanges;
 
@@ -94,12 +95,12 @@ fn record(scenario: &Scenario, dir: &Path) -> Result<u64, LedgerError> {
         let key = SignerKey::generate(&format!("{}/{id}", scenario.origin), KeyType::Ed25519)
             .map_err(|e| LedgerError::Input(e.to_string()))?;
         write_key_file(&dir.join(KEYS_DIR).join(format!("{id}.key")), &key)?;
-        let event = Event::ActorRegistered {
+        let event = Event::Registry(RegistryEvent::ActorRegistered {
             actor: actor.clone(),
             role: *role,
             name: (*actor_name).to_owned(),
             vkey: key.verifier().to_string(),
-        };
+        });
         registrations.push((
             format!("actor {id}"),
             intermediary.clone(),
@@ -115,10 +116,10 @@ fn record(scenario: &Scenario, dir: &Path) -> Result<u64, LedgerError> {
     let declarations = keys
         .iter()
         .map(|(actor, key)| {
-            let event = Event::KeyCustodyDeclared {
+            let event = Event::Registry(RegistryEvent::KeyCustodyDeclared {
                 actor: actor.clone(),
                 custody: KeyCustody::Server,
-            };
+            });
             (
                 format!("custody {actor}"),
                 actor.clone(),

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use tlog::SignerKey;
 use tlog::merkle;
+use truce_core::registry::RegistryEvent;
 use truce_core::{ActorId, ActorRole, Event};
 
 use crate::LedgerError;
@@ -68,10 +69,10 @@ pub fn cosign_latest(
     let signature = key
         .cosign(&checkpoint.to_text(), timestamp)
         .map_err(|e| LedgerError::Input(e.to_string()))?;
-    Ok(Event::CheckpointCosigned {
+    Ok(Event::Registry(RegistryEvent::CheckpointCosigned {
         tree_size: checkpoint.tree_size,
         root_hash: BASE64.encode(checkpoint.root_hash),
         witness: witness.clone(),
         signature_line: signature.to_line().trim_end().to_owned(),
-    })
+    }))
 }

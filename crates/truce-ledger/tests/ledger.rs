@@ -3,6 +3,10 @@
 //! tamper tests that loop over every table of the store.
 
 use std::path::{Path, PathBuf};
+use truce_core::{
+    exchange::ExchangeEvent, negotiation::NegotiationEvent, registry::RegistryEvent,
+    remarks::RemarkEvent,
+};
 
 use std::time::Duration;
 use tlog::merkle::{self, Hash};
@@ -47,20 +51,20 @@ fn record(
 }
 
 fn register(ledger: &mut Ledger, me: &SignerKey, actor: &str, role: ActorRole, key: &SignerKey) {
-    let event = Event::ActorRegistered {
+    let event = Event::Registry(RegistryEvent::ActorRegistered {
         actor: id(actor),
         role,
         name: format!("{actor} (test)"),
         vkey: key.verifier().to_string(),
-    };
+    });
     record(ledger, "intermediary", me, event, Visibility::Public);
 }
 
 fn remark(subject: &str) -> Event {
-    Event::RemarkRecorded {
+    Event::Remark(RemarkEvent::RemarkRecorded {
         subject: subject.to_owned(),
         text: format!("{subject}: text"),
-    }
+    })
 }
 
 /// A log with two parties, an observer and two witnesses; remarks of every
@@ -96,10 +100,10 @@ fn fixture() -> Fixture {
     );
     // ua rotates its own key.
     let ua_key = key("truce.test/ua-2", KeyType::Ed25519);
-    let rotation = Event::KeyRotated {
+    let rotation = Event::Registry(RegistryEvent::KeyRotated {
         actor: id("ua"),
         new_vkey: ua_key.verifier().to_string(),
-    };
+    });
     record(&mut ledger, "ua", &ua_old, rotation, Visibility::Public);
     record(
         &mut ledger,
@@ -116,11 +120,11 @@ fn fixture() -> Fixture {
         Visibility::Party(id("ru")),
     );
     // ru's key is revoked and the intermediary rotates a new one in.
-    let revocation = Event::KeyRevoked {
+    let revocation = Event::Registry(RegistryEvent::KeyRevoked {
         actor: id("ru"),
         key_id: format!("{:08x}", ru_old.key_id()),
         reason: "compromised".to_owned(),
-    };
+    });
     record(
         &mut ledger,
         "intermediary",
@@ -129,10 +133,10 @@ fn fixture() -> Fixture {
         Visibility::Public,
     );
     let ru_key = key("truce.test/ru-2", KeyType::Ed25519);
-    let rotation = Event::KeyRotated {
+    let rotation = Event::Registry(RegistryEvent::KeyRotated {
         actor: id("ru"),
         new_vkey: ru_key.verifier().to_string(),
-    };
+    });
     record(
         &mut ledger,
         "intermediary",
@@ -171,10 +175,10 @@ fn fixture() -> Fixture {
         record(&mut ledger, "intermediary", &me, event, Visibility::Public);
     }
     for entry_index in [private, public] {
-        let erasure = Event::PayloadErased {
+        let erasure = Event::Registry(RegistryEvent::PayloadErased {
             entry_index,
             legal_basis: "court order 1/2026".to_owned(),
-        };
+        });
         record(
             &mut ledger,
             "intermediary",
@@ -220,13 +224,13 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
     let term =
         serde_json::json!({"document_id": "joint-exchange-2025-06-02", "term_id": "prisoners"});
     let list = |party: &str, version: u32, persons: Vec<serde_json::Value>| {
-        Event::ListSubmitted(
+        Event::Exchange(ExchangeEvent::ListSubmitted(
             serde_json::from_value(serde_json::json!({
                 "list_id": format!("{party}-held"), "party": party, "list_kind": "held", "term": term,
                 "version": version, "persons": persons,
             }))
             .unwrap(),
-        )
+        ))
     };
     let ua_people = || {
         vec![
@@ -265,13 +269,13 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
     let both = || Visibility::Actors([id("ua"), id("ru")].into());
     // ua asks back two people; the intermediary confirms one candidate link
     // and rejects another.
-    let sought = Event::ListSubmitted(
+    let sought = Event::Exchange(ExchangeEvent::ListSubmitted(
         serde_json::from_value(serde_json::json!({
             "list_id": "ua-sought", "party": "ua", "list_kind": "sought", "term": term, "version": 1,
             "persons": [person("ua", "s1", "1990-01-01", None), person("ua", "s2", "1991-01-01", None)],
         }))
         .unwrap(),
-    );
+    ));
     record(ledger, "ua", ua, sought, Visibility::Party(id("ua")));
     for (sought_id, verdict) in [("s1", "confirmed"), ("s2", "rejected")] {
         let decision = serde_json::from_value(serde_json::json!({
@@ -285,7 +289,7 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
             ledger,
             "intermediary",
             me,
-            Event::MatchDecided(decision),
+            Event::Exchange(ExchangeEvent::MatchDecided(decision)),
             both(),
         );
     }
@@ -295,14 +299,14 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
                 .map(|p| serde_json::json!({"list_id": format!("{party}-held"), "person_id": p}))
                 .collect()
         };
-        Event::StageProposed(
+        Event::Exchange(ExchangeEvent::StageProposed(
             serde_json::from_value(serde_json::json!({
                 "stage_id": stage_id, "term": term, "date": "2025-06-09", "place": "Belarus-Ukraine border",
                 "batches": [{"from": "ua", "persons": refs("ua", ua_people)}, {"from": "ru", "persons": refs("ru", ru_people)}],
                 "parity_waiver": null,
             }))
             .unwrap(),
-        )
+        ))
     };
     record(
         ledger,
@@ -319,10 +323,10 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
         both(),
     );
     for (party, key) in [("ua", ua), ("ru", ru)] {
-        let accept = Event::StageAccepted {
+        let accept = Event::Exchange(ExchangeEvent::StageAccepted {
             stage_id: "s1".into(),
             party: id(party),
-        };
+        });
         record(ledger, party, key, accept, both());
     }
     let outcomes: Vec<serde_json::Value> = [("ua", "p1"), ("ua", "p3"), ("ru", "p1"), ("ru", "p2")]
@@ -336,7 +340,7 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
         ledger,
         "intermediary",
         me,
-        Event::HandoverRecorded(handover.clone()),
+        Event::Exchange(ExchangeEvent::HandoverRecorded(handover.clone())),
         both(),
     );
     // The public count of the stage, for every reader.
@@ -351,7 +355,7 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
         ledger,
         "intermediary",
         me,
-        Event::StageTallied(tally),
+        Event::Exchange(ExchangeEvent::StageTallied(tally)),
         Visibility::Public,
     );
     for (party, key) in [("ua", ua), ("ru", ru)] {
@@ -359,7 +363,13 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
             serde_json::json!({"stage_id": "s1", "party": party, "received": 2, "note": ""}),
         )
         .unwrap();
-        record(ledger, party, key, Event::ReceiptConfirmed(receipt), both());
+        record(
+            ledger,
+            party,
+            key,
+            Event::Exchange(ExchangeEvent::ReceiptConfirmed(receipt)),
+            both(),
+        );
     }
     for (discrepancy_id, reporter, key) in [("d1", "ru", ru), ("d2", "intermediary", me)] {
         let discrepancy = serde_json::from_value(serde_json::json!({
@@ -371,7 +381,7 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
             ledger,
             reporter,
             key,
-            Event::DiscrepancyRecorded(discrepancy),
+            Event::Exchange(ExchangeEvent::DiscrepancyRecorded(discrepancy)),
             Visibility::Public,
         );
     }
@@ -418,12 +428,12 @@ fn the_log_refuses_what_its_rules_forbid() {
     let before = ledger.state().tree_size();
     // A party may not register actors.
     let newcomer = key("truce.test/x", KeyType::Ed25519);
-    let event = Event::ActorRegistered {
+    let event = Event::Registry(RegistryEvent::ActorRegistered {
         actor: id("x"),
         role: ActorRole::Party,
         name: "X".into(),
         vkey: newcomer.verifier().to_string(),
-    };
+    });
     let refused = ledger.submission(&id("ua"), &f.ua_key, &event, Visibility::Public);
     assert!(ledger.append_one(refused).is_err());
     // A signature by another key than the one named is refused.
@@ -1089,17 +1099,21 @@ fn the_istanbul_scenario_loads_into_an_empty_store_and_verifies() {
         })
         .unwrap();
         let expected = match &event {
-            Event::DocumentTabled(d) if d.tabled_by.len() == 1 => d.tabled_by[0].to_string(),
-            Event::PositionTaken(p) => p.party.to_string(),
-            Event::ClaimRecorded(truce_core::negotiation::Claim {
-                claimant: truce_core::negotiation::Claimant::Party { party },
-                ..
-            }) => party.to_string(),
-            Event::ListSubmitted(list) => list.party.to_string(),
-            Event::StageAccepted { party, .. } => party.to_string(),
-            Event::ReceiptConfirmed(receipt) => receipt.party.to_string(),
-            Event::DiscrepancyRecorded(d) => d.reported_by.to_string(),
-            Event::KeyCustodyDeclared { actor, .. } => actor.to_string(),
+            Event::Negotiation(NegotiationEvent::DocumentTabled(d)) if d.tabled_by.len() == 1 => {
+                d.tabled_by[0].to_string()
+            }
+            Event::Negotiation(NegotiationEvent::PositionTaken(p)) => p.party.to_string(),
+            Event::Negotiation(NegotiationEvent::ClaimRecorded(
+                truce_core::negotiation::Claim {
+                    claimant: truce_core::negotiation::Claimant::Party { party },
+                    ..
+                },
+            )) => party.to_string(),
+            Event::Exchange(ExchangeEvent::ListSubmitted(list)) => list.party.to_string(),
+            Event::Exchange(ExchangeEvent::StageAccepted { party, .. }) => party.to_string(),
+            Event::Exchange(ExchangeEvent::ReceiptConfirmed(receipt)) => receipt.party.to_string(),
+            Event::Exchange(ExchangeEvent::DiscrepancyRecorded(d)) => d.reported_by.to_string(),
+            Event::Registry(RegistryEvent::KeyCustodyDeclared { actor, .. }) => actor.to_string(),
             _ => "intermediary".to_owned(),
         };
         assert_eq!(signer, expected, "entry {index} ({})", event.kind());
@@ -1407,7 +1421,7 @@ fn the_review_queue_links_cross_script_lists_and_shrinks_as_the_intermediary_dec
             &mut ledger,
             party,
             &key_of(party),
-            Event::ListSubmitted(list),
+            Event::Exchange(ExchangeEvent::ListSubmitted(list)),
             Visibility::Party(id(party)),
         );
     }
@@ -1435,7 +1449,7 @@ fn the_review_queue_links_cross_script_lists_and_shrinks_as_the_intermediary_dec
         &mut ledger,
         "intermediary",
         &me,
-        Event::MatchDecided(decision),
+        Event::Exchange(ExchangeEvent::MatchDecided(decision)),
         both,
     );
     let queue = review_queue(ledger.state(), "ua-sought", "ru-held", 0.5).unwrap();
@@ -1547,10 +1561,10 @@ fn an_erasure_beside_a_live_writer_keeps_every_derived_row_equal_to_a_replay() {
         commits.submit(claim(n)).unwrap();
     }
     let mut other = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
-    let erasure = Event::PayloadErased {
+    let erasure = Event::Registry(RegistryEvent::PayloadErased {
         entry_index: erased,
         legal_basis: "court order 2/2026".to_owned(),
-    };
+    });
     other
         .record(&id("intermediary"), &me, erasure, Visibility::Public)
         .unwrap();

@@ -9,6 +9,7 @@
 //!     cargo run --release -p truce-server --example server_load -- [SECONDS] [CLIENTS]
 
 use std::time::{Duration, Instant};
+use truce_core::remarks::RemarkEvent;
 
 use axum::routing::get;
 
@@ -139,10 +140,10 @@ fn main() {
     let next = std::sync::atomic::AtomicU64::new(first_seq);
     let submit = |_| {
         let seq = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let event = Event::RemarkRecorded {
+        let event = Event::Remark(RemarkEvent::RemarkRecorded {
             subject: "load".into(),
             text: format!("remark {seq}"),
-        };
+        });
         let (statement, payload) = Statement::for_event(
             &origin,
             &ua,

@@ -3,6 +3,7 @@
 //! not hold.
 
 use std::sync::Arc;
+use truce_core::registry::RegistryEvent;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -329,12 +330,12 @@ async fn cosignature(
             .map(|a| a.id.clone())
             .ok_or(AppError::Forbidden)?
     };
-    let event = truce_core::Event::CheckpointCosigned {
+    let event = truce_core::Event::Registry(RegistryEvent::CheckpointCosigned {
         tree_size: checkpoint.tree_size,
         root_hash: base64_of(&checkpoint.root_hash),
         witness,
         signature_line: line.trim_end().to_owned(),
-    };
+    });
     let held = state.hold_cosignature(&ledger, event)?;
     let answer = if held { "held" } else { "already held" };
     Ok(format!(

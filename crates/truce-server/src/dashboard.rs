@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use truce_core::{exchange::ExchangeEvent, negotiation::NegotiationEvent};
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -620,13 +621,13 @@ async fn decide(
             .collect();
         Visibility::Actors(parties)
     };
-    let event = Event::MatchDecided(MatchDecision {
+    let event = Event::Exchange(ExchangeEvent::MatchDecided(MatchDecision {
         sought: sought.clone(),
         held: held.clone(),
         score_permille: (candidate.score * 1000.0).round() as u32,
         explanation: candidate.explanation,
         verdict,
-    });
+    }));
     let recorder = state.clone();
     crate::blocking(move || recorder.record_as(&recorder.intermediary, &event, visibility, None))
         .await?;
@@ -671,14 +672,14 @@ async fn take_position(
             .into());
         }
     };
-    let event = Event::PositionTaken(Position {
+    let event = Event::Negotiation(NegotiationEvent::PositionTaken(Position {
         party: party.clone(),
         term: crate::api::term_ref(&form.term)?,
         stance,
         date: form.date,
         source_document: None,
         note: form.note,
-    });
+    }));
     crate::blocking(move || state.record_as(&party, &event, Visibility::Public, None)).await?;
     Ok(Redirect::to(&format!("/agreement?today={}", form.date)).into_response())
 }

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use truce_core::registry::RegistryEvent;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -330,12 +331,12 @@ impl AppState {
             .expect("held lock")
             .iter()
             .filter_map(|event| match event {
-                truce_core::Event::CheckpointCosigned {
+                truce_core::Event::Registry(RegistryEvent::CheckpointCosigned {
                     tree_size,
                     root_hash: root,
                     signature_line,
                     ..
-                } if *tree_size == size && root == root_hash => {
+                }) if *tree_size == size && root == root_hash => {
                     tlog::NoteSignature::from_line(signature_line).ok()
                 }
                 _ => None,
@@ -536,12 +537,12 @@ fn check_cosignature(
     event: &truce_core::Event,
 ) -> Result<(), truce_core::Rejection> {
     match event {
-        truce_core::Event::CheckpointCosigned {
+        truce_core::Event::Registry(RegistryEvent::CheckpointCosigned {
             tree_size,
             root_hash,
             witness,
             signature_line,
-        } => state.check_cosignature(*tree_size, root_hash, witness, signature_line),
+        }) => state.check_cosignature(*tree_size, root_hash, witness, signature_line),
         _ => Err(truce_core::Rejection("not a cosignature".to_owned())),
     }
 }

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use truce_core::exchange::ExchangeEvent;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -518,7 +519,10 @@ async fn the_scenarios_largest_list_is_submitted_over_http() {
         .unwrap()
         .clone();
     list.version += 1;
-    let event = serde_json::to_value(truce_core::Event::ListSubmitted(list)).unwrap();
+    let event = serde_json::to_value(truce_core::Event::Exchange(ExchangeEvent::ListSubmitted(
+        list,
+    )))
+    .unwrap();
     assert!(event.to_string().len() > 2 << 20, "a body above 2 MiB");
     let (status, body) = post_event("ru-signer", event, serde_json::json!({"party": "ru"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");

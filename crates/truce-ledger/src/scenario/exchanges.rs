@@ -8,6 +8,7 @@
 
 use chrono::{Datelike, Days, NaiveDate};
 use tlog::SignerKey;
+use truce_core::exchange::ExchangeEvent;
 use truce_core::exchange::{
     CommissionAssessment, Handover, Identification, ListKind, MatchDecision, MatchVerdict, Outcome,
     PersonList, PersonOutcome, PersonRecord, Receipt, RemainsDetails, Stage, StageBatch,
@@ -312,37 +313,49 @@ pub fn record(ledger: &mut Ledger, actors: &Actors) -> Result<(), LedgerError> {
         actors.item(
             "ua held list",
             ua,
-            Event::ListSubmitted(list("ua-held-pow", ua, ListKind::Held, &prisoners, ua_held)),
+            Event::Exchange(ExchangeEvent::ListSubmitted(list(
+                "ua-held-pow",
+                ua,
+                ListKind::Held,
+                &prisoners,
+                ua_held,
+            ))),
             Visibility::Party(ua.clone()),
         ),
         actors.item(
             "ua sought list",
             ua,
-            Event::ListSubmitted(list(
+            Event::Exchange(ExchangeEvent::ListSubmitted(list(
                 "ua-sought-pow",
                 ua,
                 ListKind::Sought,
                 &prisoners,
                 ua_sought,
-            )),
+            ))),
             Visibility::Party(ua.clone()),
         ),
         actors.item(
             "ru held list",
             ru,
-            Event::ListSubmitted(list("ru-held-pow", ru, ListKind::Held, &prisoners, ru_held)),
+            Event::Exchange(ExchangeEvent::ListSubmitted(list(
+                "ru-held-pow",
+                ru,
+                ListKind::Held,
+                &prisoners,
+                ru_held,
+            ))),
             Visibility::Party(ru.clone()),
         ),
         actors.item(
             "ru sought list",
             ru,
-            Event::ListSubmitted(list(
+            Event::Exchange(ExchangeEvent::ListSubmitted(list(
                 "ru-sought-pow",
                 ru,
                 ListKind::Sought,
                 &prisoners,
                 ru_sought,
-            )),
+            ))),
             Visibility::Party(ru.clone()),
         ),
     ];
@@ -366,7 +379,7 @@ pub fn record(ledger: &mut Ledger, actors: &Actors) -> Result<(), LedgerError> {
             decisions.push(actors.item(
                 "match",
                 actors.intermediary,
-                Event::MatchDecided(decision),
+                Event::Exchange(ExchangeEvent::MatchDecided(decision)),
                 actors.both(),
             ));
         }
@@ -375,7 +388,9 @@ pub fn record(ledger: &mut Ledger, actors: &Actors) -> Result<(), LedgerError> {
     // dropped rather than refused.
     let mut taken = std::collections::BTreeSet::new();
     decisions.retain(|(_, _, _, event, _)| match event {
-        Event::MatchDecided(d) if !taken.contains(&d.sought) && !taken.contains(&d.held) => {
+        Event::Exchange(ExchangeEvent::MatchDecided(d))
+            if !taken.contains(&d.sought) && !taken.contains(&d.held) =>
+        {
             taken.insert(d.sought.clone());
             taken.insert(d.held.clone());
             true
@@ -463,25 +478,25 @@ pub fn record(ledger: &mut Ledger, actors: &Actors) -> Result<(), LedgerError> {
         actors.item(
             "ru remains list",
             ru,
-            Event::ListSubmitted(list(
+            Event::Exchange(ExchangeEvent::ListSubmitted(list(
                 "ru-held-remains",
                 ru,
                 ListKind::Held,
                 &remains,
                 ru_remains,
-            )),
+            ))),
             Visibility::Party(ru.clone()),
         ),
         actors.item(
             "ua remains list",
             ua,
-            Event::ListSubmitted(list(
+            Event::Exchange(ExchangeEvent::ListSubmitted(list(
                 "ua-held-remains",
                 ua,
                 ListKind::Held,
                 &remains,
                 ua_remains,
-            )),
+            ))),
             Visibility::Party(ua.clone()),
         ),
     ])?;
@@ -570,40 +585,40 @@ fn carry_out(
         actors.item(
             "stage",
             actors.intermediary,
-            Event::StageProposed(stage),
+            Event::Exchange(ExchangeEvent::StageProposed(stage)),
             actors.both(),
         ),
         actors.item(
             "accept",
             ua,
-            Event::StageAccepted {
+            Event::Exchange(ExchangeEvent::StageAccepted {
                 stage_id: stage_id.clone(),
                 party: ua.clone(),
-            },
+            }),
             actors.both(),
         ),
         actors.item(
             "accept",
             ru,
-            Event::StageAccepted {
+            Event::Exchange(ExchangeEvent::StageAccepted {
                 stage_id: stage_id.clone(),
                 party: ru.clone(),
-            },
+            }),
             actors.both(),
         ),
         actors.item(
             "handover",
             actors.intermediary,
-            Event::HandoverRecorded(Handover {
+            Event::Exchange(ExchangeEvent::HandoverRecorded(Handover {
                 stage_id: stage_id.clone(),
                 outcomes,
-            }),
+            })),
             actors.both(),
         ),
         actors.item(
             "tally",
             actors.intermediary,
-            Event::StageTallied(tally),
+            Event::Exchange(ExchangeEvent::StageTallied(tally)),
             Visibility::Public,
         ),
     ];
@@ -617,7 +632,7 @@ fn carry_out(
         items.push(actors.item(
             "receipt",
             party,
-            Event::ReceiptConfirmed(receipt),
+            Event::Exchange(ExchangeEvent::ReceiptConfirmed(receipt)),
             actors.both(),
         ));
     }
@@ -633,7 +648,7 @@ fn carry_out(
         items.push(actors.item(
             "discrepancy",
             actors.intermediary,
-            Event::DiscrepancyRecorded(discrepancy),
+            Event::Exchange(ExchangeEvent::DiscrepancyRecorded(discrepancy)),
             actors.both(),
         ));
     }
