@@ -414,7 +414,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                     &place,
                     per_side,
                 )
-                .map_err(|e| usage(e.0))?;
+                .map_err(|e| usage(e.to_string()))?;
             for batch in &stage.batches {
                 println!("{} hands over {} persons", batch.from, batch.persons.len());
             }
@@ -514,7 +514,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             let tally = state
                 .exchange()
                 .tally(state.negotiation(), &stage, &outcomes)
-                .map_err(|e| usage(e.into_rejection().0))?;
+                .map_err(|e| usage(e.into_rejection().to_string()))?;
             let (intermediary, key) = signer_of(&ledger, &Signer::intermediary())?;
             let indices = ledger.append_all(vec![
                 (
@@ -617,7 +617,7 @@ fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
     let progress = state
         .exchange()
         .progress(state.negotiation(), &term)
-        .map_err(|e| usage(e.0))?;
+        .map_err(|e| usage(e.to_string()))?;
     let (first, second) = &progress.parties;
     let (a, b) = progress.quota.handed_over;
     let claims = progress.claims_beside(state.negotiation());

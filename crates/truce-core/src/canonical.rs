@@ -47,10 +47,12 @@ pub const MAX_EXACT_INTEGER: i64 = 1 << 53;
 /// Refuses a count or figure JCS would not keep: from 2^53 on, a double
 /// no longer tells neighbouring integers apart (2^53 + 1 is written as
 /// 2^53), so a larger figure would be rounded silently.
-pub fn check_exact_count(field: &str, value: u64) -> Result<(), String> {
+pub fn check_exact_count(field: &str, value: u64) -> Result<(), crate::Rejection> {
     if value >= MAX_EXACT_INTEGER as u64 {
-        return Err(format!(
-            "{field} is 2^53 or more, which JSON does not keep exactly"
+        return Err(crate::rejection!(
+            "count-not-exact",
+            "{field} is 2^53 or more, which JSON does not keep exactly",
+            field = field
         ));
     }
     Ok(())

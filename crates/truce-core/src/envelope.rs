@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use tlog::SignerKey;
 
 use crate::canonical::{CanonicalError, from_canonical_sorted, to_canonical_sorted};
+use crate::rejection;
 
 /// The bounds on a leaf and a payload (see [`crate::limits`]).
 pub use crate::limits::{MAX_LEAF_BYTES, MAX_PAYLOAD_BYTES};
@@ -133,16 +134,20 @@ impl Statement {
     /// the appender and the verifier make.
     pub fn event_of(&self, payload: &[u8]) -> Result<crate::Event, crate::Rejection> {
         if payload.len() > MAX_PAYLOAD_BYTES {
-            return Err(crate::Rejection(format!(
-                "payload larger than {MAX_PAYLOAD_BYTES} bytes"
-            )));
-        }
-        if sha256_hex(payload) != self.payload_sha256 {
-            return Err(crate::Rejection(
-                "payload does not match its hash".to_owned(),
+            return Err(rejection!(
+                "payload-larger-bytes",
+                "payload larger than {max_payload_bytes} bytes",
+                max_payload_bytes = MAX_PAYLOAD_BYTES
             ));
         }
-        crate::Event::from_payload(payload).map_err(|e| crate::Rejection(format!("payload: {e}")))
+        if sha256_hex(payload) != self.payload_sha256 {
+            return Err(rejection!(
+                "payload-does-not-match-hash",
+                "payload does not match its hash"
+            ));
+        }
+        crate::Event::from_payload(payload)
+            .map_err(|e| rejection!("payload-invalid", "payload: {e}", e = e))
     }
 
     /// The statement an actor makes to append `event`.
@@ -195,17 +200,18 @@ pub struct SignedStatement {
 }
 
 impl SignedStatement {
-    pub fn signature_bytes(&self) -> Result<Signature, String> {
+    pub fn signature_bytes(&self) -> Result<Signature, crate::Rejection> {
         let bytes = BASE64
             .decode(&self.signature)
-            .map_err(|_| "signature is not base64".to_owned())?;
-        Signature::from_slice(&bytes).map_err(|_| "signature is not 64 bytes".to_owned())
+            .map_err(|_| crate::rejection!("signature-not-base64", "signature is not base64"))?;
+        Signature::from_slice(&bytes)
+            .map_err(|_| crate::rejection!("signature-length", "signature is not 64 bytes"))
     }
 
-    pub fn verify(&self, key: &VerifyingKey) -> Result<(), String> {
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), crate::Rejection> {
         let signature = self.signature_bytes()?;
         key.verify_strict(&self.statement.signing_input(), &signature)
-            .map_err(|_| "actor signature does not verify".to_owned())
+            .map_err(|_| crate::rejection!("signature-invalid", "actor signature does not verify"))
     }
 }
 

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod negotiation;
 pub mod projection;
 pub mod registry;
+pub mod rejection;
 pub mod remarks;
 pub mod state;
 pub mod terms;

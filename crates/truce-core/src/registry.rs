@@ -11,6 +11,7 @@ use tlog::{KeyType, VerifierKey};
 use crate::domain::{Context, Domain, Refusal};
 use crate::envelope::{ActorId, key_id_hex};
 use crate::projection::{Cell, Row, RowJournal, Table, TableSpec};
+use crate::rejection;
 use crate::state::{Rejection, reject};
 
 /// What an actor is on the log.
@@ -232,24 +233,30 @@ pub struct Registry {
 }
 
 fn parse_vkey(text: &str, role: ActorRole) -> Result<VerifierKey, Rejection> {
-    let vkey: VerifierKey = text.parse().map_err(|e| Rejection(format!("vkey: {e}")))?;
+    let vkey: VerifierKey = text
+        .parse()
+        .map_err(|e: tlog::NoteError| rejection!("vkey-invalid", "vkey: {e}", e = e))?;
     let wanted = if role == ActorRole::Witness {
         KeyType::Cosignature
     } else {
         KeyType::Ed25519
     };
     if vkey.key_type() != wanted {
-        return reject(format!(
-            "vkey: a {} key must be of signature type 0x{:02x}",
-            role.as_str(),
-            wanted.byte()
+        return reject(rejection!(
+            "vkey-key-must-signature-type-0x",
+            "vkey: a {role} key must be of signature type 0x{byte}",
+            role = role.as_str(),
+            byte = format!("{:02x}", wanted.byte())
         ));
     }
     // A small-order key verifies forged signatures under the cofactored
     // batch equation `truce verify` uses; refusing it at registration makes
     // batch and strict verification agree on every registered key.
     if vkey.public_key().is_weak() {
-        return reject("vkey: a weak (small-order) public key");
+        return reject(rejection!(
+            "vkey-weak-small-order-public-key",
+            "vkey: a weak (small-order) public key"
+        ));
     }
     Ok(vkey)
 }
@@ -330,7 +337,10 @@ impl Registry {
             Some(RegistryEvent::LogCreated {
                 intermediary_vkey, ..
             }) => parse_vkey(intermediary_vkey, ActorRole::Intermediary),
-            _ => reject("entry 0 must be a readable log_created event"),
+            _ => reject(rejection!(
+                "entry-0-must-readable-log-created",
+                "entry 0 must be a readable log_created event"
+            )),
         }
     }
 
@@ -350,19 +360,31 @@ impl Registry {
             unreachable!("genesis_key accepts only log_created");
         };
         if *origin != statement.origin {
-            return reject("log_created names another origin than its statement");
+            return reject(rejection!(
+                "log-created-names-another-origin-statement",
+                "log_created names another origin than its statement"
+            ));
         }
         let log_key: VerifierKey = log_vkey
             .parse()
-            .map_err(|e| Rejection(format!("log_vkey: {e}")))?;
+            .map_err(|e: tlog::NoteError| rejection!("log-vkey-invalid", "log_vkey: {e}", e = e))?;
         if log_key.key_type() != KeyType::Ed25519 || log_key.name() != origin {
-            return reject("log_vkey must be an Ed25519 key named after the origin");
+            return reject(rejection!(
+                "log-vkey-must-ed25519-key-named",
+                "log_vkey must be an Ed25519 key named after the origin"
+            ));
         }
         if statement.actor != *intermediary || statement.key_id != key_id_hex(key.key_id()) {
-            return reject("log_created must be signed by the intermediary key it registers");
+            return reject(rejection!(
+                "log-created-must-signed-intermediary-key",
+                "log_created must be signed by the intermediary key it registers"
+            ));
         }
         if statement.seq != 1 {
-            return reject("the intermediary's first statement has sequence 1");
+            return reject(rejection!(
+                "intermediary-first-statement-sequence-1",
+                "the intermediary's first statement has sequence 1"
+            ));
         }
         Ok(())
     }
@@ -371,7 +393,10 @@ impl Registry {
         let signer = &self.actors[context.signer.id];
         let by_intermediary = context.signer.is_intermediary;
         match event {
-            RegistryEvent::LogCreated { .. } => reject("the log was already created"),
+            RegistryEvent::LogCreated { .. } => reject(rejection!(
+                "log-was-already-created",
+                "the log was already created"
+            )),
             RegistryEvent::ActorRegistered {
                 actor,
                 role,
@@ -379,16 +404,29 @@ impl Registry {
                 vkey,
             } => {
                 if !by_intermediary {
-                    return reject("only the intermediary registers actors");
+                    return reject(rejection!(
+                        "only-intermediary-registers-actors",
+                        "only the intermediary registers actors"
+                    ));
                 }
                 if self.actors.contains_key(actor) {
-                    return reject(format!("actor {actor} is already registered"));
+                    return reject(rejection!(
+                        "actor-already-registered",
+                        "actor {actor} is already registered",
+                        actor = actor
+                    ));
                 }
                 if *role == ActorRole::Intermediary {
-                    return reject("a log has one intermediary");
+                    return reject(rejection!(
+                        "log-one-intermediary",
+                        "a log has one intermediary"
+                    ));
                 }
                 if name.trim().is_empty() || name.len() > 200 {
-                    return reject("actor name must be 1-200 characters");
+                    return reject(rejection!(
+                        "actor-name-must-1-200-characters",
+                        "actor name must be 1-200 characters"
+                    ));
                 }
                 parse_vkey(vkey, *role).map(|_| ())
             }
@@ -396,9 +434,11 @@ impl Registry {
                 let target = self.actor_signed_for(signer, actor, by_intermediary)?;
                 let key = parse_vkey(new_vkey, target.role)?;
                 if target.key(&key_id_hex(key.key_id())).is_some() {
-                    return reject(format!(
-                        "{actor} already had key {}",
-                        key_id_hex(key.key_id())
+                    return reject(rejection!(
+                        "already-had-key",
+                        "{actor} already had key {key_id}",
+                        actor = actor,
+                        key_id = key_id_hex(key.key_id())
                     ));
                 }
                 Ok(())
@@ -407,16 +447,33 @@ impl Registry {
                 let target = self.actor_signed_for(signer, actor, by_intermediary)?;
                 match target.key(key_id) {
                     Some(key) if key.status == KeyStatus::Active => Ok(()),
-                    Some(_) => reject(format!("key {key_id} of {actor} is no longer active")),
-                    None => reject(format!("{actor} has no key {key_id}")),
+                    Some(_) => reject(rejection!(
+                        "key-no-longer-active",
+                        "key {key_id} of {actor} is no longer active",
+                        key_id = key_id,
+                        actor = actor
+                    )),
+                    None => reject(rejection!(
+                        "target-no-key",
+                        "{actor} has no key {key_id}",
+                        actor = actor,
+                        key_id = key_id
+                    )),
                 }
             }
             RegistryEvent::KeyCustodyDeclared { actor, .. } => {
                 if signer.id != *actor {
-                    return reject(format!("only {actor} declares who holds its key"));
+                    return reject(rejection!(
+                        "only-declares-who-holds-key",
+                        "only {actor} declares who holds its key",
+                        actor = actor
+                    ));
                 }
                 if !matches!(signer.role, ActorRole::Party | ActorRole::Observer) {
-                    return reject("only parties and observers declare who holds their keys");
+                    return reject(rejection!(
+                        "only-parties-observers-declare-who-holds",
+                        "only parties and observers declare who holds their keys"
+                    ));
                 }
                 Ok(())
             }
@@ -427,7 +484,10 @@ impl Registry {
                 signature_line,
             } => {
                 if !by_intermediary {
-                    return reject("the intermediary records cosignatures");
+                    return reject(rejection!(
+                        "intermediary-records-cosignatures",
+                        "the intermediary records cosignatures"
+                    ));
                 }
                 self.check_cosignature(
                     context.log.tree_size(),
@@ -442,7 +502,10 @@ impl Registry {
                 legal_basis,
             } => {
                 if !by_intermediary {
-                    return reject("only the intermediary erases payloads");
+                    return reject(rejection!(
+                        "only-intermediary-erases-payloads",
+                        "only the intermediary erases payloads"
+                    ));
                 }
                 self.check_erasure(context.log.tree_size(), *entry_index, legal_basis)
             }
@@ -456,18 +519,31 @@ impl Registry {
         legal_basis: &str,
     ) -> Result<(), Rejection> {
         if entry_index >= log_size {
-            return reject(format!("entry {entry_index} does not exist yet"));
+            return reject(rejection!(
+                "entry-does-not-exist-yet",
+                "entry {entry_index} does not exist yet",
+                entry_index = entry_index
+            ));
         }
         if self.unerasable.contains(&entry_index) {
-            return reject(format!(
-                "entry {entry_index} is a registry or erasure entry"
+            return reject(rejection!(
+                "entry-registry-erasure-entry",
+                "entry {entry_index} is a registry or erasure entry",
+                entry_index = entry_index
             ));
         }
         if self.erasures.contains_key(&entry_index) {
-            return reject(format!("entry {entry_index} was already erased"));
+            return reject(rejection!(
+                "entry-was-already-erased",
+                "entry {entry_index} was already erased",
+                entry_index = entry_index
+            ));
         }
         if legal_basis.trim().is_empty() {
-            return reject("an erasure names its legal basis");
+            return reject(rejection!(
+                "erasure-names-legal-basis",
+                "an erasure names its legal basis"
+            ));
         }
         Ok(())
     }
@@ -485,40 +561,58 @@ impl Registry {
         signature_line: &str,
     ) -> Result<(), Rejection> {
         if tree_size == 0 || tree_size > log_size {
-            return reject(format!("no checkpoint of size {tree_size} can exist yet"));
+            return reject(rejection!(
+                "no-checkpoint-size-can-exist-yet",
+                "no checkpoint of size {tree_size} can exist yet",
+                tree_size = tree_size
+            ));
         }
         if self
             .cosignatures
             .contains_key(&(tree_size, witness.clone()))
         {
-            return reject(format!("{witness} already cosigned checkpoint {tree_size}"));
+            return reject(rejection!(
+                "already-cosigned-checkpoint",
+                "{witness} already cosigned checkpoint {tree_size}",
+                witness = witness,
+                tree_size = tree_size
+            ));
         }
         let Some(cosigner) = self
             .actors
             .get(witness)
             .filter(|a| a.role == ActorRole::Witness)
         else {
-            return reject(format!("{witness} is not a registered witness"));
+            return reject(rejection!(
+                "not-registered-witness",
+                "{witness} is not a registered witness",
+                witness = witness
+            ));
         };
         let root = tlog::checkpoint::decode_root(root_hash)
-            .map_err(|e| Rejection(format!("root_hash: {e}")))?;
+            .map_err(|e| rejection!("root-hash-invalid", "root_hash: {e}", e = e))?;
         let origin = self.origin.as_deref().unwrap_or_default();
-        let note = tlog::Note {
-            text: tlog::Checkpoint::new(origin, tree_size, root).to_text(),
-            signatures: vec![
-                tlog::NoteSignature::from_line(signature_line)
-                    .map_err(|e| Rejection(format!("signature_line: {e}")))?,
-            ],
-        };
+        let note =
+            tlog::Note {
+                text: tlog::Checkpoint::new(origin, tree_size, root).to_text(),
+                signatures: vec![tlog::NoteSignature::from_line(signature_line).map_err(|e| {
+                    rejection!("signature-line-invalid", "signature_line: {e}", e = e)
+                })?],
+            };
         let keys: Vec<VerifierKey> = cosigner
             .keys
             .iter()
             .filter(|k| k.valid_until.is_none())
             .map(|k| k.vkey.clone())
             .collect();
-        note.verify(&keys)
-            .map(|_| ())
-            .map_err(|e| Rejection(format!("cosignature by {witness}: {e}")))
+        note.verify(&keys).map(|_| ()).map_err(|e| {
+            rejection!(
+                "cosignature-invalid",
+                "cosignature by {witness}: {e}",
+                witness = witness,
+                e = e
+            )
+        })
     }
 
     /// Key events are signed by the actor itself or by the intermediary.
@@ -529,11 +623,17 @@ impl Registry {
         by_intermediary: bool,
     ) -> Result<&Actor, Rejection> {
         let Some(target) = self.actors.get(actor) else {
-            return reject(format!("actor {actor} is not registered"));
+            return reject(rejection!(
+                "actor-not-registered",
+                "actor {actor} is not registered",
+                actor = actor
+            ));
         };
         if signer.id != *actor && !by_intermediary {
-            return reject(format!(
-                "only {actor} or the intermediary may change its keys"
+            return reject(rejection!(
+                "only-intermediary-change-keys",
+                "only {actor} or the intermediary may change its keys",
+                actor = actor
             ));
         }
         Ok(target)

@@ -3,6 +3,7 @@
 
 use crate::domain::{Context, Domain, Refusal};
 use crate::projection::{RowJournal, Table};
+use crate::rejection;
 use crate::state::reject;
 
 pub const MAX_SUBJECT_BYTES: usize = 200;
@@ -28,9 +29,10 @@ impl Domain for Remarks {
             || subject.len() > MAX_SUBJECT_BYTES
             || text.len() > MAX_REMARK_BYTES
         {
-            return Ok(reject(
-                "a remark has a subject of 1-200 characters and at most 100,000 of text",
-            )?);
+            return Ok(reject(rejection!(
+                "remark-size",
+                "a remark has a subject of 1-200 characters and at most 100,000 of text"
+            ))?);
         }
         Ok(())
     }

@@ -17,23 +17,10 @@ use crate::exchange::ExchangeState;
 use crate::negotiation::NegotiationState;
 use crate::projection::{RowChange, RowJournal, Table};
 use crate::registry::{Actor, ActorRole, Cosignature, Erasure, Registry, RegistryEvent};
+use crate::rejection;
 
-/// Why an entry may not be appended (or, on replay, why it is bad). The
-/// message is shown to users and names no personal data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection(pub String);
-
-impl std::fmt::Display for Rejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Rejection {}
-
-pub(crate) fn reject<T>(message: impl Into<String>) -> Result<T, Rejection> {
-    Err(Rejection(message.into()))
-}
+pub use crate::rejection::Rejection;
+pub(crate) use crate::rejection::reject;
 
 /// How much of an entry's payload the reader has.
 #[derive(Debug, Clone, Copy)]
@@ -170,20 +157,27 @@ impl LogState {
             return Ok(*Registry::genesis_key(genesis_event(payload))?.public_key());
         }
         let Some(actor) = self.actor(&statement.actor) else {
-            return reject(format!("actor {} is not registered", statement.actor));
+            return reject(rejection!(
+                "actor-not-registered",
+                "actor {actor} is not registered",
+                actor = statement.actor
+            ));
         };
         match actor.key(&statement.key_id) {
             Some(key) if key.is_valid_at(envelope.index) => Ok(*key.vkey.public_key()),
-            Some(key) => reject(format!(
-                "key {} of {} is {} and not valid at entry {}",
-                statement.key_id,
-                actor.id,
-                key.status.as_str(),
-                envelope.index
+            Some(key) => reject(rejection!(
+                "key-not-valid-entry",
+                "key {key_id} of {id} is {status} and not valid at entry {index}",
+                key_id = statement.key_id,
+                id = actor.id,
+                status = key.status.as_str(),
+                index = envelope.index
             )),
-            None => reject(format!(
-                "actor {} has no key {}",
-                actor.id, statement.key_id
+            None => reject(rejection!(
+                "actor-no-key",
+                "actor {id} has no key {key_id}",
+                id = actor.id,
+                key_id = statement.key_id
             )),
         }
     }
@@ -193,23 +187,33 @@ impl LogState {
     pub fn check(&self, envelope: &Envelope, payload: PayloadView) -> Result<(), Rejection> {
         let statement = envelope.statement();
         if envelope.index != self.tree_size {
-            return reject(format!(
-                "index {} where {} comes next",
-                envelope.index, self.tree_size
+            return reject(rejection!(
+                "index-comes-next",
+                "index {index} where {tree_size} comes next",
+                index = envelope.index,
+                tree_size = self.tree_size
             ));
         }
         if statement.signed_at_ms.abs() > crate::canonical::MAX_EXACT_INTEGER {
-            return reject("signed_at_ms is out of range");
+            return reject(rejection!(
+                "signed-ms-out-range",
+                "signed_at_ms is out of range"
+            ));
         }
         if envelope.logged_at_ms < self.last_logged_at_ms {
-            return reject("logged earlier than the entry before it");
+            return reject(rejection!(
+                "logged-earlier-entry-before",
+                "logged earlier than the entry before it"
+            ));
         }
         if envelope.checkpoint_size < self.last_checkpoint_size
             || envelope.checkpoint_size > envelope.index
         {
-            return reject(format!(
-                "names checkpoint size {} after the entry before named {}",
-                envelope.checkpoint_size, self.last_checkpoint_size
+            return reject(rejection!(
+                "names-checkpoint-size-after-entry-before",
+                "names checkpoint size {checkpoint_size} after the entry before named {last_checkpoint_size}",
+                checkpoint_size = envelope.checkpoint_size,
+                last_checkpoint_size = self.last_checkpoint_size
             ));
         }
         if statement.payload_sha256.len() != 64
@@ -218,7 +222,10 @@ impl LogState {
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
-            return reject("payload_sha256 is not 64 lower-case hex digits");
+            return reject(rejection!(
+                "payload-sha256-not-64-lower-case",
+                "payload_sha256 is not 64 lower-case hex digits"
+            ));
         }
         if statement.kind.is_empty()
             || statement.kind.len() > MAX_KIND_BYTES
@@ -227,41 +234,60 @@ impl LogState {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b == b'_')
         {
-            return reject("kind must be 1-64 characters of a-z and '_'");
+            return reject(rejection!(
+                "kind-must-1-64-characters-z",
+                "kind must be 1-64 characters of a-z and '_'"
+            ));
         }
         self.check_visibility(&statement.visibility)?;
         let is_public_kind = RegistryEvent::KINDS.contains(&statement.kind.as_str());
         if is_public_kind && statement.visibility != Visibility::Public {
-            return reject(format!("{} events must be public", statement.kind));
+            return reject(rejection!(
+                "events-must-public",
+                "{kind} events must be public",
+                kind = statement.kind
+            ));
         }
         if self.tree_size == 0 {
             return Registry::check_genesis(statement, genesis_event(payload));
         }
         let registry = self.registry();
         if Some(statement.origin.as_str()) != registry.origin() {
-            return reject("statement is for another log (origin differs)");
+            return reject(rejection!(
+                "statement-another-log-origin-differs",
+                "statement is for another log (origin differs)"
+            ));
         }
         let Some(signer) = registry.actor(&statement.actor) else {
-            return reject(format!("actor {} is not registered", statement.actor));
+            return reject(rejection!(
+                "actor-not-registered",
+                "actor {actor} is not registered",
+                actor = statement.actor
+            ));
         };
         if signer.role == ActorRole::Witness {
-            return reject("witnesses cosign checkpoints and sign no events");
+            return reject(rejection!(
+                "witnesses-cosign-checkpoints-sign-no-events",
+                "witnesses cosign checkpoints and sign no events"
+            ));
         }
         if statement.seq != signer.last_seq + 1 {
-            return reject(format!(
-                "sequence {} from {} where {} comes next",
-                statement.seq,
-                signer.id,
-                signer.last_seq + 1
+            return reject(rejection!(
+                "sequence-not-next",
+                "sequence {seq} from {actor} where {next} comes next",
+                seq = statement.seq,
+                actor = signer.id,
+                next = signer.last_seq + 1
             ));
         }
         match payload {
             PayloadView::Present(event) => {
                 if event.kind() != statement.kind {
-                    return reject(format!(
-                        "payload is a {} event, envelope says {}",
-                        event.kind(),
-                        statement.kind
+                    return reject(rejection!(
+                        "payload-event-envelope-says",
+                        "payload is a {kind} event, envelope says {kind2}",
+                        kind = event.kind(),
+                        kind2 = statement.kind
                     ));
                 }
                 let context = Context {
@@ -271,12 +297,13 @@ impl LogState {
                 };
                 self.skip_missing(self.domains.check(&context, event))
             }
-            PayloadView::Withheld if statement.visibility == Visibility::Public => {
-                reject("a public payload is missing")
-            }
-            PayloadView::Withheld | PayloadView::Erased if is_public_kind => reject(format!(
-                "a {} payload, which every reader needs, is missing",
-                statement.kind
+            PayloadView::Withheld if statement.visibility == Visibility::Public => reject(
+                rejection!("public-payload-missing", "a public payload is missing"),
+            ),
+            PayloadView::Withheld | PayloadView::Erased if is_public_kind => reject(rejection!(
+                "payload-which-every-reader-needs-missing",
+                "a {kind} payload, which every reader needs, is missing",
+                kind = statement.kind
             )),
             PayloadView::Withheld | PayloadView::Erased => Ok(()),
         }
@@ -289,12 +316,18 @@ impl LogState {
             Visibility::Actors(actors) => actors.iter().collect(),
         };
         if named.is_empty() || named.len() > MAX_VISIBILITY_ACTORS {
-            return reject(format!(
-                "visibility names 1 to {MAX_VISIBILITY_ACTORS} actors"
+            return reject(rejection!(
+                "visibility-names-1-actors",
+                "visibility names 1 to {max_visibility_actors} actors",
+                max_visibility_actors = MAX_VISIBILITY_ACTORS
             ));
         }
         match named.iter().find(|a| self.registry().actor(a).is_none()) {
-            Some(unknown) => reject(format!("visibility names unregistered actor {unknown}")),
+            Some(unknown) => reject(rejection!(
+                "visibility-names-unregistered-actor",
+                "visibility names unregistered actor {unknown}",
+                unknown = unknown
+            )),
             None => Ok(()),
         }
     }

@@ -74,9 +74,14 @@ impl Log {
     /// Checks signature and rules, then folds: what the ledger does.
     fn submit_envelope(&mut self, envelope: Envelope, event: Event) -> Result<u64, String> {
         let view = PayloadView::Present(&event);
-        let key = self.state.signing_key(&envelope, view).map_err(|e| e.0)?;
-        envelope.signed.verify(&key)?;
-        self.state.check(&envelope, view).map_err(|e| e.0)?;
+        let key = self
+            .state
+            .signing_key(&envelope, view)
+            .map_err(|e| e.to_string())?;
+        envelope.signed.verify(&key).map_err(|e| e.to_string())?;
+        self.state
+            .check(&envelope, view)
+            .map_err(|e| e.to_string())?;
         self.state.apply(&envelope, view);
         let index = envelope.index;
         self.accepted.push((envelope, event));
@@ -137,7 +142,7 @@ fn a_payload_at_the_bound_is_read_and_one_byte_more_is_refused() {
         statement.event_of(&payload)
     };
     assert!(of_size(MAX_PAYLOAD_BYTES).is_ok());
-    let refused = of_size(MAX_PAYLOAD_BYTES + 1).unwrap_err().0;
+    let refused = of_size(MAX_PAYLOAD_BYTES + 1).unwrap_err().to_string();
     assert_eq!(
         refused,
         format!("payload larger than {MAX_PAYLOAD_BYTES} bytes")
@@ -477,7 +482,7 @@ fn a_reader_may_lack_private_payloads_but_not_public_or_registry_ones() {
         log.state
             .check(&public, PayloadView::Withheld)
             .unwrap_err()
-            .0
+            .to_string()
             .contains("public payload is missing")
     );
     let rotation = Event::Registry(RegistryEvent::KeyRotated {

@@ -646,9 +646,11 @@ impl Ledger {
     fn stage_to_sign(&mut self, staged: &mut Staged, to_sign: &ToSign) -> Result<u64, Rejection> {
         if let Some(key) = &to_sign.idempotency_key {
             if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
-                return Err(Rejection(format!(
-                    "an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"
-                )));
+                return Err(truce_core::rejection!(
+                    "idempotency-key-size",
+                    "an idempotency key has 1 to {max} bytes",
+                    max = MAX_IDEMPOTENCY_KEY_BYTES
+                ));
             }
             let recorded = match staged.idempotent(&to_sign.actor, key) {
                 Some(index) => Some(index),
@@ -656,7 +658,13 @@ impl Ledger {
                     .view
                     .store
                     .idempotent_entry(to_sign.actor.as_str(), key)
-                    .map_err(|e| Rejection(e.to_string()))?,
+                    .map_err(|e| {
+                        truce_core::rejection!(
+                            "store-failed",
+                            "the store failed: {error}",
+                            error = e
+                        )
+                    })?,
             };
             if let Some(index) = recorded {
                 return Ok(index);
@@ -725,12 +733,16 @@ impl Ledger {
         let view = PayloadView::Present(&decoded.event);
         let key = state.signing_key(&envelope, view)?;
         if prechecked != Some(key) {
-            decoded.signed.verify(&key).map_err(Rejection)?;
+            decoded.signed.verify(&key)?;
         }
         state.check(&envelope, view)?;
         let leaf = envelope.to_leaf();
         if leaf.len() > MAX_LEAF_BYTES {
-            return Err(Rejection("envelope larger than 65535 bytes".to_owned()));
+            return Err(truce_core::rejection!(
+                "envelope-too-large",
+                "envelope larger than {max} bytes",
+                max = MAX_LEAF_BYTES
+            ));
         }
         state.apply(&envelope, view);
         if let Event::Registry(RegistryEvent::PayloadErased { entry_index, .. }) = &decoded.event {

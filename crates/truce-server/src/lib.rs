@@ -543,7 +543,10 @@ fn check_cosignature(
             witness,
             signature_line,
         }) => state.check_cosignature(*tree_size, root_hash, witness, signature_line),
-        _ => Err(truce_core::Rejection("not a cosignature".to_owned())),
+        _ => Err(truce_core::rejection!(
+            "not-cosignature",
+            "not a cosignature"
+        )),
     }
 }
 
@@ -651,7 +654,7 @@ pub enum AppError {
     /// The request conflicts with how the actor signs (its key is not here).
     Conflict(String),
     /// The log's rules refuse the event.
-    Refused(String),
+    Refused(truce_core::Rejection),
     /// Too many appends wait: the caller retries after a second.
     Busy,
     /// The store cannot take writes (a full disk, a read-only store).
@@ -675,7 +678,7 @@ impl From<CommitError> for AppError {
     fn from(e: CommitError) -> Self {
         match e {
             CommitError::Busy => AppError::Busy,
-            CommitError::Refused(why) => AppError::Refused(why.0),
+            CommitError::Refused(why) => AppError::Refused(why),
             CommitError::NoKey(why) => AppError::Conflict(why),
             CommitError::Unavailable(why) => AppError::Unavailable(why),
             CommitError::Failed(why) => AppError::Internal(why),
@@ -700,8 +703,8 @@ impl AppError {
             AppError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
             AppError::Conflict(why) => (StatusCode::CONFLICT, why),
             AppError::Refused(why) => {
-                tracing::warn!("refused by the log's rules");
-                (StatusCode::UNPROCESSABLE_ENTITY, why)
+                tracing::warn!(code = why.code(), "refused by the log's rules");
+                (StatusCode::UNPROCESSABLE_ENTITY, why.to_string())
             }
             AppError::Busy => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -727,8 +730,21 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        // A refusal also carries its code and parameters, so a client can
+        // say it in its user's language.
+        let reason = match &self {
+            AppError::Refused(why) => json!({
+                "code": why.code(),
+                "params": why.params().iter().cloned().collect::<BTreeMap<_, _>>(),
+            }),
+            _ => json!({}),
+        };
         let (status, message) = self.status_and_message();
-        let mut response = (status, axum::Json(json!({ "error": message }))).into_response();
+        let mut body = json!({ "error": message });
+        if let (Some(body), Some(reason)) = (body.as_object_mut(), reason.as_object()) {
+            body.extend(reason.clone());
+        }
+        let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

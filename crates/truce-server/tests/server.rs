@@ -566,12 +566,18 @@ async fn the_server_signs_with_a_party_key_it_holds_for_the_role_the_event_needs
     let for_ru = serde_json::json!({"kind": "position_taken", "party": "ru",
         "term": {"document_id": "ua-memorandum-2025-06", "term_id": "ceasefire"},
         "stance": {"kind": "accepted"}, "date": "2025-06-20", "source_document": null, "note": "test"});
-    assert_eq!(
-        post_event("ua-signer", for_ru, serde_json::json!("public"))
-            .await
-            .0,
-        StatusCode::UNPROCESSABLE_ENTITY
-    );
+    let (status, body) = post_event("ua-signer", for_ru, serde_json::json!("public")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // The refusal carries a code and its parameters for a client to
+    // translate, beside the English.
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "party-states-only-own-positions");
+    assert_eq!(body["error"], "a party states only its own positions");
+    assert_eq!(body["params"], serde_json::json!({}));
+    let late = serde_json::json!({"kind": "remark_recorded", "subject": "", "text": "x"});
+    let (_, body) = post_event("ua-editor", late, serde_json::json!("public")).await;
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "remark-size", "{body}");
 }
 
 /// Concurrent appends share transactions (group commit); each gets its own

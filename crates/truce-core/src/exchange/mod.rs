@@ -214,7 +214,10 @@ impl Domain for ExchangeState {
             }
             ExchangeEvent::HandoverRecorded(handover) => {
                 if matches!(visibility, Visibility::Public) {
-                    return rules::reject("a handover names persons: it is not public");
+                    return rules::reject(crate::rejection!(
+                        "handover-public",
+                        "a handover names persons: it is not public"
+                    ));
                 }
                 self.check_handover(signer, handover)
             }

@@ -2,6 +2,7 @@
 //! stage, the public tally of a stage, progress against the quota.
 
 use crate::domain::Refusal;
+use crate::rejection;
 use crate::state::Rejection;
 use chrono::NaiveDate;
 use rules::{exchange_term, missing};
@@ -70,9 +71,11 @@ impl ExchangeState {
         let (a, b) = (exchange.ratio.0 as usize, exchange.ratio.1 as usize);
         let groups = (first.len() / a).min(second.len() / b).min(per_side / a);
         if groups == 0 {
-            return Err(Rejection(format!(
-                "no stage possible for {term}: a side has no eligible person left"
-            )));
+            return Err(rejection!(
+                "no-stage-possible-side-no-eligible",
+                "no stage possible for {term}: a side has no eligible person left",
+                term = term
+            ));
         }
         let take = |people: Vec<(usize, PersonRef)>, n: usize| {
             people.into_iter().take(n).map(|(_, p)| p).collect()
@@ -115,7 +118,12 @@ impl ExchangeState {
                     continue;
                 }
                 let Some((_, record)) = self.person(person) else {
-                    return missing(format!("no person {}/{}", person.list_id, person.person_id));
+                    return missing(rejection!(
+                        "no-person",
+                        "no person {list_id}/{person_id}",
+                        list_id = person.list_id,
+                        person_id = person.person_id
+                    ));
                 };
                 let category = match Self::eligibility(exchange, record) {
                     Ok(rank) => exchange

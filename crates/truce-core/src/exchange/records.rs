@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::envelope::ActorId;
 use crate::negotiation::check_id;
 use crate::negotiation::{NegotiationState, TermRef};
+use crate::rejection;
+use crate::rejection::Rejection;
 use crate::terms::{Assessment, PersonFacts, QuotaProgress, Status};
 
 /// Bounds on what one submission may hold (the list's: see [`crate::limits`]).
@@ -107,13 +109,16 @@ impl PersonRecord {
     }
 
     /// Field-level validation; messages name the field, never its value.
-    pub fn check(&self) -> Result<(), String> {
-        check_id("person_id", &self.person_id).map_err(|e| e.0)?;
+    pub fn check(&self) -> Result<(), Rejection> {
+        check_id("person_id", &self.person_id)?;
         if self.family_name.trim().is_empty()
             && self.given_names.trim().is_empty()
             && self.remains.is_none()
         {
-            return Err("family_name and given_names are both empty".to_owned());
+            return Err(rejection!(
+                "person-unnamed",
+                "family_name and given_names are both empty"
+            ));
         }
         let texts = [
             ("family_name", Some(&self.family_name)),
@@ -129,8 +134,11 @@ impl PersonRecord {
         ];
         for (field, value) in texts {
             if value.is_some_and(|v| v.len() > MAX_FIELD_BYTES || v.chars().any(char::is_control)) {
-                return Err(format!(
-                    "{field} is longer than {MAX_FIELD_BYTES} bytes or holds control characters"
+                return Err(rejection!(
+                    "person-field-invalid",
+                    "{field} is longer than {max} bytes or holds control characters",
+                    field = field,
+                    max = MAX_FIELD_BYTES
                 ));
             }
         }
@@ -138,14 +146,20 @@ impl PersonRecord {
             .date_of_birth
             .is_some_and(|birth| !(EARLIEST_DATE_OF_BIRTH..=LATEST_DATE_OF_BIRTH).contains(&birth))
         {
-            return Err(format!(
-                "field date_of_birth: not between {EARLIEST_DATE_OF_BIRTH} and {LATEST_DATE_OF_BIRTH}"
+            return Err(rejection!(
+                "person-birth-implausible",
+                "field date_of_birth: not between {earliest} and {latest}",
+                earliest = EARLIEST_DATE_OF_BIRTH,
+                latest = LATEST_DATE_OF_BIRTH
             ));
         }
         if let (Some(birth), Some(captured)) = (self.date_of_birth, self.captured_on)
             && captured < birth
         {
-            return Err("captured_on is before date_of_birth".to_owned());
+            return Err(rejection!(
+                "person-captured-before-birth",
+                "captured_on is before date_of_birth"
+            ));
         }
         Ok(())
     }

@@ -5,16 +5,17 @@
 use crate::domain::{Refusal, SignerView};
 use crate::envelope::Visibility;
 use crate::negotiation::check_id;
+use crate::rejection;
 use crate::state::Rejection;
 
 use super::*;
 
-pub(super) fn reject<T>(message: impl Into<String>) -> Result<T, Refusal> {
-    Err(Refusal::Rule(Rejection(message.into())))
+pub(super) fn reject<T>(rejection: Rejection) -> Result<T, Refusal> {
+    Err(Refusal::Rule(rejection))
 }
 
-pub(super) fn missing<T>(message: impl Into<String>) -> Result<T, Refusal> {
-    Err(Refusal::MissingReference(Rejection(message.into())))
+pub(super) fn missing<T>(rejection: Rejection) -> Result<T, Refusal> {
+    Err(Refusal::MissingReference(rejection))
 }
 
 /// The exchange term a reference names, and the two parties in ratio order.
@@ -23,17 +24,29 @@ pub(super) fn exchange_term<'a>(
     term: &TermRef,
 ) -> Result<(&'a Exchange, (ActorId, ActorId)), Refusal> {
     let Some(found) = negotiation.term(term) else {
-        return reject(format!("term {term} is not recorded"));
+        return reject(rejection!(
+            "term-not-recorded",
+            "term {term} is not recorded",
+            term = term
+        ));
     };
     let TermRule::Exchange(exchange) = &found.rule else {
-        return reject(format!("term {term} is not an exchange"));
+        return reject(rejection!(
+            "term-not-exchange",
+            "term {term} is not an exchange",
+            term = term
+        ));
     };
     let document = negotiation
         .document(&term.document_id)
         .expect("the term's document exists");
     match document.tabled_by.as_slice() {
         [first, second] => Ok((exchange, (first.clone(), second.clone()))),
-        _ => reject(format!("term {term} is not agreed between two parties")),
+        _ => reject(rejection!(
+            "term-not-agreed-between-two-parties",
+            "term {term} is not agreed between two parties",
+            term = term
+        )),
     }
 }
 
@@ -46,18 +59,27 @@ impl ExchangeState {
         negotiation: &NegotiationState,
     ) -> Result<(), Refusal> {
         if list.party != *signer.id || !signer.is_party {
-            return reject("a party submits only its own lists");
+            return reject(rejection!(
+                "party-submits-only-own-lists",
+                "a party submits only its own lists"
+            ));
         }
         if *visibility != Visibility::Party(list.party.clone()) {
-            return reject(format!(
-                "a list is visible to its party alone: use visibility party:{}",
-                list.party
+            return reject(rejection!(
+                "list-visible-party-alone-use-visibility",
+                "a list is visible to its party alone: use visibility party:{party}",
+                party = list.party
             ));
         }
         check_id("list_id", &list.list_id)?;
         let (_, parties) = exchange_term(negotiation, &list.term)?;
         if list.party != parties.0 && list.party != parties.1 {
-            return reject(format!("{} is not a party to {}", list.party, list.term));
+            return reject(rejection!(
+                "not-party",
+                "{party} is not a party to {term}",
+                party = list.party,
+                term = list.term
+            ));
         }
         let expected_version = match self.lists.get(&list.list_id).and_then(|v| v.last()) {
             None => 1,
@@ -66,40 +88,49 @@ impl ExchangeState {
                     || previous.list_kind != list.list_kind
                     || previous.term != list.term
                 {
-                    return reject(format!(
-                        "list {}: a new version keeps its party, kind and term",
-                        list.list_id
+                    return reject(rejection!(
+                        "list-new-version-keeps-party-kind",
+                        "list {list_id}: a new version keeps its party, kind and term",
+                        list_id = list.list_id
                     ));
                 }
                 previous.version + 1
             }
         };
         if list.version != expected_version {
-            return reject(format!(
-                "list {}: version {} where {expected_version} comes next",
-                list.list_id, list.version
+            return reject(rejection!(
+                "list-version-comes-next",
+                "list {list_id}: version {version} where {expected_version} comes next",
+                list_id = list.list_id,
+                version = list.version,
+                expected_version = expected_version
             ));
         }
         if list.persons.len() > MAX_PERSONS_PER_LIST {
-            return reject(format!(
-                "list {}: more than {MAX_PERSONS_PER_LIST} persons",
-                list.list_id
+            return reject(rejection!(
+                "list-more-persons",
+                "list {list_id}: more than {max_persons_per_list} persons",
+                list_id = list.list_id,
+                max_persons_per_list = MAX_PERSONS_PER_LIST
             ));
         }
         let mut seen = BTreeSet::new();
         for (row, person) in list.persons.iter().enumerate() {
             person.check().map_err(|why| {
-                Refusal::Rule(Rejection(format!(
-                    "list {}, person {}: {why}",
-                    list.list_id,
-                    row + 1
-                )))
+                Refusal::Rule(rejection!(
+                    "list-person",
+                    "list {list_id}, person {next}: {why}",
+                    list_id = list.list_id,
+                    next = row + 1,
+                    why = why
+                ))
             })?;
             if !seen.insert(&person.person_id) {
-                return reject(format!(
-                    "list {}, person {}: person_id appears twice",
-                    list.list_id,
-                    row + 1
+                return reject(rejection!(
+                    "list-person-person-id-appears-twice",
+                    "list {list_id}, person {next}: person_id appears twice",
+                    list_id = list.list_id,
+                    next = row + 1
                 ));
             }
         }
@@ -114,51 +145,73 @@ impl ExchangeState {
         negotiation: &NegotiationState,
     ) -> Result<(), Refusal> {
         if !signer.is_intermediary {
-            return reject("the intermediary proposes stages");
+            return reject(rejection!(
+                "intermediary-proposes-stages",
+                "the intermediary proposes stages"
+            ));
         }
         check_id("stage_id", &stage.stage_id)?;
         if self.stages.contains_key(&stage.stage_id) {
-            return reject(format!("stage {} is already proposed", stage.stage_id));
+            return reject(rejection!(
+                "stage-already-proposed",
+                "stage {stage_id} is already proposed",
+                stage_id = stage.stage_id
+            ));
         }
         let (exchange, parties) = exchange_term(negotiation, &stage.term)?;
         let both: BTreeSet<ActorId> = [parties.0.clone(), parties.1.clone()].into();
         if *visibility != Visibility::Actors(both) {
-            return reject(format!(
-                "a stage is visible to its two parties: use visibility actors:{},{}",
-                parties.0, parties.1
+            return reject(rejection!(
+                "stage-visible-two-parties-use-visibility",
+                "a stage is visible to its two parties: use visibility actors:{parties},{parties2}",
+                parties = parties.0,
+                parties2 = parties.1
             ));
         }
         let batch = |party: &ActorId| stage.batches.iter().find(|b| b.from == *party);
         let (Some(first), Some(second)) = (batch(&parties.0), batch(&parties.1)) else {
-            return reject(format!(
-                "stage {}: one batch from each of {} and {}",
-                stage.stage_id, parties.0, parties.1
+            return reject(rejection!(
+                "stage-one-batch-from-each",
+                "stage {stage_id}: one batch from each of {parties} and {parties2}",
+                stage_id = stage.stage_id,
+                parties = parties.0,
+                parties2 = parties.1
             ));
         };
         if stage.batches.len() != 2 {
-            return reject(format!("stage {}: exactly two batches", stage.stage_id));
+            return reject(rejection!(
+                "stage-exactly-two-batches",
+                "stage {stage_id}: exactly two batches",
+                stage_id = stage.stage_id
+            ));
         }
         let (a, b) = (exchange.ratio.0 as usize, exchange.ratio.1 as usize);
         if let Some(reason) = &stage.parity_waiver {
             if reason.trim().is_empty() {
-                return reject(format!(
-                    "stage {}: a parity waiver states its reason",
-                    stage.stage_id
+                return reject(rejection!(
+                    "stage-parity-waiver-states-reason",
+                    "stage {stage_id}: a parity waiver states its reason",
+                    stage_id = stage.stage_id
                 ));
             }
         } else if first.persons.len() * b != second.persons.len() * a {
-            return reject(format!(
-                "stage {}: {} for {} breaks the ratio {a}:{b}",
-                stage.stage_id,
-                first.persons.len(),
-                second.persons.len()
+            return reject(rejection!(
+                "stage-breaks-ratio",
+                "stage {stage_id}: {persons_count} for {persons_count2} breaks the ratio {a}:{b}",
+                stage_id = stage.stage_id,
+                persons_count = first.persons.len(),
+                persons_count2 = second.persons.len(),
+                a = a,
+                b = b
             ));
         }
         let staged_here = first.persons.len() + second.persons.len();
         if staged_here == 0 || staged_here > MAX_PERSONS_PER_STAGE {
-            return reject(format!(
-                "stage {}: 1 to {MAX_PERSONS_PER_STAGE} persons",
-                stage.stage_id
+            return reject(rejection!(
+                "stage-1-persons",
+                "stage {stage_id}: 1 to {max_persons_per_stage} persons",
+                stage_id = stage.stage_id,
+                max_persons_per_stage = MAX_PERSONS_PER_STAGE
             ));
         }
         let staged = self.staged();
@@ -167,34 +220,46 @@ impl ExchangeState {
             let mut worst_rank = 0;
             for person in &batch.persons {
                 if staged.contains(person) || !in_this_stage.insert(person) {
-                    return reject(format!(
-                        "stage {}: {}/{} is already staged",
-                        stage.stage_id, person.list_id, person.person_id
+                    return reject(rejection!(
+                        "stage-already-staged",
+                        "stage {stage_id}: {list_id}/{person_id} is already staged",
+                        stage_id = stage.stage_id,
+                        list_id = person.list_id,
+                        person_id = person.person_id
                     ));
                 }
                 let Some((list, record)) = self.person(person) else {
-                    return missing(format!(
-                        "stage {}: no person {}/{}",
-                        stage.stage_id, person.list_id, person.person_id
+                    return missing(rejection!(
+                        "stage-no-person",
+                        "stage {stage_id}: no person {list_id}/{person_id}",
+                        stage_id = stage.stage_id,
+                        list_id = person.list_id,
+                        person_id = person.person_id
                     ));
                 };
                 if list.party != batch.from
                     || list.list_kind != ListKind::Held
                     || list.term != stage.term
                 {
-                    return reject(format!(
-                        "stage {}: {}/{} is not on {}'s held list for {}",
-                        stage.stage_id, person.list_id, person.person_id, batch.from, stage.term
+                    return reject(rejection!(
+                        "stage-not-held-list",
+                        "stage {stage_id}: {list_id}/{person_id} is not on {from}'s held list for {term}",
+                        stage_id = stage.stage_id,
+                        list_id = person.list_id,
+                        person_id = person.person_id,
+                        from = batch.from,
+                        term = stage.term
                     ));
                 }
                 let rank = Self::eligibility(exchange, record).map_err(|why| {
-                    Refusal::Rule(Rejection(format!(
-                        "stage {}: {}/{} is not eligible ({})",
-                        stage.stage_id,
-                        person.list_id,
-                        person.person_id,
-                        why.join("; ")
-                    )))
+                    Refusal::Rule(rejection!(
+                        "stage-not-eligible",
+                        "stage {stage_id}: {list_id}/{person_id} is not eligible ({join})",
+                        stage_id = stage.stage_id,
+                        list_id = person.list_id,
+                        person_id = person.person_id,
+                        join = why.join("; ")
+                    ))
                 })?;
                 worst_rank = worst_rank.max(rank);
             }
@@ -204,12 +269,13 @@ impl ExchangeState {
                 .iter()
                 .find(|(rank, p)| *rank < worst_rank && !in_this_stage.contains(p))
             {
-                return reject(format!(
-                    "stage {}: {}/{} (priority {}) waits while a lower priority is staged",
-                    stage.stage_id,
-                    waiting.list_id,
-                    waiting.person_id,
-                    rank + 1
+                return reject(rejection!(
+                    "stage-priority-waits-while-lower-priority",
+                    "stage {stage_id}: {list_id}/{person_id} (priority {next}) waits while a lower priority is staged",
+                    stage_id = stage.stage_id,
+                    list_id = waiting.list_id,
+                    person_id = waiting.person_id,
+                    next = rank + 1
                 ));
             }
         }
@@ -223,37 +289,59 @@ impl ExchangeState {
         visibility: &Visibility,
     ) -> Result<(), Refusal> {
         if !signer.is_intermediary {
-            return reject("the intermediary decides on matches");
+            return reject(rejection!(
+                "intermediary-decides-matches",
+                "the intermediary decides on matches"
+            ));
         }
         if matches!(visibility, Visibility::Public) {
-            return reject("a match names persons: it is not public");
+            return reject(rejection!(
+                "match-names-persons-not-public",
+                "a match names persons: it is not public"
+            ));
         }
         let (Some((sought_list, _)), Some((held_list, _))) =
             (self.person(&decision.sought), self.person(&decision.held))
         else {
-            return missing("a matched person is not on a current list");
+            return missing(rejection!(
+                "matched-person-not-current-list",
+                "a matched person is not on a current list"
+            ));
         };
         if sought_list.list_kind != ListKind::Sought || held_list.list_kind != ListKind::Held {
-            return reject("a match links a sought person to a held one");
+            return reject(rejection!(
+                "match-links-sought-person-held-one",
+                "a match links a sought person to a held one"
+            ));
         }
         if sought_list.party == held_list.party || sought_list.term != held_list.term {
-            return reject(
-                "a match links one party's sought list to the other's held list for the same term",
-            );
+            return reject(rejection!(
+                "match-links-one-party-sought-list",
+                "a match links one party's sought list to the other's held list for the same term"
+            ));
         }
         let parties: BTreeSet<ActorId> =
             [sought_list.party.clone(), held_list.party.clone()].into();
         if *visibility != Visibility::Actors(parties) {
-            return reject("a match is visible to the two parties it concerns");
+            return reject(rejection!(
+                "match-visible-two-parties-concerns",
+                "a match is visible to the two parties it concerns"
+            ));
         }
         if decision.score_permille > 1000 || decision.explanation.len() > 2_000 {
-            return reject("score_permille is 0 to 1000 and the explanation at most 2,000 bytes");
+            return reject(rejection!(
+                "score-permille-0-1000-explanation-most",
+                "score_permille is 0 to 1000 and the explanation at most 2,000 bytes"
+            ));
         }
         if self
             .matches
             .contains_key(&(decision.sought.clone(), decision.held.clone()))
         {
-            return reject("this pair was already decided");
+            return reject(rejection!(
+                "pair-was-already-decided",
+                "this pair was already decided"
+            ));
         }
         if decision.verdict == MatchVerdict::Confirmed {
             let taken = self.matches.values().any(|(d, _)| {
@@ -261,7 +349,10 @@ impl ExchangeState {
                     && (d.sought == decision.sought || d.held == decision.held)
             });
             if taken {
-                return reject("one of these persons is already matched to someone else");
+                return reject(rejection!(
+                    "one-these-persons-already-matched-someone",
+                    "one of these persons is already matched to someone else"
+                ));
             }
         }
         Ok(())
@@ -274,18 +365,33 @@ impl ExchangeState {
         party: &ActorId,
     ) -> Result<(), Refusal> {
         if party != signer.id || !signer.is_party {
-            return reject("a party accepts a stage for itself");
+            return reject(rejection!(
+                "party-accepts-stage-itself",
+                "a party accepts a stage for itself"
+            ));
         }
         let Some(record) = self.stages.get(stage_id) else {
-            return missing(format!("stage {stage_id} is not proposed"));
+            return missing(rejection!(
+                "stage-not-proposed",
+                "stage {stage_id} is not proposed",
+                stage_id = stage_id
+            ));
         };
         if !record.stage.batches.iter().any(|b| b.from == *party) {
-            return reject(format!("{party} is not a party to stage {stage_id}"));
+            return reject(rejection!(
+                "not-party-stage",
+                "{party} is not a party to stage {stage_id}",
+                party = party,
+                stage_id = stage_id
+            ));
         }
         if record.status() != StageStatus::Proposed || record.accepted_by.contains(party) {
-            return reject(format!(
-                "stage {stage_id} is {}; {party} cannot accept it now",
-                record.status().as_str()
+            return reject(rejection!(
+                "stage-cannot-accept-now",
+                "stage {stage_id} is {status}; {party} cannot accept it now",
+                stage_id = stage_id,
+                status = record.status().as_str(),
+                party = party
             ));
         }
         Ok(())
@@ -293,16 +399,24 @@ impl ExchangeState {
 
     pub fn check_handover(&self, signer: &SignerView, handover: &Handover) -> Result<(), Refusal> {
         if !signer.is_intermediary {
-            return reject("the intermediary records a handover");
+            return reject(rejection!(
+                "intermediary-records-handover",
+                "the intermediary records a handover"
+            ));
         }
         let Some(record) = self.stages.get(&handover.stage_id) else {
-            return missing(format!("stage {} is not proposed", handover.stage_id));
+            return missing(rejection!(
+                "stage-not-proposed",
+                "stage {stage_id} is not proposed",
+                stage_id = handover.stage_id
+            ));
         };
         if record.status() != StageStatus::Accepted {
-            return reject(format!(
-                "stage {} is {}: it is carried out only once both parties accepted it",
-                handover.stage_id,
-                record.status().as_str()
+            return reject(rejection!(
+                "stage-carried-out-only-once-both",
+                "stage {stage_id} is {status}: it is carried out only once both parties accepted it",
+                stage_id = handover.stage_id,
+                status = record.status().as_str()
             ));
         }
         let staged: BTreeSet<&PersonRef> = record
@@ -313,9 +427,10 @@ impl ExchangeState {
             .collect();
         let recorded: BTreeSet<&PersonRef> = handover.outcomes.iter().map(|o| &o.person).collect();
         if recorded.len() != handover.outcomes.len() || recorded != staged {
-            return reject(format!(
-                "handover of stage {}: one outcome for each staged person",
-                handover.stage_id
+            return reject(rejection!(
+                "handover-stage-one-outcome-each-staged",
+                "handover of stage {stage_id}: one outcome for each staged person",
+                stage_id = handover.stage_id
             ));
         }
         Ok(())
@@ -323,17 +438,25 @@ impl ExchangeState {
 
     pub fn check_receipt(&self, signer: &SignerView, receipt: &Receipt) -> Result<(), Refusal> {
         if receipt.party != *signer.id || !signer.is_party {
-            return reject("a party confirms only its own receipt");
+            return reject(rejection!(
+                "party-confirms-only-own-receipt",
+                "a party confirms only its own receipt"
+            ));
         }
         let Some(record) = self.stages.get(&receipt.stage_id) else {
-            return missing(format!("stage {} is not proposed", receipt.stage_id));
+            return missing(rejection!(
+                "stage-not-proposed",
+                "stage {stage_id} is not proposed",
+                stage_id = receipt.stage_id
+            ));
         };
         if record.status() != StageStatus::Executed || record.receipts.contains_key(&receipt.party)
         {
-            return reject(format!(
-                "stage {} is {}: receipts follow the handover, once per party",
-                receipt.stage_id,
-                record.status().as_str()
+            return reject(rejection!(
+                "stage-receipts-follow-handover-once-per",
+                "stage {stage_id} is {status}: receipts follow the handover, once per party",
+                stage_id = receipt.stage_id,
+                status = record.status().as_str()
             ));
         }
         let Some(other) = record
@@ -342,22 +465,29 @@ impl ExchangeState {
             .iter()
             .find(|b| b.from != receipt.party)
         else {
-            return reject(format!(
-                "{} is not a party to stage {}",
-                receipt.party, receipt.stage_id
+            return reject(rejection!(
+                "not-party-stage",
+                "{party} is not a party to stage {stage_id}",
+                party = receipt.party,
+                stage_id = receipt.stage_id
             ));
         };
         if !record.stage.batches.iter().any(|b| b.from == receipt.party) {
-            return reject(format!(
-                "{} is not a party to stage {}",
-                receipt.party, receipt.stage_id
+            return reject(rejection!(
+                "not-party-stage",
+                "{party} is not a party to stage {stage_id}",
+                party = receipt.party,
+                stage_id = receipt.stage_id
             ));
         }
         let handed_over = record.handed_over_by(&other.from);
         if receipt.received > handed_over {
-            return reject(format!(
-                "stage {}: {} received cannot exceed the {handed_over} handed over",
-                receipt.stage_id, receipt.received
+            return reject(rejection!(
+                "stage-received-cannot-exceed-handed-over",
+                "stage {stage_id}: {received} received cannot exceed the {handed_over} handed over",
+                stage_id = receipt.stage_id,
+                received = receipt.received,
+                handed_over = handed_over
             ));
         }
         Ok(())
@@ -369,25 +499,36 @@ impl ExchangeState {
         discrepancy: &Discrepancy,
     ) -> Result<(), Refusal> {
         if discrepancy.reported_by != *signer.id {
-            return reject("a discrepancy is reported in the reporter's own name");
+            return reject(rejection!(
+                "discrepancy-reported-reporter-own-name",
+                "a discrepancy is reported in the reporter's own name"
+            ));
         }
         check_id("discrepancy_id", &discrepancy.discrepancy_id)?;
         if self.discrepancies.contains_key(&discrepancy.discrepancy_id) {
-            return reject(format!(
-                "discrepancy {} is already recorded",
-                discrepancy.discrepancy_id
+            return reject(rejection!(
+                "discrepancy-already-recorded",
+                "discrepancy {discrepancy_id} is already recorded",
+                discrepancy_id = discrepancy.discrepancy_id
             ));
         }
         if let Some(stage_id) = &discrepancy.stage_id
             && !self.stages.contains_key(stage_id)
         {
-            return missing(format!("stage {stage_id} is not proposed"));
+            return missing(rejection!(
+                "stage-not-proposed",
+                "stage {stage_id} is not proposed",
+                stage_id = stage_id
+            ));
         }
         if discrepancy.reason.trim().is_empty() {
-            return reject("a discrepancy states its reason");
+            return reject(rejection!(
+                "discrepancy-states-reason",
+                "a discrepancy states its reason"
+            ));
         }
         if let Err(why) = crate::canonical::check_exact_count("count", discrepancy.count) {
-            return reject(why);
+            return Err(Refusal::Rule(why));
         }
         Ok(())
     }
@@ -400,26 +541,45 @@ impl ExchangeState {
         negotiation: &NegotiationState,
     ) -> Result<(), Refusal> {
         if !signer.is_intermediary {
-            return reject("the intermediary records tallies");
+            return reject(rejection!(
+                "intermediary-records-tallies",
+                "the intermediary records tallies"
+            ));
         }
         if *visibility != Visibility::Public {
-            return reject("a tally is public: counts, never persons");
+            return reject(rejection!(
+                "tally-public-counts-never-persons",
+                "a tally is public: counts, never persons"
+            ));
         }
         if self.tallies.contains_key(&tally.stage_id) {
-            return reject(format!("stage {} is already tallied", tally.stage_id));
+            return reject(rejection!(
+                "stage-already-tallied",
+                "stage {stage_id} is already tallied",
+                stage_id = tally.stage_id
+            ));
         }
         exchange_term(negotiation, &tally.term)?;
         let Some(record) = self.stages.get(&tally.stage_id) else {
-            return missing(format!("stage {} is not proposed", tally.stage_id));
+            return missing(rejection!(
+                "stage-not-proposed",
+                "stage {stage_id} is not proposed",
+                stage_id = tally.stage_id
+            ));
         };
         let Some(handover) = &record.handover else {
-            return reject(format!("stage {} is not carried out yet", tally.stage_id));
+            return reject(rejection!(
+                "stage-not-carried-out-yet",
+                "stage {stage_id} is not carried out yet",
+                stage_id = tally.stage_id
+            ));
         };
         let expected = self.tally(negotiation, &record.stage, &handover.outcomes)?;
         if expected != *tally {
-            return reject(format!(
-                "the tally of stage {} differs from its handover",
-                tally.stage_id
+            return reject(rejection!(
+                "tally-stage-differs-from-handover",
+                "the tally of stage {stage_id} differs from its handover",
+                stage_id = tally.stage_id
             ));
         }
         Ok(())
