@@ -48,7 +48,9 @@ pub fn submit(args: SubmitArgs) -> Result<(), CliError> {
         token: args.token,
         copy: None,
     };
-    record_at(&mut server, &args.signer, event, visibility)
+    // Any event, with the visibility its sender chose.
+    let draft = truce_ledger::app::Draft { event, visibility };
+    record_at(&mut server, &args.signer, draft)
 }
 
 /// Sends `event` to the server: signed here with `own_key`, or for the

@@ -1,19 +1,14 @@
 //! `truce exchange`: person lists, eligibility, stages and their sign-off,
 //! handovers, receipts, discrepancies, and progress beside the claims.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use truce_core::exchange::ExchangeEvent;
 
 use clap::Subcommand;
 use serde_json::json;
-use truce_core::exchange::{
-    Discrepancy, DiscrepancyKind, ExchangeState, Handover, ListKind, MatchDecision, MatchVerdict,
-    Outcome, PersonList, PersonOutcome, PersonRef, Receipt,
-};
-use truce_core::negotiation::TermRef;
-use truce_core::{ActorId, Event, Visibility};
-use truce_ledger::LogView;
+use truce_core::exchange::{Discrepancy, DiscrepancyKind, ExchangeState, PersonRef, Receipt};
+use truce_core::{ActorId, Event};
+use truce_ledger::app::{self, Draft};
 use truce_ledger::lists::read_persons;
 use truce_ledger::matching::review_queue;
 
@@ -165,28 +160,6 @@ pub enum ExchangeCommand {
     },
 }
 
-fn both_parties(view: &LogView, term: &TermRef) -> Result<Visibility, CliError> {
-    let document = view
-        .state()
-        .negotiation()
-        .document(&term.document_id)
-        .ok_or_else(|| usage(format!("--term {term}: no such document")))?;
-    Ok(Visibility::Actors(
-        document.tabled_by.iter().cloned().collect(),
-    ))
-}
-
-fn stage_visibility(view: &LogView, stage_id: &str) -> Result<Visibility, CliError> {
-    let stage = view
-        .state()
-        .exchange()
-        .stage(stage_id)
-        .ok_or_else(|| usage(format!("no stage {stage_id}")))?;
-    Ok(Visibility::Actors(
-        stage.stage.batches.iter().map(|b| b.from.clone()).collect(),
-    ))
-}
-
 fn signer_party(signer: &Signer) -> Result<ActorId, CliError> {
     signer
         .actor
@@ -208,33 +181,22 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
         } => {
             let mut target = destination.open()?;
             let party = signer_party(&signer)?;
-            let list_kind = match kind.as_str() {
-                "held" => ListKind::Held,
-                "sought" => ListKind::Sought,
-                _ => return Err(usage(format!("--kind {kind:?}: use held or sought"))),
-            };
+            let list_kind = app::list_kind(&kind)?;
             let persons = read_persons(&file)?;
-            let version = target
-                .view()?
-                .state()
-                .exchange()
-                .list(&list_id)
-                .map_or(1, |l| l.version + 1);
             let count = persons.len();
-            let list = PersonList {
+            let draft = app::submit_list(
+                target.view()?.state(),
+                party,
                 list_id,
-                party: party.clone(),
                 list_kind,
-                term: term_ref("--term", &term)?,
-                version,
+                term_ref("--term", &term)?,
                 persons,
+            );
+            let Event::Exchange(ExchangeEvent::ListSubmitted(list)) = &draft.event else {
+                unreachable!("submit_list drafts a list");
             };
-            record_at(
-                &mut target,
-                &signer,
-                Event::Exchange(ExchangeEvent::ListSubmitted(list)),
-                Visibility::Party(party),
-            )?;
+            let version = list.version;
+            record_at(&mut target, &signer, draft)?;
             println!("{count} persons, version {version}");
         }
         ExchangeCommand::Lists(listing) => {
@@ -357,40 +319,11 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 })
             };
             let (sought, held) = (person("--sought", &sought)?, person("--held", &held)?);
-            let verdict = match verdict.as_str() {
-                "confirmed" => MatchVerdict::Confirmed,
-                "rejected" => MatchVerdict::Rejected,
-                _ => {
-                    return Err(usage(format!(
-                        "--verdict {verdict:?}: use confirmed or rejected"
-                    )));
-                }
-            };
+            let verdict = app::verdict(&verdict)?;
             let queue = review_queue(ledger.state(), &sought.list_id, &held.list_id, 0.0)?;
-            let (score_permille, explanation) = queue
-                .iter()
-                .find(|c| c.sought == sought && c.held == held)
-                .map_or(
-                    (0, "not proposed by the engine; decided by hand".to_owned()),
-                    |c| ((c.score * 1000.0).round() as u32, c.explanation.clone()),
-                );
-            let parties = [&sought.list_id, &held.list_id]
-                .iter()
-                .filter_map(|id| ledger.state().exchange().list(id).map(|l| l.party.clone()))
-                .collect();
-            let decision = MatchDecision {
-                sought,
-                held,
-                score_permille,
-                explanation,
-                verdict,
-            };
-            record(
-                &mut ledger,
-                &Signer::intermediary(),
-                Event::Exchange(ExchangeEvent::MatchDecided(decision)),
-                Visibility::Actors(parties),
-            )?;
+            let candidate = queue.iter().find(|c| c.sought == sought && c.held == held);
+            let draft = app::decide_match(ledger.state(), sought, held, verdict, candidate);
+            record(&mut ledger, &Signer::intermediary(), draft)?;
         }
         ExchangeCommand::Plan {
             data,
@@ -419,13 +352,8 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 println!("{} hands over {} persons", batch.from, batch.persons.len());
             }
             if propose {
-                let visibility = both_parties(ledger.view(), &term)?;
-                record(
-                    &mut ledger,
-                    &Signer::intermediary(),
-                    Event::Exchange(ExchangeEvent::StageProposed(stage)),
-                    visibility,
-                )?;
+                let draft = Draft::of(ledger.state(), ExchangeEvent::StageProposed(stage));
+                record(&mut ledger, &Signer::intermediary(), draft)?;
             }
         }
         ExchangeCommand::Propose { data, file } => {
@@ -440,13 +368,8 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                     e.column()
                 ))
             })?;
-            let visibility = both_parties(ledger.view(), &stage.term)?;
-            record(
-                &mut ledger,
-                &Signer::intermediary(),
-                Event::Exchange(ExchangeEvent::StageProposed(stage)),
-                visibility,
-            )?;
+            let draft = Draft::of(ledger.state(), ExchangeEvent::StageProposed(stage));
+            record(&mut ledger, &Signer::intermediary(), draft)?;
         }
         ExchangeCommand::Accept {
             destination,
@@ -455,13 +378,8 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
         } => {
             let mut target = destination.open()?;
             let party = signer_party(&signer)?;
-            let visibility = stage_visibility(target.view()?, &stage_id)?;
-            record_at(
-                &mut target,
-                &signer,
-                Event::Exchange(ExchangeEvent::StageAccepted { stage_id, party }),
-                visibility,
-            )?;
+            let draft = target.draft(ExchangeEvent::StageAccepted { stage_id, party })?;
+            record_at(&mut target, &signer, draft)?;
         }
         ExchangeCommand::Handover {
             data,
@@ -469,70 +387,33 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             exceptions,
         } => {
             let mut ledger = open(&data.data)?;
-            let visibility = stage_visibility(ledger.view(), &stage_id)?;
-            let stage = ledger
-                .state()
-                .exchange()
-                .stage(&stage_id)
-                .expect("checked above")
-                .stage
-                .clone();
-            let mut outcomes: Vec<PersonOutcome> = stage
-                .batches
+            let exceptions = exceptions
                 .iter()
-                .flat_map(|b| b.persons.iter().cloned())
-                .map(|person| PersonOutcome {
-                    outcome: Outcome::HandedOver,
-                    person,
+                .map(|exception| {
+                    let (who, outcome) = exception.split_once('=').ok_or_else(|| {
+                        usage(format!("--except {exception:?}: write LIST/PERSON=OUTCOME"))
+                    })?;
+                    Ok((who.to_owned(), app::outcome(outcome)))
                 })
-                .collect();
-            let mut excepted = BTreeSet::new();
-            for exception in &exceptions {
-                let (who, outcome) = exception.split_once('=').ok_or_else(|| {
-                    usage(format!("--except {exception:?}: write LIST/PERSON=OUTCOME"))
-                })?;
-                let outcome = match outcome {
-                    "refused_to_return" => Outcome::RefusedToReturn,
-                    "not_present" => Outcome::NotPresent,
-                    "deceased" => Outcome::Deceased,
-                    other => Outcome::Other {
-                        reason: other.to_owned(),
-                    },
-                };
-                let found = outcomes
-                    .iter_mut()
-                    .find(|o| format!("{}/{}", o.person.list_id, o.person.person_id) == who)
-                    .ok_or_else(|| usage(format!("--except {who}: not in stage {stage_id}")))?;
-                if !excepted.insert(who.to_owned()) {
-                    return Err(usage(format!("--except {who} given twice")));
-                }
-                found.outcome = outcome;
-            }
+                .collect::<Result<Vec<_>, CliError>>()?;
             // The handover (persons, for the two parties) and its public
             // tally (counts, for everyone) land together or not at all.
-            let state = ledger.state();
-            let tally = state
-                .exchange()
-                .tally(state.negotiation(), &stage, &outcomes)
-                .map_err(|e| usage(e.into_rejection().to_string()))?;
+            let [handover, tally] = app::handover(ledger.state(), &stage_id, &exceptions)?;
             let (intermediary, key) = signer_of(&ledger, &Signer::intermediary())?;
             let indices = ledger.append_all(vec![
                 (
                     "handover".to_owned(),
                     intermediary.clone(),
                     &key,
-                    Event::Exchange(ExchangeEvent::HandoverRecorded(Handover {
-                        stage_id,
-                        outcomes,
-                    })),
-                    visibility,
+                    handover.event,
+                    handover.visibility,
                 ),
                 (
                     "tally".to_owned(),
                     intermediary,
                     &key,
-                    Event::Exchange(ExchangeEvent::StageTallied(tally)),
-                    Visibility::Public,
+                    tally.event,
+                    tally.visibility,
                 ),
             ])?;
             println!(
@@ -549,19 +430,14 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
         } => {
             let mut target = destination.open()?;
             let party = signer_party(&signer)?;
-            let visibility = stage_visibility(target.view()?, &stage_id)?;
             let receipt = Receipt {
                 stage_id,
                 party,
                 received,
                 note,
             };
-            record_at(
-                &mut target,
-                &signer,
-                Event::Exchange(ExchangeEvent::ReceiptConfirmed(receipt)),
-                visibility,
-            )?;
+            let draft = target.draft(ExchangeEvent::ReceiptConfirmed(receipt))?;
+            record_at(&mut target, &signer, draft)?;
         }
         ExchangeCommand::Discrepancy {
             destination,
@@ -586,10 +462,6 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 .into_iter()
                 .find(|k| k.as_str() == kind)
                 .ok_or_else(|| usage(format!("--kind {kind:?}: see --help")))?;
-            let visibility = match &stage_id {
-                Some(stage) => stage_visibility(target.view()?, stage)?,
-                None => Visibility::Intermediary,
-            };
             let discrepancy = Discrepancy {
                 discrepancy_id: id,
                 stage_id,
@@ -598,12 +470,8 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 count,
                 reason,
             };
-            record_at(
-                &mut target,
-                &signer,
-                Event::Exchange(ExchangeEvent::DiscrepancyRecorded(discrepancy)),
-                visibility,
-            )?;
+            let draft = target.draft(ExchangeEvent::DiscrepancyRecorded(discrepancy))?;
+            record_at(&mut target, &signer, draft)?;
         }
         ExchangeCommand::Progress { listing, term } => progress(listing, &term)?,
     }

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Subcommand;
 use tlog::merkle;
 use tlog::{Checkpoint, Note, VerifierKey};
-use truce_core::{Envelope, Event, Visibility};
+use truce_core::{Envelope, Event};
 use truce_ledger::keys::read_key_file;
 use truce_ledger::witness::cosign_latest;
 use truce_store::{LogStore, PayloadRecord, SqliteStore};
@@ -260,12 +260,8 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             let witness = actor_id(&witness)?;
             let timestamp = (truce_ledger::now_ms() / 1000) as u64;
             let event = cosign_latest(ledger.view(), &witness, &read_key_file(&key)?, timestamp)?;
-            crate::record(
-                &mut ledger,
-                &crate::Signer::intermediary(),
-                event,
-                Visibility::Public,
-            )?;
+            let draft = truce_ledger::app::Draft::of(ledger.state(), event);
+            crate::record(&mut ledger, &crate::Signer::intermediary(), draft)?;
         }
         LogCommand::ExportCopy { data, reader, out } => {
             let store = SqliteStore::open(crate::log_dir(&data.data)?).map_err(store_error)?;

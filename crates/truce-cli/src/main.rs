@@ -17,6 +17,7 @@ use truce_core::{registry::RegistryEvent, remarks::RemarkEvent};
 use clap::{Parser, Subcommand};
 use tlog::{KeyType, SignerKey, VerifierKey};
 use truce_core::{ActorId, ActorRole, Event, Visibility};
+use truce_ledger::app::Draft;
 use truce_ledger::keys::{read_key_file, write_key_file};
 use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions, LogView};
 
@@ -94,6 +95,20 @@ impl Target {
             Target::Remote { copy: None, .. } => Err(usage(
                 "this command reads the log: with --server, give --data COPY (made by truce sync)",
             )),
+        }
+    }
+
+    /// `event` with the visibility its domain gives it on this log. Beside
+    /// a server without a copy, only events whose visibility needs no state
+    /// (all but the exchanges', which follow their lists and stages).
+    pub fn draft(&self, event: impl Into<Event>) -> Result<Draft, CliError> {
+        let event = event.into();
+        match self.view() {
+            Ok(view) => Ok(Draft::of(view.state(), event)),
+            Err(_) if !matches!(event, Event::Exchange(_)) => {
+                Ok(Draft::of(&truce_core::LogState::new(), event))
+            }
+            Err(no_copy) => Err(no_copy),
         }
     }
 }
@@ -471,15 +486,10 @@ fn parse_role(text: &str) -> Result<ActorRole, CliError> {
 }
 
 /// Signs `event` as `signer` and appends it, printing the entry index.
-fn record(
-    ledger: &mut Ledger,
-    signer: &Signer,
-    event: Event,
-    visibility: Visibility,
-) -> Result<(), CliError> {
+fn record(ledger: &mut Ledger, signer: &Signer, draft: Draft) -> Result<(), CliError> {
     let (actor, key) = signer_of(ledger, signer)?;
-    let kind = event.kind();
-    let index = ledger.record(&actor, &key, event, visibility)?;
+    let kind = draft.event.kind();
+    let index = ledger.record(&actor, &key, draft.event, draft.visibility)?;
     println!("entry {index}: {kind} recorded");
     Ok(())
 }
@@ -488,19 +498,24 @@ fn record(
 pub(crate) fn record_at(
     target: &mut Target,
     signer: &Signer,
-    event: Event,
-    visibility: Visibility,
+    draft: Draft,
 ) -> Result<(), CliError> {
     match target {
-        Target::Local(ledger) => record(ledger, signer, event, visibility),
+        Target::Local(ledger) => record(ledger, signer, draft),
         Target::Remote { server, token, .. } => {
             let own_key = match (&signer.actor, &signer.key) {
                 (Some(actor), Some(key)) => Some((actor_id(actor)?, read_key_file(key)?)),
                 (_, None) => None,
                 (None, Some(_)) => return Err(usage("--key goes with --as ACTOR")),
             };
-            let index = client::send(server, token, own_key.as_ref(), &event, visibility)?;
-            println!("entry {index}: {} recorded", event.kind());
+            let index = client::send(
+                server,
+                token,
+                own_key.as_ref(),
+                &draft.event,
+                draft.visibility.clone(),
+            )?;
+            println!("entry {index}: {} recorded", draft.event.kind());
             Ok(())
         }
     }
@@ -572,7 +587,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 name,
                 vkey,
             });
-            record(&mut ledger, &intermediary, event, Visibility::Public)?;
+            let draft = Draft::of(ledger.state(), event);
+            record(&mut ledger, &intermediary, draft)?;
         }
         Command::Actor(ActorCommand::List { data }) => {
             let ledger = open(&data.data)?;
@@ -605,7 +621,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 actor: actor_id(&actor)?,
                 new_vkey,
             });
-            record_at(&mut target, &signer, event, Visibility::Public)?;
+            let draft = target.draft(event)?;
+            record_at(&mut target, &signer, draft)?;
         }
         Command::Actor(ActorCommand::RevokeKey {
             destination,
@@ -620,7 +637,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 key_id,
                 reason,
             });
-            record_at(&mut target, &signer, event, Visibility::Public)?;
+            let draft = target.draft(event)?;
+            record_at(&mut target, &signer, draft)?;
         }
         Command::Remark {
             destination,
@@ -631,12 +649,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let mut target = destination.open()?;
             let visibility = parse_visibility(&visibility)?;
-            record_at(
-                &mut target,
-                &signer,
-                Event::Remark(RemarkEvent::RemarkRecorded { subject, text }),
+            // A remark's recorder chooses who may read it.
+            let draft = Draft {
+                event: Event::Remark(RemarkEvent::RemarkRecorded { subject, text }),
                 visibility,
-            )?;
+            };
+            record_at(&mut target, &signer, draft)?;
         }
         Command::Erase {
             data,
@@ -648,7 +666,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 entry_index: entry,
                 legal_basis,
             });
-            record(&mut ledger, &intermediary, event, Visibility::Public)?;
+            let draft = Draft::of(ledger.state(), event);
+            record(&mut ledger, &intermediary, draft)?;
         }
         Command::Log(command) => log::run(command)?,
         Command::Rounds(listing) => negotiation::rounds(listing)?,

@@ -9,8 +9,9 @@ use chrono::NaiveDate;
 use clap::Args;
 use serde_json::json;
 use tlog::SignerKey;
-use truce_core::negotiation::{Claim, Claimant, DeadlineStatus, Position, Stance, TermRef};
-use truce_core::{ActorId, Event, Visibility};
+use truce_core::ActorId;
+use truce_core::negotiation::{Claim, Claimant, DeadlineStatus, Stance, TermRef};
+use truce_ledger::app;
 use truce_ledger::keys::read_key_file;
 use truce_ledger::records::{KeyRing, RecordSet, import};
 use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR};
@@ -384,24 +385,12 @@ pub fn claims(args: Listing, term: Option<String>) -> Result<(), CliError> {
 
 pub fn record_position(args: PositionArgs) -> Result<(), CliError> {
     let mut target = args.destination.open()?;
-    let stance = match (args.stance.as_str(), &args.counter) {
-        ("proposed", None) => Stance::Proposed,
-        ("accepted", None) => Stance::Accepted,
-        ("rejected", None) => Stance::Rejected,
-        ("withdrawn", None) => Stance::Withdrawn,
-        ("countered", Some(counter)) => Stance::Countered {
-            counter: term_ref("--counter", counter)?,
-        },
-        ("countered", None) => {
-            return Err(usage("--stance countered needs --counter DOCUMENT#TERM"));
-        }
-        (_, Some(_)) => return Err(usage("--counter goes with --stance countered")),
-        (other, None) => {
-            return Err(usage(format!(
-                "--stance {other:?}: use proposed, accepted, rejected, countered or withdrawn"
-            )));
-        }
-    };
+    let counter = args
+        .counter
+        .as_deref()
+        .map(|counter| term_ref("--counter", counter))
+        .transpose()?;
+    let stance = app::stance(&args.stance, counter)?;
     let party = args
         .signer
         .actor
@@ -409,20 +398,15 @@ pub fn record_position(args: PositionArgs) -> Result<(), CliError> {
         .map(actor_id)
         .transpose()?
         .ok_or_else(|| usage("--as PARTY is needed"))?;
-    let position = Position {
+    let draft = target.draft(app::position(
         party,
-        term: term_ref("--term", &args.term)?,
+        term_ref("--term", &args.term)?,
         stance,
-        date: date("--date", &args.date)?,
-        source_document: args.source_document,
-        note: args.note,
-    };
-    record_at(
-        &mut target,
-        &args.signer,
-        Event::Negotiation(NegotiationEvent::PositionTaken(position)),
-        Visibility::Public,
-    )
+        date("--date", &args.date)?,
+        args.source_document,
+        args.note,
+    ))?;
+    record_at(&mut target, &args.signer, draft)
 }
 
 pub fn record_claim(args: ClaimArgs) -> Result<(), CliError> {
@@ -449,12 +433,8 @@ pub fn record_claim(args: ClaimArgs) -> Result<(), CliError> {
         note: args.note,
         handed_over_by: args.handed_over_by.as_deref().map(actor_id).transpose()?,
     };
-    record_at(
-        &mut target,
-        &args.signer,
-        Event::Negotiation(NegotiationEvent::ClaimRecorded(claim)),
-        Visibility::Public,
-    )
+    let draft = target.draft(NegotiationEvent::ClaimRecorded(claim))?;
+    record_at(&mut target, &args.signer, draft)
 }
 
 /// `truce import`: the keys are the intermediary's from the data directory,

@@ -77,6 +77,12 @@ pub trait Domain: std::fmt::Debug + Clone + Default {
     /// its derived tables that changed in `rows`. Never fails.
     fn apply(&mut self, entry: u64, event: &Self::Event, rows: &mut RowJournal);
 
+    /// The visibility `event` is recorded with: the one its rules require
+    /// (a list: its party alone; a stage: its two parties) or, where the
+    /// recorder may choose, the usual one. Every edge (CLI, API, dashboard)
+    /// asks here, so no edge works it out on its own.
+    fn visibility(&self, log: &LogState, event: &Self::Event) -> Visibility;
+
     /// Every derived table of the domain, whole, from its state alone.
     fn derived_tables(&self) -> Vec<Table>;
 }
@@ -191,6 +197,12 @@ macro_rules! register_domains {
             pub(crate) fn apply(&mut self, entry: u64, event: &Event, rows: &mut RowJournal) {
                 match event {
                     $( Event::$variant(event) => self.$field.apply(entry, event, rows), )*
+                }
+            }
+
+            pub(crate) fn visibility(&self, log: &LogState, event: &Event) -> Visibility {
+                match event {
+                    $( Event::$variant(event) => self.$field.visibility(log, event), )*
                 }
             }
 

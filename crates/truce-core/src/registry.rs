@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use tlog::{KeyType, VerifierKey};
 
 use crate::domain::{Context, Domain, Refusal};
+use crate::envelope::Visibility;
 use crate::envelope::{ActorId, key_id_hex};
 use crate::projection::{Cell, Row, RowJournal, Table, TableSpec};
 use crate::rejection;
-use crate::state::{Rejection, reject};
+use crate::state::{LogState, Rejection, reject};
 
 /// What an actor is on the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -755,6 +756,11 @@ impl Domain for Registry {
         self.unerasable.insert(entry);
         self.apply_event(entry, event);
         self.record_rows(event, rows);
+    }
+
+    /// Every reader needs the registry: always public.
+    fn visibility(&self, _log: &LogState, _event: &RegistryEvent) -> Visibility {
+        Visibility::Public
     }
 
     fn derived_tables(&self) -> Vec<Table> {

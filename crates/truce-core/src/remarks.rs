@@ -2,8 +2,10 @@
 //! comment). A domain with no state and no derived table of its own.
 
 use crate::domain::{Context, Domain, Refusal};
+use crate::envelope::Visibility;
 use crate::projection::{RowJournal, Table};
 use crate::rejection;
+use crate::state::LogState;
 use crate::state::reject;
 
 pub const MAX_SUBJECT_BYTES: usize = 200;
@@ -38,6 +40,11 @@ impl Domain for Remarks {
     }
 
     fn apply(&mut self, _entry: u64, _event: &RemarkEvent, _rows: &mut RowJournal) {}
+
+    /// Public unless the recorder chooses a narrower visibility.
+    fn visibility(&self, _log: &LogState, _event: &RemarkEvent) -> Visibility {
+        Visibility::Public
+    }
 
     fn derived_tables(&self) -> Vec<Table> {
         Vec::new()

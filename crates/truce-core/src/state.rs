@@ -358,6 +358,11 @@ impl LogState {
             .record_seq(&statement.actor, statement.seq);
     }
 
+    /// The visibility `event` is recorded with (see [`crate::domain::Domain::visibility`]).
+    pub fn visibility_for(&self, event: &Event) -> Visibility {
+        self.domains.visibility(self, event)
+    }
+
     /// The read model storage keeps in tables, derived from the state alone.
     pub fn derived_tables(&self) -> Vec<Table> {
         self.domains.derived_tables()

@@ -3,6 +3,7 @@
 //! signs checkpoints, verifies a whole data directory, proves inclusion and
 //! consistency, and exports tiles.
 
+pub mod app;
 pub mod copy;
 pub mod group;
 pub mod keys;

@@ -1096,8 +1096,10 @@ fn the_istanbul_scenario_loads_into_an_empty_store_and_verifies() {
         .unwrap();
     assert!(prisoners.quota.handed_over.1 > 1000 && prisoners.quota.met);
     assert_eq!(prisoners.stages.len(), 9);
-    // Each record is signed by the actor who would sign it in reality.
+    // Each record is signed by the actor who would sign it in reality, and
+    // has the visibility its domain gives it (what every edge records).
     let view = LogView::open(&dir).unwrap();
+    let mut before = truce_core::LogState::new();
     for index in 0..report.tree_size {
         let entry = view.store().entry(index).unwrap().unwrap();
         let envelope = truce_core::Envelope::from_leaf(&entry.leaf).unwrap();
@@ -1126,6 +1128,16 @@ fn the_istanbul_scenario_loads_into_an_empty_store_and_verifies() {
             _ => "intermediary".to_owned(),
         };
         assert_eq!(signer, expected, "entry {index} ({})", event.kind());
+        let payload = truce_core::PayloadView::Present(&event);
+        if !matches!(event, Event::Remark(_)) {
+            assert_eq!(
+                before.visibility_for(&event),
+                envelope.statement().visibility,
+                "entry {index} ({})",
+                event.kind()
+            );
+        }
+        before.apply(&envelope, payload);
     }
     // Loading twice into the same place is refused; nothing changes.
     assert!(truce_ledger::scenario::load("istanbul-2025", &dir).is_err());

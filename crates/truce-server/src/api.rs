@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tlog::tile::TileRef;
 use truce_core::Reader;
 use truce_core::negotiation::TermRef;
+use truce_ledger::app::Draft;
 use truce_ledger::read_tile;
 
 use crate::{AppError, AppState, Caller, Role, base64_of};
@@ -415,8 +416,11 @@ pub struct RecordBody {
     #[schema(value_type = Object)]
     pub event: truce_core::Event,
     /// Who may read the payload, e.g. `"public"` or `{"party": "ua"}`.
+    /// Without it, the visibility the event's domain gives it (a list: its
+    /// party; a stage: its two parties; the negotiation record: public).
     #[schema(value_type = Object)]
-    pub visibility: truce_core::Visibility,
+    #[serde(default)]
+    pub visibility: Option<truce_core::Visibility>,
 }
 
 /// The header by which a client names a server-signed event, so that a
@@ -455,10 +459,14 @@ async fn record(
                 .to_owned(),
         ),
     };
-    let index = crate::blocking(move || {
-        state.record_as(&actor, &body.event, body.visibility, idempotency_key)
-    })
-    .await?;
+    let draft = match body.visibility {
+        Some(visibility) => Draft {
+            event: body.event,
+            visibility,
+        },
+        None => Draft::of(&*state.state_for(&Reader::Intermediary)?, body.event),
+    };
+    let index = crate::blocking(move || state.record_as(&actor, draft, idempotency_key)).await?;
     Ok(axum::Json(json!({"index": index})))
 }
 

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use truce_core::{exchange::ExchangeEvent, negotiation::NegotiationEvent};
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -16,10 +15,11 @@ use axum::routing::{get, post};
 use chrono::NaiveDate;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
-use truce_core::exchange::{ExchangeProgress, ListKind, MatchDecision, MatchVerdict, PersonRef};
-use truce_core::negotiation::{DeadlineStatus, NegotiationState, Position, Stance, TermRef};
+use truce_core::exchange::{ExchangeProgress, ListKind, PersonRef};
+use truce_core::negotiation::{DeadlineStatus, NegotiationState, TermRef};
 use truce_core::terms::TermRule;
-use truce_core::{ActorId, Envelope, Event, KeyCustody, LogState, Reader, Visibility};
+use truce_core::{ActorId, Envelope, KeyCustody, LogState, Reader, Visibility};
+use truce_ledger::app;
 use truce_store::LogStore;
 
 use crate::plots;
@@ -594,11 +594,7 @@ async fn decide(
     if caller.reader != Reader::Intermediary || !caller.has(Role::Signer) {
         return Err(AppError::Forbidden.into());
     }
-    let verdict = match form.verdict.as_str() {
-        "confirmed" => MatchVerdict::Confirmed,
-        "rejected" => MatchVerdict::Rejected,
-        _ => return Err(AppError::BadRequest("verdict: confirmed or rejected".to_owned()).into()),
-    };
+    let verdict = app::verdict(&form.verdict).map_err(AppError::from)?;
     let known = state.state_for(&caller.reader)?;
     let sought = PersonRef {
         list_id: form.sought_list,
@@ -614,23 +610,15 @@ async fn decide(
         .find(|c| c.sought == sought && c.held == held)
         .cloned()
         .ok_or_else(|| AppError::BadRequest("no such undecided candidate".to_owned()))?;
-    let visibility = {
-        let parties: BTreeSet<ActorId> = [&sought.list_id, &held.list_id]
-            .iter()
-            .filter_map(|id| known.exchange().list(id).map(|l| l.party.clone()))
-            .collect();
-        Visibility::Actors(parties)
-    };
-    let event = Event::Exchange(ExchangeEvent::MatchDecided(MatchDecision {
-        sought: sought.clone(),
-        held: held.clone(),
-        score_permille: (candidate.score * 1000.0).round() as u32,
-        explanation: candidate.explanation,
+    let draft = app::decide_match(
+        &known,
+        sought.clone(),
+        held.clone(),
         verdict,
-    }));
+        Some(&candidate),
+    );
     let recorder = state.clone();
-    crate::blocking(move || recorder.record_as(&recorder.intermediary, &event, visibility, None))
-        .await?;
+    crate::blocking(move || recorder.record_as(&recorder.intermediary, draft, None)).await?;
     Ok(Redirect::to(&format!(
         "/review?sought={}&held={}",
         sought.list_id, held.list_id
@@ -660,27 +648,20 @@ async fn take_position(
         .acting_as(Role::Signer)
         .ok_or(AppError::Forbidden)?
         .clone();
-    let stance = match form.stance.as_str() {
-        "accepted" => Stance::Accepted,
-        "rejected" => Stance::Rejected,
-        "proposed" => Stance::Proposed,
-        "withdrawn" => Stance::Withdrawn,
-        _ => {
-            return Err(AppError::BadRequest(
-                "stance: accepted, rejected, proposed or withdrawn".to_owned(),
-            )
-            .into());
-        }
-    };
-    let event = Event::Negotiation(NegotiationEvent::PositionTaken(Position {
-        party: party.clone(),
-        term: crate::api::term_ref(&form.term)?,
-        stance,
-        date: form.date,
-        source_document: None,
-        note: form.note,
-    }));
-    crate::blocking(move || state.record_as(&party, &event, Visibility::Public, None)).await?;
+    let stance = app::stance(&form.stance, None).map_err(AppError::from)?;
+    let known = state.state_for(&caller.reader)?;
+    let draft = app::Draft::of(
+        &known,
+        app::position(
+            party.clone(),
+            crate::api::term_ref(&form.term)?,
+            stance,
+            form.date,
+            None,
+            form.note,
+        ),
+    );
+    crate::blocking(move || state.record_as(&party, draft, None)).await?;
     Ok(Redirect::to(&format!("/agreement?today={}", form.date)).into_response())
 }
 

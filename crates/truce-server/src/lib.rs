@@ -280,14 +280,13 @@ impl AppState {
     fn record_as(
         &self,
         actor: &ActorId,
-        event: &truce_core::Event,
-        visibility: truce_core::Visibility,
+        draft: truce_ledger::app::Draft,
         idempotency_key: Option<String>,
     ) -> Result<u64, AppError> {
         self.append(Request::ServerSigned {
             actor: actor.clone(),
-            event: event.clone(),
-            visibility,
+            event: draft.event,
+            visibility: draft.visibility,
             idempotency_key,
         })
     }

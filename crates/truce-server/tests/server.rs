@@ -574,6 +574,19 @@ async fn the_server_signs_with_a_party_key_it_holds_for_the_role_the_event_needs
     assert_eq!(body["code"], "party-states-only-own-positions");
     assert_eq!(body["error"], "a party states only its own positions");
     assert_eq!(body["params"], serde_json::json!({}));
+    // Without a visibility, the event takes the one its domain gives it:
+    // a position is public.
+    let (status, body) = post_event("ua-signer", position, serde_json::Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let log = truce_ledger::LogView::open(data_dir()).unwrap();
+    let entry = truce_store::LogStore::entry(log.store(), index_of(&body))
+        .unwrap()
+        .unwrap();
+    let envelope = truce_core::Envelope::from_leaf(&entry.leaf).unwrap();
+    assert_eq!(
+        envelope.statement().visibility,
+        truce_core::Visibility::Public
+    );
     let late = serde_json::json!({"kind": "remark_recorded", "subject": "", "text": "x"});
     let (_, body) = post_event("ua-editor", late, serde_json::json!("public")).await;
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -19,6 +19,7 @@ use crate::domain::{Context, Domain, Refusal};
 use crate::envelope::{ActorId, Visibility};
 use crate::negotiation::{NegotiationState, TermRef};
 use crate::projection::{RowJournal, Table};
+use crate::state::LogState;
 use crate::terms::{Exchange, TermRule};
 
 pub use records::*;
@@ -194,6 +195,23 @@ impl ExchangeState {
     }
 }
 
+impl ExchangeState {
+    /// A stage's two parties (the intermediary alone if this state lacks it).
+    fn stage_parties(&self, stage_id: &str) -> Visibility {
+        match self.stage(stage_id) {
+            Some(record) => Visibility::Actors(
+                record
+                    .stage
+                    .batches
+                    .iter()
+                    .map(|b| b.from.clone())
+                    .collect(),
+            ),
+            None => Visibility::Intermediary,
+        }
+    }
+}
+
 impl Domain for ExchangeState {
     type Event = ExchangeEvent;
 
@@ -251,6 +269,31 @@ impl Domain for ExchangeState {
     /// Derived tables. Person lists are stored with their names only in the
     /// payloads (withheld from whoever may not read them); tables hold ids
     /// and counts.
+    /// Persons are seen by their party and the intermediary (a list), or by
+    /// the two parties of a match or stage; counts are public (a tally).
+    fn visibility(&self, _log: &LogState, event: &ExchangeEvent) -> Visibility {
+        match event {
+            ExchangeEvent::ListSubmitted(list) => Visibility::Party(list.party.clone()),
+            ExchangeEvent::MatchDecided(decision) => Visibility::Actors(
+                [&decision.sought.list_id, &decision.held.list_id]
+                    .into_iter()
+                    .filter_map(|id| self.list(id).map(|l| l.party.clone()))
+                    .collect(),
+            ),
+            ExchangeEvent::StageProposed(stage) => {
+                Visibility::Actors(stage.batches.iter().map(|b| b.from.clone()).collect())
+            }
+            ExchangeEvent::StageAccepted { stage_id, .. } => self.stage_parties(stage_id),
+            ExchangeEvent::HandoverRecorded(handover) => self.stage_parties(&handover.stage_id),
+            ExchangeEvent::ReceiptConfirmed(receipt) => self.stage_parties(&receipt.stage_id),
+            ExchangeEvent::StageTallied(_) => Visibility::Public,
+            ExchangeEvent::DiscrepancyRecorded(discrepancy) => match &discrepancy.stage_id {
+                Some(stage_id) => self.stage_parties(stage_id),
+                None => Visibility::Intermediary,
+            },
+        }
+    }
+
     fn derived_tables(&self) -> Vec<Table> {
         vec![
             PERSON_LISTS.with_rows(self.lists.values().flatten().map(list_row).collect()),

@@ -13,7 +13,9 @@ use chrono::NaiveDate;
 use crate::canonical::to_canonical;
 use crate::domain::{Context, Domain, Refusal};
 use crate::envelope::ActorId;
+use crate::envelope::Visibility;
 use crate::projection::{RowJournal, Table};
+use crate::state::LogState;
 use crate::terms::Term;
 
 pub use records::*;
@@ -254,6 +256,11 @@ impl Domain for NegotiationState {
             }
             NegotiationEvent::ClaimRecorded(claim) => self.apply_claim(entry, claim, rows),
         }
+    }
+
+    /// The negotiation record is public.
+    fn visibility(&self, _log: &LogState, _event: &NegotiationEvent) -> Visibility {
+        Visibility::Public
     }
 
     fn derived_tables(&self) -> Vec<Table> {
