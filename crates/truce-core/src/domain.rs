@@ -182,7 +182,7 @@ macro_rules! register_domains {
         >(&[$( <$event as DomainEvent>::KINDS ),*]);
 
         /// Each domain's state.
-        #[derive(Debug, Clone, Default)]
+        #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
         pub struct Domains {
             $( pub(crate) $field: $state, )*
         }

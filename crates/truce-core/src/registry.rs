@@ -117,7 +117,7 @@ crate::domain_events! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyStatus {
     Active,
     Rotated,
@@ -134,8 +134,9 @@ impl KeyStatus {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActorKey {
+    #[serde(with = "vkey_text")]
     pub vkey: VerifierKey,
     /// The entry that registered or rotated in this key.
     pub added_at: u64,
@@ -156,7 +157,7 @@ impl ActorKey {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Actor {
     pub id: ActorId,
     pub role: ActorRole,
@@ -206,23 +207,24 @@ impl Actor {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cosignature {
     pub root_hash: String,
     pub signature_line: String,
     pub recorded_at: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Erasure {
     pub erased_by: u64,
     pub legal_basis: String,
 }
 
 /// The log's registry, folded from its events.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Registry {
     origin: Option<String>,
+    #[serde(with = "vkey_text::optional")]
     log_vkey: Option<VerifierKey>,
     intermediary: Option<ActorId>,
     actors: BTreeMap<ActorId, Actor>,
@@ -231,6 +233,42 @@ pub struct Registry {
     erasures: BTreeMap<u64, Erasure>,
     /// By (checkpoint tree size, witness).
     cosignatures: BTreeMap<(u64, ActorId), Cosignature>,
+}
+
+/// Verifier keys in a saved state, as their C2SP text.
+mod vkey_text {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use tlog::VerifierKey;
+
+    pub fn serialize<S: Serializer>(key: &VerifierKey, to: S) -> Result<S::Ok, S::Error> {
+        to.collect_str(key)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<VerifierKey, D::Error> {
+        String::deserialize(from)?.parse().map_err(D::Error::custom)
+    }
+
+    pub mod optional {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(
+            key: &Option<VerifierKey>,
+            to: S,
+        ) -> Result<S::Ok, S::Error> {
+            match key {
+                Some(key) => to.serialize_some(&key.to_string()),
+                None => to.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            from: D,
+        ) -> Result<Option<VerifierKey>, D::Error> {
+            Option::<String>::deserialize(from)?
+                .map(|text| text.parse().map_err(D::Error::custom))
+                .transpose()
+        }
+    }
 }
 
 fn parse_vkey(text: &str, role: ActorRole) -> Result<VerifierKey, Rejection> {

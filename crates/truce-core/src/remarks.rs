@@ -19,7 +19,7 @@ crate::domain_events! {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Remarks;
 
 impl Domain for Remarks {

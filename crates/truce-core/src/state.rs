@@ -40,7 +40,7 @@ fn genesis_event<'a>(payload: PayloadView<'a>) -> Option<&'a RegistryEvent> {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct LogState {
     domains: Domains,
     /// Some payload was withheld from this reader or erased: rules that
@@ -50,6 +50,7 @@ pub struct LogState {
     last_checkpoint_size: u64,
     last_logged_at_ms: i64,
     /// The derived rows the entries applied changed, when recording.
+    #[serde(skip)]
     rows: RowJournal,
 }
 
@@ -361,6 +362,19 @@ impl LogState {
     /// The visibility `event` is recorded with (see [`crate::domain::Domain::visibility`]).
     pub fn visibility_for(&self, event: &Event) -> Visibility {
         self.domains.visibility(self, event)
+    }
+
+    /// The state as saved beside the log (CBOR, RFC 8949): the same state
+    /// always gives the same bytes, so a replay can compare them.
+    pub fn to_saved(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(self, &mut bytes).expect("a state encodes to memory");
+        bytes
+    }
+
+    /// A state saved by [`Self::to_saved`]; its journal is off.
+    pub fn from_saved(bytes: &[u8]) -> Result<LogState, String> {
+        ciborium::from_reader(bytes).map_err(|e| format!("saved state: {e}"))
     }
 
     /// The read model storage keeps in tables, derived from the state alone.

@@ -52,9 +52,25 @@ pub struct LogView {
     /// The newest signed checkpoint at the snapshot the view was read at
     /// (or that this process signed since).
     latest: Option<(u64, Vec<u8>)>,
+    /// The tree size of the newest state saved beside the log that this
+    /// view read or wrote (0: none).
+    saved_at: u64,
+}
+
+/// A state is saved beside the log once this many entries followed the
+/// last one, and at least [`MIN_SAVE_INTERVAL`]: the saved bytes grow with
+/// the state, so saving at sizes in a geometric series keeps the cost per
+/// entry constant while opening folds at most 1/16 of the log.
+pub const SAVE_FRACTION: u64 = 16;
+pub const MIN_SAVE_INTERVAL: u64 = 1024;
+
+fn save_due(saved_at: u64, size: u64) -> bool {
+    size - saved_at >= MIN_SAVE_INTERVAL.max(size / SAVE_FRACTION)
 }
 
 impl LogView {
+    /// Opens the log from its newest saved state (if any), then folds the
+    /// entries after it.
     pub fn open(dir: &Path) -> Result<LogView, LedgerError> {
         let store = SqliteStore::open(dir)?;
         let meta = store.meta()?;
@@ -65,9 +81,39 @@ impl LogView {
             state: LogState::new(),
             tree: TreeHashes::new(),
             latest: None,
+            saved_at: 0,
         };
+        view.restore_saved_state()?;
         view.catch_up()?;
         Ok(view)
+    }
+
+    /// Starts from the newest saved state and the leaf hashes it covers. A
+    /// state that does not decode is passed over (the fold starts from
+    /// entry 0) and left for `truce verify` to name.
+    fn restore_saved_state(&mut self) -> Result<(), LedgerError> {
+        let snapshot = self.store.snapshot()?;
+        let size = self.store.tree_size()?;
+        let Some((saved_at, bytes)) = self.store.saved_state(size)? else {
+            return Ok(());
+        };
+        let state = match LogState::from_saved(&bytes) {
+            Ok(state) if state.tree_size() == saved_at => state,
+            _ => {
+                tracing::warn!(
+                    saved_at,
+                    "a saved state is unreadable; folding from entry 0 (run `truce verify`)"
+                );
+                return Ok(());
+            }
+        };
+        let mut tree = TreeHashes::new();
+        self.store
+            .for_each_leaf_hash(0, saved_at, &mut |hash| tree.push(hash))?
+            .map_err(LedgerError::Io)?;
+        drop(snapshot);
+        (self.state, self.tree, self.saved_at) = (state, tree, saved_at);
+        Ok(())
     }
 
     /// Folds the entries other writers appended since this view was read,
@@ -337,6 +383,7 @@ impl Ledger {
             state: LogState::new(),
             tree: TreeHashes::new(),
             latest: None,
+            saved_at: 0,
         };
         let mut ledger = Ledger::new(view, log_key, options);
         let genesis = Event::Registry(RegistryEvent::LogCreated {
@@ -558,7 +605,17 @@ impl Ledger {
             .checkpoint_due()
             .then(|| self.sign_checkpoint())
             .transpose()?;
+        // An erasure saves its refolded state (older ones hold the erased
+        // payload's effects, and the store drops them).
+        let size = self.view.tree.tree_size();
+        let saved_state = match &refolded {
+            Some(state) => Some((size, state.to_saved())),
+            None if save_due(self.view.saved_at, size) => Some((size, self.view.state.to_saved())),
+            None => None,
+        };
+        let saved_at = saved_state.as_ref().map(|(size, _)| *size);
         let batch = Batch {
+            saved_state,
             checkpoint: checkpoint
                 .as_ref()
                 .map(|(size, note, _)| (*size, note.clone())),
@@ -585,6 +642,9 @@ impl Ledger {
         if let Some(mut state) = refolded {
             state.record_row_changes();
             self.view.state = state;
+        }
+        if let Some(saved_at) = saved_at {
+            self.view.saved_at = saved_at;
         }
         Ok(staged.results)
     }

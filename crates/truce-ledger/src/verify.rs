@@ -225,6 +225,8 @@ pub fn verify_data_dir(
                 .map_err(|_| VerifyFailure("the store reader stopped".to_owned()))?
                 .map_err(VerifyFailure)?,
         );
+        let saved_states = &stored.as_ref().expect("just read").saved_states;
+        let mut next_saved = 0;
         let (pending_tx, pending_rx) = mpsc::sync_channel::<Vec<PendingSignature>>(2);
         let signatures_failed = &signatures_failed;
         let checker = scope.spawn(move || -> Result<(), VerifyFailure> {
@@ -258,6 +260,7 @@ pub fn verify_data_dir(
                         .entry(d.envelope.checkpoint_size)
                         .or_insert(d.entry.index);
                     tree.push(d.entry.leaf_hash);
+                    check_saved_state(&state, saved_states, &mut next_saved)?;
                     pending.push(PendingSignature {
                         index: d.entry.index,
                         message: d.signing_input,
@@ -282,6 +285,14 @@ pub fn verify_data_dir(
         checker
             .join()
             .expect("the signature checker does not panic")?;
+        if failure.is_none()
+            && let Some((size, _)) = saved_states.get(next_saved)
+        {
+            failure = Some(format!(
+                "saved state at size {size}: the log has {} entries",
+                state.tree_size()
+            ));
+        }
         Ok(failure)
     })?;
     if let Some(why) = fold_failure {
@@ -326,12 +337,35 @@ pub fn verify_data_dir(
 /// What verification reads of the store besides the entries, at the same
 /// snapshot as the entries, so a writer appending meanwhile changes nothing
 /// that is checked.
+/// Compares the saved state of the replay's tree size, if there is one,
+/// with the replay's own state: a saved state is what opening the log
+/// starts from, so a tampered one must not pass.
+fn check_saved_state(
+    state: &LogState,
+    saved: &[(u64, Vec<u8>)],
+    next: &mut usize,
+) -> Result<(), String> {
+    if let Some((size, bytes)) = saved.get(*next)
+        && *size == state.tree_size()
+    {
+        if state.to_saved() != *bytes {
+            return Err(format!(
+                "saved state at size {size}: differs from a replay of the entries before it"
+            ));
+        }
+        *next += 1;
+    }
+    Ok(())
+}
+
 struct Snapshot {
     size: u64,
     checkpoints: Vec<(u64, Vec<u8>)>,
     table_names: Vec<String>,
     /// Each derived table the core declares, as stored (sorted).
     tables: Vec<(&'static str, Vec<Vec<truce_core::projection::Cell>>)>,
+    /// The states saved beside the log, (tree size, encoding), by size.
+    saved_states: Vec<(u64, Vec<u8>)>,
 }
 
 fn stored_snapshot(store: &SqliteStore) -> Result<Snapshot, truce_store::StoreError> {
@@ -350,6 +384,7 @@ fn stored_snapshot(store: &SqliteStore) -> Result<Snapshot, truce_store::StoreEr
         checkpoints: store.checkpoints()?,
         table_names: store.table_names()?,
         tables,
+        saved_states: store.saved_states()?,
     })
 }
 

@@ -11,6 +11,7 @@ use truce_core::{
 use std::time::Duration;
 use tlog::merkle::{self, Hash};
 use tlog::{KeyType, SignerKey, tile};
+use truce_core::Envelope;
 use truce_core::{ActorId, ActorRole, Event, Visibility};
 use truce_ledger::copy::export_reader_copy;
 use truce_ledger::group::{self, ClientSignedOnly, CommitError, GroupCommit, Keys, Request};
@@ -1624,4 +1625,129 @@ fn an_erasure_beside_a_live_writer_keeps_every_derived_row_equal_to_a_replay() {
     );
     let claims = view.store().derived_table("claims", &["claim_id"]).unwrap();
     assert_eq!(claims.iter().filter(|row| matches!(&row[0], truce_core::projection::Cell::Text(id) if id.starts_with("c-"))).count(), 30);
+}
+
+// --- Saved states -----------------------------------------------------------
+
+/// The state saved beside the log (what opening starts from) of every
+/// saved size, decoded; and the state of a fold from entry 0.
+fn saved_and_full_fold(dir: &Path) -> (Vec<(u64, Vec<u8>)>, Vec<u8>) {
+    let saved = truce_store::SqliteStore::open(dir)
+        .unwrap()
+        .saved_states()
+        .unwrap();
+    let scratch = dir.parent().unwrap().join("unsaved");
+    let _ = std::fs::remove_dir_all(&scratch);
+    copy_store(dir, &scratch);
+    let conn = rusqlite::Connection::open(scratch.join("truce.db")).unwrap();
+    conn.execute("DELETE FROM saved_states", []).unwrap();
+    drop(conn);
+    let full = LogView::open(&scratch).unwrap().state().to_saved();
+    (saved, full)
+}
+
+/// Opening starts from the newest saved state and folds only what follows;
+/// what it gets equals a fold from entry 0. A saved state that differs
+/// from a replay fails verification, named; one that does not decode is
+/// passed over by opening. An erasure drops every older saved state, so
+/// the erased person is gone from them too.
+#[test]
+fn a_log_opens_from_its_saved_state_and_verify_checks_every_saved_state() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("istanbul");
+    let mut ledger = truce_ledger::scenario::load("istanbul-2025", &dir)
+        .unwrap()
+        .ledger;
+    let size = ledger.state().tree_size();
+    let (saved, full) = saved_and_full_fold(&dir);
+    assert!(!saved.is_empty() && saved.len() <= truce_store::SAVED_STATES_KEPT as usize);
+    assert!(saved.iter().all(|(at, _)| *at <= size && *at >= 1024));
+    assert_eq!(LogView::open(&dir).unwrap().state().to_saved(), full);
+
+    // A saved state replaced by another state that decodes (an empty
+    // log's), or with a byte changed.
+    let newer = saved.last().unwrap();
+    for bytes in [truce_core::LogState::new().to_saved(), {
+        let mut flipped = newer.1.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0x01;
+        flipped
+    }] {
+        let scratch = temp.path().join("tampered-state");
+        let _ = std::fs::remove_dir_all(&scratch);
+        copy_store(&dir, &scratch);
+        let conn = rusqlite::Connection::open(scratch.join("truce.db")).unwrap();
+        conn.execute(
+            "UPDATE saved_states SET state = ?1 WHERE tree_size = ?2",
+            rusqlite::params![bytes, newer.0 as i64],
+        )
+        .unwrap();
+        drop(conn);
+        let failure = verify_data_dir(&scratch, None).unwrap_err().to_string();
+        assert!(
+            failure.contains(&format!("saved state at size {}", newer.0)),
+            "{failure}"
+        );
+    }
+
+    // Erase a list (one never superseded) and a family name only it holds:
+    // the saved states left are the erasure's own, without that name.
+    let (entry, family_name) = {
+        let view = ledger.view();
+        let lists: Vec<(u64, Vec<u8>)> = (0..size)
+            .filter_map(|i| {
+                let stored = view.store().entry(i).unwrap().unwrap();
+                let kind = Envelope::from_leaf(&stored.leaf)
+                    .unwrap()
+                    .statement()
+                    .kind
+                    .clone();
+                match stored.payload {
+                    truce_store::PayloadRecord::Present(bytes) if kind == "list_submitted" => {
+                        Some((i, bytes))
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        let holds =
+            |bytes: &[u8], name: &str| bytes.windows(name.len()).any(|w| w == name.as_bytes());
+        let list = view
+            .state()
+            .exchange()
+            .lists()
+            .find(|l| l.version == 1)
+            .unwrap();
+        let (entry, _) = lists
+            .iter()
+            .find(|(_, bytes)| holds(bytes, &format!("\"list_id\":\"{}\"", list.list_id)))
+            .unwrap();
+        let name = list
+            .persons
+            .iter()
+            .map(|p| format!("\"{}\"", p.family_name))
+            .find(|name| lists.iter().filter(|(_, bytes)| holds(bytes, name)).count() == 1)
+            .unwrap();
+        (*entry, name[1..name.len() - 1].to_owned())
+    };
+    let me = read_key_file(&dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)).unwrap();
+    let erasure = Event::Registry(RegistryEvent::PayloadErased {
+        entry_index: entry,
+        legal_basis: "test".into(),
+    });
+    let erased_at = ledger
+        .record(&id("intermediary"), &me, erasure, Visibility::Public)
+        .unwrap();
+    let (saved, full) = saved_and_full_fold(&dir);
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].0, erased_at + 1);
+    assert_eq!(saved[0].1, full);
+    assert!(
+        !saved[0]
+            .1
+            .windows(family_name.len())
+            .any(|w| w == family_name.as_bytes()),
+        "the erased list is gone from the saved state"
+    );
+    verify_data_dir(&dir, None).unwrap();
 }

@@ -11,7 +11,7 @@ pub mod sqlite;
 use tlog::Hash;
 use truce_core::projection::{Cell, RowChange, Table};
 
-pub use sqlite::{INDEX_TABLES, LOG_TABLES, SqliteStore};
+pub use sqlite::{INDEX_TABLES, LOG_TABLES, SAVED_STATES_KEPT, SqliteStore};
 
 #[derive(Debug)]
 pub enum StoreError {
@@ -137,6 +137,9 @@ pub struct Batch<'a> {
     pub erase_payloads: Vec<u64>,
     pub statements: Vec<StatementKey>,
     pub idempotency_keys: Vec<IdempotencyKey>,
+    /// The fold's state after the batch, (tree size, encoding), to open
+    /// from; the store keeps the newest few.
+    pub saved_state: Option<(u64, Vec<u8>)>,
 }
 
 /// Until dropped, every read through the store that made it sees the log as
@@ -185,6 +188,18 @@ pub trait LogStore: Send {
         end: u64,
         visit: &mut dyn FnMut(StoredEntry) -> std::result::Result<(), String>,
     ) -> Result<std::result::Result<(), String>>;
+    /// Calls `visit` with the leaf hashes of entries `start..end` in order,
+    /// reading nothing else.
+    fn for_each_leaf_hash(
+        &self,
+        start: u64,
+        end: u64,
+        visit: &mut dyn FnMut(Hash),
+    ) -> Result<std::result::Result<(), String>>;
+    /// The newest saved state of a tree size at most `at_most`.
+    fn saved_state(&self, at_most: u64) -> Result<Option<(u64, Vec<u8>)>>;
+    /// Every saved state the store keeps, (tree size, encoding), by size.
+    fn saved_states(&self) -> Result<Vec<(u64, Vec<u8>)>>;
     /// Every stored checkpoint, (tree size, note), by size.
     fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>>;
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>>;

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::cell::Cell as Counter;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use tlog::Hash;
 use truce_core::projection::{Cell, RowChange, Table, TableSpec};
 
 use crate::{
@@ -34,7 +35,7 @@ CREATE TABLE checkpoints (tree_size INTEGER PRIMARY KEY, note BLOB NOT NULL) STR
 /// Indexes the writer keeps beside the log to answer retries; derivable
 /// from the entries, checked against them when used, and not part of what
 /// a verifier compares.
-pub const INDEX_TABLES: [&str; 2] = ["statements", "idempotency_keys"];
+pub const INDEX_TABLES: [&str; 3] = ["statements", "idempotency_keys", "saved_states"];
 
 /// Schema version 1 added the index tables; a store of version 0 gets them
 /// (empty: retries of older statements are refused as already recorded).
@@ -49,6 +50,17 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 ) STRICT, WITHOUT ROWID;
 PRAGMA user_version = 1;
 ";
+
+/// Schema version 2 keeps the fold's state beside the log (the newest
+/// [`SAVED_STATES_KEPT`]), so opening folds only the entries after it.
+const STATE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS saved_states (tree_size INTEGER PRIMARY KEY, state BLOB NOT NULL) STRICT;
+PRAGMA user_version = 2;
+";
+
+/// How many saved states a store keeps: the newest, and the one before in
+/// case the newest is found bad.
+pub const SAVED_STATES_KEPT: u32 = 2;
 
 pub struct SqliteStore {
     conn: Connection,
@@ -90,6 +102,7 @@ impl SqliteStore {
         let tx = store.conn.transaction()?;
         tx.execute_batch(SCHEMA)?;
         tx.execute_batch(INDEX_SCHEMA)?;
+        tx.execute_batch(STATE_SCHEMA)?;
         for table in derived {
             let columns = table.spec.columns.join(", ");
             let key = table.spec.columns[..table.spec.key_columns].join(", ");
@@ -130,7 +143,7 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version < 1 && !conn.is_readonly(rusqlite::MAIN_DB)? {
+        if version < 2 && !conn.is_readonly(rusqlite::MAIN_DB)? {
             let has_log: bool = conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'entries')",
                 [],
@@ -138,6 +151,7 @@ impl SqliteStore {
             )?;
             if has_log {
                 conn.execute_batch(INDEX_SCHEMA)?;
+                conn.execute_batch(STATE_SCHEMA)?;
             }
         }
         Ok(SqliteStore {
@@ -195,7 +209,29 @@ fn write_batch(conn: &Connection, batch: &Batch) -> Result<()> {
         write_checkpoint(conn, *size, note)?;
     }
     write_derived(conn, &batch.derived)?;
+    write_saved_state(conn, batch)?;
     write_indexes(conn, batch)
+}
+
+/// A batch that rewrites the derived tables (an erasure) drops every saved
+/// state: they were folded with the erased payload. The newest states are
+/// kept, the older ones deleted.
+fn write_saved_state(conn: &Connection, batch: &Batch) -> Result<()> {
+    if matches!(batch.derived, DerivedWrite::Rewrite(_)) {
+        conn.execute("DELETE FROM saved_states", [])?;
+    }
+    if let Some((size, state)) = &batch.saved_state {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO saved_states (tree_size, state) VALUES (?1, ?2)",
+        )?
+        .execute(params![*size as i64, state])?;
+        conn.prepare_cached(
+            "DELETE FROM saved_states WHERE tree_size NOT IN \
+             (SELECT tree_size FROM saved_states ORDER BY tree_size DESC LIMIT ?1)",
+        )?
+        .execute([SAVED_STATES_KEPT])?;
+    }
+    Ok(())
 }
 
 fn write_derived(tx: &Connection, derived: &DerivedWrite) -> Result<()> {
@@ -463,6 +499,59 @@ impl LogStore for SqliteStore {
             return Ok(Err(format!("entry {expected}: missing from the store")));
         }
         Ok(Ok(()))
+    }
+
+    fn for_each_leaf_hash(
+        &self,
+        start: u64,
+        end: u64,
+        visit: &mut dyn FnMut(Hash),
+    ) -> Result<std::result::Result<(), String>> {
+        let mut statement = self.conn.prepare(
+            "SELECT entry_index, leaf_hash FROM entries \
+             WHERE entry_index >= ?1 AND entry_index < ?2 ORDER BY entry_index",
+        )?;
+        let mut rows = statement.query(params![start as i64, end as i64])?;
+        let mut expected = start;
+        while let Some(row) = rows.next()? {
+            let index = row.get::<_, i64>(0)? as u64;
+            let hash: Vec<u8> = row.get(1)?;
+            let Ok(hash) = Hash::try_from(hash.as_slice()) else {
+                return Ok(Err(format!(
+                    "entry {index}: a leaf hash of {} bytes",
+                    hash.len()
+                )));
+            };
+            if index != expected {
+                return Ok(Err(format!("entry {expected}: missing from the store")));
+            }
+            expected += 1;
+            visit(hash);
+        }
+        if expected < end {
+            return Ok(Err(format!("entry {expected}: missing from the store")));
+        }
+        Ok(Ok(()))
+    }
+
+    fn saved_state(&self, at_most: u64) -> Result<Option<(u64, Vec<u8>)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT tree_size, state FROM saved_states WHERE tree_size <= ?1 \
+                 ORDER BY tree_size DESC LIMIT 1",
+                [at_most as i64],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn saved_states(&self) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT tree_size, state FROM saved_states ORDER BY tree_size")?;
+        let rows = statement.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>> {

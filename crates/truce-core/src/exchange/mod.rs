@@ -47,7 +47,7 @@ crate::domain_events! {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ExchangeState {
     /// Every version of every list, by list id; the last is current.
     lists: BTreeMap<String, Vec<(PersonList, u64)>>,

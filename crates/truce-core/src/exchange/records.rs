@@ -367,7 +367,7 @@ impl StageStatus {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StageRecord {
     pub stage: Stage,
     pub proposed_at: u64,

@@ -43,7 +43,7 @@ crate::domain_events! {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct NegotiationState {
     rounds: BTreeMap<String, Recorded<Round>>,
     documents: BTreeMap<String, Recorded<Document>>,

@@ -182,7 +182,7 @@ pub struct Claim {
     pub note: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Recorded<T> {
     pub value: T,
     /// The log entry that recorded it.
