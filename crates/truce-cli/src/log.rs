@@ -100,7 +100,7 @@ pub enum LogCommand {
     },
 }
 
-fn store_error(e: truce_store::StoreError) -> CliError {
+pub(crate) fn store_error(e: truce_store::StoreError) -> CliError {
     usage(e.to_string())
 }
 
@@ -131,7 +131,9 @@ fn open_checkpoint(note: &str, vkey: &VerifierKey) -> Result<Checkpoint, CliErro
 pub fn run(command: LogCommand) -> Result<(), CliError> {
     match command {
         LogCommand::Checkpoint { data, size } => {
-            let (_, note) = crate::view(&data.data)?.checkpoint(size)?;
+            // Read straight from the store: printing a checkpoint folds nothing.
+            let (_, note) =
+                truce_ledger::ledger::stored_checkpoint(crate::log_dir(&data.data)?, size)?;
             print!("{}", String::from_utf8_lossy(&note.to_bytes()));
         }
         LogCommand::Entry { data, index } => {

@@ -5,16 +5,19 @@
 use std::collections::BTreeMap;
 use truce_core::negotiation::NegotiationEvent;
 
+use crate::log::store_error;
 use chrono::NaiveDate;
 use clap::Args;
 use serde_json::json;
 use tlog::SignerKey;
 use truce_core::ActorId;
+use truce_core::negotiation::{CLAIMS, ClaimLine};
 use truce_core::negotiation::{Claim, Claimant, DeadlineStatus, Stance, TermRef};
 use truce_ledger::app;
 use truce_ledger::keys::read_key_file;
 use truce_ledger::records::{KeyRing, RecordSet, import};
 use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR};
+use truce_store::{LogStore, SqliteStore};
 
 use crate::{CliError, DataDir, Destination, Signer, actor_id, open, record_at, usage};
 
@@ -303,66 +306,56 @@ pub fn deadlines(args: Listing, today: Option<String>) -> Result<(), CliError> {
 }
 
 pub fn claims(args: Listing, term: Option<String>) -> Result<(), CliError> {
-    let view = crate::view(&args.data.data)?;
     let filter = term.as_deref().map(|t| term_ref("--term", t)).transpose()?;
-    let mut claims: Vec<_> = view
-        .state()
-        .negotiation()
-        .claims()
-        .filter(|c| filter.is_none() || c.value.term == filter)
-        .collect();
-    claims.sort_by(|a, b| {
-        (
-            &a.value.term,
-            &a.value.measure,
-            a.value.date,
-            &a.value.claim_id,
-        )
-            .cmp(&(
-                &b.value.term,
-                &b.value.measure,
-                b.value.date,
-                &b.value.claim_id,
-            ))
-    });
     if args.json {
-        print_json(&json!(
-            claims
-                .iter()
-                .map(|c| json!({"entry": c.entry, "claim": c.value}))
-                .collect::<Vec<_>>()
-        ));
-        return Ok(());
+        return claims_json(&args, filter.as_ref());
     }
+    // The table reads the `claims` derived table straight from the store:
+    // no fold of the log, so it costs what it shows.
+    let store = SqliteStore::open(crate::log_dir(&args.data.data)?).map_err(store_error)?;
+    let filter = filter.map(|t| t.to_string());
+    let mut claims: Vec<ClaimLine> = store
+        .derived_table(CLAIMS.name, CLAIMS.columns)
+        .map_err(store_error)?
+        .iter()
+        .map(|row| ClaimLine::from_row(row))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            CliError::CheckFailed(
+                "the store's claims table is corrupt; run `truce verify`".to_owned(),
+            )
+        })?;
+    claims.retain(|c| filter.is_none() || c.term == filter);
+    claims.sort_by(|a, b| {
+        (&a.term, &a.measure, &a.date, &a.claim_id).cmp(&(
+            &b.term,
+            &b.measure,
+            &b.date,
+            &b.claim_id,
+        ))
+    });
     // Claims stand side by side: each row shows what the other claimants
     // last claimed of the same measure, never an average. Claims are sorted
     // by term and measure, so each measure is one run: O(claims).
     let mut rows: Vec<Vec<String>> = Vec::with_capacity(claims.len());
-    for run in claims
-        .chunk_by(|a, b| (&a.value.term, &a.value.measure) == (&b.value.term, &b.value.measure))
-    {
+    for run in claims.chunk_by(|a, b| (&a.term, &a.measure) == (&b.term, &b.measure)) {
         // Each claimant's latest claim of this measure (the run is by date).
-        let mut latest: BTreeMap<String, u64> = BTreeMap::new();
+        let mut latest: BTreeMap<&str, u64> = BTreeMap::new();
         for c in run {
-            latest.insert(c.value.claimant.label(), c.value.figure);
+            latest.insert(&c.claimant, c.figure);
         }
         for c in run {
-            let claim = &c.value;
-            let label = claim.claimant.label();
             let others: Vec<String> = latest
                 .iter()
-                .filter(|(claimant, _)| **claimant != label)
+                .filter(|(claimant, _)| **claimant != c.claimant)
                 .map(|(claimant, figure)| format!("{claimant} {figure}"))
                 .collect();
             rows.push(vec![
-                claim
-                    .term
-                    .as_ref()
-                    .map_or(String::new(), TermRef::to_string),
-                claim.measure.clone(),
-                label,
-                claim.figure.to_string(),
-                claim.date.to_string(),
+                c.term.clone().unwrap_or_default(),
+                c.measure.clone(),
+                c.claimant.clone(),
+                c.figure.to_string(),
+                c.date.clone(),
                 others.join(", "),
                 c.entry.to_string(),
             ]);
@@ -380,6 +373,35 @@ pub fn claims(args: Listing, term: Option<String>) -> Result<(), CliError> {
         ],
         &rows,
     );
+    Ok(())
+}
+
+/// Every claim with all it records, from the fold.
+fn claims_json(args: &Listing, filter: Option<&TermRef>) -> Result<(), CliError> {
+    let view = crate::view(&args.data.data)?;
+    let mut claims: Vec<_> = view
+        .state()
+        .negotiation()
+        .claims()
+        .filter(|c| filter.is_none() || c.value.term.as_ref() == filter)
+        .collect();
+    claims.sort_by(|a, b| {
+        let key = |c: &truce_core::negotiation::Recorded<truce_core::negotiation::Claim>| {
+            (
+                c.value.term.clone(),
+                c.value.measure.clone(),
+                c.value.date,
+                c.value.claim_id.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    print_json(&json!(
+        claims
+            .iter()
+            .map(|c| json!({"entry": c.entry, "claim": c.value}))
+            .collect::<Vec<_>>()
+    ));
     Ok(())
 }
 

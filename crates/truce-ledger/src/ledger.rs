@@ -193,27 +193,64 @@ impl LogView {
             Some(size) => self.store.checkpoint_at(size)?,
             None => self.latest.as_ref().map(|(_, note)| note.clone()),
         };
-        let note = found.ok_or_else(|| {
-            LedgerError::Input("no checkpoint was signed at that size".to_owned())
-        })?;
-        let corrupt = |e: tlog::NoteError| LedgerError::Io(format!("stored checkpoint: {e}"));
-        let mut note = Note::parse(&note).map_err(corrupt)?;
-        note.verify(&[self.log_vkey()?]).map_err(corrupt)?;
-        let checkpoint = Checkpoint::parse(&note.text).map_err(corrupt)?;
-        let root = BASE64.encode(checkpoint.root_hash);
         let cosignatures = self
             .state
             .cosignatures()
             .iter()
-            .filter(|((size, _), cosignature)| {
-                *size == checkpoint.tree_size && cosignature.root_hash == root
-            });
-        for (_, cosignature) in cosignatures {
-            note.signatures
-                .push(NoteSignature::from_line(&cosignature.signature_line).map_err(corrupt)?);
-        }
-        Ok((checkpoint, note))
+            .map(|((size, _), c)| (*size, c.root_hash.clone(), c.signature_line.clone()));
+        with_cosignatures(found, &self.log_vkey()?, cosignatures)
     }
+}
+
+/// The signed checkpoint at `size` (the latest if None) of the log in
+/// `dir`, as [`LogView::checkpoint`] gives it, read straight from the store
+/// (its cosignatures from the `cosignatures` table) without folding the log.
+pub fn stored_checkpoint(dir: &Path, size: Option<u64>) -> Result<(Checkpoint, Note), LedgerError> {
+    let store = SqliteStore::open(dir)?;
+    let _snapshot = store.snapshot()?;
+    let log_vkey: VerifierKey = store
+        .meta()?
+        .log_vkey
+        .parse()
+        .map_err(|e| LedgerError::Io(format!("stored log key: {e}")))?;
+    let found = match size {
+        Some(size) => store.checkpoint_at(size)?,
+        None => store.latest_checkpoint()?.map(|(_, note)| note),
+    };
+    let table = &truce_core::registry::COSIGNATURES;
+    let rows = store.derived_table(table.name, table.columns)?;
+    use truce_core::projection::Cell::{Int, Text};
+    let cosignatures = rows.into_iter().filter_map(|row| match row.as_slice() {
+        [Int(size), _, Text(root), Text(line), _] => {
+            Some((*size as u64, root.clone(), line.clone()))
+        }
+        _ => None,
+    });
+    with_cosignatures(found, &log_vkey, cosignatures)
+}
+
+/// A stored checkpoint note, verified with the log key, with the recorded
+/// cosignatures (tree size, root in base64, signature line) of its tree.
+fn with_cosignatures(
+    found: Option<Vec<u8>>,
+    log_vkey: &VerifierKey,
+    cosignatures: impl Iterator<Item = (u64, String, String)>,
+) -> Result<(Checkpoint, Note), LedgerError> {
+    let note = found
+        .ok_or_else(|| LedgerError::Input("no checkpoint was signed at that size".to_owned()))?;
+    let corrupt = |e: tlog::NoteError| LedgerError::Io(format!("stored checkpoint: {e}"));
+    let mut note = Note::parse(&note).map_err(corrupt)?;
+    note.verify(std::slice::from_ref(log_vkey))
+        .map_err(corrupt)?;
+    let checkpoint = Checkpoint::parse(&note.text).map_err(corrupt)?;
+    let root = BASE64.encode(checkpoint.root_hash);
+    for (_, _, line) in
+        cosignatures.filter(|(size, r, _)| *size == checkpoint.tree_size && *r == root)
+    {
+        note.signatures
+            .push(NoteSignature::from_line(&line).map_err(corrupt)?);
+    }
+    Ok((checkpoint, note))
 }
 
 pub struct Ledger {

@@ -726,6 +726,9 @@ fn proofs_from_the_view_verify_against_its_checkpoints() {
         assert_eq!(cosigned.signatures.len(), 2, "checkpoint {size}");
         let witnesses: Vec<_> = view.state().witness_keys();
         assert_eq!(cosigned.verify(&witnesses).unwrap().len(), 1);
+        // Read straight from the store, without a fold, it is the same note.
+        let (_, stored) = truce_ledger::ledger::stored_checkpoint(&f.dir, Some(*size)).unwrap();
+        assert_eq!(stored.to_bytes(), cosigned.to_bytes());
     }
 }
 

@@ -205,6 +205,61 @@ pub static CLAIMS: TableSpec = TableSpec {
     entry_column: 8,
 };
 
+/// A claim as the `claims` table holds it: what a listing shows, read
+/// straight from the store, without folding the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimLine {
+    pub claim_id: String,
+    /// [`super::Claimant::label`].
+    pub claimant: String,
+    pub date: String,
+    pub measure: String,
+    pub figure: u64,
+    /// `DOCUMENT#TERM`.
+    pub term: Option<String>,
+    pub entry: u64,
+}
+
+impl ClaimLine {
+    /// The line of a stored row of [`CLAIMS`] (`None` if it is not one).
+    pub fn from_row(row: &[Cell]) -> Option<ClaimLine> {
+        let text = |cell: &Cell| match cell {
+            Cell::Text(text) => Some(text.clone()),
+            _ => None,
+        };
+        let int = |cell: &Cell| match cell {
+            Cell::Int(value) => u64::try_from(*value).ok(),
+            _ => None,
+        };
+        let [
+            claim_id,
+            claimant,
+            date,
+            measure,
+            figure,
+            term,
+            _source,
+            _note,
+            entry,
+        ] = row
+        else {
+            return None;
+        };
+        Some(ClaimLine {
+            claim_id: text(claim_id)?,
+            claimant: text(claimant)?,
+            date: text(date)?,
+            measure: text(measure)?,
+            figure: int(figure)?,
+            term: match term {
+                Cell::Null => None,
+                other => Some(text(other)?),
+            },
+            entry: int(entry)?,
+        })
+    }
+}
+
 pub(super) fn claim_row(c: &Recorded<Claim>) -> Row {
     let claim = &c.value;
     vec![
