@@ -777,7 +777,10 @@ impl Ledger {
             seq,
         );
         let decoded = decode(&submission)?;
-        let index = self.stage_signed(staged, decoded, None)?;
+        // Signed here with this key a moment ago: if it is the actor's
+        // registered key, the signature holds without checking it again.
+        let signed_with = *to_sign.key.verifier().public_key();
+        let index = self.stage_signed(staged, decoded, Some(signed_with))?;
         if let Some(key) = &to_sign.idempotency_key {
             staged.idempotency_keys.push(IdempotencyKey {
                 actor: to_sign.actor.to_string(),

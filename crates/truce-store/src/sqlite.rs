@@ -281,11 +281,9 @@ fn write_indexes(tx: &Connection, batch: &Batch) -> Result<()> {
 }
 
 fn stored_size(conn: &Connection) -> Result<u64> {
-    let size: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(entry_index) + 1, 0) FROM entries",
-        [],
-        |r| r.get(0),
-    )?;
+    let size: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(entry_index) + 1, 0) FROM entries")?
+        .query_row([], |r| r.get(0))?;
     Ok(size as u64)
 }
 
@@ -415,7 +413,8 @@ impl LogStore for SqliteStore {
             // WAL fixes the snapshot at the first read, so read at once.
             let started = self
                 .conn
-                .query_row("SELECT COUNT(*) FROM meta", [], |r| r.get::<_, i64>(0));
+                .prepare_cached("SELECT COUNT(*) FROM meta")
+                .and_then(|mut count| count.query_row([], |r| r.get::<_, i64>(0)));
             if let Err(e) = started {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 return Err(e.into());
@@ -477,7 +476,7 @@ impl LogStore for SqliteStore {
         end: u64,
         visit: &mut dyn FnMut(StoredEntry) -> std::result::Result<(), String>,
     ) -> Result<std::result::Result<(), String>> {
-        let mut statement = self.conn.prepare(&format!(
+        let mut statement = self.conn.prepare_cached(&format!(
             "{ENTRY_QUERY} WHERE e.entry_index >= ?1 AND e.entry_index < ?2 ORDER BY e.entry_index"
         ))?;
         let mut rows = statement.query(params![start as i64, end as i64])?;
@@ -565,11 +564,10 @@ impl LogStore for SqliteStore {
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT tree_size, note FROM checkpoints ORDER BY tree_size DESC LIMIT 1",
-                [],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
-            )
+            )?
+            .query_row([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
             .optional()?)
     }
 
