@@ -77,6 +77,11 @@ pub trait Domain: std::fmt::Debug + Clone + Default {
     /// its derived tables that changed in `rows`. Never fails.
     fn apply(&mut self, entry: u64, event: &Self::Event, rows: &mut RowJournal);
 
+    /// Notes an entry of this domain's `kind`, signed by `actor`, whose
+    /// payload this reader lacks (withheld, or erased): a rule may need to
+    /// know that something it cannot see is there.
+    fn apply_unseen(&mut self, _entry: u64, _kind: &str, _actor: &ActorId) {}
+
     /// The visibility `event` is recorded with: the one its rules require
     /// (a list: its party alone; a stage: its two parties) or, where the
     /// recorder may choose, the usual one. Every edge (CLI, API, dashboard)
@@ -198,6 +203,14 @@ macro_rules! register_domains {
                 match event {
                     $( Event::$variant(event) => self.$field.apply(entry, event, rows), )*
                 }
+            }
+
+            pub(crate) fn apply_unseen(&mut self, entry: u64, kind: &str, actor: &ActorId) {
+                $(
+                    if <$event as DomainEvent>::KINDS.contains(&kind) {
+                        return self.$field.apply_unseen(entry, kind, actor);
+                    }
+                )*
             }
 
             pub(crate) fn visibility(&self, log: &LogState, event: &Event) -> Visibility {

@@ -352,7 +352,11 @@ impl LogState {
         self.last_checkpoint_size = envelope.checkpoint_size;
         match payload {
             PayloadView::Present(event) => self.domains.apply(index, event, &mut self.rows),
-            PayloadView::Withheld | PayloadView::Erased => self.partial = true,
+            PayloadView::Withheld | PayloadView::Erased => {
+                self.partial = true;
+                self.domains
+                    .apply_unseen(index, &statement.kind, &statement.actor);
+            }
         }
         self.domains
             .registry

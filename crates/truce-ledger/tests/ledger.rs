@@ -1538,8 +1538,7 @@ fn verify_and_a_second_writer_succeed_beside_a_writer_at_full_speed() {
     verify_data_dir(&f.dir, None).unwrap();
 }
 
-/// The entry of the last list the fixture submits (no later version
-/// follows it: erasing a version that one follows is refused, see issue 11).
+/// The entry of the last list the fixture submits.
 fn last_list_entry(dir: &Path) -> u64 {
     let view = LogView::open(dir).unwrap();
     let mut found = None;
@@ -1753,4 +1752,53 @@ fn a_log_opens_from_its_saved_state_and_verify_checks_every_saved_state() {
         "the erased list is gone from the saved state"
     );
     verify_data_dir(&dir, None).unwrap();
+}
+
+/// Erasing a list version that a later version follows: the later version
+/// stands (its predecessor is gone for every reader), the log replays and
+/// verifies, and a gap is allowed only up to the versions that are unseen.
+#[test]
+fn erasing_a_superseded_list_version_leaves_the_log_replayable() {
+    let f = fixture();
+    let view = LogView::open(&f.dir).unwrap();
+    let mut first = None;
+    view.store()
+        .for_each_entry(0, view.state().tree_size(), &mut |entry| {
+            let envelope = truce_core::Envelope::from_leaf(&entry.leaf).unwrap();
+            if envelope.statement().kind == "list_submitted" && first.is_none() {
+                first = Some(entry.index);
+            }
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    drop(view);
+    let mut ledger = Ledger::open(&f.dir, LedgerOptions::default()).unwrap();
+    let me = read_key_file(&f.dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)).unwrap();
+    let erasure = Event::Registry(RegistryEvent::PayloadErased {
+        entry_index: first.unwrap(),
+        legal_basis: "court order 3/2026".to_owned(),
+    });
+    ledger
+        .record(&id("intermediary"), &me, erasure, Visibility::Public)
+        .unwrap();
+    verify_data_dir(&f.dir, None).unwrap();
+    let ua_held = ledger.state().exchange().list("ua-held").unwrap().clone();
+    assert_eq!(ua_held.version, 2);
+    // One version of ua's is unseen, so no list of ua's may skip two.
+    let mut skipping = ua_held;
+    skipping.version = 5;
+    let refused = ledger
+        .record(
+            &id("ua"),
+            &f.ua_key,
+            Event::Exchange(ExchangeEvent::ListSubmitted(skipping)),
+            Visibility::Party(id("ua")),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("version 5 where 3 comes next"),
+        "{refused}"
+    );
 }

@@ -56,6 +56,10 @@ pub struct ExchangeState {
     stages: BTreeMap<String, StageRecord>,
     discrepancies: BTreeMap<String, (Discrepancy, u64)>,
     tallies: BTreeMap<String, (Tally, u64)>,
+    /// How many list versions each party submitted that this reader cannot
+    /// read (withheld from it, or erased): a later version may follow them.
+    #[serde(default)]
+    unseen_lists: BTreeMap<ActorId, u32>,
 }
 
 impl ExchangeState {
@@ -246,6 +250,12 @@ impl Domain for ExchangeState {
             ExchangeEvent::DiscrepancyRecorded(discrepancy) => {
                 self.check_discrepancy(signer, discrepancy)
             }
+        }
+    }
+
+    fn apply_unseen(&mut self, _entry: u64, kind: &str, actor: &ActorId) {
+        if kind == "list_submitted" {
+            *self.unseen_lists.entry(actor.clone()).or_default() += 1;
         }
     }
 

@@ -97,7 +97,11 @@ impl ExchangeState {
                 previous.version + 1
             }
         };
-        if list.version != expected_version {
+        // Versions this reader cannot read (an erased one, say) may come
+        // between: as many as the party submitted unseen, never more.
+        let unseen = self.unseen_lists.get(&list.party).copied().unwrap_or(0);
+        let gap = list.version.saturating_sub(expected_version);
+        if list.version < expected_version || gap > unseen {
             return reject(rejection!(
                 "list-version-comes-next",
                 "list {list_id}: version {version} where {expected_version} comes next",
