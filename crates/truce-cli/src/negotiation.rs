@@ -386,15 +386,8 @@ fn claims_json(args: &Listing, filter: Option<&TermRef>) -> Result<(), CliError>
         .filter(|c| filter.is_none() || c.value.term.as_ref() == filter)
         .collect();
     claims.sort_by(|a, b| {
-        let key = |c: &truce_core::negotiation::Recorded<truce_core::negotiation::Claim>| {
-            (
-                c.value.term.clone(),
-                c.value.measure.clone(),
-                c.value.date,
-                c.value.claim_id.clone(),
-            )
-        };
-        key(a).cmp(&key(b))
+        let (a, b) = (&a.value, &b.value);
+        (&a.term, &a.measure, a.date, &a.claim_id).cmp(&(&b.term, &b.measure, b.date, &b.claim_id))
     });
     print_json(&json!(
         claims

@@ -33,12 +33,21 @@ pub fn to_canonical<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 pub fn from_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, CanonicalError> {
     let value: T = serde_json::from_slice(bytes)
         .map_err(|e| CanonicalError(format!("not valid JSON for its kind: {e}")))?;
-    if to_canonical(&value) != bytes {
+    ensure_canonical(&value, bytes)?;
+    Ok(value)
+}
+
+/// Whether `bytes` are the canonical encoding of `value`, which they parsed to.
+pub fn ensure_canonical<T: Serialize + ?Sized>(
+    value: &T,
+    bytes: &[u8],
+) -> Result<(), CanonicalError> {
+    if to_canonical(value) != bytes {
         return Err(CanonicalError(
             "not in canonical form (RFC 8785)".to_owned(),
         ));
     }
-    Ok(value)
+    Ok(())
 }
 
 /// The largest integer JCS writes exactly (it writes numbers as doubles).

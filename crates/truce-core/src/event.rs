@@ -2,7 +2,7 @@
 //! payload carries its kind, so the payload hash also commits to it; the
 //! kind names the domain that owns the event (see [`crate::domain`]).
 
-use crate::canonical::{CanonicalError, to_canonical};
+use crate::canonical::{CanonicalError, ensure_canonical, to_canonical};
 use crate::domain::DomainEvent;
 use crate::registry::RegistryEvent;
 
@@ -17,13 +17,10 @@ impl Event {
     /// Parses a payload, which must be the canonical encoding (RFC 8785) of
     /// an event of a known kind.
     pub fn from_payload(bytes: &[u8]) -> Result<Self, CanonicalError> {
+        // Not `from_canonical`: the domain is found by `kind` first, on the bytes.
         let event = Event::from_json(bytes)
             .map_err(|e| CanonicalError(format!("not valid JSON for its kind: {e}")))?;
-        if to_canonical(&event) != bytes {
-            return Err(CanonicalError(
-                "not in canonical form (RFC 8785)".to_owned(),
-            ));
-        }
+        ensure_canonical(&event, bytes)?;
         Ok(event)
     }
 }

@@ -179,16 +179,27 @@ impl Actor {
         self.keys.iter().find(|k| k.vkey.key_id() == id)
     }
 
-    fn new(id: &ActorId, role: ActorRole, name: &str) -> Self {
-        Actor {
+    /// An actor registered at entry `at` with its first key, valid from
+    /// entry `valid_from` on.
+    fn registered(
+        id: &ActorId,
+        role: ActorRole,
+        name: &str,
+        at: u64,
+        vkey: &str,
+        valid_from: u64,
+    ) -> Self {
+        let mut actor = Actor {
             id: id.clone(),
             role,
             name: name.to_owned(),
-            registered_at: 0,
+            registered_at: at,
             keys: Vec::new(),
             last_seq: 0,
             key_custody: KeyCustody::Actor,
-        }
+        };
+        actor.add_key(vkey, at, valid_from);
+        actor
     }
 
     /// Adds a key registered at `added_at`, valid from `valid_from` on.
@@ -690,10 +701,15 @@ impl Registry {
                 self.origin = Some(origin.clone());
                 self.log_vkey = log_vkey.parse().ok();
                 self.intermediary = Some(intermediary.clone());
-                let mut actor =
-                    Actor::new(intermediary, ActorRole::Intermediary, intermediary_name);
-                actor.add_key(intermediary_vkey, index, 0);
-                actor.registered_at = index;
+                // The genesis key signs entry 0 itself.
+                let actor = Actor::registered(
+                    intermediary,
+                    ActorRole::Intermediary,
+                    intermediary_name,
+                    index,
+                    intermediary_vkey,
+                    0,
+                );
                 self.actors.insert(intermediary.clone(), actor);
             }
             RegistryEvent::ActorRegistered {
@@ -702,9 +718,7 @@ impl Registry {
                 name,
                 vkey,
             } => {
-                let mut registered = Actor::new(actor, *role, name);
-                registered.add_key(vkey, index, index + 1);
-                registered.registered_at = index;
+                let registered = Actor::registered(actor, *role, name, index, vkey, index + 1);
                 self.actors.insert(actor.clone(), registered);
             }
             RegistryEvent::KeyRotated { actor, new_vkey } => {

@@ -6,7 +6,6 @@ use crate::envelope::Visibility;
 use crate::projection::{RowJournal, Table};
 use crate::rejection;
 use crate::state::LogState;
-use crate::state::reject;
 
 pub const MAX_SUBJECT_BYTES: usize = 200;
 pub const MAX_REMARK_BYTES: usize = 100_000;
@@ -31,10 +30,10 @@ impl Domain for Remarks {
             || subject.len() > MAX_SUBJECT_BYTES
             || text.len() > MAX_REMARK_BYTES
         {
-            return Ok(reject(rejection!(
+            return Err(Refusal::Rule(rejection!(
                 "remark-size",
                 "a remark has a subject of 1-200 characters and at most 100,000 of text"
-            ))?);
+            )));
         }
         Ok(())
     }

@@ -193,11 +193,15 @@ impl LogView {
             Some(size) => self.store.checkpoint_at(size)?,
             None => self.latest.as_ref().map(|(_, note)| note.clone()),
         };
-        let cosignatures = self
-            .state
-            .cosignatures()
-            .iter()
-            .map(|((size, _), c)| (*size, c.root_hash.clone(), c.signature_line.clone()));
+        let cosignatures = |size: u64, root: &str| -> Result<Vec<String>, LedgerError> {
+            Ok(self
+                .state
+                .cosignatures()
+                .iter()
+                .filter(|((at, _), c)| *at == size && c.root_hash == root)
+                .map(|(_, c)| c.signature_line.clone())
+                .collect())
+        };
         with_cosignatures(found, &self.log_vkey()?, cosignatures)
     }
 }
@@ -217,24 +221,27 @@ pub fn stored_checkpoint(dir: &Path, size: Option<u64>) -> Result<(Checkpoint, N
         Some(size) => store.checkpoint_at(size)?,
         None => store.latest_checkpoint()?.map(|(_, note)| note),
     };
-    let table = &truce_core::registry::COSIGNATURES;
-    let rows = store.derived_table(table.name, table.columns)?;
-    use truce_core::projection::Cell::{Int, Text};
-    let cosignatures = rows.into_iter().filter_map(|row| match row.as_slice() {
-        [Int(size), _, Text(root), Text(line), _] => {
-            Some((*size as u64, root.clone(), line.clone()))
-        }
-        _ => None,
-    });
+    let cosignatures = |size: u64, root: &str| -> Result<Vec<String>, LedgerError> {
+        use truce_core::projection::Cell::{Int, Text};
+        let table = &truce_core::registry::COSIGNATURES;
+        let rows = store.derived_rows_where_first(table.name, table.columns, &Int(size as i64))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| match <[_; 5]>::try_from(row) {
+                Ok([_, _, Text(at_root), Text(line), _]) if at_root == root => Some(line),
+                _ => None,
+            })
+            .collect())
+    };
     with_cosignatures(found, &log_vkey, cosignatures)
 }
 
 /// A stored checkpoint note, verified with the log key, with the recorded
-/// cosignatures (tree size, root in base64, signature line) of its tree.
+/// cosignature lines of its tree (`cosignatures(size, root in base64)`).
 fn with_cosignatures(
     found: Option<Vec<u8>>,
     log_vkey: &VerifierKey,
-    cosignatures: impl Iterator<Item = (u64, String, String)>,
+    cosignatures: impl FnOnce(u64, &str) -> Result<Vec<String>, LedgerError>,
 ) -> Result<(Checkpoint, Note), LedgerError> {
     let note = found
         .ok_or_else(|| LedgerError::Input("no checkpoint was signed at that size".to_owned()))?;
@@ -243,10 +250,7 @@ fn with_cosignatures(
     note.verify(std::slice::from_ref(log_vkey))
         .map_err(corrupt)?;
     let checkpoint = Checkpoint::parse(&note.text).map_err(corrupt)?;
-    let root = BASE64.encode(checkpoint.root_hash);
-    for (_, _, line) in
-        cosignatures.filter(|(size, r, _)| *size == checkpoint.tree_size && *r == root)
-    {
+    for line in cosignatures(checkpoint.tree_size, &BASE64.encode(checkpoint.root_hash))? {
         note.signatures
             .push(NoteSignature::from_line(&line).map_err(corrupt)?);
     }

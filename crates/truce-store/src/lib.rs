@@ -211,6 +211,13 @@ pub trait LogStore: Send {
     fn idempotent_entry(&self, actor: &str, key: &str) -> Result<Option<u64>>;
     /// The stored rows of a derived table, sorted.
     fn derived_table(&self, name: &str, columns: &[&str]) -> Result<Vec<Vec<Cell>>>;
+    /// The stored rows of a derived table whose `columns[0]` is `value`, sorted.
+    fn derived_rows_where_first(
+        &self,
+        name: &str,
+        columns: &[&str],
+        value: &Cell,
+    ) -> Result<Vec<Vec<Cell>>>;
     /// Every table the store holds, so verification can refuse unknown ones.
     fn table_names(&self) -> Result<Vec<String>>;
 }

@@ -376,6 +376,26 @@ const ENTRY_QUERY: &str = "SELECT e.entry_index, e.leaf, e.leaf_hash, p.status, 
      FROM entries e LEFT JOIN payloads p ON p.entry_index = e.entry_index";
 
 impl SqliteStore {
+    /// The rows of `query`, each of `width` cells.
+    fn rows(
+        &self,
+        query: &str,
+        width: usize,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<Vec<Cell>>> {
+        let mut statement = self.conn.prepare(query)?;
+        let mut rows = statement.query(args)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(
+                (0..width)
+                    .map(|i| row.get_ref(i).map(from_sql))
+                    .collect::<rusqlite::Result<_>>()?,
+            );
+        }
+        Ok(out)
+    }
+
     /// An entry index from an index table; a reader's copy has none.
     fn index_lookup(&self, query: &str, args: impl rusqlite::Params) -> Result<Option<u64>> {
         let found: Option<i64> = self
@@ -598,19 +618,33 @@ impl LogStore for SqliteStore {
 
     fn derived_table(&self, name: &str, columns: &[&str]) -> Result<Vec<Vec<Cell>>> {
         let list = columns.join(", ");
-        let mut statement = self
-            .conn
-            .prepare(&format!("SELECT {list} FROM {name} ORDER BY {list}"))?;
-        let mut rows = statement.query([])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(
-                (0..columns.len())
-                    .map(|i| row.get_ref(i).map(from_sql))
-                    .collect::<rusqlite::Result<_>>()?,
-            );
-        }
-        Ok(out)
+        self.rows(
+            &format!("SELECT {list} FROM {name} ORDER BY {list}"),
+            columns.len(),
+            [],
+        )
+    }
+
+    fn derived_rows_where_first(
+        &self,
+        name: &str,
+        columns: &[&str],
+        value: &Cell,
+    ) -> Result<Vec<Vec<Cell>>> {
+        let list = columns.join(", ");
+        let value = match value {
+            Cell::Null => rusqlite::types::Value::Null,
+            Cell::Int(v) => rusqlite::types::Value::Integer(*v),
+            Cell::Text(v) => rusqlite::types::Value::Text(v.clone()),
+        };
+        self.rows(
+            &format!(
+                "SELECT {list} FROM {name} WHERE {} = ?1 ORDER BY {list}",
+                columns[0]
+            ),
+            columns.len(),
+            [value],
+        )
     }
 
     fn table_names(&self) -> Result<Vec<String>> {
