@@ -6,6 +6,7 @@ use std::path::Path;
 
 use clap::{Args, Subcommand};
 use truce_core::{ActorRole, LogState};
+use truce_server::access::Scope;
 use truce_server::{Access, Grant, Role};
 
 use crate::{CliError, DataDir, actor_id, open, usage};
@@ -20,6 +21,13 @@ pub enum UserCommand {
     List {
         #[command(flatten)]
         data: DataDir,
+    },
+    /// Remove a user; its open sessions end.
+    Remove {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -66,6 +74,19 @@ pub enum TokenCommand {
         #[arg(long, default_value = "")]
         label: String,
     },
+    /// List the tokens (their ids, never their secrets).
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Revoke a token by the id `token list` shows; it stops working at
+    /// once, also on a running server.
+    Revoke {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        id: String,
+    },
 }
 
 fn access_error(e: truce_server::AccessError) -> CliError {
@@ -96,25 +117,68 @@ pub fn user(command: UserCommand) -> Result<(), CliError> {
         }
         UserCommand::List { data } => {
             let access = Access::open(crate::log_dir(&data.data)?).map_err(access_error)?;
-            for user in access.users() {
-                let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
-                println!("{:<20} {:<14} {}", user.name, user.actor, roles.join(","));
+            for user in access.users(Scope::Operator) {
+                println!(
+                    "{:<20} {:<14} {}",
+                    user.name,
+                    user.actor,
+                    roles(&user.roles)
+                );
             }
+        }
+        UserCommand::Remove { data, name } => {
+            change(&data, |access| access.remove_user(Scope::Operator, &name))?;
+            println!("user {name} removed");
         }
     }
     Ok(())
 }
 
 pub fn token(command: TokenCommand) -> Result<(), CliError> {
-    let TokenCommand::Add { data, grant, label } = command;
-    let log = open(&data.data)?;
-    let mut access = Access::open(&data.data).map_err(access_error)?;
-    let secret = access
-        .add_token(log.state(), grant.grant()?, &label)
-        .map_err(access_error)?;
-    access.save().map_err(access_error)?;
-    println!("{secret}");
+    match command {
+        TokenCommand::Add { data, grant, label } => {
+            let log = open(&data.data)?;
+            let mut access = Access::open(&data.data).map_err(access_error)?;
+            let secret = access
+                .add_token(log.state(), grant.grant()?, &label)
+                .map_err(access_error)?;
+            access.save().map_err(access_error)?;
+            println!("{secret}");
+        }
+        TokenCommand::List { data } => {
+            let access = Access::open(crate::log_dir(&data.data)?).map_err(access_error)?;
+            for token in access.tokens(Scope::Operator) {
+                let roles = roles(&token.roles);
+                println!(
+                    "{}  {:<14} {:<24} {}",
+                    token.id, token.actor, roles, token.label
+                );
+            }
+        }
+        TokenCommand::Revoke { data, id } => {
+            change(&data, |access| access.revoke_token(Scope::Operator, &id))?;
+            println!("token {id} revoked");
+        }
+    }
     Ok(())
+}
+
+/// Applies `edit` to the data directory's access list and saves it.
+fn change(
+    data: &DataDir,
+    edit: impl FnOnce(&mut Access) -> Result<(), truce_server::AccessError>,
+) -> Result<(), CliError> {
+    let mut access = Access::open(crate::log_dir(&data.data)?).map_err(access_error)?;
+    edit(&mut access).map_err(access_error)?;
+    access.save().map_err(access_error)
+}
+
+fn roles(roles: &std::collections::BTreeSet<Role>) -> String {
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// One login a demo prints.

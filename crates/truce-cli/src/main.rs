@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use truce_core::{registry::RegistryEvent, remarks::RemarkEvent};
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use tlog::{KeyType, SignerKey, VerifierKey};
 use truce_core::{ActorId, ActorRole, Event, Visibility};
 use truce_ledger::app::Draft;
@@ -251,8 +251,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         data: DataDir,
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: String,
+        #[command(flatten)]
+        listen: Listen,
     },
     /// Users of `truce serve` (browser logins), each of one actor with roles.
     #[command(subcommand)]
@@ -271,12 +271,44 @@ enum Command {
     Witness(witness::WitnessArgs),
     /// Load the Istanbul scenario into a fresh data directory and serve it.
     Demo {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: String,
+        #[command(flatten)]
+        listen: Listen,
         /// Where to put the data (default: a new temporary directory).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
+}
+
+/// Where `truce serve` listens and how browsers reach it.
+#[derive(Args)]
+struct Listen {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// The URL browsers use, when it is not http://ADDR: behind a TLS proxy,
+    /// https://… makes the session cookie Secure and adds HSTS; forms must
+    /// come from this origin.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+}
+
+impl Listen {
+    fn options(&self) -> Result<truce_server::ServerOptions, CliError> {
+        let public_url = self
+            .public_url
+            .as_deref()
+            .map(truce_server::PublicUrl::parse)
+            .transpose()
+            .map_err(|e| usage(format!("--public-url: {e}")))?;
+        Ok(truce_server::ServerOptions { public_url })
+    }
+
+    /// Where browsers go.
+    fn url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.addr),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -381,7 +413,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(dir: &Path, ledger: Ledger, addr: &str) -> Result<(), CliError> {
+fn serve(dir: &Path, ledger: Ledger, listen: &Listen) -> Result<(), CliError> {
+    let addr = &listen.addr;
     if !ledger
         .view()
         .store()
@@ -394,7 +427,8 @@ fn serve(dir: &Path, ledger: Ledger, addr: &str) -> Result<(), CliError> {
         );
     }
     let access = truce_server::Access::open(dir).map_err(|e| usage(e.0))?;
-    let state = truce_server::AppState::with_ledger(dir.to_owned(), ledger, access)?;
+    let state =
+        truce_server::AppState::with_ledger(dir.to_owned(), ledger, access, listen.options()?)?;
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| usage(format!("cannot start the server: {e}")))?;
     runtime
@@ -685,19 +719,21 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Sync(args) => sync::sync(args)?,
         Command::User(command) => access::user(command)?,
         Command::Token(command) => access::token(command)?,
-        Command::Serve { data, addr } => {
+        Command::Serve { data, listen } => {
             let ledger = open(&data.data)?;
             let users = truce_server::Access::open(&data.data)
                 .map_err(|e| usage(e.0))?
-                .users()
+                .users(truce_server::access::Scope::Operator)
                 .count();
             println!(
-                "serving {} on http://{addr}/ ({users} users; add more with truce user add, API tokens with truce token add)",
+                "serving {} on {}/ ({users} users; add more with truce user add, API tokens with truce token add)",
                 data.data.display(),
+                listen.url(),
             );
-            serve(&data.data, ledger, &addr)?;
+            serve(&data.data, ledger, &listen)?;
         }
-        Command::Demo { addr, data } => {
+        Command::Demo { listen, data } => {
+            let url = listen.url();
             let dir = match data {
                 Some(dir) => dir,
                 None => std::env::temp_dir().join(format!("truce-demo-{}", std::process::id())),
@@ -711,7 +747,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             );
             println!("log verifier key: {}", loaded.ledger.log_vkey());
             println!();
-            println!("  open http://{addr}/ in a browser (the public view needs no login)");
+            println!("  open {url}/ in a browser (the public view needs no login)");
             println!();
             println!(
                 "demo logins (user / password, roles; API token for 'Authorization: Bearer'):"
@@ -727,8 +763,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 );
             }
             println!();
-            println!("API: http://{addr}/openapi.json ; tlog-tiles: http://{addr}/checkpoint");
-            serve(&dir, loaded.ledger, &addr)?;
+            println!("API: {url}/openapi.json ; tlog-tiles: {url}/checkpoint");
+            serve(&dir, loaded.ledger, &listen)?;
         }
         Command::Scenario(ScenarioCommand::Load { name, data }) => {
             let loaded = truce_ledger::scenario::load(&name, &data.data)?;

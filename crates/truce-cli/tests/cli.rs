@@ -1028,3 +1028,62 @@ fn the_demo_serves_the_dashboard_with_working_logins() {
     );
     drop(demo);
 }
+
+#[test]
+fn a_token_revoked_and_a_user_removed_on_the_command_line_stop_working_on_a_running_server() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    ok(&["scenario", "load", "istanbul-2025", "--data", path(&data)]);
+    let secret = add_token(&data, "ru", "viewer");
+    let (_server, server) = serve(&data);
+    let lists = |secret: &str| match ureq::get(&format!("{server}/api/lists"))
+        .set("authorization", &format!("Bearer {secret}"))
+        .call()
+    {
+        Ok(response) => response.status(),
+        Err(ureq::Error::Status(status, _)) => status,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(lists(&secret), 200);
+    let listed = ok(&["token", "list", "--data", path(&data)]);
+    assert!(!listed.contains(&secret), "a secret is shown once only");
+    let id = listed
+        .lines()
+        .find(|line| line.contains(" ru "))
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    ok(&["token", "revoke", "--data", path(&data), "--id", &id]);
+    assert_eq!(lists(&secret), 401, "revoked at once");
+    let again = truce(&["token", "revoke", "--data", path(&data), "--id", &id]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains(&format!("no token {id}")));
+
+    let add = Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(["user", "add", "--data", path(&data), "--name", "ru-clerk"])
+        .args(["--actor", "ru", "--roles", "viewer"])
+        .env("TRUCE_PASSWORD", "a long enough password")
+        .output()
+        .unwrap();
+    assert!(add.status.success());
+    let taken = Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(["user", "add", "--data", path(&data), "--name", "ru-clerk"])
+        .args(["--actor", "ua", "--roles", "admin"])
+        .env("TRUCE_PASSWORD", "a long enough password")
+        .output()
+        .unwrap();
+    assert_eq!(
+        taken.status.code(),
+        Some(2),
+        "a name is unique across actors"
+    );
+    ok(&[
+        "user",
+        "remove",
+        "--data",
+        path(&data),
+        "--name",
+        "ru-clerk",
+    ]);
+    assert!(!ok(&["user", "list", "--data", path(&data)]).contains("ru-clerk"));
+}

@@ -87,7 +87,7 @@ fn main() {
         )
         .expect("token");
     drop(loaded);
-    let state = AppState::new(dir.clone(), access).expect("state");
+    let state = AppState::new(dir.clone(), access, Default::default()).expect("state");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -97,6 +97,24 @@ struct User {
     password_hash: String,
 }
 
+impl User {
+    /// What a session of this user is bound to: a new password (a new
+    /// salt, so a new hash) or a change of actor or roles gives another
+    /// stamp, and every session opened before ends.
+    fn stamp(&self) -> String {
+        let roles: Vec<&str> = self.grant.roles.iter().map(|r| r.as_str()).collect();
+        sha256_hex(
+            format!(
+                "{}\n{}\n{}",
+                self.password_hash,
+                self.grant.actor,
+                roles.join(",")
+            )
+            .as_bytes(),
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Token {
     #[serde(flatten)]
@@ -146,6 +164,46 @@ pub struct UserSummary {
     pub roles: BTreeSet<Role>,
 }
 
+/// A token as an admin sees it: never the secret, nor its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenSummary {
+    /// What `token revoke` takes: the first `TOKEN_ID_HEX` hex digits of
+    /// the secret's digest (they tell nothing of the secret).
+    pub id: String,
+    pub actor: ActorId,
+    pub roles: BTreeSet<Role>,
+    pub label: String,
+}
+
+/// The digits of a token's digest that name it.
+pub const TOKEN_ID_HEX: usize = 12;
+
+/// Whose users and tokens a change may touch: an actor's admin reaches its
+/// own actor's only; the operator of the data directory (the CLI, which
+/// can read the file anyway) reaches all.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Actor(&'a ActorId),
+    Operator,
+}
+
+impl Scope<'_> {
+    fn reaches(&self, grant: &Grant) -> bool {
+        match self {
+            Scope::Actor(actor) => grant.actor == **actor,
+            Scope::Operator => true,
+        }
+    }
+}
+
+/// A login whose password matched: the grant, and the stamp its session
+/// is bound to (see `User::stamp`).
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub grant: Grant,
+    pub stamp: String,
+}
+
 impl Access {
     /// Reads `DIR/keys/access.json`; a directory without one has no users.
     pub fn open(dir: &Path) -> Result<Access, AccessError> {
@@ -186,7 +244,9 @@ impl Access {
     }
 
     /// Adds a user (or replaces its password and roles). The actor must be
-    /// on the log and able to sign events (not a witness).
+    /// on the log and able to sign events (not a witness). A user name is
+    /// unique across actors: a name another actor's user holds is refused,
+    /// so no admin can take over another actor's user.
     pub fn set_user(
         &mut self,
         log: &LogState,
@@ -210,6 +270,16 @@ impl Access {
             )));
         }
         check_grant(log, &grant)?;
+        if self
+            .file
+            .users
+            .get(name)
+            .is_some_and(|user| user.grant.actor != grant.actor)
+        {
+            return Err(AccessError(format!(
+                "user name {name} is taken: choose another"
+            )));
+        }
         let salt = SaltString::generate(&mut rand_core::OsRng);
         let password_hash = argon2::Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -223,6 +293,64 @@ impl Access {
             },
         );
         Ok(())
+    }
+
+    /// Removes a user within `scope`. A user of another actor is answered
+    /// as one that does not exist.
+    pub fn remove_user(&mut self, scope: Scope, name: &str) -> Result<(), AccessError> {
+        match self.file.users.get(name) {
+            Some(user) if scope.reaches(&user.grant) => {
+                self.file.users.remove(name);
+                Ok(())
+            }
+            _ => Err(AccessError(format!("no user {name}"))),
+        }
+    }
+
+    /// Revokes the token named `id` (see `TokenSummary::id`) within
+    /// `scope`; another actor's token is answered as one that does not
+    /// exist.
+    pub fn revoke_token(&mut self, scope: Scope, id: &str) -> Result<(), AccessError> {
+        let found: Vec<String> = self
+            .file
+            .tokens
+            .iter()
+            .filter(|(digest, token)| {
+                id.len() == TOKEN_ID_HEX && digest.starts_with(id) && scope.reaches(&token.grant)
+            })
+            .map(|(digest, _)| digest.clone())
+            .collect();
+        match found.as_slice() {
+            [digest] => {
+                self.file.tokens.remove(digest);
+                Ok(())
+            }
+            _ => Err(AccessError(format!("no token {id}"))),
+        }
+    }
+
+    /// The tokens within `scope`.
+    pub fn tokens<'a>(&'a self, scope: Scope<'a>) -> impl Iterator<Item = TokenSummary> + 'a {
+        self.file
+            .tokens
+            .iter()
+            .filter(move |(_, t)| scope.reaches(&t.grant))
+            .map(|(digest, t)| TokenSummary {
+                id: digest[..TOKEN_ID_HEX].to_owned(),
+                actor: t.grant.actor.clone(),
+                roles: t.grant.roles.clone(),
+                label: t.label.clone(),
+            })
+    }
+
+    /// The grant of a session opened with `stamp`, while the user still
+    /// has the password, actor and roles it logged in with.
+    pub fn session_grant(&self, name: &str, stamp: &str) -> Option<&Grant> {
+        self.file
+            .users
+            .get(name)
+            .filter(|user| user.stamp() == stamp)
+            .map(|user| &user.grant)
     }
 
     /// Makes a token and returns its secret, which is shown once and never
@@ -262,33 +390,41 @@ impl Access {
             password_hash: user
                 .map_or(DUMMY_HASH, |u| u.password_hash.as_str())
                 .to_owned(),
-            grant: user.map(|u| u.grant.clone()),
+            login: user.map(|u| Login {
+                grant: u.grant.clone(),
+                stamp: u.stamp(),
+            }),
         }
     }
 
-    pub fn users(&self) -> impl Iterator<Item = UserSummary> + '_ {
-        self.file.users.iter().map(|(name, u)| UserSummary {
-            name: name.clone(),
-            actor: u.grant.actor.clone(),
-            roles: u.grant.roles.clone(),
-        })
+    /// The users within `scope`.
+    pub fn users<'a>(&'a self, scope: Scope<'a>) -> impl Iterator<Item = UserSummary> + 'a {
+        self.file
+            .users
+            .iter()
+            .filter(move |(_, u)| scope.reaches(&u.grant))
+            .map(|(name, u)| UserSummary {
+                name: name.clone(),
+                actor: u.grant.actor.clone(),
+                roles: u.grant.roles.clone(),
+            })
     }
 }
 
 /// A user's stored hash and grant, to check a password against.
 pub struct LoginCheck {
     password_hash: String,
-    grant: Option<Grant>,
+    login: Option<Login>,
 }
 
 impl LoginCheck {
-    /// The grant, if the password matches.
-    pub fn verify(self, password: &str) -> Option<Grant> {
+    /// The login, if the password matches.
+    pub fn verify(self, password: &str) -> Option<Login> {
         let parsed = PasswordHash::new(&self.password_hash).ok()?;
         let matches = argon2::Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok();
-        self.grant.filter(|_| matches)
+        self.login.filter(|_| matches)
     }
 }
 

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use truce_core::exchange::{ExchangeProgress, ListKind, PersonRef};
 use truce_core::negotiation::{DeadlineStatus, NegotiationState, TermRef};
 use truce_core::terms::TermRule;
-use truce_core::{ActorId, Envelope, KeyCustody, LogState, Reader, Visibility};
+use truce_core::{Envelope, KeyCustody, LogState, Reader, Visibility};
 use truce_ledger::app;
 use truce_store::LogStore;
 
@@ -26,7 +26,7 @@ use crate::plots;
 use crate::{AppError, AppState, Caller, Role, SESSION_COOKIE, ShownPayload};
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
+    crate::admin::routes()
         .route("/", get(overview))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
@@ -37,7 +37,6 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/lists/{list_id}", get(list))
         .route("/log", get(log))
         .route("/log/{index}", get(entry))
-        .route("/admin", get(admin).post(add_user))
         .route("/static/truce.css", get(css))
         .route("/static/truce.js", get(script))
 }
@@ -68,7 +67,7 @@ impl IntoResponse for PageError {
     }
 }
 
-type Page = Result<Markup, PageError>;
+pub(crate) type Page = Result<Markup, PageError>;
 
 const NAV: [(&str, &str); 6] = [
     ("/", "Overview"),
@@ -79,7 +78,7 @@ const NAV: [(&str, &str); 6] = [
     ("/review", "Review"),
 ];
 
-fn layout(caller: &Caller, here: &str, title: &str, body: Markup) -> Markup {
+pub(crate) fn layout(caller: &Caller, here: &str, title: &str, body: Markup) -> Markup {
     let nav = NAV
         .iter()
         .filter(|(path, _)| *path != "/review" || caller.reader == Reader::Intermediary);
@@ -590,7 +589,7 @@ async fn decide(
     headers: HeaderMap,
     Form(form): Form<DecideForm>,
 ) -> Result<Response, PageError> {
-    same_origin(&headers)?;
+    same_origin(&state, &headers)?;
     if caller.reader != Reader::Intermediary || !caller.has(Role::Signer) {
         return Err(AppError::Forbidden.into());
     }
@@ -643,7 +642,7 @@ async fn take_position(
     headers: HeaderMap,
     Form(form): Form<PositionForm>,
 ) -> Result<Response, PageError> {
-    same_origin(&headers)?;
+    same_origin(&state, &headers)?;
     let party = caller
         .acting_as(Role::Signer)
         .ok_or(AppError::Forbidden)?
@@ -854,24 +853,31 @@ async fn login(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
-    same_origin(&headers)?;
+    same_origin(&state, &headers)?;
     let checked = state.clone();
-    let user = form.user.clone();
+    // Known when served by `crate::serve`; a router called directly (tests)
+    // has no client address.
+    let address = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let attempt = (form.user.clone(), address);
     // argon2 is slow on purpose: off the async workers.
-    let grant = crate::blocking(move || Ok(checked.login(&user, &form.password))).await?;
-    let Some(grant) = grant else {
+    let login = crate::blocking(move || Ok(checked.login(attempt, &form.password))).await?;
+    let Some(login) = login else {
         return Ok((
             StatusCode::UNAUTHORIZED,
             login_page(&caller, Some("Wrong user name or password.")),
         )
             .into_response());
     };
-    let session = state.open_session(&form.user, grant);
+    let session = state.open_session(&form.user, login);
     let cookie = format!(
-        "{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        crate::SESSION_LIFETIME.as_secs()
+        "{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        crate::SESSION_LIFETIME.as_secs(),
+        state.cookie_secure()
     );
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
 }
@@ -880,113 +886,39 @@ async fn logout(State(state): State<Arc<AppState>>, caller: Caller) -> Response 
     if let Some(id) = caller.session_id() {
         state.close_session(id);
     }
-    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let cookie = format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        state.cookie_secure()
+    );
     ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
 }
 
 /// A form posted from another site is refused: with the session cookie
 /// SameSite=Strict this is a second line of defence against cross-site
-/// request forgery.
-fn same_origin(headers: &HeaderMap) -> Result<(), AppError> {
+/// request forgery. The Origin must match in scheme, host and port: the
+/// public URL's when the server was given one, else `http://` and the Host.
+pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    if origin_host == host {
+    let expected = match state.public_origin() {
+        Some(origin) => origin.to_owned(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            format!("http://{}", host.to_ascii_lowercase())
+        }
+    };
+    if origin.eq_ignore_ascii_case(&expected) {
         Ok(())
     } else {
         Err(AppError::Forbidden)
     }
 }
 
-async fn admin(State(state): State<Arc<AppState>>, caller: Caller) -> Page {
-    let Some(actor) = caller.acting_as(Role::Admin).cloned() else {
-        return Err(AppError::Forbidden.into());
-    };
-    Ok(admin_page(&state, &caller, &actor, None))
-}
-
-fn admin_page(
-    state: &AppState,
-    caller: &Caller,
-    actor: &ActorId,
-    message: Option<Markup>,
-) -> Markup {
-    let users: Vec<_> = state
-        .access
-        .lock()
-        .expect("access lock")
-        .users()
-        .filter(|u| u.actor == *actor)
-        .collect();
-    let body = html! {
-        @if let Some(message) = message { section { (message) } }
-        section {
-            h2 { "Users of " (actor) }
-            table {
-                thead { tr { th { "User" } th { "Roles" } } }
-                tbody { @for u in &users { tr { td { (u.name) } td { (u.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")) } } } }
-            }
-        }
-        section {
-            h2 { "Add or reset a user" }
-            form.stack method="post" action="/admin" {
-                label { "User " input type="text" name="name" required; }
-                label { "Password (at least " (crate::access::MIN_PASSWORD_CHARS) " characters) " input type="password" name="password" required; }
-                @for role in Role::ALL { label { input type="checkbox" name="roles" value=(role.as_str()); " " (role.as_str()) } }
-                button type="submit" { "Save" }
-            }
-        }
-    };
-    layout(caller, "/admin", "Users and roles", body)
-}
-
-async fn add_user(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    headers: HeaderMap,
-    body: String,
-) -> Result<Response, PageError> {
-    same_origin(&headers)?;
-    let Some(actor) = caller.acting_as(Role::Admin).cloned() else {
-        return Err(AppError::Forbidden.into());
-    };
-    // Repeated `roles` fields: parsed by hand, as axum's Form keeps one.
-    let mut name = String::new();
-    let mut password = String::new();
-    let mut roles = Vec::new();
-    for (key, value) in form_urlencoded(&body) {
-        match key.as_str() {
-            "name" => name = value,
-            "password" => password = value,
-            "roles" => roles.push(Role::parse(&value).map_err(|e| AppError::BadRequest(e.0))?),
-            _ => {}
-        }
-    }
-    let log = state.state_for(&Reader::Intermediary)?;
-    let result = {
-        let mut access = state.access.lock().expect("access lock");
-        access
-            .set_user(
-                &log,
-                &name,
-                crate::Grant::new(actor.clone(), roles),
-                &password,
-            )
-            .and_then(|()| access.save())
-    };
-    let message = match result {
-        Ok(()) => html! { p { "Saved user " strong { (name) } "." } },
-        Err(e) => html! { p.error { (e.0) } },
-    };
-    Ok(admin_page(&state, &caller, &actor, Some(message)).into_response())
-}
-
-fn form_urlencoded(body: &str) -> Vec<(String, String)> {
+pub(crate) fn form_urlencoded(body: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(body).unwrap_or_default()
 }
 

@@ -28,9 +28,11 @@ use truce_ledger::{Item, Ledger, LedgerError, LedgerOptions, ToSign};
 use truce_store::LogStore;
 
 pub mod access;
+mod admin;
 mod api;
 mod dashboard;
 mod plots;
+mod throttle;
 
 pub use access::{Access, AccessError, Grant, Role};
 pub use api::ApiDoc;
@@ -39,17 +41,63 @@ pub use api::ApiDoc;
 pub(crate) const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
 pub const SESSION_COOKIE: &str = "truce_session";
 
+/// A browser session: bound to the user's stamp, so it ends when the
+/// user's password, actor or roles change or the user is removed, in this
+/// process or another (`truce user add|remove` rewrites the access file).
 struct Session {
     user: String,
-    grant: Grant,
+    stamp: String,
     expires: Instant,
+}
+
+/// How the server is reached.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// The URL browsers use (`--public-url`), e.g. `https://truce.example`:
+    /// with https, the session cookie is `Secure` and responses carry HSTS;
+    /// a form's Origin must equal its scheme, host and port.
+    pub public_url: Option<PublicUrl>,
+}
+
+/// A public URL's origin: scheme, host and port, as browsers send it in
+/// `Origin`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    origin: String,
+    https: bool,
+}
+
+impl PublicUrl {
+    pub fn parse(text: &str) -> Result<PublicUrl, String> {
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or_else(|| format!("public URL {text:?}: give http://host or https://host"))?;
+        let https = match scheme {
+            "https" => true,
+            "http" => false,
+            _ => return Err(format!("public URL {text:?}: the scheme is http or https")),
+        };
+        let host = rest.split('/').next().unwrap_or_default();
+        if host.is_empty() || host.contains(['@', '?', '#', ' ']) {
+            return Err(format!("public URL {text:?}: no host"));
+        }
+        Ok(PublicUrl {
+            origin: format!("{scheme}://{}", host.to_ascii_lowercase()),
+            https,
+        })
+    }
+
+    pub fn https(&self) -> bool {
+        self.https
+    }
 }
 
 pub struct AppState {
     /// The log's verifier key, as text, shown on the dashboard.
     log_vkey: String,
-    /// Failed logins by user name: (count, when the last one failed).
-    failed_logins: Mutex<HashMap<String, (u32, Instant)>>,
+    options: ServerOptions,
+    /// Failed logins by user name and client address.
+    failed_logins: Mutex<throttle::LoginThrottle>,
     verification: Arc<Mutex<Verification>>,
     access: Mutex<Access>,
     sessions: Mutex<HashMap<String, Session>>,
@@ -100,9 +148,13 @@ enum ShownPayload {
 }
 
 impl AppState {
-    pub fn new(dir: PathBuf, access: Access) -> Result<Arc<AppState>, LedgerError> {
+    pub fn new(
+        dir: PathBuf,
+        access: Access,
+        options: ServerOptions,
+    ) -> Result<Arc<AppState>, LedgerError> {
         let ledger = Ledger::open(&dir, LedgerOptions::default())?;
-        Self::with_ledger(dir, ledger, access)
+        Self::with_ledger(dir, ledger, access, options)
     }
 
     /// Serves a ledger already open (so start-up folds the log once).
@@ -110,6 +162,7 @@ impl AppState {
         dir: PathBuf,
         ledger: Ledger,
         access: Access,
+        options: ServerOptions,
     ) -> Result<Arc<AppState>, LedgerError> {
         let intermediary = ledger
             .state()
@@ -146,7 +199,8 @@ impl AppState {
         };
         Ok(Arc::new(AppState {
             log_vkey,
-            failed_logins: Mutex::new(HashMap::new()),
+            options,
+            failed_logins: Mutex::new(throttle::LoginThrottle::default()),
             verification,
             access: Mutex::new(access),
             sessions: Mutex::new(HashMap::new()),
@@ -236,41 +290,40 @@ impl AppState {
         }
     }
 
-    /// The grant of a user whose password matches. After
-    /// `LOGIN_ATTEMPTS` failures in a row a name is refused for
-    /// `LOGIN_LOCKOUT`, whatever the password, so passwords cannot be
-    /// guessed at the speed of the server.
-    fn login(&self, user: &str, password: &str) -> Option<Grant> {
+    /// The login of a user whose password matches. Failures are counted
+    /// per name and client address (`throttle`): past a few, that address
+    /// waits a growing delay for that name, whatever the password, so
+    /// passwords cannot be guessed at the speed of the server, and no one
+    /// can lock another user out.
+    fn login(&self, attempt: throttle::Attempt, password: &str) -> Option<access::Login> {
+        let now = Instant::now();
+        if self
+            .failed_logins
+            .lock()
+            .expect("logins lock")
+            .wait(&attempt, now)
+            .is_some()
         {
-            let failed = self.failed_logins.lock().expect("logins lock");
-            if let Some((count, last)) = failed.get(user)
-                && *count >= LOGIN_ATTEMPTS
-                && last.elapsed() < LOGIN_LOCKOUT
-            {
-                tracing::warn!("denied: login locked after repeated failures");
-                return None;
-            }
+            tracing::warn!("denied: login delayed after repeated failures");
+            return None;
         }
         let check = {
             let mut access = self.access.lock().expect("access lock");
             if let Err(e) = access.refresh() {
                 tracing::error!(error = %e, "access file unreadable");
             }
-            access.login_check(user)
+            access.login_check(&attempt.0)
         };
-        let grant = check.verify(password);
+        let login = check.verify(password);
         let mut failed = self.failed_logins.lock().expect("logins lock");
-        match &grant {
-            Some(_) => {
-                failed.remove(user);
-            }
+        match &login {
+            Some(_) => failed.succeeded(&attempt),
             None => {
                 tracing::warn!("denied: login failed");
-                let entry = failed.entry(user.to_owned()).or_insert((0, Instant::now()));
-                *entry = (entry.0 + 1, Instant::now());
+                failed.failed(attempt, Instant::now());
             }
         }
-        grant
+        login
     }
 
     /// Signs `event` for `actor` with a key the server holds, and appends
@@ -353,7 +406,7 @@ impl AppState {
 
     /// Opens a browser session for a user whose password matched; returns
     /// the session id for the cookie.
-    fn open_session(&self, user: &str, grant: Grant) -> String {
+    fn open_session(&self, user: &str, login: access::Login) -> String {
         let id = access::random_hex::<32>();
         let mut sessions = self.sessions.lock().expect("sessions lock");
         let now = Instant::now();
@@ -362,11 +415,36 @@ impl AppState {
             id.clone(),
             Session {
                 user: user.to_owned(),
-                grant,
+                stamp: login.stamp,
                 expires: now + SESSION_LIFETIME,
             },
         );
         id
+    }
+
+    /// `Origin` of the public URL, if the server was given one.
+    fn public_origin(&self) -> Option<&str> {
+        self.options
+            .public_url
+            .as_ref()
+            .map(|url| url.origin.as_str())
+    }
+
+    /// The cookie attribute that keeps the session off plain http, when
+    /// browsers reach the server over https.
+    fn cookie_secure(&self) -> &'static str {
+        match &self.options.public_url {
+            Some(url) if url.https => "; Secure",
+            _ => "",
+        }
+    }
+
+    /// The access list, reread if another process changed it (one `stat`),
+    /// so a revoked token or a removed user stops working at once.
+    fn access(&self) -> Result<std::sync::MutexGuard<'_, Access>, AppError> {
+        let mut access = self.access.lock().expect("access lock");
+        access.refresh().map_err(|e| AppError::Internal(e.0))?;
+        Ok(access)
     }
 
     fn close_session(&self, id: &str) {
@@ -383,17 +461,11 @@ impl AppState {
                 .ok()
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .ok_or(AppError::Unauthorized)?;
-            let grant = {
-                let mut access = self.access.lock().expect("access lock");
-                if access.token(secret).is_none() {
-                    // Perhaps made by `truce token add` since the file was read.
-                    access.refresh().map_err(|e| AppError::Internal(e.0))?;
-                }
-                access
-                    .token(secret)
-                    .cloned()
-                    .ok_or(AppError::Unauthorized)?
-            };
+            let grant = self
+                .access()?
+                .token(secret)
+                .cloned()
+                .ok_or(AppError::Unauthorized)?;
             return Ok(Caller {
                 reader: self.reader_for(&grant),
                 grant: Some(grant),
@@ -402,14 +474,22 @@ impl AppState {
             });
         }
         if let Some(id) = session_cookie(headers) {
-            let sessions = self.sessions.lock().expect("sessions lock");
+            let mut sessions = self.sessions.lock().expect("sessions lock");
             if let Some(session) = sessions.get(id).filter(|s| s.expires > Instant::now()) {
-                return Ok(Caller {
-                    reader: self.reader_for(&session.grant),
-                    grant: Some(session.grant.clone()),
-                    user: Some(session.user.clone()),
-                    session: Some(id.to_owned()),
-                });
+                let grant = self
+                    .access()?
+                    .session_grant(&session.user, &session.stamp)
+                    .cloned();
+                if let Some(grant) = grant {
+                    return Ok(Caller {
+                        reader: self.reader_for(&grant),
+                        grant: Some(grant),
+                        user: Some(session.user.clone()),
+                        session: Some(id.to_owned()),
+                    });
+                }
+                // The password, actor or roles changed, or the user is gone.
+                sessions.remove(id);
             }
         }
         Ok(Caller::public())
@@ -554,9 +634,6 @@ const REVIEW_THRESHOLD: f64 = 0.05;
 
 /// (sought list, held list, tree size).
 type ReviewKey = (String, String, u64);
-
-const LOGIN_ATTEMPTS: u32 = 5;
-const LOGIN_LOCKOUT: Duration = Duration::from_secs(60);
 
 enum Verification {
     Running,
@@ -759,10 +836,29 @@ fn base64_of(bytes: &[u8]) -> String {
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
-    api::routes()
+    let hsts = state
+        .options
+        .public_url
+        .as_ref()
+        .is_some_and(PublicUrl::https);
+    let router = api::routes()
         .merge(dashboard::routes())
         .with_state(state)
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::map_response(security_headers));
+    if hsts {
+        router.layer(axum::middleware::map_response(strict_transport))
+    } else {
+        router
+    }
+}
+
+/// Behind TLS, browsers are told to come back over https only.
+async fn strict_transport(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        header::HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+    response
 }
 
 /// Pages load scripts and styles from this server only (no inline script,
@@ -787,5 +883,10 @@ async fn security_headers(mut response: Response) -> Response {
 /// Serves `app` on `addr` until the process ends.
 pub async fn serve(state: Arc<AppState>, addr: &str) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, app(state)).await
+    // The client's address is what failed logins are counted by.
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }

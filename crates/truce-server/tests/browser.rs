@@ -57,7 +57,8 @@ fn each_role_sees_what_it_may_in_a_real_browser() {
             .unwrap();
     }
     access.save().unwrap();
-    let state = AppState::with_ledger(dir.clone(), loaded.ledger, access).unwrap();
+    let state =
+        AppState::with_ledger(dir.clone(), loaded.ledger, access, Default::default()).unwrap();
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let listener = runtime
