@@ -841,10 +841,31 @@ fn recording_commands_work_through_a_server() {
     // Again after more was recorded: the new copy extends the old one.
     position(&signer);
     let again = sync();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&copy), 0o700, "a copy is its reader's alone");
+        assert_eq!(mode(&copy.join("truce.db")), 0o600);
+    }
     assert!(
         again.contains("(1 new,") && again.contains("verified"),
         "{again}"
     );
+    // ua's list erased beside the running server: the next sync carries
+    // the erasure into the copy, with no alarm.
+    ok(&[
+        "erase",
+        "--data",
+        path(&data),
+        "--entry",
+        "36",
+        "--legal-basis",
+        "erasure request 2026/7",
+    ]);
+    let erased = sync();
+    assert!(erased.contains("verified"), "{erased}");
+    let verified = ok(&["verify", "--data", path(&copy)]);
+    assert!(verified.contains("1 erased"), "{verified}");
     // Another log under the same name: the pinned key refuses it, the copy stays.
     let other = temp.path().join("other");
     ok(&["scenario", "load", "istanbul-2025", "--data", path(&other)]);

@@ -121,17 +121,50 @@ pub fn export_reader_copy(
     })
 }
 
+/// Drops the payloads that erasures among `entries` erase: a copy that
+/// held a payload before the log erased it (`truce sync` keeps the entries
+/// it held) gives it up with the next copy it writes. An erasure naming an
+/// entry not among them is left for the fold to refuse.
+pub fn carry_erasures(entries: &mut [StoredEntry]) {
+    let erased: Vec<u64> = entries
+        .iter()
+        .filter_map(|entry| {
+            let PayloadRecord::Present(bytes) = &entry.payload else {
+                return None;
+            };
+            let envelope = Envelope::from_leaf(&entry.leaf).ok()?;
+            if envelope.statement().kind != "payload_erased" {
+                return None;
+            }
+            match truce_core::Event::from_payload(bytes).ok()? {
+                truce_core::Event::Registry(
+                    truce_core::registry::RegistryEvent::PayloadErased { entry_index, .. },
+                ) => Some(entry_index),
+                _ => None,
+            }
+        })
+        .collect();
+    for index in erased {
+        if let Some(entry) = entries.get_mut(index as usize)
+            && entry.index == index
+        {
+            entry.payload = PayloadRecord::Erased;
+        }
+    }
+}
+
 /// Writes a reader's copy into the empty directory `out`: `entries` as the
-/// reader may hold them, each batch with the stored checkpoint that covers
-/// it, and the derived tables of their fold. Refuses entries whose fold the
-/// log's rules refuse, so a copy received over the network is checked as
-/// it is written.
+/// reader may hold them (less what erasures among them erase), each batch
+/// with the stored checkpoint that covers it, and the derived tables of
+/// their fold. Refuses entries whose fold the log's rules refuse, so a copy
+/// received over the network is checked as it is written.
 pub fn write_copy(
     out: &Path,
     meta: &LogMeta,
-    entries: Vec<StoredEntry>,
+    mut entries: Vec<StoredEntry>,
     checkpoints: Vec<(u64, Vec<u8>)>,
 ) -> Result<(), LedgerError> {
+    carry_erasures(&mut entries);
     // The copy's derived tables are the fold of what the reader can see.
     let state = fold(&entries)?;
     let derived = state.derived_tables();

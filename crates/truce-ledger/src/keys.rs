@@ -10,7 +10,7 @@ use crate::LedgerError;
 
 pub fn write_key_file(path: &Path, key: &SignerKey) -> Result<(), LedgerError> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| LedgerError::io(path, e))?;
+        truce_store::files::private_dir(parent).map_err(|e| LedgerError::io(path, e))?;
     }
     let text = format!("{}\n", key.to_private_text());
     write_private(path, text.as_bytes(), true).map_err(|e| LedgerError::io(path, e))

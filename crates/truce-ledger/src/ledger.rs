@@ -683,6 +683,10 @@ impl Ledger {
         if let Some(mut state) = refolded {
             state.record_row_changes();
             self.view.state = state;
+            // Recorded either way; the next erasure tries again.
+            if let Err(e) = self.view.store.purge_erased() {
+                tracing::warn!(error = %e, "erased payloads may remain in the store's free space until the next erasure");
+            }
         }
         if let Some(saved_at) = saved_at {
             self.view.saved_at = saved_at;

@@ -780,6 +780,43 @@ fn key_files_are_private_and_others_readable_ones_are_refused() {
     );
 }
 
+/// Every file under `dir` is 0600 and every directory 0700.
+fn assert_owner_only(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            assert_owner_only(&path);
+        } else {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn store_files_and_reader_copies_are_their_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = fixture();
+    let view = LogView::open(&f.dir).unwrap();
+    assert!(f.dir.join("truce.db-wal").exists());
+    assert_owner_only(&f.dir);
+    let out = f.dir.parent().unwrap().join("copy-ua");
+    export_reader_copy(view.store(), &id("ua"), &out).unwrap();
+    drop(LogView::open(&out).unwrap());
+    assert_owner_only(&out);
+    drop(view);
+    // A store an older version left readable by others is narrowed.
+    let db = f.dir.join("truce.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(LogView::open(&f.dir).unwrap());
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
 #[test]
 fn init_refuses_a_directory_in_use_and_leaves_nothing_on_failure() {
     let temp = tempfile::tempdir().unwrap();

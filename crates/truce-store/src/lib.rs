@@ -6,6 +6,7 @@
 //! The store knows nothing of what events mean and checks nothing: the
 //! ledger decides, the store keeps. Every write is one transaction.
 
+pub mod files;
 pub mod sqlite;
 
 use tlog::Hash;
@@ -180,6 +181,11 @@ pub trait LogStore: Send {
     /// with [`StoreError::Moved`] when the batch's first entry is not the
     /// next one the store expects.
     fn append(&mut self, batch: Batch) -> Result<()>;
+
+    /// After a batch that erased payloads: leaves no byte of them in the
+    /// store's files (free pages, the write-ahead log). The erasure itself
+    /// is already durable; this only clears what the backend kept of it.
+    fn purge_erased(&mut self) -> Result<()>;
     fn entry(&self, index: u64) -> Result<Option<StoredEntry>>;
     /// Calls `visit` for entries `start..end` in order, streaming.
     fn for_each_entry(

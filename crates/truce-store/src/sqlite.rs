@@ -93,12 +93,19 @@ impl SqliteStore {
     /// Creates a new store in `dir` (which must not hold one) for the log
     /// described by `meta`, with the derived tables of an empty state.
     pub fn create(dir: &Path, meta: &LogMeta, derived: &[Table]) -> Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        crate::files::private_dir(dir)?;
         let path = dir.join(DB_FILE);
         if path.exists() {
             return Err(corrupt(format!("{} already exists", path.display())));
         }
+        // SQLite gives the -wal and -shm files the database file's mode.
+        crate::files::create_private_file(&path)?;
         let mut store = Self::open_path(&path)?;
+        // Set before the first table: freed pages can then be given back
+        // after an erasure without rewriting the whole file (`purge_freed`).
+        store
+            .conn
+            .pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         let tx = store.conn.transaction()?;
         tx.execute_batch(SCHEMA)?;
         tx.execute_batch(INDEX_SCHEMA)?;
@@ -137,10 +144,19 @@ impl SqliteStore {
     }
 
     fn open_path(path: &Path) -> Result<Self> {
+        for suffix in ["", "-wal", "-shm"] {
+            let file = path.with_file_name(format!("{DB_FILE}{suffix}"));
+            if file.exists() {
+                crate::files::narrow(&file, crate::files::PRIVATE_FILE_MODE)?;
+            }
+        }
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted and overwritten content (an erased payload, a dropped
+        // saved state) is zeroed, not left in free space.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version < 2 && !conn.is_readonly(rusqlite::MAIN_DB)? {
@@ -159,6 +175,33 @@ impl SqliteStore {
             snapshots: Counter::new(0),
             writing: Counter::new(false),
         })
+    }
+
+    /// After an erasure: no byte of what it erased may stay in the files.
+    /// `secure_delete` zeroed it in the pages it left; the free pages go
+    /// (`incremental_vacuum`, or once a full `VACUUM` for a store created
+    /// before auto-vacuum was set), and the WAL, which still holds the
+    /// earlier images of those pages, is checkpointed and truncated (waiting,
+    /// through the busy timeout, for readers of older snapshots).
+    fn purge_freed(&self) -> Result<()> {
+        let auto_vacuum: i64 = self
+            .conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+        if auto_vacuum == 2 {
+            self.conn.execute_batch("PRAGMA incremental_vacuum")?;
+        } else {
+            self.conn
+                .execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM")?;
+        }
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            return Err(StoreError::Unavailable(
+                "a reader kept the write-ahead log from being cleared".to_owned(),
+            ));
+        }
+        Ok(())
     }
 
     /// Whether this store can take writes (not a read-only file or mount).
@@ -472,6 +515,10 @@ impl LogStore for SqliteStore {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         committed
+    }
+
+    fn purge_erased(&mut self) -> Result<()> {
+        self.purge_freed()
     }
 
     fn entry(&self, index: u64) -> Result<Option<StoredEntry>> {

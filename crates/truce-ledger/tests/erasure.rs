@@ -1,0 +1,196 @@
+//! Erasure erases: after each kind of personal payload (a list, a stage, a
+//! match decision, a remark) is erased on the Istanbul scenario, the log
+//! still verifies (derived tables and saved states equal a replay), no
+//! byte of an erased payload is left in any file of the data directory, and
+//! a party's copy that held the payload gives it up when it extends.
+
+use std::path::Path;
+
+use truce_core::exchange::{
+    ExchangeEvent, MatchDecision, MatchVerdict, PersonList, PersonRef, Stage,
+};
+use truce_core::registry::RegistryEvent;
+use truce_core::remarks::RemarkEvent;
+use truce_core::{ActorId, Event, Reader};
+use truce_ledger::app::Draft;
+use truce_ledger::copy::{reader_entries, reader_entries_between, write_copy};
+use truce_ledger::keys::read_key_file;
+use truce_ledger::{KEYS_DIR, Ledger, LogView, verify_data_dir};
+use truce_store::LogStore;
+
+fn id(text: &str) -> ActorId {
+    ActorId::new(text).unwrap()
+}
+
+/// Signs `event` as `actor` with its key in the data directory and appends
+/// it with the visibility its domain gives it.
+fn record(ledger: &mut Ledger, dir: &Path, actor: &str, event: Event) -> u64 {
+    let key = read_key_file(&dir.join(KEYS_DIR).join(format!("{actor}.key"))).unwrap();
+    let draft = Draft::of(ledger.state(), event);
+    let kind = draft.event.kind();
+    let submission = ledger.submission(&id(actor), &key, &draft.event, draft.visibility);
+    ledger
+        .append_one(submission)
+        .unwrap_or_else(|e| panic!("{kind} refused: {e}"))
+}
+
+/// Every file under `dir` whose bytes contain `marker`.
+fn files_holding(dir: &Path, marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, marker));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            if bytes.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// A late list of ua's remains with one person named `marker`: a clone of
+/// the scenario's list under new ids.
+fn late_list(ledger: &Ledger, marker: &str) -> PersonList {
+    let mut list = ledger
+        .state()
+        .exchange()
+        .list("ua-held-remains")
+        .unwrap()
+        .clone();
+    list.list_id = "ua-held-remains-late".to_owned();
+    list.version = 1;
+    list.persons.truncate(1);
+    list.persons[0].person_id = "ua-late-1".to_owned();
+    list.persons[0].family_name = marker.to_owned();
+    list
+}
+
+/// A stage of the remains term handing over the late list's person, its
+/// waiver stating `marker`.
+fn late_stage(ledger: &Ledger, marker: &str) -> Stage {
+    let mut stage = ledger
+        .state()
+        .exchange()
+        .stage("remains-stage-5")
+        .unwrap()
+        .stage
+        .clone();
+    stage.stage_id = "remains-stage-late".to_owned();
+    stage.parity_waiver = Some(marker.to_owned());
+    for batch in &mut stage.batches {
+        batch.persons = if batch.from == id("ua") {
+            vec![PersonRef {
+                list_id: "ua-held-remains-late".to_owned(),
+                person_id: "ua-late-1".to_owned(),
+            }]
+        } else {
+            Vec::new()
+        };
+    }
+    stage
+}
+
+#[test]
+fn erasing_each_kind_of_personal_payload_leaves_no_byte_of_it_anywhere() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("istanbul");
+    let mut ledger = truce_ledger::scenario::load("istanbul-2025", &dir)
+        .unwrap()
+        .ledger;
+    let markers = [
+        "Zzerasedlistname",
+        "zzerased stage waiver",
+        "zzerased decision explanation",
+        "zzerased remark text",
+    ];
+    let list = late_list(&ledger, markers[0]);
+    let list_entry = record(
+        &mut ledger,
+        &dir,
+        "ua",
+        ExchangeEvent::ListSubmitted(list).into(),
+    );
+    let stage = late_stage(&ledger, markers[1]);
+    let stage_entry = record(
+        &mut ledger,
+        &dir,
+        "intermediary",
+        ExchangeEvent::StageProposed(stage).into(),
+    );
+    let decision = MatchDecision {
+        sought: PersonRef {
+            list_id: "ua-sought-pow".to_owned(),
+            person_id: "ua-s-00055".to_owned(),
+        },
+        held: PersonRef {
+            list_id: "ru-held-pow".to_owned(),
+            person_id: "ru-h-00933".to_owned(),
+        },
+        score_permille: 12,
+        explanation: markers[2].to_owned(),
+        verdict: MatchVerdict::Rejected,
+    };
+    let decision_entry = record(
+        &mut ledger,
+        &dir,
+        "intermediary",
+        ExchangeEvent::MatchDecided(decision).into(),
+    );
+    let remark = RemarkEvent::RemarkRecorded {
+        subject: "remains".to_owned(),
+        text: markers[3].to_owned(),
+    };
+    let remark_entry = record(&mut ledger, &dir, "ua", remark.into());
+    for marker in markers {
+        assert!(
+            !files_holding(&dir, marker).is_empty(),
+            "{marker} was written"
+        );
+    }
+    // What ua's copy held before the erasures (`truce sync` keeps it).
+    let held = reader_entries(ledger.view().store(), &Reader::Actor(id("ua")))
+        .unwrap()
+        .0;
+
+    for entry_index in [stage_entry, decision_entry, remark_entry, list_entry] {
+        let erasure = RegistryEvent::PayloadErased {
+            entry_index,
+            legal_basis: "erasure request 2026/1".to_owned(),
+        };
+        record(&mut ledger, &dir, "intermediary", erasure.into());
+    }
+    let report = verify_data_dir(&dir, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.payloads_erased, 4);
+    for marker in markers {
+        assert_eq!(
+            files_holding(&dir, marker),
+            Vec::<String>::new(),
+            "{marker}"
+        );
+    }
+
+    // ua's copy extends with the erasures and drops what they erase.
+    let store = ledger.view().store();
+    let size = store.tree_size().unwrap();
+    let mut entries = held;
+    let new = reader_entries_between(store, &Reader::Actor(id("ua")), entries.len() as u64, size);
+    entries.extend(new.unwrap().0);
+    let copy = temp.path().join("ua-copy");
+    let meta = truce_store::LogMeta {
+        reader: "ua".to_owned(),
+        ..store.meta().unwrap()
+    };
+    write_copy(&copy, &meta, entries, store.checkpoints().unwrap()).unwrap();
+    verify_data_dir(&copy, None).unwrap_or_else(|e| panic!("{e}"));
+    for marker in markers {
+        assert_eq!(
+            files_holding(&copy, marker),
+            Vec::<String>::new(),
+            "{marker}"
+        );
+    }
+    drop(LogView::open(&copy).unwrap());
+}
