@@ -107,19 +107,22 @@ pub fn parse_persons(name: &str, text: &str) -> Result<Vec<PersonRecord>, Ledger
         .clone();
     let mut problems = Vec::new();
     let mut columns = Vec::with_capacity(headers.len());
-    for header in headers.iter() {
+    for (at, header) in headers.iter().enumerate() {
         let header = header.trim();
         match COLUMNS.iter().position(|c| *c == header) {
-            // A header is not personal data: it may be named.
+            // A known header is not personal data: it may be named.
             Some(i) if columns.contains(&i) => {
                 problems.push(format!("{name}: line 1: column {header:?} appears twice"))
             }
             Some(i) => columns.push(i),
-            None => problems.push(format!(
-                "{name}: line 1: unknown column {header:?} (known: {})",
-                COLUMNS.join(", ")
-            )),
+            None => problems.push(unknown_column(name, at + 1, header)),
         }
+    }
+    if columns.is_empty() {
+        problems = vec![format!(
+            "{name}: line 1 names no known column: the first row must be the header ({})",
+            COLUMNS.join(", ")
+        )];
     }
     if !columns.contains(&0) {
         problems.push(format!("{name}: line 1: the person_id column is missing"));
@@ -312,4 +315,18 @@ fn person_from_cells(cells: &[&str; COLUMNS.len()]) -> Result<PersonRecord, Fiel
         assessments,
         remains,
     })
+}
+
+/// An unknown header cell is never repeated: the first row may be a
+/// person's record (a file without a header). A cell one or two edits
+/// from a known column is a typo of it, and that column is named instead.
+fn unknown_column(name: &str, at: usize, header: &str) -> String {
+    let near = COLUMNS
+        .iter()
+        .find(|known| strsim::levenshtein(known, &header.to_ascii_lowercase()) <= 2);
+    let hint = near.map_or_else(
+        || format!(" (known: {})", COLUMNS.join(", ")),
+        |known| format!(": did you mean {known}?"),
+    );
+    format!("{name}: line 1, column {at}: not a known column{hint}")
 }

@@ -1370,10 +1370,28 @@ fn person_lists_import_from_csv_with_an_hxl_row_and_every_bad_row_is_reported() 
         !error.contains("Secretname") && !error.contains("31.02"),
         "personal data in an error: {error}"
     );
-    let unknown = parse_persons("x.csv", "person_id,nickname\na,b\n")
+    let unknown = parse_persons("x.csv", "person_id,nickname,famly_name\na,b,c\n")
         .unwrap_err()
         .to_string();
-    assert!(unknown.contains("unknown column \"nickname\""), "{unknown}");
+    assert!(
+        unknown.contains("x.csv: line 1, column 2: not a known column (known: person_id")
+            && unknown.contains("column 3: not a known column: did you mean family_name?")
+            && !unknown.contains("nickname"),
+        "{unknown}"
+    );
+    // A file without its header row: the first person's values are
+    // never echoed as column names.
+    let headless = parse_persons("z.csv", "a-1,Secretname,Taras\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        headless.contains("z.csv: line 1 names no known column"),
+        "{headless}"
+    );
+    assert!(
+        !headless.contains("Secretname") && !headless.contains("Taras"),
+        "{headless}"
+    );
     // A date of birth outside 1900-01-01..2099-12-31 is implausible.
     let born = parse_persons(
         "y.csv",

@@ -72,6 +72,21 @@ impl ExchangeState {
             ));
         }
         check_id("list_id", &list.list_id)?;
+        // A party's list ids are its own by name, so a party naming the
+        // other's list learns nothing: the answer never depends on whether
+        // that list exists.
+        if !list
+            .list_id
+            .strip_prefix(list.party.as_str())
+            .is_some_and(|rest| rest.starts_with('-'))
+        {
+            return reject(rejection!(
+                "list-id-party-prefix",
+                "list {list_id}: a list id of {party} starts with {party}-",
+                list_id = list.list_id,
+                party = list.party
+            ));
+        }
         let (_, parties) = exchange_term(negotiation, &list.term)?;
         if list.party != parties.0 && list.party != parties.1 {
             return reject(rejection!(

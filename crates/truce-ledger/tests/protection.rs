@@ -1,3 +1,5 @@
+//! Personal data stays protected.
+//!
 //! Erasure erases: after each kind of personal payload (a list, a stage, a
 //! match decision, a remark) is erased on the Istanbul scenario, the log
 //! still verifies (derived tables and saved states equal a replay), no
@@ -32,6 +34,15 @@ fn record(ledger: &mut Ledger, dir: &Path, actor: &str, event: Event) -> u64 {
     ledger
         .append_one(submission)
         .unwrap_or_else(|e| panic!("{kind} refused: {e}"))
+}
+
+/// What refusing `event` signed by `actor` says, with `list_id` blanked.
+fn refusal(ledger: &mut Ledger, dir: &Path, actor: &str, event: Event, list_id: &str) -> String {
+    let key = read_key_file(&dir.join(KEYS_DIR).join(format!("{actor}.key"))).unwrap();
+    let draft = Draft::of(ledger.state(), event);
+    let submission = ledger.submission(&id(actor), &key, &draft.event, draft.visibility);
+    let refused = ledger.append_one(submission).unwrap_err().to_string();
+    refused.replace(list_id, "LIST")
 }
 
 /// Every file under `dir` whose bytes contain `marker`.
@@ -193,4 +204,36 @@ fn erasing_each_kind_of_personal_payload_leaves_no_byte_of_it_anywhere() {
         );
     }
     drop(LogView::open(&copy).unwrap());
+}
+
+#[test]
+fn a_party_cannot_tell_whether_a_list_id_of_the_other_party_exists() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("istanbul");
+    let mut ledger = truce_ledger::scenario::load("istanbul-2025", &dir)
+        .unwrap()
+        .ledger;
+    let mut answers = std::collections::BTreeSet::new();
+    for list_id in ["ua-held-pow", "ua-held-never"] {
+        for version in [1, 2] {
+            let mut list = ledger
+                .state()
+                .exchange()
+                .list("ru-held-pow")
+                .unwrap()
+                .clone();
+            list.list_id = list_id.to_owned();
+            list.version = version;
+            list.persons.truncate(2);
+            let event = ExchangeEvent::ListSubmitted(list).into();
+            answers.insert((version, refusal(&mut ledger, &dir, "ru", event, list_id)));
+        }
+    }
+    // One answer per version, whether ua's list exists or not.
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|(_, a)| a.contains("a list id of ru starts with ru-"))
+    );
 }
