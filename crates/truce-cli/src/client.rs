@@ -125,9 +125,12 @@ fn signed_submission(
         event,
         visibility,
         truce_ledger::now_ms(),
+        truce_ledger::fresh_salt(),
     );
+    let (salt, payload) = payload.split_at(truce_core::envelope::SALT_BYTES);
     Ok(serde_json::json!({
         "signed": statement.sign(key),
-        "payload": String::from_utf8(payload).expect("canonical JSON is UTF-8"),
+        "salt": truce_core::envelope::hex(salt),
+        "payload": String::from_utf8(payload.to_vec()).expect("canonical JSON is UTF-8"),
     }))
 }

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Subcommand;
 use tlog::merkle;
 use tlog::{Checkpoint, Note, VerifierKey};
-use truce_core::{Envelope, Event};
+use truce_core::Envelope;
 use truce_ledger::keys::read_key_file;
 use truce_ledger::witness::cosign_latest;
 use truce_store::{LogStore, PayloadRecord, SqliteStore};
@@ -163,7 +163,8 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             println!("payload hash {}", statement.payload_sha256);
             match &entry.payload {
                 PayloadRecord::Present(bytes) => {
-                    let event = Event::from_payload(bytes)
+                    let event = statement
+                        .decode_stored(bytes)
                         .map_err(|e| usage(format!("entry {index}: {e}")))?;
                     println!(
                         "payload      {}",

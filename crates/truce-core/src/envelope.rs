@@ -105,6 +105,9 @@ impl Visibility {
     }
 }
 
+/// Bytes of random salt ahead of a salted payload.
+pub const SALT_BYTES: usize = 32;
+
 /// What the actor signs. The log adds the index and its own time around it;
 /// the Merkle tree commits to those.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,7 +120,16 @@ pub struct Statement {
     pub kind: String,
     /// The log's origin, so a statement cannot be replayed on another log.
     pub origin: String,
-    /// Hex SHA-256 of the canonical payload bytes.
+    /// A salted commitment (statements made since salting began): the
+    /// stored payload is a random `SALT_BYTES` salt followed by the
+    /// canonical payload, and `payload_sha256` is over both. The salt is
+    /// kept, withheld and erased with the payload, so a reader who lacks it
+    /// cannot confirm a guessed payload against the public leaf. Absent
+    /// (false) in the statements made before: their hash is over the
+    /// payload alone, and they read and verify as they always did.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub payload_salted: bool,
+    /// Hex SHA-256 of the stored payload bytes (see `payload_salted`).
     pub payload_sha256: String,
     /// The actor's own counter, 1 for its first event and one more for
     /// each next: it makes a replayed statement detectable.
@@ -132,7 +144,10 @@ impl Statement {
     /// The event of a payload, once its bytes are within bounds, match the
     /// hash this statement signed, and are canonical: the one check both
     /// the appender and the verifier make.
-    pub fn event_of(&self, payload: &[u8]) -> Result<crate::Event, crate::Rejection> {
+    /// `stored` is the payload as stored: with its salt ahead of it when
+    /// the statement is salted.
+    pub fn event_of(&self, stored: &[u8]) -> Result<crate::Event, crate::Rejection> {
+        let payload = self.payload_part(stored)?;
         if payload.len() > MAX_PAYLOAD_BYTES {
             return Err(rejection!(
                 "payload-larger-bytes",
@@ -140,7 +155,7 @@ impl Statement {
                 max_payload_bytes = MAX_PAYLOAD_BYTES
             ));
         }
-        if sha256_hex(payload) != self.payload_sha256 {
+        if sha256_hex(stored) != self.payload_sha256 {
             return Err(rejection!(
                 "payload-does-not-match-hash",
                 "payload does not match its hash"
@@ -150,7 +165,32 @@ impl Statement {
             .map_err(|e| rejection!("payload-invalid", "payload: {e}", e = e))
     }
 
-    /// The statement an actor makes to append `event`.
+    /// The canonical payload within the stored bytes: after the salt, if
+    /// the statement is salted. Checks no hash (see `event_of`).
+    pub fn payload_part<'a>(&self, stored: &'a [u8]) -> Result<&'a [u8], crate::Rejection> {
+        if !self.payload_salted {
+            return Ok(stored);
+        }
+        stored.get(SALT_BYTES..).ok_or_else(|| {
+            rejection!(
+                "payload-salt-missing",
+                "a salted payload starts with its {salt_bytes}-byte salt",
+                salt_bytes = SALT_BYTES
+            )
+        })
+    }
+
+    /// The event of a stored payload already checked against its hash
+    /// (one read back from a store that checked it when it was appended).
+    pub fn decode_stored(&self, stored: &[u8]) -> Result<crate::Event, crate::Rejection> {
+        crate::Event::from_payload(self.payload_part(stored)?)
+            .map_err(|e| rejection!("payload-invalid", "payload: {e}", e = e))
+    }
+
+    /// The statement an actor makes to append `event`, and the payload to
+    /// store: `salt` (fresh random bytes: the core has no randomness of its
+    /// own) followed by the canonical payload.
+    #[allow(clippy::too_many_arguments)]
     pub fn for_event(
         origin: &str,
         actor: &ActorId,
@@ -159,9 +199,12 @@ impl Statement {
         event: &crate::Event,
         visibility: Visibility,
         signed_at_ms: i64,
+        salt: [u8; SALT_BYTES],
     ) -> (Statement, Vec<u8>) {
-        let payload = event.to_payload();
+        let mut payload = salt.to_vec();
+        payload.extend_from_slice(&event.to_payload());
         let statement = Statement {
+            payload_salted: true,
             origin: origin.to_owned(),
             actor: actor.clone(),
             key_id: key_id_hex(key.key_id()),
@@ -281,6 +324,22 @@ pub fn hex(bytes: &[u8]) -> String {
         out.push(DIGITS[(byte & 0x0f) as usize] as char);
     }
     out
+}
+
+/// The bytes of lower-case hex text (what `hex` writes), if it is that.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
 }
 
 pub fn key_id_hex(key_id: u32) -> String {

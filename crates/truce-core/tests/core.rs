@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use tlog::{Checkpoint, KeyType, SignerKey};
 use truce_core::canonical::{from_canonical, to_canonical};
-use truce_core::envelope::key_id_hex;
+use truce_core::envelope::{SALT_BYTES, key_id_hex, sha256_hex};
 use truce_core::projection::{Cell, RowChange};
 use truce_core::{
     ActorId, ActorRole, Envelope, Event, KeyCustody, LogState, PayloadView, Reader, Statement,
@@ -16,6 +16,8 @@ use truce_core::{
 };
 
 const ORIGIN: &str = "truce.test/core";
+/// A fixed salt: the core takes its randomness as an argument.
+const SALT: [u8; SALT_BYTES] = [0x5a; SALT_BYTES];
 
 fn id(text: &str) -> ActorId {
     ActorId::new(text).unwrap()
@@ -61,7 +63,7 @@ impl Log {
     ) -> Envelope {
         let seq = self.state.next_seq(&id(actor));
         let (statement, _) =
-            Statement::for_event(ORIGIN, &id(actor), key, seq, event, visibility, 1_000);
+            Statement::for_event(ORIGIN, &id(actor), key, seq, event, visibility, 1_000, SALT);
         let index = self.state.tree_size();
         Envelope {
             index,
@@ -136,9 +138,17 @@ fn a_payload_at_the_bound_is_read_and_one_byte_more_is_refused() {
     let of_size = |size: usize| {
         let frame = remark("").to_payload().len();
         let event = remark(&"a".repeat(size - frame));
-        let (statement, payload) =
-            Statement::for_event(ORIGIN, &id("icrc"), &me, 1, &event, Visibility::Public, 0);
-        assert_eq!(payload.len(), size);
+        let (statement, payload) = Statement::for_event(
+            ORIGIN,
+            &id("icrc"),
+            &me,
+            1,
+            &event,
+            Visibility::Public,
+            0,
+            SALT,
+        );
+        assert_eq!(payload.len(), SALT_BYTES + size);
         statement.event_of(&payload)
     };
     assert!(of_size(MAX_PAYLOAD_BYTES).is_ok());
@@ -350,6 +360,7 @@ fn a_statement_for_another_log_is_refused() {
         &remark("x"),
         Visibility::Public,
         0,
+        SALT,
     );
     let index = log.state.tree_size();
     let envelope = Envelope {
@@ -1373,6 +1384,7 @@ proptest! {
                     key_id: strings[1].clone(),
                     kind: strings[2].clone(),
                     origin: strings[3].clone(),
+                    payload_salted: numbers[0] % 2 == 0,
                     payload_sha256: strings[4].clone(),
                     seq: numbers[3],
                     signed_at_ms,
@@ -1998,4 +2010,56 @@ mod exchanges {
             }
         }
     }
+}
+
+proptest! {
+    /// Whoever holds a payload's exact bytes but not its salt (the public,
+    /// the other party, anyone after an erasure) cannot confirm it against
+    /// the leaf: the leaf names neither the payload's hash nor the salt.
+    #[test]
+    fn a_guessed_payload_cannot_be_confirmed_against_a_salted_statement(
+        text in "[a-zA-Z ]{1,40}",
+        salt in proptest::array::uniform32(any::<u8>()),
+    ) {
+        let key = SignerKey::generate("truce.test/ua", KeyType::Ed25519).unwrap();
+        let event = remark(&text);
+        let (statement, stored) =
+            Statement::for_event(ORIGIN, &id("ua"), &key, 1, &event, Visibility::Party(id("ua")), 0, salt);
+        let guess = event.to_payload();
+        prop_assert!(statement.payload_salted);
+        prop_assert_ne!(&statement.payload_sha256, &sha256_hex(&guess));
+        let leaf = serde_json::to_string(&statement).unwrap();
+        prop_assert!(!leaf.contains(&truce_core::envelope::hex(&salt)));
+        // The holder of the salt and the payload reads it back.
+        prop_assert_eq!(statement.event_of(&stored).unwrap(), event.clone());
+        // The payload without its salt does not pass for it.
+        prop_assert!(statement.event_of(&guess).is_err());
+    }
+}
+
+#[test]
+fn statements_made_before_salting_still_read_and_verify() {
+    let key = SignerKey::generate("truce.test/ua", KeyType::Ed25519).unwrap();
+    let event = remark("an old entry");
+    let payload = event.to_payload();
+    let (mut statement, _) = Statement::for_event(
+        ORIGIN,
+        &id("ua"),
+        &key,
+        1,
+        &event,
+        Visibility::Public,
+        0,
+        SALT,
+    );
+    statement.payload_salted = false;
+    statement.payload_sha256 = sha256_hex(&payload);
+    let text = serde_json::to_string(&statement).unwrap();
+    assert!(
+        !text.contains("payload_salted"),
+        "a v1 statement's bytes are unchanged: {text}"
+    );
+    assert_eq!(statement.event_of(&payload).unwrap(), event);
+    let signed = statement.sign(&key);
+    signed.verify(key.verifier().public_key()).unwrap();
 }

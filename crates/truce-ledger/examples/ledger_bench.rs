@@ -99,6 +99,7 @@ fn main() {
                 &event,
                 Visibility::Party(ua.clone()),
                 0,
+                truce_ledger::fresh_salt(),
             );
             Submission {
                 signed: statement.sign(&ua_key),

@@ -136,7 +136,7 @@ pub fn carry_erasures(entries: &mut [StoredEntry]) {
             if envelope.statement().kind != "payload_erased" {
                 return None;
             }
-            match truce_core::Event::from_payload(bytes).ok()? {
+            match envelope.statement().decode_stored(bytes).ok()? {
                 truce_core::Event::Registry(
                     truce_core::registry::RegistryEvent::PayloadErased { entry_index, .. },
                 ) => Some(entry_index),

@@ -953,8 +953,16 @@ fn sign_statement(
     visibility: Visibility,
     seq: u64,
 ) -> Submission {
-    let (statement, payload) =
-        Statement::for_event(origin, actor, key, seq, event, visibility, now_ms());
+    let (statement, payload) = Statement::for_event(
+        origin,
+        actor,
+        key,
+        seq,
+        event,
+        visibility,
+        now_ms(),
+        crate::fresh_salt(),
+    );
     Submission {
         signed: statement.sign(key),
         payload,

@@ -116,6 +116,13 @@ pub fn now_ms() -> i64 {
 
 /// Folds one stored entry into `state` under the log's rules, with the view
 /// of the payload the store holds (present, withheld or erased).
+/// A fresh salt for a statement's payload (see `Statement::payload_salted`).
+pub fn fresh_salt() -> [u8; truce_core::envelope::SALT_BYTES] {
+    let mut salt = [0u8; truce_core::envelope::SALT_BYTES];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
+    salt
+}
+
 pub(crate) fn fold_stored(
     state: &mut truce_core::LogState,
     entry: &truce_store::StoredEntry,
@@ -124,8 +131,10 @@ pub(crate) fn fold_stored(
         .map_err(|e| format!("entry {}: {e}", entry.index))?;
     let event = match &entry.payload {
         truce_store::PayloadRecord::Present(bytes) => Some(
-            truce_core::Event::from_payload(bytes)
-                .map_err(|e| format!("entry {}: payload {e}", entry.index))?,
+            envelope
+                .statement()
+                .decode_stored(bytes)
+                .map_err(|e| format!("entry {}: {e}", entry.index))?,
         ),
         _ => None,
     };

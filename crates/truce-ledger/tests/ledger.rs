@@ -482,6 +482,7 @@ fn signed_remarks(ledger: &Ledger, key: &SignerKey, count: u64) -> Vec<truce_led
                 &remark(&format!("bulk {i}")),
                 Visibility::Public,
                 0,
+                truce_ledger::fresh_salt(),
             );
             truce_ledger::Submission {
                 signed: statement.sign(key),
@@ -613,6 +614,7 @@ fn a_retried_submission_returns_its_first_entry_and_never_records_twice() {
         &remark("something else"),
         Visibility::Public,
         0,
+        truce_ledger::fresh_salt(),
     );
     let other = truce_ledger::Submission {
         signed: statement.sign(&f.ua_key),
@@ -1145,11 +1147,13 @@ fn the_istanbul_scenario_loads_into_an_empty_store_and_verifies() {
         let entry = view.store().entry(index).unwrap().unwrap();
         let envelope = truce_core::Envelope::from_leaf(&entry.leaf).unwrap();
         let signer = envelope.statement().actor.as_str().to_owned();
-        let event = Event::from_payload(match &entry.payload {
-            truce_store::PayloadRecord::Present(bytes) => bytes,
-            _ => panic!("the scenario withholds nothing"),
-        })
-        .unwrap();
+        let event = envelope
+            .statement()
+            .decode_stored(match &entry.payload {
+                truce_store::PayloadRecord::Present(bytes) => bytes,
+                _ => panic!("the scenario withholds nothing"),
+            })
+            .unwrap();
         let expected = match &event {
             Event::Negotiation(NegotiationEvent::DocumentTabled(d)) if d.tabled_by.len() == 1 => {
                 d.tabled_by[0].to_string()

@@ -152,8 +152,14 @@ fn main() {
             &event,
             Visibility::Party(ua.clone()),
             0,
+            truce_ledger::fresh_salt(),
         );
-        let body = serde_json::json!({"signed": statement.sign(&key), "payload": String::from_utf8(payload).unwrap()});
+        let (salt, payload) = payload.split_at(truce_core::envelope::SALT_BYTES);
+        let body = serde_json::json!({
+            "signed": statement.sign(&key),
+            "salt": truce_core::envelope::hex(salt),
+            "payload": String::from_utf8(payload.to_vec()).unwrap(),
+        });
         ureq::post(&format!("{base}/api/submissions"))
             .set("Authorization", &format!("Bearer {ua_token}"))
             .send_json(body)

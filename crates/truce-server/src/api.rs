@@ -374,9 +374,13 @@ pub struct SubmissionBody {
     /// The signed statement, as `truce_core::SignedStatement` serialises.
     #[schema(value_type = Object)]
     pub signed: truce_core::SignedStatement,
-    /// The canonical payload (RFC 8785 JSON text) whose SHA-256 the
-    /// statement names.
+    /// The canonical payload (RFC 8785 JSON text).
     pub payload: String,
+    /// For a salted statement (`payload_salted`), the hex of the 32-byte
+    /// salt: the statement names the SHA-256 of the salt followed by the
+    /// payload.
+    #[serde(default)]
+    pub salt: Option<String>,
 }
 
 /// Appends a statement signed by its actor (a party signing with its own
@@ -399,9 +403,16 @@ async fn submit(
     if caller.acting_as(Role::needed_for(&statement.kind)) != Some(&statement.actor) {
         return Err(AppError::Forbidden);
     }
+    let mut payload = match &body.salt {
+        Some(salt) => truce_core::envelope::unhex(salt)
+            .filter(|salt| salt.len() == truce_core::envelope::SALT_BYTES)
+            .ok_or_else(|| AppError::BadRequest("salt: 64 hex digits".to_owned()))?,
+        None => Vec::new(),
+    };
+    payload.extend_from_slice(body.payload.as_bytes());
     let submission = truce_ledger::Submission {
         signed: body.signed,
-        payload: body.payload.into_bytes(),
+        payload,
     };
     let index =
         crate::blocking(move || state.append(truce_ledger::group::Request::Signed(submission)))

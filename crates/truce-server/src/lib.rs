@@ -262,8 +262,12 @@ impl AppState {
             truce_store::PayloadRecord::Present(bytes)
                 if envelope.statement().visibility.allows(reader) =>
             {
+                let payload = envelope
+                    .statement()
+                    .payload_part(bytes)
+                    .map_err(|e| internal(e.to_string()))?;
                 ShownPayload::Visible(
-                    serde_json::from_slice(bytes).map_err(|e| internal(e.to_string()))?,
+                    serde_json::from_slice(payload).map_err(|e| internal(e.to_string()))?,
                 )
             }
             truce_store::PayloadRecord::Erased => ShownPayload::Erased,
