@@ -190,12 +190,17 @@ await scenario("a-party-signs-a-position", async (page) => {
 await scenario("admin-adds-a-user", async (page) => {
   await login(page, "ua");
   await page.goto(base + "/admin");
-  await page.fill("input[name=name]", "ua-clerk");
-  await page.fill("input[name=password]", "a long enough password");
-  await page.check("input[value=viewer]");
-  await page.click("form.stack button[type=submit]");
+  // The add form; each listed user has its own small remove form.
+  const add = page.locator("form.stack[action='/admin']");
+  await add.locator("input[name=name]").fill("ua-clerk");
+  await add.locator("input[name=password]").fill("a long enough password");
+  await add.locator("input[value=viewer]").check();
+  await add.locator("button[type=submit]").click();
   assert.match(await page.textContent("main"), /Saved user ua-clerk/);
   await shot(page, "ua-admin");
+  // Removed again from the same page.
+  await page.locator("form[action='/admin/users/remove']:has(input[value=ua-clerk]) button").click();
+  assert.match(await page.textContent("main"), /Removed user ua-clerk/);
 });
 
 await browser.close();
