@@ -122,7 +122,7 @@ pub fn user(command: UserCommand) -> Result<(), CliError> {
                     "{:<20} {:<14} {}",
                     user.name,
                     user.actor,
-                    roles(&user.roles)
+                    Role::join(&user.roles, ",")
                 );
             }
         }
@@ -148,7 +148,7 @@ pub fn token(command: TokenCommand) -> Result<(), CliError> {
         TokenCommand::List { data } => {
             let access = Access::open(crate::log_dir(&data.data)?).map_err(access_error)?;
             for token in access.tokens(Scope::Operator) {
-                let roles = roles(&token.roles);
+                let roles = Role::join(&token.roles, ",");
                 println!(
                     "{}  {:<14} {:<24} {}",
                     token.id, token.actor, roles, token.label
@@ -171,14 +171,6 @@ fn change(
     let mut access = Access::open(crate::log_dir(&data.data)?).map_err(access_error)?;
     edit(&mut access).map_err(access_error)?;
     access.save().map_err(access_error)
-}
-
-fn roles(roles: &std::collections::BTreeSet<Role>) -> String {
-    roles
-        .iter()
-        .map(|r| r.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// One login a demo prints.

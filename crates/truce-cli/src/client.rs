@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use truce_core::{Event, Statement};
+use truce_core::Event;
 
 use crate::{CliError, Signer, Target, parse_visibility, record_at, usage};
 
@@ -117,19 +117,13 @@ fn signed_submission(
         .and_then(|actors| actors.iter().find(|a| a["actor"] == actor.as_str()))
         .and_then(|a| a["next_seq"].as_u64())
         .ok_or_else(|| usage(format!("{actor} is not registered on this log")))?;
-    let (statement, payload) = Statement::for_event(
-        origin,
-        actor,
-        key,
-        seq,
-        event,
-        visibility,
-        truce_ledger::now_ms(),
-        truce_ledger::fresh_salt(),
-    );
-    let (salt, payload) = payload.split_at(truce_core::envelope::SALT_BYTES);
+    let submission =
+        truce_ledger::ledger::sign_statement(origin, actor, key, event, visibility, seq);
+    let (salt, payload) = submission
+        .payload
+        .split_at(truce_core::envelope::SALT_BYTES);
     Ok(serde_json::json!({
-        "signed": statement.sign(key),
+        "signed": submission.signed,
         "salt": truce_core::envelope::hex(salt),
         "payload": String::from_utf8(payload.to_vec()).expect("canonical JSON is UTF-8"),
     }))

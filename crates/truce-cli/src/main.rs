@@ -753,13 +753,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 "demo logins (user / password, roles; API token for 'Authorization: Bearer'):"
             );
             for login in &logins {
-                let roles: Vec<&str> = login.grant.roles.iter().map(|r| r.as_str()).collect();
+                let roles = truce_server::Role::join(&login.grant.roles, ",");
                 println!(
                     "  {:<16} {:<14} {:<30} {}",
-                    login.user,
-                    login.password,
-                    roles.join(","),
-                    login.token
+                    login.user, login.password, roles, login.token
                 );
             }
             println!();

@@ -161,8 +161,7 @@ impl Statement {
                 "payload does not match its hash"
             ));
         }
-        crate::Event::from_payload(payload)
-            .map_err(|e| rejection!("payload-invalid", "payload: {e}", e = e))
+        self.decode_stored(stored)
     }
 
     /// The canonical payload within the stored bytes: after the salt, if

@@ -944,8 +944,10 @@ impl Ledger {
     }
 }
 
-/// `actor`'s signed statement of `event` with sequence number `seq`.
-fn sign_statement(
+/// `actor`'s signed statement of `event` with sequence number `seq`, signed
+/// now, its payload salted afresh: what the ledger appends and what the CLI
+/// submits to a server.
+pub fn sign_statement(
     origin: &str,
     actor: &ActorId,
     key: &SignerKey,

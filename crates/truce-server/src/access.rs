@@ -46,6 +46,12 @@ impl Role {
         }
     }
 
+    /// `roles` as a user reads them, joined by `separator`.
+    pub fn join(roles: &BTreeSet<Role>, separator: &str) -> String {
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        names.join(separator)
+    }
+
     pub fn parse(text: &str) -> Result<Role, AccessError> {
         Role::ALL
             .into_iter()
@@ -102,16 +108,13 @@ impl User {
     /// salt, so a new hash) or a change of actor or roles gives another
     /// stamp, and every session opened before ends.
     fn stamp(&self) -> String {
-        let roles: Vec<&str> = self.grant.roles.iter().map(|r| r.as_str()).collect();
-        sha256_hex(
-            format!(
-                "{}\n{}\n{}",
-                self.password_hash,
-                self.grant.actor,
-                roles.join(",")
-            )
-            .as_bytes(),
-        )
+        let text = format!(
+            "{}\n{}\n{}",
+            self.password_hash,
+            self.grant.actor,
+            Role::join(&self.grant.roles, ",")
+        );
+        sha256_hex(text.as_bytes())
     }
 }
 
@@ -196,11 +199,10 @@ impl Scope<'_> {
     }
 }
 
-/// A login whose password matched: the grant, and the stamp its session
-/// is bound to (see `User::stamp`).
+/// A login whose password matched: the stamp its session is bound to (see
+/// `User::stamp`); the session reads the grant anew on each request.
 #[derive(Debug, Clone)]
 pub struct Login {
-    pub grant: Grant,
     pub stamp: String,
 }
 
@@ -390,10 +392,7 @@ impl Access {
             password_hash: user
                 .map_or(DUMMY_HASH, |u| u.password_hash.as_str())
                 .to_owned(),
-            login: user.map(|u| Login {
-                grant: u.grant.clone(),
-                stamp: u.stamp(),
-            }),
+            login: user.map(|u| Login { stamp: u.stamp() }),
         }
     }
 

@@ -52,13 +52,7 @@ fn admin_page(
             access.tokens(scope).collect::<Vec<_>>(),
         )
     };
-    let roles = |roles: &std::collections::BTreeSet<Role>| {
-        roles
-            .iter()
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let roles = |roles| Role::join(roles, ", ");
     let body = html! {
         @if let Some(message) = message { section { (message) } }
         section {

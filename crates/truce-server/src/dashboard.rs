@@ -107,7 +107,7 @@ pub(crate) fn layout(caller: &Caller, here: &str, title: &str, body: Markup) -> 
                         @match (&caller.user, &caller.grant) {
                             (Some(user), Some(grant)) => {
                                 "Signed in as " strong { (user) } " for " strong { (grant.actor) } " ("
-                                (grant.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")) ") "
+                                (Role::join(&grant.roles, ", ")) ") "
                                 form method="post" action="/logout" { button type="submit" { "Log out" } }
                             }
                             _ => { "Public view · " a href="/login" { "Log in" } }

@@ -69,20 +69,28 @@ pub struct PublicUrl {
 
 impl PublicUrl {
     pub fn parse(text: &str) -> Result<PublicUrl, String> {
-        let (scheme, rest) = text
-            .split_once("://")
-            .ok_or_else(|| format!("public URL {text:?}: give http://host or https://host"))?;
-        let https = match scheme {
-            "https" => true,
-            "http" => false,
-            _ => return Err(format!("public URL {text:?}: the scheme is http or https")),
+        let uri: axum::http::Uri = text
+            .parse()
+            .map_err(|e| format!("public URL {text:?}: {e}"))?;
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => {
+                return Err(format!(
+                    "public URL {text:?}: give http://host or https://host"
+                ));
+            }
         };
-        let host = rest.split('/').next().unwrap_or_default();
-        if host.is_empty() || host.contains(['@', '?', '#', ' ']) {
-            return Err(format!("public URL {text:?}: no host"));
-        }
+        let authority = uri
+            .authority()
+            .filter(|a| !a.host().is_empty() && !a.as_str().contains('@'))
+            .ok_or_else(|| format!("public URL {text:?}: no host"))?;
         Ok(PublicUrl {
-            origin: format!("{scheme}://{}", host.to_ascii_lowercase()),
+            origin: format!(
+                "{}://{}",
+                uri.scheme_str().unwrap_or_default(),
+                authority.as_str().to_ascii_lowercase()
+            ),
             https,
         })
     }
@@ -312,6 +320,7 @@ impl AppState {
             return None;
         }
         let check = {
+            // A list that cannot be reread is used as last read.
             let mut access = self.access.lock().expect("access lock");
             if let Err(e) = access.refresh() {
                 tracing::error!(error = %e, "access file unreadable");
