@@ -19,7 +19,11 @@ use tlog::{KeyType, SignerKey, VerifierKey};
 use truce_core::{ActorId, ActorRole, Event, Visibility};
 use truce_ledger::app::Draft;
 use truce_ledger::keys::{read_key_file, write_key_file};
-use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions, LogView};
+use truce_ledger::{
+    AtRest, INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions, LogView,
+};
+use truce_store::SqliteStore;
+use truce_store::seal::KeySource;
 
 #[derive(Parser)]
 #[command(
@@ -139,6 +143,8 @@ enum Command {
         intermediary_id: String,
         #[arg(long, default_value = "Neutral intermediary")]
         intermediary_name: String,
+        #[command(flatten)]
+        at_rest: AtRestFlag,
     },
     /// Check every entry, signature, checkpoint, payload and derived table.
     Verify {
@@ -254,6 +260,9 @@ enum Command {
         #[command(flatten)]
         listen: Listen,
     },
+    /// The store's encryption at rest.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Users of `truce serve` (browser logins), each of one actor with roles.
     #[command(subcommand)]
     User(access::UserCommand),
@@ -277,6 +286,26 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
+}
+
+/// How a new log keeps its payloads on disk.
+#[derive(Args)]
+struct AtRestFlag {
+    /// Keep payloads and saved states in the clear instead of encrypted
+    /// under the store key: for a disk already encrypted below the store,
+    /// or to measure what encryption costs.
+    #[arg(long)]
+    plain_at_rest: bool,
+}
+
+impl AtRestFlag {
+    fn at_rest(&self) -> AtRest {
+        if self.plain_at_rest {
+            AtRest::Plain
+        } else {
+            AtRest::Encrypted
+        }
+    }
 }
 
 /// Where `truce serve` listens and how browsers reach it.
@@ -312,6 +341,18 @@ impl Listen {
 }
 
 #[derive(Subcommand)]
+enum StoreCommand {
+    /// Give the store a new store key: every data key is wrapped anew under
+    /// it, and any payload still in the clear is encrypted. Afterwards
+    /// destroy the old key and its copies: backups of the database taken
+    /// before can then no longer be read, erased payloads included.
+    Rekey {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
 enum ScenarioCommand {
     /// Create a log in DIR and record the scenario in it.
     Load {
@@ -319,6 +360,8 @@ enum ScenarioCommand {
         name: String,
         #[command(flatten)]
         data: DataDir,
+        #[command(flatten)]
+        at_rest: AtRestFlag,
     },
 }
 
@@ -426,6 +469,12 @@ fn serve(dir: &Path, ledger: Ledger, listen: &Listen) -> Result<(), CliError> {
             dir.display()
         );
     }
+    if !ledger.view().store().is_encrypted() {
+        eprintln!(
+            "warning: the store in {} keeps payloads in the clear: `truce store rekey` encrypts them",
+            dir.display()
+        );
+    }
     let access = truce_server::Access::open(dir).map_err(|e| usage(e.0))?;
     let state =
         truce_server::AppState::with_ledger(dir.to_owned(), ledger, access, listen.options()?)?;
@@ -447,6 +496,24 @@ pub fn log_dir(data: &Path) -> Result<&Path, CliError> {
     } else {
         Err(usage(format!("no log at {}", data.display())))
     }
+}
+
+/// `truce store rekey`: the store under a new store key.
+fn rekey(data: &DataDir) -> Result<(), CliError> {
+    let dir = log_dir(&data.data)?;
+    let mut store = SqliteStore::open(dir).map_err(log::store_error)?;
+    let done = store.rekey().map_err(log::store_error)?;
+    println!(
+        "rekeyed {}: {} data keys wrapped anew, {} records encrypted that were in the clear",
+        dir.display(),
+        done.rewrapped,
+        done.sealed
+    );
+    println!(
+        "the new store key is in {}: back it up, and destroy every copy of the old one",
+        KeySource::for_store(dir).describe()
+    );
+    Ok(())
 }
 
 /// The log in `data`, for appending with its key.
@@ -566,15 +633,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
             origin,
             intermediary_id,
             intermediary_name,
+            at_rest,
         } => {
             let id = actor_id(&intermediary_id)?;
-            let ledger = Ledger::init(
-                &data.data,
-                &origin,
-                &id,
-                &intermediary_name,
-                LedgerOptions::default(),
-            )?;
+            let at_rest = at_rest.at_rest();
+            let options = LedgerOptions {
+                at_rest,
+                ..LedgerOptions::default()
+            };
+            let ledger = Ledger::init(&data.data, &origin, &id, &intermediary_name, options)?;
             println!("created log {origin} in {}", data.data.display());
             println!("log verifier key (give it to every party and observer):");
             println!("  {}", ledger.log_vkey());
@@ -582,6 +649,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 "secret keys are in {} (mode 0600)",
                 data.data.join(KEYS_DIR).display()
             );
+            if at_rest == AtRest::Encrypted {
+                println!(
+                    "payloads are encrypted under the store key {}: back it up apart from the \
+                     database, which cannot be read without it",
+                    KeySource::for_store(&data.data).describe()
+                );
+            }
         }
         Command::Verify { data, vkey } => {
             let pinned = vkey
@@ -704,6 +778,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             record(&mut ledger, &intermediary, draft)?;
         }
         Command::Log(command) => log::run(command)?,
+        Command::Store(StoreCommand::Rekey { data }) => rekey(&data)?,
         Command::Rounds(listing) => negotiation::rounds(listing)?,
         Command::Terms { listing, document } => negotiation::terms(listing, document)?,
         Command::Positions { listing, term } => negotiation::positions(listing, term)?,
@@ -763,8 +838,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
             println!("API: {url}/openapi.json ; tlog-tiles: {url}/checkpoint");
             serve(&dir, loaded.ledger, &listen)?;
         }
-        Command::Scenario(ScenarioCommand::Load { name, data }) => {
-            let loaded = truce_ledger::scenario::load(&name, &data.data)?;
+        Command::Scenario(ScenarioCommand::Load {
+            name,
+            data,
+            at_rest,
+        }) => {
+            let loaded =
+                truce_ledger::scenario::load_at_rest(&name, &data.data, at_rest.at_rest())?;
             println!(
                 "loaded scenario {name}: {} entries in {}",
                 loaded.entries,

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Args;
 use tlog::{VerifierKey, merkle};
 use truce_ledger::LogView;
+use truce_store::seal::KeySource;
 use truce_store::{LogMeta, LogStore, PayloadRecord, StoredEntry};
 
 use crate::{CliError, usage};
@@ -176,6 +177,26 @@ fn same_tree_as_served(
     Ok(())
 }
 
+/// The copy is rebuilt in `staging` under the store key the reader's copy
+/// had (when it is a file in the copy: a key from the environment or a
+/// file named there serves both anyway), so the key the reader backed up
+/// keeps opening it.
+fn keep_store_key(copy: &Path, staging: &Path) -> Result<(), CliError> {
+    let source = KeySource::for_store(copy);
+    let KeySource::File(held) = &source else {
+        return Ok(());
+    };
+    if !held.starts_with(copy) {
+        return Ok(());
+    }
+    let key = source.read().map_err(|e| usage(e.to_string()))?;
+    if let (Some(key), Ok(within)) = (key, held.strip_prefix(copy)) {
+        key.write_new_file(&staging.join(within))
+            .map_err(|e| usage(e.to_string()))?;
+    }
+    Ok(())
+}
+
 pub fn sync(args: SyncArgs) -> Result<(), CliError> {
     let server = args.server.trim_end_matches('/');
     let old = held(&args.data)?;
@@ -219,6 +240,7 @@ pub fn sync(args: SyncArgs) -> Result<(), CliError> {
         std::fs::remove_dir_all(&staging)
             .map_err(|e| usage(format!("{}: {e}", staging.display())))?;
     }
+    keep_store_key(&args.data, &staging)?;
     let withheld = entries
         .iter()
         .filter(|e| e.payload == PayloadRecord::Withheld)

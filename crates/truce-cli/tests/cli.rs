@@ -196,30 +196,43 @@ fn a_party_technician_checks_the_log_offline() {
 #[test]
 fn verify_exits_1_and_names_the_entry_when_the_store_was_changed() {
     let temp = tempfile::tempdir().unwrap();
-    let data = temp.path().join("data");
-    ok(&["init", "--data", path(&data), "--origin", "truce.test/cli"]);
-    for i in 0..3 {
-        ok(&[
-            "remark",
-            "--data",
-            path(&data),
-            "--subject",
-            "s",
-            "--text",
-            &format!("remark {i}"),
-        ]);
+    for plain in [true, false] {
+        let data = temp.path().join(format!("data-{plain}"));
+        let mut init = vec!["init", "--data", path(&data), "--origin", "truce.test/cli"];
+        if plain {
+            init.push("--plain-at-rest");
+        }
+        ok(&init);
+        for i in 0..3 {
+            ok(&[
+                "remark",
+                "--data",
+                path(&data),
+                "--subject",
+                "s",
+                "--text",
+                &format!("remark {i}"),
+            ]);
+        }
+        let conn = rusqlite::Connection::open(data.join("truce.db")).unwrap();
+        // In the clear, a changed payload; encrypted, a changed ciphertext.
+        let change = if plain {
+            "UPDATE payloads SET bytes = CAST(REPLACE(CAST(bytes AS TEXT), 'remark 1', 'remark 9') AS BLOB) WHERE entry_index = 2"
+        } else {
+            "UPDATE payloads SET bytes = CAST(CASE WHEN substr(bytes, 1, 1) = X'00' THEN X'01' ELSE X'00' END || substr(bytes, 2) AS BLOB) WHERE entry_index = 2"
+        };
+        assert_eq!(conn.execute(change, []).unwrap(), 1);
+        drop(conn);
+        let out = truce(&["verify", "--data", path(&data)]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let named = if plain {
+            "entry 2: payload does not match its hash"
+        } else {
+            "entry 2: its payload does not decrypt under the store key"
+        };
+        assert!(stderr.contains(named), "{stderr}");
     }
-    let conn = rusqlite::Connection::open(data.join("truce.db")).unwrap();
-    conn.execute("UPDATE payloads SET bytes = CAST(REPLACE(CAST(bytes AS TEXT), 'remark 1', 'remark 9') AS BLOB) WHERE entry_index = 2", [])
-        .unwrap();
-    drop(conn);
-    let out = truce(&["verify", "--data", path(&data)]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("entry 2: payload does not match its hash"),
-        "{stderr}"
-    );
 }
 
 #[test]
@@ -866,6 +879,23 @@ fn recording_commands_work_through_a_server() {
     assert!(erased.contains("verified"), "{erased}");
     let verified = ok(&["verify", "--data", path(&copy)]);
     assert!(verified.contains("1 erased"), "{verified}");
+    // The store rekeyed beside the running server: the server goes on
+    // reading and appending under the new key, and ua's copy, rebuilt by
+    // each sync, keeps ua's own store key.
+    let key_of = |dir: &Path| std::fs::read(dir.join("keys/store.key")).unwrap();
+    let (copy_key, old_key) = (key_of(&copy), key_of(&data));
+    let rekeyed = ok(&["store", "rekey", "--data", path(&data)]);
+    assert!(rekeyed.contains("data keys wrapped anew"), "{rekeyed}");
+    assert_ne!(key_of(&data), old_key);
+    let taken = position(&signer);
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    let after = sync();
+    assert!(after.contains("verified"), "{after}");
+    assert_eq!(key_of(&copy), copy_key, "the reader's key stays");
     // Another log under the same name: the pinned key refuses it, the copy stays.
     let other = temp.path().join("other");
     ok(&["scenario", "load", "istanbul-2025", "--data", path(&other)]);

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use truce_core::{ActorId, Envelope, LogState, Reader};
 use truce_store::{
-    Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, SqliteStore, StoreError, StoredEntry,
+    AtRest, Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, SqliteStore, StoreError,
+    StoredEntry,
 };
 
 use crate::LedgerError;
@@ -168,7 +169,8 @@ pub fn write_copy(
     // The copy's derived tables are the fold of what the reader can see.
     let state = fold(&entries)?;
     let derived = state.derived_tables();
-    let mut copy = SqliteStore::create(out, meta, &derived)?;
+    // Sealed under the reader's own store key (`out/keys/store.key`).
+    let mut copy = SqliteStore::create(out, meta, &derived, AtRest::Encrypted)?;
     // One batch per stored checkpoint, so each lands with the entries it covers.
     let mut pending: Vec<StoredEntry> = entries;
     let mut appended = 0;

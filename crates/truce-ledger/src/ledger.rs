@@ -20,7 +20,7 @@ use truce_core::{
     Visibility,
 };
 use truce_store::{
-    Batch, DerivedWrite, IdempotencyKey, LogMeta, LogStore, PayloadRecord, SqliteStore,
+    AtRest, Batch, DerivedWrite, IdempotencyKey, LogMeta, LogStore, PayloadRecord, SqliteStore,
     StatementKey, StoreError, StoredEntry,
 };
 
@@ -38,6 +38,8 @@ pub struct Submission {
 pub struct LedgerOptions {
     /// Sign a checkpoint at most this often; `None` signs one per batch.
     pub checkpoint_interval: Option<Duration>,
+    /// How a log created with these options keeps its payloads on disk.
+    pub at_rest: AtRest,
 }
 
 /// A log opened for reading: the state folded from every entry and the
@@ -378,7 +380,7 @@ impl Ledger {
         options: LedgerOptions,
     ) -> Result<Ledger, LedgerError> {
         crate::build_in_place(dir, |staging| {
-            Self::create(staging, origin, intermediary, intermediary_name).map(drop)
+            Self::create(staging, origin, intermediary, intermediary_name, &options).map(drop)
         })?;
         Self::open(dir, options)
     }
@@ -399,8 +401,8 @@ impl Ledger {
         origin: &str,
         intermediary: &ActorId,
         intermediary_name: &str,
+        options: &LedgerOptions,
     ) -> Result<Ledger, LedgerError> {
-        let options = LedgerOptions::default();
         let bad_origin = |e| LedgerError::Input(format!("--origin {origin:?}: {e}"));
         let log_key = SignerKey::generate(origin, KeyType::Ed25519).map_err(bad_origin)?;
         let intermediary_key =
@@ -411,7 +413,12 @@ impl Ledger {
             log_vkey: log_key.verifier().to_string(),
             reader: truce_core::ActorRole::Intermediary.as_str().to_owned(),
         };
-        let store = SqliteStore::create(dir, &meta, &LogState::new().derived_tables())?;
+        let store = SqliteStore::create(
+            dir,
+            &meta,
+            &LogState::new().derived_tables(),
+            options.at_rest,
+        )?;
         write_key_file(&dir.join(KEYS_DIR).join(LOG_KEY_FILE), &log_key)?;
         write_key_file(
             &dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE),
@@ -426,7 +433,7 @@ impl Ledger {
             latest: None,
             saved_at: 0,
         };
-        let mut ledger = Ledger::new(view, log_key, options);
+        let mut ledger = Ledger::new(view, log_key, options.clone());
         let genesis = Event::Registry(RegistryEvent::LogCreated {
             origin: origin.to_owned(),
             log_vkey: ledger.view.meta.log_vkey.clone(),

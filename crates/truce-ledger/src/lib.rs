@@ -21,6 +21,7 @@ pub use tiles::{export_tiles, read_tile};
 use std::path::Path;
 
 pub use ledger::{Item, Ledger, LedgerOptions, LogView, Submission, ToSign};
+pub use truce_store::AtRest;
 pub use verify::{VerifyReport, verify_data_dir};
 
 /// The intermediary's and the log's key files, inside the data directory.

@@ -18,7 +18,7 @@ use truce_core::{ActorId, ActorRole, Event, KeyCustody, Visibility};
 
 use crate::keys::{read_key_file, write_key_file};
 use crate::records::{KeyRing, RecordSet, import};
-use crate::{INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions};
+use crate::{AtRest, INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions};
 
 pub struct Scenario {
     pub name: &'static str,
@@ -67,25 +67,34 @@ pub struct Loaded {
 /// the scenario in it. Built in a sibling directory and moved into place,
 /// so a failure leaves nothing half-loaded.
 pub fn load(name: &str, dir: &Path) -> Result<Loaded, LedgerError> {
+    load_at_rest(name, dir, AtRest::Encrypted)
+}
+
+/// [`load`], with the store kept on disk as `at_rest` says.
+pub fn load_at_rest(name: &str, dir: &Path, at_rest: AtRest) -> Result<Loaded, LedgerError> {
     let scenario = SCENARIOS.iter().find(|s| s.name == name).ok_or_else(|| {
         let known: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
         LedgerError::Input(format!("no scenario {name:?}; known: {}", known.join(", ")))
     })?;
-    let entries = crate::build_in_place(dir, |staging| record(scenario, staging))?;
+    let entries = crate::build_in_place(dir, |staging| record(scenario, staging, at_rest))?;
     Ok(Loaded {
         entries,
         ledger: Ledger::open(dir, LedgerOptions::default())?,
     })
 }
 
-fn record(scenario: &Scenario, dir: &Path) -> Result<u64, LedgerError> {
+fn record(scenario: &Scenario, dir: &Path, at_rest: AtRest) -> Result<u64, LedgerError> {
     let intermediary = ActorId::new("intermediary").expect("valid id");
+    let options = LedgerOptions {
+        at_rest,
+        ..LedgerOptions::default()
+    };
     let mut ledger = Ledger::init(
         dir,
         scenario.origin,
         &intermediary,
         "Neutral intermediary (demo)",
-        LedgerOptions::default(),
+        options,
     )?;
     let me = read_key_file(&dir.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE))?;
     let mut keys = KeyRing::new();

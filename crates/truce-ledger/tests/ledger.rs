@@ -22,7 +22,7 @@ use truce_ledger::witness::cosign_latest;
 use truce_ledger::{
     INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerOptions, LogView, export_tiles, verify_data_dir,
 };
-use truce_store::LogStore;
+use truce_store::{LogStore, PayloadRecord};
 
 fn id(text: &str) -> ActorId {
     ActorId::new(text).unwrap()
@@ -417,8 +417,12 @@ fn reader_copies_withhold_what_the_reader_may_not_see_and_still_verify() {
         let report = verify_data_dir(&out, None).unwrap_or_else(|e| panic!("{reader}: {e}"));
         assert_eq!(report.payloads_withheld, withheld, "{reader}");
         assert_eq!(report.tree_size, 65);
-        // The copy holds no secret keys.
-        assert!(!out.join(KEYS_DIR).exists());
+        // The copy holds no signing keys: only the reader's store key.
+        let keys: Vec<_> = std::fs::read_dir(out.join(KEYS_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(keys, [truce_store::seal::STORE_KEY_FILE], "{reader}");
     }
 }
 
@@ -859,6 +863,10 @@ fn copy_store(from: &Path, to: &Path) {
         .unwrap();
     drop(conn);
     std::fs::copy(from.join("truce.db"), to.join("truce.db")).unwrap();
+    // And the key that opens it.
+    std::fs::create_dir_all(to.join(KEYS_DIR)).unwrap();
+    let key = Path::new(KEYS_DIR).join(truce_store::seal::STORE_KEY_FILE);
+    std::fs::copy(from.join(&key), to.join(&key)).unwrap();
 }
 
 fn tables(conn: &rusqlite::Connection) -> Vec<String> {
@@ -1278,12 +1286,26 @@ terms = [{ document_id = "joint-exchange-2025-06-02", term_id = "no-such-term" }
 fn no_personal_record_of_one_party_reaches_the_other_party_or_an_observer() {
     let f = fixture();
     let view = LogView::open(&f.dir).unwrap();
+    // The store's file as it lies on disk, and every payload as the copy's
+    // owner reads it with its store key (on disk they are encrypted).
     let everything = |dir: &Path| -> Vec<u8> {
         let conn = rusqlite::Connection::open(dir.join("truce.db")).unwrap();
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .unwrap();
         drop(conn);
-        std::fs::read(dir.join("truce.db")).unwrap()
+        let mut bytes = std::fs::read(dir.join("truce.db")).unwrap();
+        let store = truce_store::SqliteStore::open(dir).unwrap();
+        let size = store.tree_size().unwrap();
+        store
+            .for_each_entry(0, size, &mut |entry| {
+                if let PayloadRecord::Present(payload) = entry.payload {
+                    bytes.extend(payload);
+                }
+                Ok(())
+            })
+            .unwrap()
+            .unwrap();
+        bytes
     };
     let holds =
         |bytes: &[u8], needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
@@ -1737,9 +1759,11 @@ fn a_log_opens_from_its_saved_state_and_verify_checks_every_saved_state() {
         let scratch = temp.path().join("tampered-state");
         let _ = std::fs::remove_dir_all(&scratch);
         copy_store(&dir, &scratch);
+        // Written in the clear (no data key): the store reads it as a row
+        // of a store made before encryption, so only the replay can tell.
         let conn = rusqlite::Connection::open(scratch.join("truce.db")).unwrap();
         conn.execute(
-            "UPDATE saved_states SET state = ?1 WHERE tree_size = ?2",
+            "UPDATE saved_states SET state = ?1, data_key = NULL WHERE tree_size = ?2",
             rusqlite::params![bytes, newer.0 as i64],
         )
         .unwrap();
@@ -1750,6 +1774,23 @@ fn a_log_opens_from_its_saved_state_and_verify_checks_every_saved_state() {
             "{failure}"
         );
     }
+    // A byte of the encrypted state changed: it no longer decrypts.
+    let scratch = temp.path().join("tampered-ciphertext");
+    copy_store(&dir, &scratch);
+    let conn = rusqlite::Connection::open(scratch.join("truce.db")).unwrap();
+    conn.execute(
+        "UPDATE saved_states SET state = CAST(substr(state, 1, 8) || CASE WHEN \
+         substr(state, 9, 1) = X'00' THEN X'01' ELSE X'00' END || substr(state, 10) AS BLOB) \
+         WHERE tree_size = ?1",
+        [newer.0 as i64],
+    )
+    .unwrap();
+    drop(conn);
+    let failure = verify_data_dir(&scratch, None).unwrap_err().to_string();
+    assert!(
+        failure.contains(&format!("saved state at size {} does not decrypt", newer.0)),
+        "{failure}"
+    );
 
     // Erase a list (one never superseded) and a family name only it holds:
     // the saved states left are the erasure's own, without that name.

@@ -17,7 +17,7 @@ use truce_core::{ActorId, Event, Reader};
 use truce_ledger::app::Draft;
 use truce_ledger::copy::{reader_entries, reader_entries_between, write_copy};
 use truce_ledger::keys::read_key_file;
-use truce_ledger::{KEYS_DIR, Ledger, LogView, verify_data_dir};
+use truce_ledger::{AtRest, KEYS_DIR, Ledger, LogView, verify_data_dir};
 use truce_store::LogStore;
 
 fn id(text: &str) -> ActorId {
@@ -54,7 +54,7 @@ fn files_holding(dir: &Path, marker: &str) -> Vec<String> {
             found.extend(files_holding(&path, marker));
         } else {
             let bytes = std::fs::read(&path).unwrap();
-            if bytes.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+            if memchr::memmem::find(&bytes, marker.as_bytes()).is_some() {
                 found.push(path.display().to_string());
             }
         }
@@ -106,9 +106,24 @@ fn late_stage(ledger: &Ledger, marker: &str) -> Stage {
 
 #[test]
 fn erasing_each_kind_of_personal_payload_leaves_no_byte_of_it_anywhere() {
+    erase_each_kind_of_personal_payload(AtRest::Encrypted);
+}
+
+/// In the clear, the markers are in the files until erased: so the search
+/// finds what is there, and erasure alone (secure delete, vacuum, the WAL
+/// truncated) leaves nothing.
+#[test]
+fn erasing_from_a_store_kept_in_the_clear_leaves_no_byte_either() {
+    erase_each_kind_of_personal_payload(AtRest::Plain);
+}
+
+/// Records a payload of each personal kind holding a marker, erases them
+/// all, then checks the log, every file, and ua's copy as `truce sync`
+/// would write it. Encrypted, no marker is in any file at any time.
+fn erase_each_kind_of_personal_payload(at_rest: AtRest) {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("istanbul");
-    let mut ledger = truce_ledger::scenario::load("istanbul-2025", &dir)
+    let mut ledger = truce_ledger::scenario::load_at_rest("istanbul-2025", &dir, at_rest)
         .unwrap()
         .ledger;
     let markers = [
@@ -156,11 +171,25 @@ fn erasing_each_kind_of_personal_payload_leaves_no_byte_of_it_anywhere() {
     };
     let remark_entry = record(&mut ledger, &dir, "ua", remark.into());
     for marker in markers {
-        assert!(
-            !files_holding(&dir, marker).is_empty(),
-            "{marker} was written"
-        );
+        let found = files_holding(&dir, marker);
+        match at_rest {
+            AtRest::Plain => assert!(!found.is_empty(), "{marker} was written"),
+            AtRest::Encrypted => assert_eq!(found, Vec::<String>::new(), "{marker} in the clear"),
+        }
     }
+    let mut view = LogView::open(&dir).unwrap();
+    view.catch_up().unwrap();
+    assert_eq!(
+        view.state()
+            .exchange()
+            .list("ua-held-remains-late")
+            .unwrap()
+            .persons[0]
+            .family_name,
+        markers[0],
+        "what is encrypted reads back"
+    );
+    drop(view);
     // What ua's copy held before the erasures (`truce sync` keeps it).
     let held = reader_entries(ledger.view().store(), &Reader::Actor(id("ua")))
         .unwrap()
@@ -196,6 +225,15 @@ fn erasing_each_kind_of_personal_payload_leaves_no_byte_of_it_anywhere() {
     };
     write_copy(&copy, &meta, entries, store.checkpoints().unwrap()).unwrap();
     verify_data_dir(&copy, None).unwrap_or_else(|e| panic!("{e}"));
+    let store_key = |dir: &Path| std::fs::read(dir.join(KEYS_DIR).join("store.key")).unwrap();
+    let copy_key = store_key(&copy);
+    if at_rest == AtRest::Encrypted {
+        assert_ne!(
+            copy_key,
+            store_key(&dir),
+            "the copy has its reader's own key"
+        );
+    }
     for marker in markers {
         assert_eq!(
             files_holding(&copy, marker),

@@ -7,12 +7,24 @@
 //! ledger decides, the store keeps. Every write is one transaction.
 
 pub mod files;
+pub mod seal;
 pub mod sqlite;
 
 use tlog::Hash;
 use truce_core::projection::{Cell, RowChange, Table};
 
-pub use sqlite::{INDEX_TABLES, LOG_TABLES, SAVED_STATES_KEPT, SqliteStore};
+pub use sqlite::{INDEX_TABLES, LOG_TABLES, Rekeyed, SAVED_STATES_KEPT, SqliteStore};
+
+/// How a new store keeps its payloads and saved states on disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AtRest {
+    /// Each under a data key of its own, wrapped by the store key ([`seal`]).
+    #[default]
+    Encrypted,
+    /// In the clear: for a disk encrypted below the store, or to measure
+    /// what encryption costs.
+    Plain,
+}
 
 #[derive(Debug)]
 pub enum StoreError {
@@ -29,6 +41,9 @@ pub enum StoreError {
     },
     /// The store's contents break an invariant the store itself keeps.
     Corrupt(String),
+    /// The store key is missing, malformed or not this store's (never the
+    /// key itself).
+    Key(String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -42,6 +57,7 @@ impl std::fmt::Display for StoreError {
                 "another writer appended meanwhile (the store holds {stored} entries)"
             ),
             StoreError::Corrupt(why) => write!(f, "store is corrupt: {why}"),
+            StoreError::Key(why) => write!(f, "store key: {why}"),
         }
     }
 }

@@ -3,17 +3,17 @@
 //! WAL journal with `synchronous=FULL`: a commit returns only after its WAL
 //! frames are fsynced, so one batch costs one fsync (group commit).
 
-use std::path::Path;
-
-use std::cell::Cell as Counter;
+use std::cell::{Cell as Counter, RefCell};
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tlog::Hash;
 use truce_core::projection::{Cell, RowChange, Table, TableSpec};
 
+use crate::seal::{KeySource, Record, Sealer, StoreKey};
 use crate::{
-    Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, ReadSnapshot, Result, StoreError,
-    StoredEntry,
+    AtRest, Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, ReadSnapshot, Result,
+    StoreError, StoredEntry,
 };
 
 pub const DB_FILE: &str = "truce.db";
@@ -58,6 +58,19 @@ CREATE TABLE IF NOT EXISTS saved_states (tree_size INTEGER PRIMARY KEY, state BL
 PRAGMA user_version = 2;
 ";
 
+/// Schema version 3 keeps, beside each payload and saved state, the data
+/// key that opens it, wrapped under the store key (`seal`); a row without
+/// one is in the clear (a store made before encryption at rest, or plain).
+const SEAL_SCHEMA: &str = "
+ALTER TABLE payloads ADD COLUMN data_key BLOB;
+ALTER TABLE saved_states ADD COLUMN data_key BLOB;
+PRAGMA user_version = 3;
+";
+
+/// The meta row holding [`Sealer::check_value`]: the store is encrypted
+/// at rest exactly when it has one.
+const KEY_CHECK: &str = "store_key_check";
+
 /// How many saved states a store keeps: the newest, and the one before in
 /// case the newest is found bad.
 pub const SAVED_STATES_KEPT: u32 = 2;
@@ -68,6 +81,25 @@ pub struct SqliteStore {
     snapshots: Counter<u32>,
     /// A write transaction is open (`begin_write`): reads see its state.
     writing: Counter<bool>,
+    dir: PathBuf,
+    /// The store key, for an encrypted store; replaced when another process
+    /// rekeys (see `refresh_sealing`).
+    sealing: RefCell<Option<Sealing>>,
+}
+
+/// An encrypted store's key and the check value it opens.
+struct Sealing {
+    sealer: Sealer,
+    check: String,
+}
+
+/// What a rekey did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rekeyed {
+    /// Data keys wrapped anew under the new store key.
+    pub rewrapped: u64,
+    /// Payloads and saved states that were in the clear and now are not.
+    pub sealed: u64,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -92,7 +124,10 @@ fn corrupt(why: impl Into<String>) -> StoreError {
 impl SqliteStore {
     /// Creates a new store in `dir` (which must not hold one) for the log
     /// described by `meta`, with the derived tables of an empty state.
-    pub fn create(dir: &Path, meta: &LogMeta, derived: &[Table]) -> Result<Self> {
+    /// Encrypted at rest unless `at_rest` says otherwise: the store key is
+    /// read from its source ([`KeySource::for_store`]), or drawn and written
+    /// to its file when there is none.
+    pub fn create(dir: &Path, meta: &LogMeta, derived: &[Table], at_rest: AtRest) -> Result<Self> {
         crate::files::private_dir(dir)?;
         let path = dir.join(DB_FILE);
         if path.exists() {
@@ -110,6 +145,7 @@ impl SqliteStore {
         tx.execute_batch(SCHEMA)?;
         tx.execute_batch(INDEX_SCHEMA)?;
         tx.execute_batch(STATE_SCHEMA)?;
+        tx.execute_batch(SEAL_SCHEMA)?;
         for table in derived {
             let columns = table.spec.columns.join(", ");
             let key = table.spec.columns[..table.spec.key_columns].join(", ");
@@ -128,8 +164,32 @@ impl SqliteStore {
                 params![key, value],
             )?;
         }
+        if at_rest == AtRest::Encrypted {
+            let sealer = Sealer::new(&Self::new_store_key(dir)?);
+            let check = sealer.check_value();
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                params![KEY_CHECK, check],
+            )?;
+            store.sealing.replace(Some(Sealing { sealer, check }));
+        }
         tx.commit()?;
         Ok(store)
+    }
+
+    /// The key a new store in `dir` is sealed under: the one its source
+    /// holds, or a new one written to its file.
+    fn new_store_key(dir: &Path) -> Result<StoreKey> {
+        let source = KeySource::for_store(dir);
+        if let Some(key) = source.read()? {
+            return Ok(key);
+        }
+        let KeySource::File(path) = &source else {
+            unreachable!("a key from the environment is always there to read");
+        };
+        let key = StoreKey::generate();
+        key.write_new_file(path)?;
+        Ok(key)
     }
 
     pub fn open(dir: &Path) -> Result<Self> {
@@ -140,7 +200,9 @@ impl SqliteStore {
                 path.display()
             )));
         }
-        Self::open_path(&path)
+        let store = Self::open_path(&path)?;
+        store.refresh_sealing()?;
+        Ok(store)
     }
 
     fn open_path(path: &Path) -> Result<Self> {
@@ -158,7 +220,7 @@ impl SqliteStore {
         // saved state) is zeroed, not left in free space.
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let mut version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version < 2 && !conn.is_readonly(rusqlite::MAIN_DB)? {
             let has_log: bool = conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'entries')",
@@ -168,13 +230,79 @@ impl SqliteStore {
             if has_log {
                 conn.execute_batch(INDEX_SCHEMA)?;
                 conn.execute_batch(STATE_SCHEMA)?;
+                version = 2;
             }
+        }
+        if (2..3).contains(&version) && !conn.is_readonly(rusqlite::MAIN_DB)? {
+            conn.execute_batch(SEAL_SCHEMA)?;
         }
         Ok(SqliteStore {
             conn,
             snapshots: Counter::new(0),
             writing: Counter::new(false),
+            dir: path.parent().map(Path::to_owned).unwrap_or_default(),
+            sealing: RefCell::new(None),
         })
+    }
+
+    /// Reads the store's key check and, when it is not the one this store
+    /// holds the key for (just opened, or another process rekeyed), reads
+    /// the key anew. A store without a check is kept in the clear.
+    fn refresh_sealing(&self) -> Result<()> {
+        let check: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([KEY_CHECK], |r| r.get(0))
+            .optional()?;
+        let current = self.sealing.borrow().as_ref().map(|s| s.check.clone());
+        if check == current {
+            return Ok(());
+        }
+        let sealing = match check {
+            None => None,
+            Some(check) => Some(Sealing {
+                sealer: self.key_that_opens(&check)?,
+                check,
+            }),
+        };
+        self.sealing.replace(sealing);
+        Ok(())
+    }
+
+    /// The store key from its source; or, when a rekey was cut short after
+    /// its commit, the new key it left pending (then put in its place).
+    fn key_that_opens(&self, check: &str) -> Result<Sealer> {
+        let source = KeySource::for_store(&self.dir);
+        let missing = || {
+            StoreError::Key(format!(
+                "the store is encrypted and its key is missing: restore {} (or name the key's \
+                 file in {} or give it in {})",
+                source.describe(),
+                crate::seal::KEY_FILE_ENV,
+                crate::seal::KEY_ENV
+            ))
+        };
+        let key = source.read()?;
+        if let Some(sealer) = key.as_ref().map(Sealer::new).filter(|s| s.opens(check)) {
+            return Ok(sealer);
+        }
+        if let (Some(pending), KeySource::File(path)) = (source.pending(), &source)
+            && let Some(next) = KeySource::File(pending.clone()).read()?
+            && Sealer::new(&next).opens(check)
+        {
+            // A read-only directory keeps the pending file; the key works.
+            let _ = std::fs::rename(&pending, path);
+            return Ok(Sealer::new(&next));
+        }
+        match key {
+            None => Err(missing()),
+            Some(_) => Err(StoreError::Key(format!(
+                "{} does not open this store (the key check in its meta): it is another \
+                 store's key, or an older key of this one (restore the key it was last rekeyed \
+                 to)",
+                source.describe()
+            ))),
+        }
     }
 
     /// After an erasure: no byte of what it erased may stay in the files.
@@ -204,6 +332,66 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Gives the store a new store key, in one transaction: every data key
+    /// is wrapped anew under it, and whatever was still in the clear (a
+    /// store made before encryption at rest, or plain) is sealed. The new
+    /// key is written beside the old one's file before the commit and put
+    /// in its place after it, so a rekey cut short at any point leaves a
+    /// key that opens the store. Once the old key and its copies are
+    /// destroyed, no backup taken before holds a data key anyone can unwrap.
+    pub fn rekey(&mut self) -> Result<Rekeyed> {
+        let source = KeySource::for_store(&self.dir);
+        let (KeySource::File(path), Some(pending)) = (&source, source.pending()) else {
+            return Err(StoreError::Key(format!(
+                "a key given in {} cannot be replaced by truce: give the store its key as a \
+                 file ({}) to rekey it",
+                crate::seal::KEY_ENV,
+                crate::seal::KEY_FILE_ENV
+            )));
+        };
+        let next_key = StoreKey::generate();
+        let next = Sealer::new(&next_key);
+        self.begin_write()?;
+        let rewritten = self.refresh_sealing().and_then(|()| {
+            let sealing = self.sealing.borrow();
+            let current = sealing.as_ref().map(|s| &s.sealer);
+            let done = rekey_rows(&self.conn, current, &next)?;
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![KEY_CHECK, next.check_value()],
+            )?;
+            next_key.write_new_file(&pending)?;
+            Ok(done)
+        });
+        self.writing.set(false);
+        let committed = rewritten.and_then(|done| {
+            self.conn.execute_batch("COMMIT")?;
+            Ok(done)
+        });
+        let done = match committed {
+            Ok(done) => done,
+            Err(e) => {
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                return Err(e);
+            }
+        };
+        std::fs::rename(&pending, path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        self.refresh_sealing()?;
+        // The pages and WAL frames that held the old wrappings go too.
+        self.purge_freed()?;
+        Ok(done)
+    }
+
+    /// Whether payloads and saved states are written encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.sealing.borrow().is_some()
+    }
+
     /// Whether this store can take writes (not a read-only file or mount).
     pub fn is_writable(&self) -> Result<bool> {
         Ok(!self.conn.is_readonly(rusqlite::MAIN_DB)?)
@@ -220,8 +408,9 @@ impl SqliteStore {
     }
 }
 
-/// Writes a batch inside the write transaction the caller holds.
-fn write_batch(conn: &Connection, batch: &Batch) -> Result<()> {
+/// Writes a batch inside the write transaction the caller holds, sealing
+/// payloads and the saved state under `sealer` when the store has one.
+fn write_batch(conn: &Connection, batch: &Batch, sealer: Option<&Sealer>) -> Result<()> {
     let stored = stored_size(conn)?;
     let expected = batch.entries.first().map_or(stored, |e| e.index);
     let covered = batch.checkpoint.as_ref().map_or(0, |(size, _)| *size);
@@ -230,18 +419,21 @@ fn write_batch(conn: &Connection, batch: &Batch) -> Result<()> {
     }
     let mut entry = conn
         .prepare_cached("INSERT INTO entries (entry_index, leaf, leaf_hash) VALUES (?1, ?2, ?3)")?;
-    let mut payload = conn
-        .prepare_cached("INSERT INTO payloads (entry_index, status, bytes) VALUES (?1, ?2, ?3)")?;
+    let mut payload = conn.prepare_cached(
+        "INSERT INTO payloads (entry_index, status, bytes, data_key) VALUES (?1, ?2, ?3, ?4)",
+    )?;
     for e in &batch.entries {
         entry.execute(params![e.index as i64, e.leaf, e.leaf_hash.as_slice()])?;
-        let bytes = match &e.payload {
-            PayloadRecord::Present(bytes) => Some(bytes.as_slice()),
-            _ => None,
+        let (bytes, data_key) = match &e.payload {
+            PayloadRecord::Present(bytes) => seal(sealer, Record::Payload(e.index), bytes),
+            _ => (None, None),
         };
-        payload.execute(params![e.index as i64, e.payload.status(), bytes])?;
+        payload.execute(params![e.index as i64, e.payload.status(), bytes, data_key])?;
     }
+    // The data key goes with the ciphertext: nothing left could open it.
     let mut erase = conn.prepare_cached(
-        "UPDATE payloads SET status = 'erased', bytes = NULL WHERE entry_index = ?1",
+        "UPDATE payloads SET status = 'erased', bytes = NULL, data_key = NULL \
+         WHERE entry_index = ?1",
     )?;
     for index in &batch.erase_payloads {
         if erase.execute([*index as i64])? != 1 {
@@ -252,22 +444,57 @@ fn write_batch(conn: &Connection, batch: &Batch) -> Result<()> {
         write_checkpoint(conn, *size, note)?;
     }
     write_derived(conn, &batch.derived)?;
-    write_saved_state(conn, batch)?;
+    write_saved_state(conn, batch, sealer)?;
     write_indexes(conn, batch)
+}
+
+/// What a store row holds of `plain`: (bytes, wrapped data key), sealed
+/// when there is a sealer, else in the clear.
+fn seal(
+    sealer: Option<&Sealer>,
+    record: Record,
+    plain: &[u8],
+) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    match sealer {
+        Some(sealer) => {
+            let sealed = sealer.seal(record, plain);
+            (Some(sealed.bytes), Some(sealed.data_key))
+        }
+        None => (Some(plain.to_vec()), None),
+    }
+}
+
+/// The plaintext of a stored row: opened with its data key, or as stored
+/// when it has none (kept in the clear). Else why it does not open, to
+/// follow the record's name.
+fn unseal(
+    sealer: Option<&Sealer>,
+    record: Record,
+    bytes: Vec<u8>,
+    data_key: Option<Vec<u8>>,
+) -> std::result::Result<Vec<u8>, &'static str> {
+    let Some(data_key) = data_key else {
+        return Ok(bytes);
+    };
+    let sealer = sealer.ok_or("is encrypted, but the store's meta holds no store key check")?;
+    sealer
+        .open(record, &data_key, &bytes)
+        .ok_or("does not decrypt under the store key (altered, or moved from another row)")
 }
 
 /// A batch that rewrites the derived tables (an erasure) drops every saved
 /// state: they were folded with the erased payload. The newest states are
 /// kept, the older ones deleted.
-fn write_saved_state(conn: &Connection, batch: &Batch) -> Result<()> {
+fn write_saved_state(conn: &Connection, batch: &Batch, sealer: Option<&Sealer>) -> Result<()> {
     if matches!(batch.derived, DerivedWrite::Rewrite(_)) {
         conn.execute("DELETE FROM saved_states", [])?;
     }
     if let Some((size, state)) = &batch.saved_state {
+        let (state, data_key) = seal(sealer, Record::State(*size), state);
         conn.prepare_cached(
-            "INSERT OR REPLACE INTO saved_states (tree_size, state) VALUES (?1, ?2)",
+            "INSERT OR REPLACE INTO saved_states (tree_size, state, data_key) VALUES (?1, ?2, ?3)",
         )?
-        .execute(params![*size as i64, state])?;
+        .execute(params![*size as i64, state, data_key])?;
         conn.prepare_cached(
             "DELETE FROM saved_states WHERE tree_size NOT IN \
              (SELECT tree_size FROM saved_states ORDER BY tree_size DESC LIMIT ?1)",
@@ -385,18 +612,27 @@ fn from_sql(value: rusqlite::types::ValueRef) -> Cell {
     }
 }
 
-fn read_entry(row: &rusqlite::Row) -> rusqlite::Result<std::result::Result<StoredEntry, String>> {
+fn read_entry(
+    row: &rusqlite::Row,
+    sealer: Option<&Sealer>,
+) -> rusqlite::Result<std::result::Result<StoredEntry, String>> {
     let index: i64 = row.get(0)?;
     let leaf: Vec<u8> = row.get(1)?;
     let leaf_hash: Vec<u8> = row.get(2)?;
     let status: Option<String> = row.get(3)?;
     let bytes: Option<Vec<u8>> = row.get(4)?;
-    let payload = match (status.as_deref(), bytes) {
-        (Some("present"), Some(bytes)) => PayloadRecord::Present(bytes),
-        (Some("withheld"), None) => PayloadRecord::Withheld,
-        (Some("erased"), None) => PayloadRecord::Erased,
-        (None, _) => return Ok(Err(format!("entry {index}: payload record missing"))),
-        (Some(status), _) => {
+    let data_key: Option<Vec<u8>> = row.get(5)?;
+    let payload = match (status.as_deref(), bytes, data_key) {
+        (Some("present"), Some(bytes), data_key) => {
+            match unseal(sealer, Record::Payload(index as u64), bytes, data_key) {
+                Ok(plain) => PayloadRecord::Present(plain),
+                Err(why) => return Ok(Err(format!("entry {index}: its payload {why}"))),
+            }
+        }
+        (Some("withheld"), None, None) => PayloadRecord::Withheld,
+        (Some("erased"), None, None) => PayloadRecord::Erased,
+        (None, _, _) => return Ok(Err(format!("entry {index}: payload record missing"))),
+        (Some(status), _, _) => {
             return Ok(Err(format!(
                 "entry {index}: payload record {status} is inconsistent"
             )));
@@ -415,10 +651,101 @@ fn read_entry(row: &rusqlite::Row) -> rusqlite::Result<std::result::Result<Store
     }))
 }
 
-const ENTRY_QUERY: &str = "SELECT e.entry_index, e.leaf, e.leaf_hash, p.status, p.bytes
+const ENTRY_QUERY: &str = "SELECT e.entry_index, e.leaf, e.leaf_hash, p.status, p.bytes, p.data_key
      FROM entries e LEFT JOIN payloads p ON p.entry_index = e.entry_index";
 
+/// Re-seals every payload and saved state under `next`: a sealed row's data
+/// key is wrapped anew (its ciphertext stays), a row in the clear is sealed.
+/// In chunks of entries, so a large store is never held in memory.
+fn rekey_rows(conn: &Connection, current: Option<&Sealer>, next: &Sealer) -> Result<Rekeyed> {
+    const CHUNK: i64 = 1024;
+    let mut done = Rekeyed {
+        rewrapped: 0,
+        sealed: 0,
+    };
+    let mut after = -1i64;
+    loop {
+        let rows: Vec<(i64, Vec<u8>, Option<Vec<u8>>)> = conn
+            .prepare_cached(
+                "SELECT entry_index, bytes, data_key FROM payloads \
+                 WHERE status = 'present' AND entry_index > ?1 ORDER BY entry_index LIMIT ?2",
+            )?
+            .query_map(params![after, CHUNK], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        for (index, bytes, data_key) in rows {
+            let record = Record::Payload(index as u64);
+            let (bytes, data_key) = reseal(current, next, record, bytes, data_key, &mut done)?;
+            conn.prepare_cached(
+                "UPDATE payloads SET bytes = ?2, data_key = ?3 WHERE entry_index = ?1",
+            )?
+            .execute(params![index, bytes, data_key])?;
+        }
+    }
+    let states: Vec<SavedStateRow> = conn
+        .prepare("SELECT tree_size, state, data_key FROM saved_states")?
+        .query_map([], read_saved_state)?
+        .collect::<rusqlite::Result<_>>()?;
+    for (size, state, data_key) in states {
+        let record = Record::State(size);
+        let (state, data_key) = reseal(current, next, record, state, data_key, &mut done)?;
+        conn.execute(
+            "UPDATE saved_states SET state = ?2, data_key = ?3 WHERE tree_size = ?1",
+            params![size as i64, state, data_key],
+        )?;
+    }
+    Ok(done)
+}
+
+/// One row under the next key: (bytes, wrapped data key).
+fn reseal(
+    current: Option<&Sealer>,
+    next: &Sealer,
+    record: Record,
+    bytes: Vec<u8>,
+    data_key: Option<Vec<u8>>,
+    done: &mut Rekeyed,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let unreadable = || corrupt(format!("{record:?} does not decrypt under the store key"));
+    match data_key {
+        Some(data_key) => {
+            let current = current.ok_or_else(unreadable)?;
+            let data_key = current
+                .rewrap(next, record, &data_key)
+                .ok_or_else(unreadable)?;
+            done.rewrapped += 1;
+            Ok((bytes, data_key))
+        }
+        None => {
+            let sealed = next.seal(record, &bytes);
+            done.sealed += 1;
+            Ok((sealed.bytes, sealed.data_key))
+        }
+    }
+}
+
+type SavedStateRow = (u64, Vec<u8>, Option<Vec<u8>>);
+
+fn read_saved_state(row: &rusqlite::Row) -> rusqlite::Result<SavedStateRow> {
+    Ok((row.get::<_, i64>(0)? as u64, row.get(1)?, row.get(2)?))
+}
+
 impl SqliteStore {
+    fn open_saved_state(&self, (size, state, data_key): SavedStateRow) -> Result<(u64, Vec<u8>)> {
+        let sealing = self.sealing.borrow();
+        unseal(
+            sealing.as_ref().map(|s| &s.sealer),
+            Record::State(size),
+            state,
+            data_key,
+        )
+        .map(|state| (size, state))
+        .map_err(|why| corrupt(format!("saved state at size {size} {why}")))
+    }
+
     /// The rows of `query`, each of `width` cells.
     fn rows(
         &self,
@@ -473,14 +800,11 @@ impl LogStore for SqliteStore {
         let open = self.snapshots.get();
         if open == 0 {
             self.conn.execute_batch("BEGIN DEFERRED")?;
-            // WAL fixes the snapshot at the first read, so read at once.
-            let started = self
-                .conn
-                .prepare_cached("SELECT COUNT(*) FROM meta")
-                .and_then(|mut count| count.query_row([], |r| r.get::<_, i64>(0)));
-            if let Err(e) = started {
+            // WAL fixes the snapshot at the first read, so read at once:
+            // the key check, so this snapshot is read with its key.
+            if let Err(e) = self.refresh_sealing() {
                 let _ = self.conn.execute_batch("ROLLBACK");
-                return Err(e.into());
+                return Err(e);
             }
         }
         self.snapshots.set(open + 1);
@@ -508,7 +832,11 @@ impl LogStore for SqliteStore {
 
     fn append(&mut self, batch: Batch) -> Result<()> {
         self.begin_write()?;
-        let written = write_batch(&self.conn, &batch);
+        // Another process may have rekeyed: seal under the key it left.
+        let written = self.refresh_sealing().and_then(|()| {
+            let sealing = self.sealing.borrow();
+            write_batch(&self.conn, &batch, sealing.as_ref().map(|s| &s.sealer))
+        });
         self.writing.set(false);
         let committed = written.and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
         if committed.is_err() && !self.conn.is_autocommit() {
@@ -527,7 +855,7 @@ impl LogStore for SqliteStore {
             .query_row(
                 &format!("{ENTRY_QUERY} WHERE e.entry_index = ?1"),
                 [index as i64],
-                read_entry,
+                |row| read_entry(row, self.sealing.borrow().as_ref().map(|s| &s.sealer)),
             )
             .optional()?;
         match row {
@@ -548,8 +876,10 @@ impl LogStore for SqliteStore {
         ))?;
         let mut rows = statement.query(params![start as i64, end as i64])?;
         let mut expected = start;
+        let sealing = self.sealing.borrow();
+        let sealer = sealing.as_ref().map(|s| &s.sealer);
         while let Some(row) = rows.next()? {
-            let entry = match read_entry(row)? {
+            let entry = match read_entry(row, sealer)? {
                 Ok(entry) => entry,
                 Err(why) => return Ok(Err(why)),
             };
@@ -601,23 +931,24 @@ impl LogStore for SqliteStore {
     }
 
     fn saved_state(&self, at_most: u64) -> Result<Option<(u64, Vec<u8>)>> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(
-                "SELECT tree_size, state FROM saved_states WHERE tree_size <= ?1 \
+                "SELECT tree_size, state, data_key FROM saved_states WHERE tree_size <= ?1 \
                  ORDER BY tree_size DESC LIMIT 1",
                 [at_most as i64],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+                read_saved_state,
             )
-            .optional()?)
+            .optional()?
+            .map(|row| self.open_saved_state(row))
+            .transpose()
     }
 
     fn saved_states(&self) -> Result<Vec<(u64, Vec<u8>)>> {
         let mut statement = self
             .conn
-            .prepare("SELECT tree_size, state FROM saved_states ORDER BY tree_size")?;
-        let rows = statement.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            .prepare("SELECT tree_size, state, data_key FROM saved_states ORDER BY tree_size")?;
+        let rows = statement.query_map([], read_saved_state)?;
+        rows.map(|row| self.open_saved_state(row?)).collect()
     }
 
     fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>> {
@@ -709,14 +1040,261 @@ mod tests {
     use crate::StoredEntry;
 
     fn store() -> (tempfile::TempDir, SqliteStore) {
+        store_at_rest(AtRest::Encrypted)
+    }
+
+    fn store_at_rest(at_rest: AtRest) -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let meta = LogMeta {
             origin: "truce.test/log".to_owned(),
             log_vkey: "k".to_owned(),
             reader: "intermediary".to_owned(),
         };
-        let store = SqliteStore::create(dir.path(), &meta, &[]).unwrap();
+        let store = SqliteStore::create(dir.path(), &meta, &[], at_rest).unwrap();
         (dir, store)
+    }
+
+    const MARKER: &[u8] = b"Mykola-Marker-Zhytomyr";
+
+    fn marked(index: u64) -> StoredEntry {
+        StoredEntry {
+            payload: PayloadRecord::Present([MARKER, &index.to_be_bytes()].concat()),
+            ..entry(index, 0)
+        }
+    }
+
+    /// Every file under `dir` (the store, its WAL, the key) that holds `needle`.
+    fn files_holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut pending = vec![dir.to_owned()];
+        while let Some(dir) = pending.pop() {
+            for item in std::fs::read_dir(&dir).unwrap() {
+                let path = item.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if std::fs::read(&path)
+                    .unwrap()
+                    .windows(needle.len())
+                    .any(|w| w == needle)
+                {
+                    found.push(path);
+                }
+            }
+        }
+        found
+    }
+
+    fn payload_of(store: &SqliteStore, index: u64) -> PayloadRecord {
+        store.entry(index).unwrap().unwrap().payload
+    }
+
+    /// Entries `0..count`, each holding the marker, and a saved state
+    /// holding it too.
+    fn marked_with_state(count: u64) -> Batch<'static> {
+        Batch {
+            entries: (0..count).map(marked).collect(),
+            saved_state: Some((count, [MARKER, b" state"].concat())),
+            ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn an_encrypted_store_reads_its_payloads_and_saved_states_and_keeps_none_in_its_files() {
+        let (dir, mut store) = store();
+        store.append(marked_with_state(3)).unwrap();
+        assert!(files_holding(dir.path(), MARKER).is_empty());
+        let reopened = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(payload_of(&reopened, 1), marked(1).payload);
+        assert_eq!(
+            reopened.saved_state(3).unwrap().unwrap().1,
+            [MARKER, b" state"].concat()
+        );
+
+        let (plain_dir, mut plain) = store_at_rest(AtRest::Plain);
+        plain
+            .append(Batch {
+                entries: vec![marked(0)],
+                ..Batch::default()
+            })
+            .unwrap();
+        assert!(
+            !files_holding(plain_dir.path(), MARKER).is_empty(),
+            "the search finds what is stored in the clear"
+        );
+    }
+
+    #[test]
+    fn an_encrypted_store_without_its_key_or_with_another_is_refused_by_name() {
+        let (dir, mut store) = store();
+        store.append(batch(0, 1, 10)).unwrap();
+        let key_file = dir.path().join("keys").join(crate::seal::STORE_KEY_FILE);
+        let key = std::fs::read_to_string(&key_file).unwrap();
+        drop(store);
+        std::fs::remove_file(&key_file).unwrap();
+        let missing = SqliteStore::open(dir.path()).err().unwrap().to_string();
+        assert!(missing.contains("key is missing"), "{missing}");
+        assert!(
+            missing.contains(&key_file.display().to_string()),
+            "{missing}"
+        );
+        StoreKey::generate().write_new_file(&key_file).unwrap();
+        let wrong = SqliteStore::open(dir.path()).err().unwrap().to_string();
+        assert!(wrong.contains("does not open this store"), "{wrong}");
+        assert!(!wrong.contains(key.trim()), "{wrong}");
+    }
+
+    #[test]
+    fn an_altered_or_moved_ciphertext_is_named_by_its_entry() {
+        let (dir, mut store) = store();
+        store
+            .append(Batch {
+                entries: (0..2).map(marked).collect(),
+                ..Batch::default()
+            })
+            .unwrap();
+        store
+            .conn
+            .execute(
+                "UPDATE payloads SET bytes = (SELECT bytes FROM payloads WHERE entry_index = 0), \
+                 data_key = (SELECT data_key FROM payloads WHERE entry_index = 0) \
+                 WHERE entry_index = 1",
+                [],
+            )
+            .unwrap();
+        let reopened = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(payload_of(&reopened, 0), marked(0).payload);
+        match reopened.entry(1) {
+            Err(StoreError::Corrupt(why)) => assert!(why.contains("entry 1"), "{why}"),
+            other => panic!("a payload moved from entry 0: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_erased_payload_takes_its_data_key_and_a_rekey_leaves_earlier_backups_unreadable() {
+        let (dir, mut store) = store();
+        store.append(marked_with_state(3)).unwrap();
+        store.purge_erased().unwrap();
+        let backup = tempfile::tempdir().unwrap();
+        std::fs::copy(dir.path().join(DB_FILE), backup.path().join(DB_FILE)).unwrap();
+
+        store
+            .append(Batch {
+                erase_payloads: vec![1],
+                ..Batch::default()
+            })
+            .unwrap();
+        let wrapped: Option<Vec<u8>> = store
+            .conn
+            .query_row(
+                "SELECT data_key FROM payloads WHERE entry_index = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(wrapped, None);
+        assert_eq!(payload_of(&store, 1), PayloadRecord::Erased);
+
+        let done = store.rekey().unwrap();
+        assert_eq!(
+            done,
+            Rekeyed {
+                rewrapped: 3,
+                sealed: 0
+            },
+            "two payloads and a state"
+        );
+        assert_eq!(payload_of(&store, 2), marked(2).payload);
+        let reopened = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(payload_of(&reopened, 0), marked(0).payload);
+
+        // The backup, beside the key the store now has: nothing opens.
+        let key_file = dir.path().join("keys").join(crate::seal::STORE_KEY_FILE);
+        std::fs::create_dir(backup.path().join("keys")).unwrap();
+        std::fs::copy(
+            &key_file,
+            backup.path().join("keys").join(crate::seal::STORE_KEY_FILE),
+        )
+        .unwrap();
+        let refused = SqliteStore::open(backup.path()).err().unwrap().to_string();
+        assert!(refused.contains("does not open this store"), "{refused}");
+    }
+
+    #[test]
+    fn a_rekey_seals_what_a_plain_store_held_and_a_rekey_cut_short_still_opens() {
+        let (dir, mut store) = store_at_rest(AtRest::Plain);
+        store.append(marked_with_state(2)).unwrap();
+        assert_eq!(
+            store.rekey().unwrap(),
+            Rekeyed {
+                rewrapped: 0,
+                sealed: 3
+            }
+        );
+        assert!(files_holding(dir.path(), MARKER).is_empty());
+        assert_eq!(payload_of(&store, 1), marked(1).payload);
+
+        // Cut short after its commit: the new key is left pending beside
+        // the old one.
+        let key_file = dir.path().join("keys").join(crate::seal::STORE_KEY_FILE);
+        let pending = KeySource::File(key_file.clone()).pending().unwrap();
+        let old_key = std::fs::read(&key_file).unwrap();
+        store.rekey().unwrap();
+        std::fs::rename(&key_file, &pending).unwrap();
+        std::fs::write(&key_file, old_key).unwrap();
+        let reopened = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(payload_of(&reopened, 0), marked(0).payload);
+        assert!(!pending.exists(), "the pending key took its place");
+    }
+
+    #[test]
+    fn an_erasure_in_a_store_made_before_auto_vacuum_leaves_no_byte_and_turns_it_on() {
+        let (dir, mut store) = store_at_rest(AtRest::Plain);
+        // What an older version made: no auto-vacuum.
+        store
+            .conn
+            .execute_batch("PRAGMA auto_vacuum = NONE; VACUUM")
+            .unwrap();
+        store
+            .append(Batch {
+                entries: (0..40).map(marked).collect(),
+                ..Batch::default()
+            })
+            .unwrap();
+        let erased = [MARKER, &7u64.to_be_bytes()].concat();
+        assert!(!files_holding(dir.path(), &erased).is_empty());
+        store
+            .append(Batch {
+                erase_payloads: vec![7],
+                ..Batch::default()
+            })
+            .unwrap();
+        store.purge_erased().unwrap();
+        assert_eq!(files_holding(dir.path(), &erased), Vec::<PathBuf>::new());
+        assert_eq!(payload_of(&store, 8), marked(8).payload);
+        let auto_vacuum: i64 = store
+            .conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+            .unwrap();
+        assert_eq!(auto_vacuum, 2, "incremental from now on");
+    }
+
+    #[test]
+    fn a_writer_that_another_process_rekeyed_under_seals_with_the_new_key() {
+        let (dir, mut first) = store();
+        first.append(batch(0, 1, 10)).unwrap();
+        let mut second = SqliteStore::open(dir.path()).unwrap();
+        second.rekey().unwrap();
+        first
+            .append(Batch {
+                entries: vec![marked(1)],
+                ..Batch::default()
+            })
+            .unwrap();
+        let _snapshot = first.snapshot().unwrap();
+        assert_eq!(payload_of(&first, 1), marked(1).payload);
+        let fresh = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(payload_of(&fresh, 1), marked(1).payload);
+        assert_eq!(payload_of(&fresh, 0), entry(0, 10).payload);
     }
 
     fn entry(index: u64, bytes: usize) -> StoredEntry {
