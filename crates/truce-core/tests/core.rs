@@ -1945,6 +1945,14 @@ mod exchanges {
             .unwrap_err()
             .contains("not public")
         );
+        assert!(
+            log.as_intermediary(
+                decide("p0000", "p0000", MatchVerdict::Confirmed),
+                Visibility::Party(id("ru"))
+            )
+            .unwrap_err()
+            .contains("visible to the intermediary, or to the two parties")
+        );
         log.as_intermediary(decide("p0000", "p0000", MatchVerdict::Confirmed), both())
             .unwrap();
         assert!(
@@ -1959,8 +1967,12 @@ mod exchanges {
         );
         log.as_intermediary(decide("p0001", "p0000", MatchVerdict::Rejected), both())
             .unwrap();
-        log.as_intermediary(decide("p0001", "p0001", MatchVerdict::Confirmed), both())
-            .unwrap();
+        // The intermediary's alone: what the application layer gives it.
+        log.as_intermediary(
+            decide("p0001", "p0001", MatchVerdict::Confirmed),
+            Visibility::Intermediary,
+        )
+        .unwrap();
         assert!(
             log.as_intermediary(decide("p0009", "p0001", MatchVerdict::Confirmed), both())
                 .is_err()

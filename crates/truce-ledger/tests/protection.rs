@@ -275,3 +275,46 @@ fn a_party_cannot_tell_whether_a_list_id_of_the_other_party_exists() {
             .all(|(_, a)| a.contains("a list id of ru starts with ru-"))
     );
 }
+
+/// A match decision names a person of each party and says which fields of
+/// theirs agreed: the intermediary keeps it to itself. ru reads none of the
+/// scenario's decisions, and no payload ru may read names a person ua seeks
+/// (ru hands them over by its own ids); ua's case is the same.
+#[test]
+fn a_party_reads_no_match_decision_and_no_id_of_the_other_partys_sought_persons() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("istanbul");
+    let ledger = truce_ledger::scenario::load("istanbul-2025", &dir)
+        .unwrap()
+        .ledger;
+    let decisions: Vec<_> = ledger.state().exchange().matches().collect();
+    assert!(decisions.len() > 3_000, "{}", decisions.len());
+    for (reader, other) in [("ru", "ua"), ("ua", "ru")] {
+        let sought: Vec<&str> = decisions
+            .iter()
+            .map(|(d, _)| &d.sought)
+            .filter(|p| p.list_id.starts_with(&format!("{other}-")))
+            .map(|p| p.person_id.as_str())
+            .collect();
+        let (entries, _) =
+            reader_entries(ledger.view().store(), &Reader::Actor(id(reader))).unwrap();
+        let mut read_decisions = 0;
+        for entry in entries {
+            let truce_store::PayloadRecord::Present(payload) = entry.payload else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&payload);
+            if text.contains("\"kind\":\"match_decided\"") {
+                read_decisions += 1;
+            }
+            for person in &sought {
+                assert!(
+                    !text.contains(&format!("\"{person}\"")),
+                    "{reader} reads {other}'s sought person {person} in entry {}",
+                    entry.index
+                );
+            }
+        }
+        assert_eq!(read_decisions, 0, "{reader}");
+    }
+}

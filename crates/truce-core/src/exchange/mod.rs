@@ -284,12 +284,10 @@ impl Domain for ExchangeState {
     fn visibility(&self, _log: &LogState, event: &ExchangeEvent) -> Visibility {
         match event {
             ExchangeEvent::ListSubmitted(list) => Visibility::Party(list.party.clone()),
-            ExchangeEvent::MatchDecided(decision) => Visibility::Actors(
-                [&decision.sought.list_id, &decision.held.list_id]
-                    .into_iter()
-                    .filter_map(|id| self.list(id).map(|l| l.party.clone()))
-                    .collect(),
-            ),
+            // A decision names a person of each party and says which of
+            // their fields agreed: for the intermediary alone. The parties
+            // learn of a match through the stages that hand them over.
+            ExchangeEvent::MatchDecided(_) => Visibility::Intermediary,
             ExchangeEvent::StageProposed(stage) => {
                 Visibility::Actors(stage.batches.iter().map(|b| b.from.clone()).collect())
             }

@@ -341,10 +341,13 @@ impl ExchangeState {
         }
         let parties: BTreeSet<ActorId> =
             [sought_list.party.clone(), held_list.party.clone()].into();
-        if *visibility != Visibility::Actors(parties) {
+        // Shown to the two parties it concerns only when the intermediary
+        // chooses to (and so were the decisions of logs made before
+        // decisions were the intermediary's alone).
+        if *visibility != Visibility::Intermediary && *visibility != Visibility::Actors(parties) {
             return reject(rejection!(
-                "match-visible-two-parties-concerns",
-                "a match is visible to the two parties it concerns"
+                "match-visible-intermediary-or-two-parties",
+                "a match is visible to the intermediary, or to the two parties it concerns"
             ));
         }
         if decision.score_permille > 1000 || decision.explanation.len() > 2_000 {

@@ -380,7 +380,7 @@ pub fn record(ledger: &mut Ledger, actors: &Actors) -> Result<(), LedgerError> {
                 "match",
                 actors.intermediary,
                 Event::Exchange(ExchangeEvent::MatchDecided(decision)),
-                actors.both(),
+                Visibility::Intermediary,
             ));
         }
     }
