@@ -3,6 +3,7 @@
 //! WAL journal with `synchronous=FULL`: a commit returns only after its WAL
 //! frames are fsynced, so one batch costs one fsync (group commit).
 
+use std::borrow::Cow;
 use std::cell::{Cell as Counter, RefCell};
 use std::path::{Path, PathBuf};
 
@@ -254,8 +255,7 @@ impl SqliteStore {
             .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
             .query_row([KEY_CHECK], |r| r.get(0))
             .optional()?;
-        let current = self.sealing.borrow().as_ref().map(|s| s.check.clone());
-        if check == current {
+        if check.as_deref() == self.sealing.borrow().as_ref().map(|s| s.check.as_str()) {
             return Ok(());
         }
         let sealing = match check {
@@ -350,41 +350,51 @@ impl SqliteStore {
             )));
         };
         let next_key = StoreKey::generate();
-        let next = Sealer::new(&next_key);
+        let sealer = Sealer::new(&next_key);
+        let next = Sealing {
+            check: sealer.check_value(),
+            sealer,
+        };
         self.begin_write()?;
         let rewritten = self.refresh_sealing().and_then(|()| {
-            let sealing = self.sealing.borrow();
-            let current = sealing.as_ref().map(|s| &s.sealer);
-            let done = rekey_rows(&self.conn, current, &next)?;
+            let done = self.with_sealer(|current| rekey_rows(&self.conn, current, &next.sealer))?;
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-                params![KEY_CHECK, next.check_value()],
+                params![KEY_CHECK, next.check],
             )?;
             next_key.write_new_file(&pending)?;
             Ok(done)
         });
-        self.writing.set(false);
-        let committed = rewritten.and_then(|done| {
-            self.conn.execute_batch("COMMIT")?;
-            Ok(done)
-        });
-        let done = match committed {
-            Ok(done) => done,
-            Err(e) => {
-                if !self.conn.is_autocommit() {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                }
-                return Err(e);
-            }
-        };
+        let done = self.finish_write(rewritten)?;
         std::fs::rename(&pending, path)?;
         if let Some(dir) = path.parent() {
             std::fs::File::open(dir)?.sync_all()?;
         }
-        self.refresh_sealing()?;
+        self.sealing.replace(Some(next));
         // The pages and WAL frames that held the old wrappings go too.
         self.purge_freed()?;
         Ok(done)
+    }
+
+    /// Calls `work` with the sealer this store writes and reads with (none
+    /// for a store kept in the clear).
+    fn with_sealer<T>(&self, work: impl FnOnce(Option<&Sealer>) -> T) -> T {
+        let sealing = self.sealing.borrow();
+        work(sealing.as_ref().map(|s| &s.sealer))
+    }
+
+    /// Ends the write transaction `begin_write` opened: commits what
+    /// `written` wrote, or rolls back when writing or committing failed.
+    fn finish_write<T>(&mut self, written: Result<T>) -> Result<T> {
+        self.writing.set(false);
+        let committed = written.and_then(|done| {
+            self.conn.execute_batch("COMMIT")?;
+            Ok(done)
+        });
+        if committed.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        committed
     }
 
     /// Whether payloads and saved states are written encrypted.
@@ -425,10 +435,18 @@ fn write_batch(conn: &Connection, batch: &Batch, sealer: Option<&Sealer>) -> Res
     for e in &batch.entries {
         entry.execute(params![e.index as i64, e.leaf, e.leaf_hash.as_slice()])?;
         let (bytes, data_key) = match &e.payload {
-            PayloadRecord::Present(bytes) => seal(sealer, Record::Payload(e.index), bytes),
+            PayloadRecord::Present(bytes) => {
+                let (bytes, data_key) = seal(sealer, Record::Payload(e.index), bytes);
+                (Some(bytes), data_key)
+            }
             _ => (None, None),
         };
-        payload.execute(params![e.index as i64, e.payload.status(), bytes, data_key])?;
+        payload.execute(params![
+            e.index as i64,
+            e.payload.status(),
+            bytes.as_deref(),
+            data_key
+        ])?;
     }
     // The data key goes with the ciphertext: nothing left could open it.
     let mut erase = conn.prepare_cached(
@@ -450,17 +468,17 @@ fn write_batch(conn: &Connection, batch: &Batch, sealer: Option<&Sealer>) -> Res
 
 /// What a store row holds of `plain`: (bytes, wrapped data key), sealed
 /// when there is a sealer, else in the clear.
-fn seal(
+fn seal<'a>(
     sealer: Option<&Sealer>,
     record: Record,
-    plain: &[u8],
-) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    plain: &'a [u8],
+) -> (Cow<'a, [u8]>, Option<Vec<u8>>) {
     match sealer {
         Some(sealer) => {
             let sealed = sealer.seal(record, plain);
-            (Some(sealed.bytes), Some(sealed.data_key))
+            (Cow::Owned(sealed.bytes), Some(sealed.data_key))
         }
-        None => (Some(plain.to_vec()), None),
+        None => (Cow::Borrowed(plain), None),
     }
 }
 
@@ -494,7 +512,7 @@ fn write_saved_state(conn: &Connection, batch: &Batch, sealer: Option<&Sealer>) 
         conn.prepare_cached(
             "INSERT OR REPLACE INTO saved_states (tree_size, state, data_key) VALUES (?1, ?2, ?3)",
         )?
-        .execute(params![*size as i64, state, data_key])?;
+        .execute(params![*size as i64, &*state, data_key])?;
         conn.prepare_cached(
             "DELETE FROM saved_states WHERE tree_size NOT IN \
              (SELECT tree_size FROM saved_states ORDER BY tree_size DESC LIMIT ?1)",
@@ -735,15 +753,9 @@ fn read_saved_state(row: &rusqlite::Row) -> rusqlite::Result<SavedStateRow> {
 
 impl SqliteStore {
     fn open_saved_state(&self, (size, state, data_key): SavedStateRow) -> Result<(u64, Vec<u8>)> {
-        let sealing = self.sealing.borrow();
-        unseal(
-            sealing.as_ref().map(|s| &s.sealer),
-            Record::State(size),
-            state,
-            data_key,
-        )
-        .map(|state| (size, state))
-        .map_err(|why| corrupt(format!("saved state at size {size} {why}")))
+        self.with_sealer(|sealer| unseal(sealer, Record::State(size), state, data_key))
+            .map(|state| (size, state))
+            .map_err(|why| corrupt(format!("saved state at size {size} {why}")))
     }
 
     /// The rows of `query`, each of `width` cells.
@@ -833,16 +845,10 @@ impl LogStore for SqliteStore {
     fn append(&mut self, batch: Batch) -> Result<()> {
         self.begin_write()?;
         // Another process may have rekeyed: seal under the key it left.
-        let written = self.refresh_sealing().and_then(|()| {
-            let sealing = self.sealing.borrow();
-            write_batch(&self.conn, &batch, sealing.as_ref().map(|s| &s.sealer))
-        });
-        self.writing.set(false);
-        let committed = written.and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
-        if committed.is_err() && !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        committed
+        let written = self
+            .refresh_sealing()
+            .and_then(|()| self.with_sealer(|sealer| write_batch(&self.conn, &batch, sealer)));
+        self.finish_write(written)
     }
 
     fn purge_erased(&mut self) -> Result<()> {
@@ -855,7 +861,7 @@ impl LogStore for SqliteStore {
             .query_row(
                 &format!("{ENTRY_QUERY} WHERE e.entry_index = ?1"),
                 [index as i64],
-                |row| read_entry(row, self.sealing.borrow().as_ref().map(|s| &s.sealer)),
+                |row| self.with_sealer(|sealer| read_entry(row, sealer)),
             )
             .optional()?;
         match row {
@@ -876,25 +882,25 @@ impl LogStore for SqliteStore {
         ))?;
         let mut rows = statement.query(params![start as i64, end as i64])?;
         let mut expected = start;
-        let sealing = self.sealing.borrow();
-        let sealer = sealing.as_ref().map(|s| &s.sealer);
-        while let Some(row) = rows.next()? {
-            let entry = match read_entry(row, sealer)? {
-                Ok(entry) => entry,
-                Err(why) => return Ok(Err(why)),
-            };
-            if entry.index != expected {
+        self.with_sealer(|sealer| {
+            while let Some(row) = rows.next()? {
+                let entry = match read_entry(row, sealer)? {
+                    Ok(entry) => entry,
+                    Err(why) => return Ok(Err(why)),
+                };
+                if entry.index != expected {
+                    return Ok(Err(format!("entry {expected}: missing from the store")));
+                }
+                expected += 1;
+                if let Err(why) = visit(entry) {
+                    return Ok(Err(why));
+                }
+            }
+            if expected < end {
                 return Ok(Err(format!("entry {expected}: missing from the store")));
             }
-            expected += 1;
-            if let Err(why) = visit(entry) {
-                return Ok(Err(why));
-            }
-        }
-        if expected < end {
-            return Ok(Err(format!("entry {expected}: missing from the store")));
-        }
-        Ok(Ok(()))
+            Ok(Ok(()))
+        })
     }
 
     fn for_each_leaf_hash(
