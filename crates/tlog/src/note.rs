@@ -326,6 +326,20 @@ impl SignerKey {
         })
     }
 
+    /// A 32-byte secret for one named purpose (`context`), derived from this
+    /// key's seed, so the holder of the signing key needs no second key file
+    /// for, say, an HMAC key, and the seed itself never keys anything but
+    /// Ed25519. SHA-256 over a context and a uniformly random seed is a sound
+    /// derivation for a single secret per context.
+    pub fn derive_secret(&self, context: &str) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"tlog derived secret\0");
+        hasher.update(context.as_bytes());
+        hasher.update([0]);
+        hasher.update(self.signing_key.as_bytes());
+        hasher.finalize().into()
+    }
+
     /// The private key text form. Callers store it in a file only they can
     /// read; it must never be printed or logged.
     pub fn to_private_text(&self) -> String {

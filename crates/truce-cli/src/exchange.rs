@@ -6,15 +6,20 @@ use truce_core::exchange::ExchangeEvent;
 
 use clap::Subcommand;
 use serde_json::json;
-use truce_core::exchange::{Discrepancy, DiscrepancyKind, ExchangeState, PersonRef, Receipt};
+use truce_core::exchange::{
+    Discrepancy, DiscrepancyKind, ExchangeState, PersonRef, Receipt, Stage,
+};
 use truce_core::{ActorId, Event};
-use truce_ledger::app::{self, Draft};
+use truce_ledger::Ledger;
+use truce_ledger::app;
 use truce_ledger::lists::read_persons;
 use truce_ledger::matching::review_queue;
+use truce_ledger::pseudonyms::PseudonymKey;
 
 use crate::negotiation::{Listing, date, print_json, print_table, term_ref};
 use crate::{
-    CliError, DataDir, Destination, Signer, actor_id, open, record, record_at, signer_of, usage,
+    CliError, DataDir, Destination, Signer, actor_id, open, record, record_at, record_together,
+    signer_of, usage,
 };
 
 #[derive(Subcommand)]
@@ -349,11 +354,10 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                 )
                 .map_err(|e| usage(e.to_string()))?;
             for batch in &stage.batches {
-                println!("{} hands over {} persons", batch.from, batch.persons.len());
+                println!("{} hands over {} persons", batch.from, batch.len());
             }
             if propose {
-                let draft = Draft::of(ledger.state(), ExchangeEvent::StageProposed(stage));
-                record(&mut ledger, &Signer::intermediary(), draft)?;
+                propose_stage(&mut ledger, stage)?;
             }
         }
         ExchangeCommand::Propose { data, file } => {
@@ -368,8 +372,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
                     e.column()
                 ))
             })?;
-            let draft = Draft::of(ledger.state(), ExchangeEvent::StageProposed(stage));
-            record(&mut ledger, &Signer::intermediary(), draft)?;
+            propose_stage(&mut ledger, stage)?;
         }
         ExchangeCommand::Accept {
             destination,
@@ -399,23 +402,8 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             // The handover (persons, for the two parties) and its public
             // tally (counts, for everyone) land together or not at all.
             let [handover, tally] = app::handover(ledger.state(), &stage_id, &exceptions)?;
-            let (intermediary, key) = signer_of(&ledger, &Signer::intermediary())?;
-            let indices = ledger.append_all(vec![
-                (
-                    "handover".to_owned(),
-                    intermediary.clone(),
-                    &key,
-                    handover.event,
-                    handover.visibility,
-                ),
-                (
-                    "tally".to_owned(),
-                    intermediary,
-                    &key,
-                    tally.event,
-                    tally.visibility,
-                ),
-            ])?;
+            let indices =
+                record_together(&mut ledger, &Signer::intermediary(), vec![handover, tally])?;
             println!(
                 "entries {}-{}: handover and tally recorded",
                 indices[0], indices[1]
@@ -587,5 +575,19 @@ fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
             &rows,
         );
     }
+    Ok(())
+}
+
+/// Proposes a stage from its plan: the stage with pseudonyms for both
+/// parties and the listings for each handing party land together.
+fn propose_stage(ledger: &mut Ledger, plan: Stage) -> Result<(), CliError> {
+    let (_, key) = signer_of(ledger, &Signer::intermediary())?;
+    let drafts = app::propose_stage(ledger.state(), plan, &PseudonymKey::of(&key))?;
+    let indices = record_together(ledger, &Signer::intermediary(), drafts)?;
+    println!(
+        "entries {}-{}: stage proposed and its batches listed",
+        indices[0],
+        indices[indices.len() - 1]
+    );
     Ok(())
 }

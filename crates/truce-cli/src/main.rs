@@ -595,6 +595,23 @@ fn record(ledger: &mut Ledger, signer: &Signer, draft: Draft) -> Result<(), CliE
     Ok(())
 }
 
+/// Records `drafts` signed by one signer in one batch: all land or none.
+fn record_together(
+    ledger: &mut Ledger,
+    signer: &Signer,
+    drafts: Vec<Draft>,
+) -> Result<Vec<u64>, CliError> {
+    let (actor, key) = signer_of(ledger, signer)?;
+    let items = drafts
+        .into_iter()
+        .map(|draft| {
+            let kind = draft.event.kind().to_owned();
+            (kind, actor.clone(), &key, draft.event, draft.visibility)
+        })
+        .collect();
+    Ok(ledger.append_all(items)?)
+}
+
 /// Records `event` at `target`: appended here, or sent to the server.
 pub(crate) fn record_at(
     target: &mut Target,

@@ -336,7 +336,8 @@ fn an_exchange_stage_goes_from_plan_to_confirmed_receipts_from_the_cli() {
         "--propose",
     ]);
     assert!(
-        planned.contains("ua hands over 2 persons") && planned.contains("stage_proposed recorded"),
+        planned.contains("ua hands over 2 persons")
+            && planned.contains("stage proposed and its batches listed"),
         "{planned}"
     );
     // Not carried out before both parties accepted it.

@@ -40,6 +40,16 @@ fn genesis_event<'a>(payload: PayloadView<'a>) -> Option<&'a RegistryEvent> {
     }
 }
 
+/// What a check does with a rule that refers to a payload the state lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lacking {
+    /// Replaying entries already on the log: the rule held when they were
+    /// appended, and the payload it needs is withheld or since erased.
+    Skip,
+    /// Appending: the rule holds, or the entry is refused.
+    Refuse,
+}
+
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct LogState {
     domains: Domains,
@@ -183,9 +193,28 @@ impl LogState {
         }
     }
 
-    /// Whether `envelope` may be the next entry, given what the reader has
-    /// of its payload. Does not check the signature (see [`Self::signing_key`]).
+    /// Whether `envelope` may be the next entry of a replay, given what the
+    /// reader has of its payload: a rule that refers to a payload this
+    /// reader lacks (withheld or erased) is skipped. Does not check the
+    /// signature (see [`Self::signing_key`]).
     pub fn check(&self, envelope: &Envelope, payload: PayloadView) -> Result<(), Rejection> {
+        self.check_entry(envelope, payload, Lacking::Skip)
+    }
+
+    /// Whether a new entry may be appended: as [`Self::check`], but every
+    /// rule holds. After an erasure the appender's state lacks a payload
+    /// too, yet a new event must not lean on what is erased or never was
+    /// (a stage naming nobody, a handover of an unlisted batch).
+    pub fn check_new(&self, envelope: &Envelope, payload: PayloadView) -> Result<(), Rejection> {
+        self.check_entry(envelope, payload, Lacking::Refuse)
+    }
+
+    fn check_entry(
+        &self,
+        envelope: &Envelope,
+        payload: PayloadView,
+        lacking: Lacking,
+    ) -> Result<(), Rejection> {
         let statement = envelope.statement();
         if envelope.index != self.tree_size {
             return reject(rejection!(
@@ -296,7 +325,7 @@ impl LogState {
                     visibility: &statement.visibility,
                     log: self,
                 };
-                self.skip_missing(self.domains.check(&context, event))
+                self.skip_missing(self.domains.check(&context, event), lacking)
             }
             PayloadView::Withheld if statement.visibility == Visibility::Public => reject(
                 rejection!("public-payload-missing", "a public payload is missing"),
@@ -335,10 +364,14 @@ impl LogState {
 
     /// A reader who lacks some payloads (withheld or erased) cannot check
     /// the rules that refer to them; it skips what it cannot see.
-    fn skip_missing(&self, outcome: Result<(), Refusal>) -> Result<(), Rejection> {
+    fn skip_missing(
+        &self,
+        outcome: Result<(), Refusal>,
+        lacking: Lacking,
+    ) -> Result<(), Rejection> {
         match outcome {
             Ok(()) => Ok(()),
-            Err(Refusal::MissingReference(_)) if self.partial => Ok(()),
+            Err(Refusal::MissingReference(_)) if self.partial && lacking == Lacking::Skip => Ok(()),
             Err(refusal) => Err(refusal.into_rejection()),
         }
     }

@@ -1405,8 +1405,9 @@ mod exchanges {
 
     use chrono::NaiveDate;
     use truce_core::exchange::{
-        CommissionAssessment, Discrepancy, DiscrepancyKind, Handover, ListKind, Outcome,
-        PersonList, PersonOutcome, PersonRecord, PersonRef, Receipt, Stage, StageStatus,
+        CommissionAssessment, Discrepancy, DiscrepancyKind, ExchangeState, Handover, ListKind,
+        Outcome, PersonList, PersonOutcome, PersonRecord, PersonRef, Receipt, Stage, StageBatch,
+        StageListing, StageStatus, Staged,
     };
     use truce_core::negotiation::{Document, DocumentKind, Round, TermRef};
     use truce_core::terms::{
@@ -1582,14 +1583,8 @@ mod exchanges {
             date: day("2025-06-09"),
             place: "Belarus-Ukraine border".into(),
             batches: vec![
-                truce_core::exchange::StageBatch {
-                    from: id("ua"),
-                    persons: refs("ua", ua_people),
-                },
-                truce_core::exchange::StageBatch {
-                    from: id("ru"),
-                    persons: refs("ru", ru_people),
-                },
+                StageBatch::named(id("ua"), refs("ua", ua_people)),
+                StageBatch::named(id("ru"), refs("ru", ru_people)),
             ],
             parity_waiver: None,
         }))
@@ -1755,6 +1750,213 @@ mod exchanges {
         .unwrap();
     }
 
+    /// A stand-in for the intermediary's keyed pseudonym (the ledger's is an
+    /// HMAC; the core takes any function of reader and person).
+    fn pseudonym_for(reader: &ActorId, person: &PersonRef) -> String {
+        let text = format!("{reader}|{}|{}", person.list_id, person.person_id);
+        sha256_hex(text.as_bytes())[..32].to_owned()
+    }
+
+    fn listed(listing: StageListing) -> Event {
+        Event::Exchange(ExchangeEvent::StageBatchListed(listing))
+    }
+
+    fn proposed(stage: Stage) -> Event {
+        Event::Exchange(ExchangeEvent::StageProposed(stage))
+    }
+
+    /// The plan of stage `stage_id` of `per_side` persons, pseudonymized.
+    fn pseudonymous_stage(
+        log: &Log,
+        stage_id: &str,
+        per_side: usize,
+    ) -> (Stage, Vec<StageListing>) {
+        let negotiation = log.state.negotiation();
+        let plan = log
+            .state
+            .exchange()
+            .plan_stage(
+                negotiation,
+                &term(),
+                stage_id,
+                day("2025-06-09"),
+                "border",
+                per_side,
+            )
+            .unwrap();
+        ExchangeState::pseudonymize(negotiation, plan, pseudonym_for).unwrap()
+    }
+
+    /// A stage both parties read names each party's persons by the other
+    /// party's pseudonyms; the references follow for the handing party
+    /// alone, checked as a batch of references is; acceptance waits for the
+    /// party's listing; the handover names the persons as the stage does.
+    #[test]
+    fn a_pseudonymous_stage_is_listed_for_each_handing_party_and_handed_over_by_pseudonym() {
+        let (mut log, ua, ru) = agreed();
+        log.submit("ua", &ua, held("ua", &[0, 0]), Visibility::Party(id("ua")))
+            .unwrap();
+        log.submit("ru", &ru, held("ru", &[0, 0]), Visibility::Party(id("ru")))
+            .unwrap();
+        let (stage, listings) = pseudonymous_stage(&log, "s1", 2);
+        assert!(stage.batches.iter().all(|b| b.persons.is_none()));
+        let ua_batch = stage.batches.iter().find(|b| b.from == id("ua")).unwrap();
+        let ua_first = &refs("ua", &[0])[0];
+        assert_eq!(
+            ua_batch.pseudonyms.as_ref().unwrap()[0],
+            pseudonym_for(&id("ru"), ua_first),
+            "ua's persons are named as ru knows them"
+        );
+        let mut malformed = stage.clone();
+        malformed.batches[0].pseudonyms.as_mut().unwrap()[0] = "ua-held/p0000".into();
+        let refused = log
+            .as_intermediary(proposed(malformed), both())
+            .unwrap_err();
+        assert!(refused.contains("lowercase hex"), "{refused}");
+        let mut mixed = stage.clone();
+        mixed.batches[0] = StageBatch::named(id("ua"), refs("ua", &[0, 1]));
+        let refused = log.as_intermediary(proposed(mixed), both()).unwrap_err();
+        assert!(refused.contains("one way"), "{refused}");
+        log.as_intermediary(proposed(stage), both()).unwrap();
+
+        let ua_listing = listings
+            .iter()
+            .find(|l| l.from == id("ua"))
+            .unwrap()
+            .clone();
+        let ru_listing = listings
+            .iter()
+            .find(|l| l.from == id("ru"))
+            .unwrap()
+            .clone();
+        let for_ua = Visibility::Party(id("ua"));
+        let refused = log
+            .submit("ua", &ua, listed(ua_listing.clone()), for_ua.clone())
+            .unwrap_err();
+        assert!(refused.contains("intermediary lists"), "{refused}");
+        let refused = log
+            .as_intermediary(listed(ua_listing.clone()), both())
+            .unwrap_err();
+        assert!(refused.contains("visibility party:ua"), "{refused}");
+        let mut reordered = ua_listing.clone();
+        reordered.persons.reverse();
+        let refused = log
+            .as_intermediary(listed(reordered), for_ua.clone())
+            .unwrap_err();
+        assert!(refused.contains("in order"), "{refused}");
+        let accept = |party: &str| {
+            Event::Exchange(ExchangeEvent::StageAccepted {
+                stage_id: "s1".into(),
+                party: id(party),
+            })
+        };
+        let refused = log.submit("ua", &ua, accept("ua"), both()).unwrap_err();
+        assert!(refused.contains("not listed"), "{refused}");
+        log.as_intermediary(listed(ua_listing.clone()), for_ua.clone())
+            .unwrap();
+        let refused = log
+            .as_intermediary(listed(ua_listing.clone()), for_ua)
+            .unwrap_err();
+        assert!(refused.contains("already listed"), "{refused}");
+        log.as_intermediary(listed(ru_listing), Visibility::Party(id("ru")))
+            .unwrap();
+        log.submit("ua", &ua, accept("ua"), both()).unwrap();
+        log.submit("ru", &ru, accept("ru"), both()).unwrap();
+
+        let record = log.state.exchange().stage("s1").unwrap().clone();
+        let staged: Vec<Staged> = record
+            .stage
+            .batches
+            .iter()
+            .flat_map(|b| b.staged())
+            .collect();
+        let outcomes: Vec<PersonOutcome> = staged
+            .iter()
+            .map(|s| PersonOutcome::of(*s, Outcome::HandedOver))
+            .collect();
+        let mut by_reference = outcomes.clone();
+        by_reference[0] = PersonOutcome::of(
+            Staged::Ref(&ua_listing.persons[0].person),
+            Outcome::HandedOver,
+        );
+        let handover = |outcomes: Vec<PersonOutcome>| {
+            Event::Exchange(ExchangeEvent::HandoverRecorded(Handover {
+                stage_id: "s1".into(),
+                outcomes,
+            }))
+        };
+        let refused = log
+            .as_intermediary(handover(by_reference), both())
+            .unwrap_err();
+        assert!(
+            refused.contains("one outcome for each staged person"),
+            "{refused}"
+        );
+        log.as_intermediary(handover(outcomes.clone()), both())
+            .unwrap();
+        let record = log.state.exchange().stage("s1").unwrap().clone();
+        let tally = log
+            .state
+            .exchange()
+            .tally(log.state.negotiation(), &record, &outcomes)
+            .unwrap();
+        let handed_over: u64 = tally.counts.iter().map(|c| c.handed_over).sum();
+        assert_eq!(handed_over, 4);
+        log.as_intermediary(
+            Event::Exchange(ExchangeEvent::StageTallied(tally)),
+            Visibility::Public,
+        )
+        .unwrap();
+    }
+
+    /// The rules of a batch hold for the references of a listing: a person
+    /// staged before cannot be listed again under a fresh pseudonym.
+    #[test]
+    fn a_listing_is_held_to_the_rules_of_a_batch_of_references() {
+        let (mut log, ua, ru) = agreed();
+        log.submit("ua", &ua, held("ua", &[0, 0]), Visibility::Party(id("ua")))
+            .unwrap();
+        log.submit("ru", &ru, held("ru", &[0, 0]), Visibility::Party(id("ru")))
+            .unwrap();
+        let (stage, listings) = pseudonymous_stage(&log, "s1", 1);
+        log.as_intermediary(proposed(stage.clone()), both())
+            .unwrap();
+        for listing in &listings {
+            let visibility = Visibility::Party(listing.from.clone());
+            log.as_intermediary(listed(listing.clone()), visibility)
+                .unwrap();
+        }
+        // The same persons again in s2, under other pseudonyms.
+        let mut again = stage;
+        again.stage_id = "s2".into();
+        for batch in &mut again.batches {
+            for pseudonym in batch.pseudonyms.as_mut().unwrap() {
+                *pseudonym = sha256_hex(pseudonym.as_bytes())[..32].to_owned();
+            }
+        }
+        log.as_intermediary(proposed(again.clone()), both())
+            .unwrap();
+        let mut listing = listings[0].clone();
+        listing.stage_id = "s2".into();
+        let batch = again
+            .batches
+            .iter()
+            .find(|b| b.from == listing.from)
+            .unwrap();
+        for (listed_person, pseudonym) in listing
+            .persons
+            .iter_mut()
+            .zip(batch.pseudonyms.as_ref().unwrap())
+        {
+            listed_person.pseudonym = pseudonym.clone();
+        }
+        let visibility = Visibility::Party(listing.from.clone());
+        let refused = log
+            .as_intermediary(listed(listing), visibility)
+            .unwrap_err();
+        assert!(refused.contains("already staged"), "{refused}");
+    }
+
     #[test]
     fn a_stage_is_carried_out_only_after_both_parties_accept_and_then_confirmed() {
         let (mut log, ua, ru) = agreed();
@@ -1768,10 +1970,7 @@ mod exchanges {
             let mut outcomes: Vec<PersonOutcome> = refs("ua", &[0, 1])
                 .into_iter()
                 .chain(refs("ru", &[0, 1]))
-                .map(|person| PersonOutcome {
-                    person,
-                    outcome: Outcome::HandedOver,
-                })
+                .map(|person| PersonOutcome::of(Staged::Ref(&person), Outcome::HandedOver))
                 .collect();
             outcomes[1].outcome = outcome_of_second;
             Event::Exchange(ExchangeEvent::HandoverRecorded(Handover {
@@ -1865,7 +2064,7 @@ mod exchanges {
         let mut tally = log
             .state
             .exchange()
-            .tally(log.state.negotiation(), &record.stage, &handover.outcomes)
+            .tally(log.state.negotiation(), &record, &handover.outcomes)
             .unwrap();
         let honest = tally.clone();
         tally.counts[0].handed_over += 1;
@@ -2000,21 +2199,23 @@ mod exchanges {
                     log.state.negotiation(), &term(), &format!("s{n}"), day("2025-06-09"), "border", *size);
                 let Ok(stage) = planned else { break };
                 let (a, b) = (&stage.batches[0].persons, &stage.batches[1].persons);
+                let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
                 prop_assert_eq!(a.len(), b.len());
                 prop_assert!(a.len() <= *size);
                 for batch in &stage.batches {
                     let kinds = if batch.from.as_str() == "ua" { &ua_kinds } else { &ru_kinds };
                     let rank = |p: &PersonRef| kinds[p.person_id[1..].parse::<usize>().unwrap()];
-                    let worst = batch.persons.iter().map(rank).max().unwrap();
+                    let persons = batch.persons.as_ref().unwrap();
+                    let worst = persons.iter().map(rank).max().unwrap();
                     prop_assert!(worst < 3, "an ineligible person was staged");
                     // Nobody of a better category left behind.
                     for (i, k) in kinds.iter().enumerate() {
                         let p = PersonRef { list_id: format!("{}-held", batch.from), person_id: format!("p{i:04}") };
                         if *k < worst {
-                            prop_assert!(staged.contains(&p) || batch.persons.contains(&p));
+                            prop_assert!(staged.contains(&p) || persons.contains(&p));
                         }
                     }
-                    for p in &batch.persons {
+                    for p in persons {
                         prop_assert!(staged.insert(p.clone()), "staged twice");
                     }
                 }

@@ -7,14 +7,15 @@
 
 use chrono::NaiveDate;
 use truce_core::exchange::{
-    ExchangeEvent, Handover, ListKind, MatchDecision, MatchVerdict, Outcome, PersonList,
-    PersonOutcome, PersonRecord, PersonRef,
+    ExchangeEvent, ExchangeState, Handover, ListKind, MatchDecision, MatchVerdict, Outcome,
+    PersonList, PersonOutcome, PersonRecord, PersonRef, Stage,
 };
 use truce_core::negotiation::{NegotiationEvent, Position, Stance, TermRef};
 use truce_core::{ActorId, Event, LogState, Visibility};
 
 use crate::LedgerError;
 use crate::matching::Candidate;
+use crate::pseudonyms::PseudonymKey;
 
 /// An event ready to sign and append, with the visibility it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,42 +166,69 @@ pub fn decide_match(
     )
 }
 
+/// The drafts that propose a stage from its plan: the stage, naming each
+/// party's persons by the pseudonyms the other party knows them by (see
+/// [`crate::pseudonyms`]), then one listing per batch for the handing party.
+/// They must land together, the stage first.
+pub fn propose_stage(
+    state: &LogState,
+    plan: Stage,
+    key: &PseudonymKey,
+) -> Result<Vec<Draft>, LedgerError> {
+    let (stage, listings) =
+        ExchangeState::pseudonymize(state.negotiation(), plan, |reader, person| {
+            key.pseudonym(reader, person)
+        })
+        .map_err(LedgerError::Rejected)?;
+    let proposed = Draft::of(state, ExchangeEvent::StageProposed(stage));
+    let listed = listings
+        .into_iter()
+        .map(|listing| Draft::of(state, ExchangeEvent::StageBatchListed(listing)));
+    Ok(std::iter::once(proposed).chain(listed).collect())
+}
+
 /// The handover of a stage (every staged person handed over, but for the
 /// `exceptions` given as `LIST/PERSON` and outcome) and its public tally:
-/// two drafts that must land together.
+/// two drafts that must land together. Outcomes name each person as the
+/// stage does (by pseudonym in a pseudonymous stage), so the handover reads
+/// the same to both parties as the stage did.
 pub fn handover(
     state: &LogState,
     stage_id: &str,
     exceptions: &[(String, Outcome)],
 ) -> Result<[Draft; 2], LedgerError> {
-    let stage = &state
+    let record = state
         .exchange()
         .stage(stage_id)
-        .ok_or_else(|| input(format!("no stage {stage_id}")))?
-        .stage;
-    let mut outcomes: Vec<PersonOutcome> = stage
-        .batches
+        .ok_or_else(|| input(format!("no stage {stage_id}")))?;
+    let mut roster = Vec::new();
+    for batch in &record.stage.batches {
+        let persons = record.roster(&batch.from).ok_or_else(|| {
+            input(format!(
+                "stage {stage_id}: the batch from {} is not listed",
+                batch.from
+            ))
+        })?;
+        roster.extend(persons);
+    }
+    let mut outcomes: Vec<PersonOutcome> = roster
         .iter()
-        .flat_map(|b| b.persons.iter().cloned())
-        .map(|person| PersonOutcome {
-            outcome: Outcome::HandedOver,
-            person,
-        })
+        .map(|(staged, _)| PersonOutcome::of(*staged, Outcome::HandedOver))
         .collect();
     let mut excepted = std::collections::BTreeSet::new();
     for (who, outcome) in exceptions {
-        let found = outcomes
-            .iter_mut()
-            .find(|o| format!("{}/{}", o.person.list_id, o.person.person_id) == *who)
+        let at = roster
+            .iter()
+            .position(|(_, person)| format!("{}/{}", person.list_id, person.person_id) == *who)
             .ok_or_else(|| input(format!("{who}: not in stage {stage_id}")))?;
         if !excepted.insert(who) {
             return Err(input(format!("{who} is given twice")));
         }
-        found.outcome = outcome.clone();
+        outcomes[at].outcome = outcome.clone();
     }
     let tally = state
         .exchange()
-        .tally(state.negotiation(), stage, &outcomes)
+        .tally(state.negotiation(), record, &outcomes)
         .map_err(|e| LedgerError::Rejected(e.into_rejection()))?;
     let handover = ExchangeEvent::HandoverRecorded(Handover {
         stage_id: stage_id.to_owned(),

@@ -279,6 +279,10 @@ pub enum Item {
     Sign(ToSign),
 }
 
+/// An event to sign and append in a batch, with the label a refusal is
+/// reported under: label, signer, key, event, visibility.
+pub type Labelled<'k> = (String, ActorId, &'k SignerKey, Event, Visibility);
+
 /// An event to sign at its turn in the batch, so its sequence number is
 /// given out only once the entries before it have passed the rules.
 pub struct ToSign {
@@ -524,10 +528,7 @@ impl Ledger {
     /// Signs and appends `items` (label, actor, key, event, visibility) as
     /// one batch, all or nothing: the first refused one is reported with
     /// its label and nothing is written.
-    pub fn append_all(
-        &mut self,
-        items: Vec<(String, ActorId, &SignerKey, Event, Visibility)>,
-    ) -> Result<Vec<u64>, LedgerError> {
+    pub fn append_all(&mut self, items: Vec<Labelled<'_>>) -> Result<Vec<u64>, LedgerError> {
         let (labels, items): (Vec<String>, Vec<Item>) = items
             .into_iter()
             .map(|(label, actor, key, event, visibility)| {
@@ -850,7 +851,7 @@ impl Ledger {
         if prechecked != Some(key) {
             decoded.signed.verify(&key)?;
         }
-        state.check(&envelope, view)?;
+        state.check_new(&envelope, view)?;
         let leaf = envelope.to_leaf();
         if leaf.len() > MAX_LEAF_BYTES {
             return Err(truce_core::rejection!(

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod ledger;
 pub mod lists;
 pub mod matching;
+pub mod pseudonyms;
 pub mod records;
 pub mod scenario;
 pub mod tiles;
@@ -20,7 +21,7 @@ pub use tiles::{export_tiles, read_tile};
 
 use std::path::Path;
 
-pub use ledger::{Item, Ledger, LedgerOptions, LogView, Submission, ToSign};
+pub use ledger::{Item, Labelled, Ledger, LedgerOptions, LogView, Submission, ToSign};
 pub use truce_store::AtRest;
 pub use verify::{VerifyReport, verify_data_dir};
 

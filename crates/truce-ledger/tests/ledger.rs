@@ -349,7 +349,7 @@ fn record_exchange(ledger: &mut Ledger, me: &SignerKey, ua: &SignerKey, ru: &Sig
     let stage_record = state.exchange().stage("s1").unwrap();
     let tally = state
         .exchange()
-        .tally(state.negotiation(), &stage_record.stage, &handover.outcomes)
+        .tally(state.negotiation(), stage_record, &handover.outcomes)
         .unwrap();
     assert_eq!(tally.counts.len(), 4);
     record(

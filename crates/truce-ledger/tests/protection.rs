@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use truce_core::exchange::{
-    ExchangeEvent, MatchDecision, MatchVerdict, PersonList, PersonRef, Stage,
+    ExchangeEvent, MatchDecision, MatchVerdict, PersonList, PersonRef, Stage, StageBatch,
 };
 use truce_core::registry::RegistryEvent;
 use truce_core::remarks::RemarkEvent;
@@ -92,7 +92,7 @@ fn late_stage(ledger: &Ledger, marker: &str) -> Stage {
     stage.stage_id = "remains-stage-late".to_owned();
     stage.parity_waiver = Some(marker.to_owned());
     for batch in &mut stage.batches {
-        batch.persons = if batch.from == id("ua") {
+        let persons = if batch.from == id("ua") {
             vec![PersonRef {
                 list_id: "ua-held-remains-late".to_owned(),
                 person_id: "ua-late-1".to_owned(),
@@ -100,6 +100,7 @@ fn late_stage(ledger: &Ledger, marker: &str) -> Stage {
         } else {
             Vec::new()
         };
+        *batch = StageBatch::named(batch.from.clone(), persons);
     }
     stage
 }
@@ -317,4 +318,125 @@ fn a_party_reads_no_match_decision_and_no_id_of_the_other_partys_sought_persons(
         }
         assert_eq!(read_decisions, 0, "{reader}");
     }
+}
+
+/// Every `list_id` a JSON value names, at any depth.
+fn list_ids(value: &serde_json::Value, found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields {
+                match (name.as_str(), field) {
+                    ("list_id", serde_json::Value::String(id)) => found.push(id.clone()),
+                    _ => list_ids(field, found),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| list_ids(item, found)),
+        _ => {}
+    }
+}
+
+/// Stages and handovers are read by both parties: each reads the other's
+/// persons by pseudonym only, and its own through its listings. No payload
+/// a party may read names a list of the other party, its listings cover
+/// every stage, and the handovers name the persons as the stages do.
+#[test]
+fn a_party_reads_the_other_partys_staged_persons_by_pseudonym_only() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("istanbul");
+    let ledger = truce_ledger::scenario::load("istanbul-2025", &dir)
+        .unwrap()
+        .ledger;
+    let stages: Vec<_> = ledger.state().exchange().stages().collect();
+    assert!(stages.len() >= 14, "{}", stages.len());
+    for record in &stages {
+        assert!(record.is_pseudonymous(), "{}", record.stage.stage_id);
+        let handover = record.handover.as_ref().unwrap();
+        let staged: Vec<_> = record
+            .stage
+            .batches
+            .iter()
+            .flat_map(|b| b.staged())
+            .collect();
+        let named: Vec<_> = handover
+            .outcomes
+            .iter()
+            .filter_map(|o| o.staged())
+            .collect();
+        assert_eq!(named, staged, "{}", record.stage.stage_id);
+    }
+    for (reader, other) in [("ru", "ua"), ("ua", "ru")] {
+        let (entries, _) =
+            reader_entries(ledger.view().store(), &Reader::Actor(id(reader))).unwrap();
+        let mut listings = 0;
+        for entry in entries {
+            let truce_store::PayloadRecord::Present(payload) = entry.payload else {
+                continue;
+            };
+            let envelope = truce_core::Envelope::from_leaf(&entry.leaf).unwrap();
+            let event = envelope.statement().payload_part(&payload).unwrap();
+            let event: serde_json::Value = serde_json::from_slice(event).unwrap();
+            if event["kind"] == "stage_batch_listed" {
+                assert_eq!(event["from"], reader, "entry {}", entry.index);
+                listings += 1;
+            }
+            let mut named = Vec::new();
+            list_ids(&event, &mut named);
+            for list_id in named {
+                assert!(
+                    !list_id.starts_with(&format!("{other}-")),
+                    "{reader} reads {other}'s list {list_id} in entry {}",
+                    entry.index
+                );
+            }
+        }
+        assert_eq!(listings, stages.len(), "{reader}'s listings");
+    }
+}
+
+/// A replay skips a rule whose payload is erased, but a new entry is held
+/// to every rule: after an erasure, a stage naming nobody, or a person of
+/// the erased list, is refused, and the log still verifies.
+#[test]
+fn after_an_erasure_new_entries_are_still_held_to_every_rule() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("istanbul");
+    let mut ledger = truce_ledger::scenario::load("istanbul-2025", &dir)
+        .unwrap()
+        .ledger;
+    let list = late_list(&ledger, "Zzlate");
+    let list_entry = record(
+        &mut ledger,
+        &dir,
+        "ua",
+        ExchangeEvent::ListSubmitted(list).into(),
+    );
+    let erasure = RegistryEvent::PayloadErased {
+        entry_index: list_entry,
+        legal_basis: "erasure request 2026/2".to_owned(),
+    };
+    record(&mut ledger, &dir, "intermediary", erasure.into());
+    let erased_person = late_stage(&ledger, "a waiver");
+    let mut nobody = erased_person.clone();
+    nobody.stage_id = "remains-stage-nobody".to_owned();
+    for batch in &mut nobody.batches {
+        if let Some(persons) = batch.persons.as_mut() {
+            for person in persons {
+                person.list_id = "ua-held-remains".to_owned();
+                person.person_id = "ua-r-never".to_owned();
+            }
+        }
+    }
+    for stage in [erased_person, nobody] {
+        let stage_id = stage.stage_id.clone();
+        let refused = refusal(
+            &mut ledger,
+            &dir,
+            "intermediary",
+            ExchangeEvent::StageProposed(stage).into(),
+            "ua-held-remains",
+        );
+        assert!(refused.contains("no person"), "{stage_id}: {refused}");
+    }
+    verify_data_dir(&dir, None).unwrap_or_else(|e| panic!("{e}"));
 }

@@ -6,7 +6,9 @@
 //!
 //! Person records are the most sensitive data truce holds. The rules here
 //! make lists visible to their party (and the intermediary) only, and
-//! stages to the two parties; observers get aggregates (`progress`).
+//! stages to the two parties, who read each other's persons by pseudonym
+//! only (a stage's references reach the handing party alone, in a
+//! `StageListing`); observers get aggregates (`progress`).
 
 mod progress;
 mod records;
@@ -34,6 +36,9 @@ crate::domain_events! {
         "match_decided" => MatchDecided(MatchDecision),
         /// The intermediary proposes a stage of an exchange.
         "stage_proposed" => StageProposed(Stage),
+        /// The intermediary gives the handing party the references behind a
+        /// pseudonymous batch of a stage.
+        "stage_batch_listed" => StageBatchListed(StageListing),
         /// A party accepts a stage.
         "stage_accepted" => StageAccepted { stage_id: String, party: ActorId },
         /// The intermediary records what happened to each person of a stage.
@@ -98,7 +103,7 @@ impl ExchangeState {
     pub fn staged(&self) -> BTreeSet<&PersonRef> {
         self.stages
             .values()
-            .flat_map(|s| s.stage.batches.iter().flat_map(|b| b.persons.iter()))
+            .flat_map(StageRecord::known_persons)
             .collect()
     }
 
@@ -139,6 +144,7 @@ impl ExchangeState {
         let record = StageRecord {
             stage: stage.clone(),
             proposed_at: entry,
+            listings: BTreeMap::new(),
             accepted_by: BTreeSet::new(),
             handover: None,
             receipts: BTreeMap::new(),
@@ -158,6 +164,14 @@ impl ExchangeState {
             change(record);
             rows.upsert(&STAGES, || [stage_row(record)]);
         }
+    }
+
+    pub fn apply_listing(&mut self, listing: &StageListing, rows: &mut RowJournal) {
+        self.update_stage(&listing.stage_id, rows, |record| {
+            record
+                .listings
+                .insert(listing.from.clone(), listing.persons.clone());
+        });
     }
 
     pub fn apply_acceptance(&mut self, stage_id: &str, party: &ActorId, rows: &mut RowJournal) {
@@ -231,6 +245,9 @@ impl Domain for ExchangeState {
             ExchangeEvent::StageProposed(stage) => {
                 self.check_stage(signer, stage, visibility, negotiation)
             }
+            ExchangeEvent::StageBatchListed(listing) => {
+                self.check_listing(signer, listing, visibility, negotiation)
+            }
             ExchangeEvent::StageAccepted { stage_id, party } => {
                 self.check_acceptance(signer, stage_id, party)
             }
@@ -264,6 +281,7 @@ impl Domain for ExchangeState {
             ExchangeEvent::ListSubmitted(list) => self.apply_list(entry, list, rows),
             ExchangeEvent::MatchDecided(decision) => self.apply_match(entry, decision, rows),
             ExchangeEvent::StageProposed(stage) => self.apply_stage(entry, stage, rows),
+            ExchangeEvent::StageBatchListed(listing) => self.apply_listing(listing, rows),
             ExchangeEvent::StageAccepted { stage_id, party } => {
                 self.apply_acceptance(stage_id, party, rows)
             }
@@ -291,6 +309,8 @@ impl Domain for ExchangeState {
             ExchangeEvent::StageProposed(stage) => {
                 Visibility::Actors(stage.batches.iter().map(|b| b.from.clone()).collect())
             }
+            // The references behind a batch: for the party that hands it over.
+            ExchangeEvent::StageBatchListed(listing) => Visibility::Party(listing.from.clone()),
             ExchangeEvent::StageAccepted { stage_id, .. } => self.stage_parties(stage_id),
             ExchangeEvent::HandoverRecorded(handover) => self.stage_parties(&handover.stage_id),
             ExchangeEvent::ReceiptConfirmed(receipt) => self.stage_parties(&receipt.stage_id),

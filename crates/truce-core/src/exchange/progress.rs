@@ -5,7 +5,7 @@ use crate::domain::Refusal;
 use crate::rejection;
 use crate::state::Rejection;
 use chrono::NaiveDate;
-use rules::{exchange_term, missing};
+use rules::{exchange_term, missing, roster};
 
 use super::*;
 
@@ -86,17 +86,57 @@ impl ExchangeState {
             date,
             place: place.to_owned(),
             batches: vec![
-                StageBatch {
-                    from: parties.0.clone(),
-                    persons: take(first, groups * a),
-                },
-                StageBatch {
-                    from: parties.1.clone(),
-                    persons: take(second, groups * b),
-                },
+                StageBatch::named(parties.0.clone(), take(first, groups * a)),
+                StageBatch::named(parties.1.clone(), take(second, groups * b)),
             ],
             parity_waiver: None,
         })
+    }
+
+    /// A stage plan (batches naming their persons) in the form both parties
+    /// may read: each batch names its persons by the pseudonym the *other*
+    /// party of the term knows them by (`pseudonym(reader, person)`, which
+    /// the intermediary's key computes outside this pure core), and a
+    /// listing per batch gives its handing party the references behind.
+    pub fn pseudonymize(
+        negotiation: &NegotiationState,
+        plan: Stage,
+        pseudonym: impl Fn(&ActorId, &PersonRef) -> String,
+    ) -> Result<(Stage, Vec<StageListing>), Rejection> {
+        let (_, parties) =
+            exchange_term(negotiation, &plan.term).map_err(Refusal::into_rejection)?;
+        let mut listings = Vec::with_capacity(plan.batches.len());
+        let mut batches = Vec::with_capacity(plan.batches.len());
+        for batch in plan.batches {
+            let Some(persons) = batch.persons else {
+                return Err(rejection!(
+                    "stage-plan-names-persons",
+                    "a stage plan names the persons of each batch by reference"
+                ));
+            };
+            let reader = if batch.from == parties.0 {
+                &parties.1
+            } else {
+                &parties.0
+            };
+            let persons: Vec<ListedPerson> = persons
+                .into_iter()
+                .map(|person| ListedPerson {
+                    pseudonym: pseudonym(reader, &person),
+                    person,
+                })
+                .collect();
+            batches.push(StageBatch::pseudonymous(
+                batch.from.clone(),
+                persons.iter().map(|l| l.pseudonym.clone()).collect(),
+            ));
+            listings.push(StageListing {
+                stage_id: plan.stage_id.clone(),
+                from: batch.from,
+                persons,
+            });
+        }
+        Ok((Stage { batches, ..plan }, listings))
     }
 
     /// The tally of a stage from its outcomes: who handed over how many,
@@ -104,20 +144,23 @@ impl ExchangeState {
     pub fn tally(
         &self,
         negotiation: &NegotiationState,
-        stage: &Stage,
+        record: &StageRecord,
         outcomes: &[PersonOutcome],
     ) -> Result<Tally, Refusal> {
+        let stage = &record.stage;
         let (exchange, _) = exchange_term(negotiation, &stage.term)?;
+        let handed_over: BTreeSet<Staged> = outcomes
+            .iter()
+            .filter(|o| o.outcome == Outcome::HandedOver)
+            .filter_map(PersonOutcome::staged)
+            .collect();
         let mut counts: BTreeMap<(ActorId, String), u64> = BTreeMap::new();
         for batch in &stage.batches {
-            for person in &batch.persons {
-                let handed_over = outcomes
-                    .iter()
-                    .any(|o| o.person == *person && o.outcome == Outcome::HandedOver);
-                if !handed_over {
+            for (staged, person) in roster(record, &batch.from)? {
+                if !handed_over.contains(&staged) {
                     continue;
                 }
-                let Some((_, record)) = self.person(person) else {
+                let Some((_, person_record)) = self.person(person) else {
                     return missing(rejection!(
                         "no-person",
                         "no person {list_id}/{person_id}",
@@ -125,7 +168,7 @@ impl ExchangeState {
                         person_id = person.person_id
                     ));
                 };
-                let category = match Self::eligibility(exchange, record) {
+                let category = match Self::eligibility(exchange, person_record) {
                     Ok(rank) => exchange
                         .categories
                         .get(rank)

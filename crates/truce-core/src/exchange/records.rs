@@ -186,12 +186,96 @@ pub struct PersonRef {
     pub person_id: String,
 }
 
-/// The people one party hands over in a stage, from its held list.
+/// Hex digits of a pseudonym: 128 bits of an HMAC-SHA-256 (see
+/// `StageBatch::pseudonyms`).
+pub const PSEUDONYM_HEX_LEN: usize = 32;
+
+/// The people one party hands over in a stage, from its held list, in one
+/// of two forms:
+/// - `persons`: the handing party's own references. A stage proposed so is
+///   read by both parties, so the receiving party learns the other side's
+///   internal ids; stages recorded before pseudonyms have this form, and a
+///   stage *plan* (what the planner and a hand-written file give) too.
+/// - `pseudonyms`: the persons as the receiving party knows them, a stable
+///   pseudonym per (reading party, person) that the intermediary derives
+///   with a key it alone holds. The references themselves follow in a
+///   [`StageListing`] visible to the handing party only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StageBatch {
     pub from: ActorId,
-    pub persons: Vec<PersonRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persons: Option<Vec<PersonRef>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pseudonyms: Option<Vec<String>>,
+}
+
+impl StageBatch {
+    /// A batch naming its persons by their party's own references.
+    pub fn named(from: ActorId, persons: Vec<PersonRef>) -> StageBatch {
+        StageBatch {
+            from,
+            persons: Some(persons),
+            pseudonyms: None,
+        }
+    }
+
+    /// A batch naming its persons by the receiving party's pseudonyms.
+    pub fn pseudonymous(from: ActorId, pseudonyms: Vec<String>) -> StageBatch {
+        StageBatch {
+            from,
+            persons: None,
+            pseudonyms: Some(pseudonyms),
+        }
+    }
+
+    /// Each person as the stage and its handover name them.
+    pub fn staged(&self) -> Vec<Staged<'_>> {
+        let named = self.persons.iter().flatten().map(Staged::Ref);
+        let pseudonymous = self
+            .pseudonyms
+            .iter()
+            .flatten()
+            .map(|p| Staged::Pseudonym(p));
+        named.chain(pseudonymous).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.persons.as_ref().map_or(0, Vec::len) + self.pseudonyms.as_ref().map_or(0, Vec::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How a stage or a handover names one person: by the handing party's own
+/// reference, or by the receiving party's pseudonym.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Staged<'a> {
+    Ref(&'a PersonRef),
+    Pseudonym(&'a str),
+}
+
+/// One person of a pseudonymous batch: the pseudonym the stage names and the
+/// handing party's own reference behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListedPerson {
+    pub pseudonym: String,
+    pub person: PersonRef,
+}
+
+/// The references behind a pseudonymous batch, for the handing party (and
+/// the intermediary): in the batch's order, so the rules check each person
+/// (on the party's held list, eligible, in priority order) and the handing
+/// party knows whom it hands over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageListing {
+    pub stage_id: String,
+    pub from: ActorId,
+    pub persons: Vec<ListedPerson>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,7 +319,36 @@ impl Outcome {
 #[serde(deny_unknown_fields)]
 pub struct PersonOutcome {
     pub outcome: Outcome,
-    pub person: PersonRef,
+    /// As the stage names the person: by reference (a stage of references)
+    /// or by pseudonym (a pseudonymous stage); exactly one of the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<PersonRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pseudonym: Option<String>,
+}
+
+impl PersonOutcome {
+    /// `outcome` for a person as the stage names them.
+    pub fn of(staged: Staged<'_>, outcome: Outcome) -> PersonOutcome {
+        let (person, pseudonym) = match staged {
+            Staged::Ref(person) => (Some(person.clone()), None),
+            Staged::Pseudonym(pseudonym) => (None, Some(pseudonym.to_owned())),
+        };
+        PersonOutcome {
+            outcome,
+            person,
+            pseudonym,
+        }
+    }
+
+    /// Whom this outcome is about; None unless exactly one form is given.
+    pub fn staged(&self) -> Option<Staged<'_>> {
+        match (&self.person, &self.pseudonym) {
+            (Some(person), None) => Some(Staged::Ref(person)),
+            (None, Some(pseudonym)) => Some(Staged::Pseudonym(pseudonym)),
+            _ => None,
+        }
+    }
 }
 
 /// What happened to each person of a stage, recorded by the intermediary
@@ -371,6 +484,11 @@ impl StageStatus {
 pub struct StageRecord {
     pub stage: Stage,
     pub proposed_at: u64,
+    /// The listings of a pseudonymous stage this reader holds, by party.
+    /// Omitted when empty, so a state saved before pseudonyms encodes to the
+    /// same bytes and still verifies against a replay.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub listings: BTreeMap<ActorId, Vec<ListedPerson>>,
     pub accepted_by: BTreeSet<ActorId>,
     pub handover: Option<Handover>,
     pub receipts: BTreeMap<ActorId, Receipt>,
@@ -395,12 +513,44 @@ impl StageRecord {
         let Some(batch) = self.stage.batches.iter().find(|b| b.from == *party) else {
             return 0;
         };
-        let from: BTreeSet<&PersonRef> = batch.persons.iter().collect();
+        let from: BTreeSet<Staged> = batch.staged().into_iter().collect();
         handover
             .outcomes
             .iter()
-            .filter(|o| o.outcome == Outcome::HandedOver && from.contains(&o.person))
+            .filter(|o| o.outcome == Outcome::HandedOver)
+            .filter(|o| o.staged().is_some_and(|who| from.contains(&who)))
             .count() as u64
+    }
+
+    /// Whether the stage names its persons by pseudonym.
+    pub fn is_pseudonymous(&self) -> bool {
+        self.stage.batches.iter().any(|b| b.pseudonyms.is_some())
+    }
+
+    /// `party`'s persons in this stage, each as the stage names them with
+    /// the party's own reference; None when this reader lacks the listing
+    /// of a pseudonymous batch.
+    pub fn roster(&self, party: &ActorId) -> Option<Vec<(Staged<'_>, &PersonRef)>> {
+        let batch = self.stage.batches.iter().find(|b| b.from == *party)?;
+        match &batch.persons {
+            Some(persons) => Some(persons.iter().map(|p| (Staged::Ref(p), p)).collect()),
+            None => self.listings.get(party).map(|listed| {
+                listed
+                    .iter()
+                    .map(|l| (Staged::Pseudonym(&l.pseudonym), &l.person))
+                    .collect()
+            }),
+        }
+    }
+
+    /// Every person of the stage whose reference this reader holds.
+    pub fn known_persons(&self) -> impl Iterator<Item = &PersonRef> {
+        self.stage.batches.iter().flat_map(|b| {
+            self.roster(&b.from)
+                .into_iter()
+                .flatten()
+                .map(|(_, person)| person)
+        })
     }
 }
 

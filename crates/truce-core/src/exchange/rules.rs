@@ -14,6 +14,22 @@ pub(super) fn reject<T>(rejection: Rejection) -> Result<T, Refusal> {
     Err(Refusal::Rule(rejection))
 }
 
+/// `party`'s persons in a stage with their references, or why this reader
+/// lacks them (the listing of a pseudonymous batch it may not read).
+pub(super) fn roster<'a>(
+    record: &'a StageRecord,
+    party: &ActorId,
+) -> Result<Vec<(Staged<'a>, &'a PersonRef)>, Refusal> {
+    record.roster(party).ok_or_else(|| {
+        Refusal::MissingReference(rejection!(
+            "stage-batch-not-listed",
+            "stage {stage_id}: the batch from {party} is not listed",
+            stage_id = record.stage.stage_id,
+            party = party
+        ))
+    })
+}
+
 pub(super) fn missing<T>(rejection: Rejection) -> Result<T, Refusal> {
     Err(Refusal::MissingReference(rejection))
 }
@@ -204,6 +220,20 @@ impl ExchangeState {
                 stage_id = stage.stage_id
             ));
         }
+        let named = first.persons.is_some() && second.persons.is_some();
+        let pseudonymous = first.pseudonyms.is_some() && second.pseudonyms.is_some();
+        if named == pseudonymous
+            || stage
+                .batches
+                .iter()
+                .any(|b| b.persons.is_some() && b.pseudonyms.is_some())
+        {
+            return reject(rejection!(
+                "stage-batches-one-form",
+                "stage {stage_id}: every batch names its persons one way, by persons or by pseudonyms",
+                stage_id = stage.stage_id
+            ));
+        }
         let (a, b) = (exchange.ratio.0 as usize, exchange.ratio.1 as usize);
         if let Some(reason) = &stage.parity_waiver {
             if reason.trim().is_empty() {
@@ -213,18 +243,18 @@ impl ExchangeState {
                     stage_id = stage.stage_id
                 ));
             }
-        } else if first.persons.len() * b != second.persons.len() * a {
+        } else if first.len() * b != second.len() * a {
             return reject(rejection!(
                 "stage-breaks-ratio",
                 "stage {stage_id}: {persons_count} for {persons_count2} breaks the ratio {a}:{b}",
                 stage_id = stage.stage_id,
-                persons_count = first.persons.len(),
-                persons_count2 = second.persons.len(),
+                persons_count = first.len(),
+                persons_count2 = second.len(),
                 a = a,
                 b = b
             ));
         }
-        let staged_here = first.persons.len() + second.persons.len();
+        let staged_here = first.len() + second.len();
         if staged_here == 0 || staged_here > MAX_PERSONS_PER_STAGE {
             return reject(rejection!(
                 "stage-1-persons",
@@ -233,72 +263,152 @@ impl ExchangeState {
                 max_persons_per_stage = MAX_PERSONS_PER_STAGE
             ));
         }
-        let staged = self.staged();
-        let mut in_this_stage = BTreeSet::new();
+        if pseudonymous {
+            return check_pseudonyms(stage);
+        }
         for batch in [first, second] {
-            let mut worst_rank = 0;
-            for person in &batch.persons {
-                if staged.contains(person) || !in_this_stage.insert(person) {
-                    return reject(rejection!(
-                        "stage-already-staged",
-                        "stage {stage_id}: {list_id}/{person_id} is already staged",
-                        stage_id = stage.stage_id,
-                        list_id = person.list_id,
-                        person_id = person.person_id
-                    ));
-                }
-                let Some((list, record)) = self.person(person) else {
-                    return missing(rejection!(
-                        "stage-no-person",
-                        "stage {stage_id}: no person {list_id}/{person_id}",
-                        stage_id = stage.stage_id,
-                        list_id = person.list_id,
-                        person_id = person.person_id
-                    ));
-                };
-                if list.party != batch.from
-                    || list.list_kind != ListKind::Held
-                    || list.term != stage.term
-                {
-                    return reject(rejection!(
-                        "stage-not-held-list",
-                        "stage {stage_id}: {list_id}/{person_id} is not on {from}'s held list for {term}",
-                        stage_id = stage.stage_id,
-                        list_id = person.list_id,
-                        person_id = person.person_id,
-                        from = batch.from,
-                        term = stage.term
-                    ));
-                }
-                let rank = Self::eligibility(exchange, record).map_err(|why| {
-                    Refusal::Rule(rejection!(
-                        "stage-not-eligible",
-                        "stage {stage_id}: {list_id}/{person_id} is not eligible ({join})",
-                        stage_id = stage.stage_id,
-                        list_id = person.list_id,
-                        person_id = person.person_id,
-                        join = why.join("; ")
-                    ))
-                })?;
-                worst_rank = worst_rank.max(rank);
-            }
-            // Priority: nobody of a better category may be left waiting.
-            let waiting = self.eligible_unstaged(exchange, &stage.term, &batch.from, &staged);
-            if let Some((rank, waiting)) = waiting
-                .iter()
-                .find(|(rank, p)| *rank < worst_rank && !in_this_stage.contains(p))
-            {
-                return reject(rejection!(
-                    "stage-priority-waits-while-lower-priority",
-                    "stage {stage_id}: {list_id}/{person_id} (priority {next}) waits while a lower priority is staged",
-                    stage_id = stage.stage_id,
-                    list_id = waiting.list_id,
-                    person_id = waiting.person_id,
-                    next = rank + 1
-                ));
-            }
+            let persons: Vec<&PersonRef> = batch.persons.iter().flatten().collect();
+            self.check_batch_persons(stage, exchange, &batch.from, &persons)?;
         }
         Ok(())
+    }
+
+    /// The persons `from` hands over in a stage: each on its held list for
+    /// the stage's term, eligible, staged nowhere else, and nobody of a
+    /// better category left waiting.
+    fn check_batch_persons(
+        &self,
+        stage: &Stage,
+        exchange: &Exchange,
+        from: &ActorId,
+        persons: &[&PersonRef],
+    ) -> Result<(), Refusal> {
+        let staged = self.staged();
+        let mut in_this_stage = BTreeSet::new();
+        let mut worst_rank = 0;
+        for &person in persons {
+            if staged.contains(person) || !in_this_stage.insert(person) {
+                return reject(rejection!(
+                    "stage-already-staged",
+                    "stage {stage_id}: {list_id}/{person_id} is already staged",
+                    stage_id = stage.stage_id,
+                    list_id = person.list_id,
+                    person_id = person.person_id
+                ));
+            }
+            let Some((list, record)) = self.person(person) else {
+                return missing(rejection!(
+                    "stage-no-person",
+                    "stage {stage_id}: no person {list_id}/{person_id}",
+                    stage_id = stage.stage_id,
+                    list_id = person.list_id,
+                    person_id = person.person_id
+                ));
+            };
+            if list.party != *from || list.list_kind != ListKind::Held || list.term != stage.term {
+                return reject(rejection!(
+                    "stage-not-held-list",
+                    "stage {stage_id}: {list_id}/{person_id} is not on {from}'s held list for {term}",
+                    stage_id = stage.stage_id,
+                    list_id = person.list_id,
+                    person_id = person.person_id,
+                    from = from,
+                    term = stage.term
+                ));
+            }
+            let rank = Self::eligibility(exchange, record).map_err(|why| {
+                Refusal::Rule(rejection!(
+                    "stage-not-eligible",
+                    "stage {stage_id}: {list_id}/{person_id} is not eligible ({join})",
+                    stage_id = stage.stage_id,
+                    list_id = person.list_id,
+                    person_id = person.person_id,
+                    join = why.join("; ")
+                ))
+            })?;
+            worst_rank = worst_rank.max(rank);
+        }
+        // Priority: nobody of a better category may be left waiting.
+        let waiting = self.eligible_unstaged(exchange, &stage.term, from, &staged);
+        if let Some((rank, waiting)) = waiting
+            .iter()
+            .find(|(rank, p)| *rank < worst_rank && !in_this_stage.contains(p))
+        {
+            return reject(rejection!(
+                "stage-priority-waits-while-lower-priority",
+                "stage {stage_id}: {list_id}/{person_id} (priority {next}) waits while a lower priority is staged",
+                stage_id = stage.stage_id,
+                list_id = waiting.list_id,
+                person_id = waiting.person_id,
+                next = rank + 1
+            ));
+        }
+        Ok(())
+    }
+
+    /// The references behind a pseudonymous batch: the intermediary's, for
+    /// the handing party alone, once per batch, in the batch's order, each
+    /// person checked as a batch of references is.
+    pub fn check_listing(
+        &self,
+        signer: &SignerView,
+        listing: &StageListing,
+        visibility: &Visibility,
+        negotiation: &NegotiationState,
+    ) -> Result<(), Refusal> {
+        if !signer.is_intermediary {
+            return reject(rejection!(
+                "intermediary-lists-stage-batches",
+                "the intermediary lists the persons of a stage"
+            ));
+        }
+        if *visibility != Visibility::Party(listing.from.clone()) {
+            return reject(rejection!(
+                "stage-listing-visible-handing-party",
+                "the persons a party hands over are listed for that party: use visibility party:{from}",
+                from = listing.from
+            ));
+        }
+        let Some(record) = self.stages.get(&listing.stage_id) else {
+            return missing(rejection!(
+                "stage-not-proposed",
+                "stage {stage_id} is not proposed",
+                stage_id = listing.stage_id
+            ));
+        };
+        let batch = record.stage.batches.iter().find(|b| b.from == listing.from);
+        let Some(pseudonyms) = batch.and_then(|b| b.pseudonyms.as_ref()) else {
+            return reject(rejection!(
+                "stage-no-pseudonymous-batch-from",
+                "stage {stage_id} has no pseudonymous batch from {from}",
+                stage_id = listing.stage_id,
+                from = listing.from
+            ));
+        };
+        if record.listings.contains_key(&listing.from) {
+            return reject(rejection!(
+                "stage-batch-already-listed",
+                "stage {stage_id}: the batch from {from} is already listed",
+                stage_id = listing.stage_id,
+                from = listing.from
+            ));
+        }
+        if !listing
+            .persons
+            .iter()
+            .map(|l| &l.pseudonym)
+            .eq(pseudonyms.iter())
+        {
+            return reject(rejection!(
+                "stage-listing-differs-from-batch",
+                "stage {stage_id}: the listing from {from} does not name the batch's pseudonyms in order",
+                stage_id = listing.stage_id,
+                from = listing.from
+            ));
+        }
+        let (exchange, _) = exchange_term(negotiation, &record.stage.term)?;
+        let persons: Vec<&PersonRef> = listing.persons.iter().map(|l| &l.person).collect();
+        self.check_batch_persons(&record.stage, exchange, &listing.from, &persons)
     }
 
     pub fn check_match(
@@ -416,7 +526,9 @@ impl ExchangeState {
                 party = party
             ));
         }
-        Ok(())
+        // A party accepts knowing whom it hands over. Checked last, as a
+        // reader without the party's listing cannot check it.
+        roster(record, party).map(|_| ())
     }
 
     pub fn check_handover(&self, signer: &SignerView, handover: &Handover) -> Result<(), Refusal> {
@@ -441,19 +553,29 @@ impl ExchangeState {
                 status = record.status().as_str()
             ));
         }
-        let staged: BTreeSet<&PersonRef> = record
+        let staged: BTreeSet<Staged> = record
             .stage
             .batches
             .iter()
-            .flat_map(|b| b.persons.iter())
+            .flat_map(StageBatch::staged)
             .collect();
-        let recorded: BTreeSet<&PersonRef> = handover.outcomes.iter().map(|o| &o.person).collect();
+        let recorded: Option<BTreeSet<Staged>> = handover
+            .outcomes
+            .iter()
+            .map(PersonOutcome::staged)
+            .collect();
+        let recorded = recorded.unwrap_or_default();
         if recorded.len() != handover.outcomes.len() || recorded != staged {
             return reject(rejection!(
                 "handover-stage-one-outcome-each-staged",
                 "handover of stage {stage_id}: one outcome for each staged person",
                 stage_id = handover.stage_id
             ));
+        }
+        // Every batch listed for its handing party: checked last, as a
+        // party reads only its own listing.
+        for batch in &record.stage.batches {
+            roster(record, &batch.from)?;
         }
         Ok(())
     }
@@ -596,7 +718,7 @@ impl ExchangeState {
                 stage_id = tally.stage_id
             ));
         };
-        let expected = self.tally(negotiation, &record.stage, &handover.outcomes)?;
+        let expected = self.tally(negotiation, record, &handover.outcomes)?;
         if expected != *tally {
             return reject(rejection!(
                 "tally-stage-differs-from-handover",
@@ -606,4 +728,37 @@ impl ExchangeState {
         }
         Ok(())
     }
+}
+
+/// The pseudonyms of a stage: each the hex of an HMAC's first 128 bits, and
+/// no person named twice.
+fn check_pseudonyms(stage: &Stage) -> Result<(), Refusal> {
+    let mut seen = BTreeSet::new();
+    for pseudonym in stage
+        .batches
+        .iter()
+        .flat_map(|b| b.pseudonyms.iter().flatten())
+    {
+        let well_formed = pseudonym.len() == PSEUDONYM_HEX_LEN
+            && pseudonym
+                .bytes()
+                .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+        if !well_formed {
+            return reject(rejection!(
+                "stage-pseudonym-malformed",
+                "stage {stage_id}: a pseudonym is {len} lowercase hex digits",
+                stage_id = stage.stage_id,
+                len = PSEUDONYM_HEX_LEN
+            ));
+        }
+        if !seen.insert(pseudonym) {
+            return reject(rejection!(
+                "stage-already-staged",
+                "stage {stage_id}: pseudonym {pseudonym} is staged twice",
+                stage_id = stage.stage_id,
+                pseudonym = pseudonym
+            ));
+        }
+    }
+    Ok(())
 }

@@ -10,17 +10,19 @@ use chrono::{Datelike, Days, NaiveDate};
 use tlog::SignerKey;
 use truce_core::exchange::ExchangeEvent;
 use truce_core::exchange::{
-    CommissionAssessment, Handover, Identification, ListKind, MatchDecision, MatchVerdict, Outcome,
-    PersonList, PersonOutcome, PersonRecord, Receipt, RemainsDetails, Stage, StageBatch,
+    CommissionAssessment, Identification, ListKind, MatchDecision, MatchVerdict, Outcome,
+    PersonList, PersonRecord, PersonRef, Receipt, RemainsDetails, Stage, StageBatch,
 };
 use truce_core::negotiation::TermRef;
 use truce_core::terms::{Assessment, Status};
 use truce_core::{ActorId, Event, Visibility};
 use truce_match::dictionary::{GIVEN_NAMES, PLACES};
 
+use crate::app::{self, Draft};
 use crate::matching::review_queue;
+use crate::pseudonyms::PseudonymKey;
 use crate::records::KeyRing;
-use crate::{Ledger, LedgerError};
+use crate::{Labelled, Ledger, LedgerError};
 
 /// splitmix64: a fixed, documented generator, so the scenario is the same
 /// on every machine and with every crate version (rand's `StdRng` does not
@@ -210,13 +212,17 @@ impl Actors<'_> {
         Visibility::Actors([self.ua.clone(), self.ru.clone()].into())
     }
 
+    fn draft(&self, label: &str, actor: &ActorId, draft: Draft) -> Labelled<'_> {
+        self.item(label, actor, draft.event, draft.visibility)
+    }
+
     fn item(
         &self,
         label: &str,
         actor: &ActorId,
         event: Event,
         visibility: Visibility,
-    ) -> (String, ActorId, &SignerKey, Event, Visibility) {
+    ) -> Labelled<'_> {
         (
             label.to_owned(),
             actor.clone(),
@@ -428,7 +434,9 @@ pub fn record(ledger: &mut Ledger, actors: &Actors) -> Result<(), LedgerError> {
             )
             .map_err(LedgerError::Rejected)?;
         // Now and then someone refuses to return, and is recorded as such.
-        let refused = (n % 4 == 3).then(|| stage.batches[0].persons[0].clone());
+        let refused = (n % 4 == 3)
+            .then(|| stage.batches[0].persons.as_ref().map(|p| p[0].clone()))
+            .flatten();
         carry_out(ledger, actors, stage, refused.as_ref())?;
     }
 
@@ -514,13 +522,9 @@ pub fn record(ledger: &mut Ledger, actors: &Actors) -> Result<(), LedgerError> {
     .into_iter()
     .enumerate()
     {
-        let refs = |list_id: &str,
-                    prefix: &str,
-                    from: usize,
-                    count: usize|
-         -> Vec<truce_core::exchange::PersonRef> {
+        let refs = |list_id: &str, prefix: &str, from: usize, count: usize| -> Vec<PersonRef> {
             (from..from + count)
-                .map(|i| truce_core::exchange::PersonRef {
+                .map(|i| PersonRef {
                     list_id: list_id.to_owned(),
                     person_id: format!("{prefix}-{i:05}"),
                 })
@@ -532,8 +536,8 @@ pub fn record(ledger: &mut Ledger, actors: &Actors) -> Result<(), LedgerError> {
             date: day(2025, 6, date),
             place: "Belarus-Ukraine border".to_owned(),
             batches: vec![
-                StageBatch { from: ua.clone(), persons: refs("ua-held-remains", "ua-r", 0, to_russia) },
-                StageBatch { from: ru.clone(), persons: refs("ru-held-remains", "ru-r", next_ru, to_ukraine) },
+                StageBatch::named(ua.clone(), refs("ua-held-remains", "ua-r", 0, to_russia)),
+                StageBatch::named(ru.clone(), refs("ru-held-remains", "ru-r", next_ru, to_ukraine)),
             ],
             parity_waiver: Some("remains are handed over as they are recovered; the term counts 6,000 for 6,000 overall".to_owned()),
         };
@@ -543,84 +547,54 @@ pub fn record(ledger: &mut Ledger, actors: &Actors) -> Result<(), LedgerError> {
     Ok(())
 }
 
-/// Proposes a stage, has both parties accept it, records the handover
-/// (everyone handed over but `refused`), and each party's receipt.
+/// Proposes a stage from its plan (through the application layer, so with
+/// pseudonyms and listings), has both parties accept it, records the
+/// handover (everyone handed over but `refused`), and each party's receipt.
 fn carry_out(
     ledger: &mut Ledger,
     actors: &Actors,
-    stage: Stage,
-    refused: Option<&truce_core::exchange::PersonRef>,
+    plan: Stage,
+    refused: Option<&PersonRef>,
 ) -> Result<(), LedgerError> {
-    let stage_id = stage.stage_id.clone();
-    let outcomes: Vec<PersonOutcome> = stage
-        .batches
-        .iter()
-        .flat_map(|b| b.persons.iter().cloned())
-        .map(|person| {
-            let outcome = if Some(&person) == refused {
-                Outcome::RefusedToReturn
-            } else {
-                Outcome::HandedOver
-            };
-            PersonOutcome { outcome, person }
-        })
-        .collect();
+    let stage_id = plan.stage_id.clone();
     // Each party receives what the other handed over.
     let received = |receiver: &ActorId| -> u64 {
-        let giver = stage
+        let giver = plan
             .batches
             .iter()
             .find(|b| b.from != *receiver)
             .expect("two batches");
-        giver.persons.iter().filter(|p| Some(*p) != refused).count() as u64
+        let persons = giver.persons.iter().flatten();
+        persons.filter(|p| Some(*p) != refused).count() as u64
     };
     let (ua, ru) = (actors.ua, actors.ru);
     let receipts = [(ua, received(ua)), (ru, received(ru))];
-    let state = ledger.state();
-    let tally = state
-        .exchange()
-        .tally(state.negotiation(), &stage, &outcomes)
-        .map_err(|e| LedgerError::Rejected(e.into_rejection()))?;
+    let key = PseudonymKey::of(actors.key(actors.intermediary));
+    let proposal = app::propose_stage(ledger.state(), plan, &key)?;
+    let mut items: Vec<_> = proposal
+        .into_iter()
+        .map(|draft| actors.draft("stage", actors.intermediary, draft))
+        .collect();
+    for party in [ua, ru] {
+        let accepted = ExchangeEvent::StageAccepted {
+            stage_id: stage_id.clone(),
+            party: party.clone(),
+        };
+        items.push(actors.item("accept", party, accepted.into(), actors.both()));
+    }
+    ledger.append_all(items)?;
+
+    let exceptions: Vec<(String, Outcome)> = refused
+        .map(|p| {
+            let who = format!("{}/{}", p.list_id, p.person_id);
+            (who, Outcome::RefusedToReturn)
+        })
+        .into_iter()
+        .collect();
+    let [handover, tally] = app::handover(ledger.state(), &stage_id, &exceptions)?;
     let mut items = vec![
-        actors.item(
-            "stage",
-            actors.intermediary,
-            Event::Exchange(ExchangeEvent::StageProposed(stage)),
-            actors.both(),
-        ),
-        actors.item(
-            "accept",
-            ua,
-            Event::Exchange(ExchangeEvent::StageAccepted {
-                stage_id: stage_id.clone(),
-                party: ua.clone(),
-            }),
-            actors.both(),
-        ),
-        actors.item(
-            "accept",
-            ru,
-            Event::Exchange(ExchangeEvent::StageAccepted {
-                stage_id: stage_id.clone(),
-                party: ru.clone(),
-            }),
-            actors.both(),
-        ),
-        actors.item(
-            "handover",
-            actors.intermediary,
-            Event::Exchange(ExchangeEvent::HandoverRecorded(Handover {
-                stage_id: stage_id.clone(),
-                outcomes,
-            })),
-            actors.both(),
-        ),
-        actors.item(
-            "tally",
-            actors.intermediary,
-            Event::Exchange(ExchangeEvent::StageTallied(tally)),
-            Visibility::Public,
-        ),
+        actors.draft("handover", actors.intermediary, handover),
+        actors.draft("tally", actors.intermediary, tally),
     ];
     for (party, count) in receipts {
         let receipt = Receipt {
