@@ -7,7 +7,7 @@ use truce_core::exchange::ExchangeEvent;
 use clap::Subcommand;
 use serde_json::json;
 use truce_core::exchange::{
-    Discrepancy, DiscrepancyKind, ExchangeState, PersonRef, Receipt, Stage,
+    Discrepancy, DiscrepancyKind, ExchangeState, Outcome, PersonRef, Receipt, Stage, Staged,
 };
 use truce_core::{ActorId, Event};
 use truce_ledger::Ledger;
@@ -154,6 +154,15 @@ pub enum ExchangeCommand {
         count: u64,
         #[arg(long)]
         reason: String,
+    },
+    /// The persons of a stage as this reader knows them: the intermediary
+    /// sees every reference; a party (on its copy) sees its own references
+    /// and the other party's persons by the pseudonyms it knows them by.
+    Members {
+        #[command(flatten)]
+        listing: Listing,
+        #[arg(long)]
+        stage_id: String,
     },
     /// Progress of an exchange term against its quota, by stage, beside
     /// each party's claims.
@@ -461,7 +470,45 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             let draft = target.draft(ExchangeEvent::DiscrepancyRecorded(discrepancy))?;
             record_at(&mut target, &signer, draft)?;
         }
+        ExchangeCommand::Members { listing, stage_id } => members(listing, &stage_id)?,
         ExchangeCommand::Progress { listing, term } => progress(listing, &term)?,
+    }
+    Ok(())
+}
+
+fn members(listing: Listing, stage_id: &str) -> Result<(), CliError> {
+    let view = crate::view(&listing.data.data)?;
+    let record = view
+        .state()
+        .exchange()
+        .stage(stage_id)
+        .ok_or_else(|| usage(format!("no stage {stage_id} visible to this reader")))?;
+    let rows: Vec<Vec<String>> = record
+        .members()
+        .iter()
+        .map(|m| {
+            let staged = match m.staged {
+                Staged::Ref(p) => format!("{}/{}", p.list_id, p.person_id),
+                Staged::Pseudonym(p) => p.to_owned(),
+            };
+            let person = m
+                .person
+                .map_or(String::new(), |p| format!("{}/{}", p.list_id, p.person_id));
+            let outcome = m.outcome.map_or("", Outcome::as_str);
+            vec![m.from.to_string(), staged, person, outcome.to_owned()]
+        })
+        .collect();
+    if listing.json {
+        let items: Vec<_> = rows
+            .iter()
+            .map(|row| {
+                let given = |cell: &String| (!cell.is_empty()).then(|| cell.clone());
+                json!({"from": row[0], "staged_as": row[1], "person": given(&row[2]), "outcome": given(&row[3])})
+            })
+            .collect();
+        print_json(&json!(items));
+    } else {
+        print_table(&["FROM", "STAGED AS", "PERSON", "OUTCOME"], &rows);
     }
     Ok(())
 }

@@ -392,6 +392,53 @@ fn an_exchange_stage_goes_from_plan_to_confirmed_receipts_from_the_cli() {
     assert_eq!(stage["handed_over"], serde_json::json!([2, 2]));
     let verified = ok(&["verify", "--data", d]);
     assert!(verified.contains("OK:"), "{verified}");
+
+    // Who was in the stage: the intermediary knows every reference; ua, on
+    // its copy, its own, and ru's persons by the pseudonyms it knows.
+    let members = |data: &str| -> Vec<serde_json::Value> {
+        let listed = ok(&[
+            "exchange",
+            "members",
+            "--data",
+            data,
+            "--stage-id",
+            "s-extra",
+            "--json",
+        ]);
+        serde_json::from_str(&listed).unwrap()
+    };
+    let all = members(d);
+    assert_eq!(all.len(), 4);
+    assert!(all.iter().all(|m| m["outcome"] == "handed_over"), "{all:?}");
+    assert!(all.iter().all(|m| m["person"].is_string()), "{all:?}");
+    let copy = temp.path().join("ua-copy");
+    ok(&[
+        "log",
+        "export-copy",
+        "--data",
+        d,
+        "--for",
+        "ua",
+        "--out",
+        path(&copy),
+    ]);
+    let seen = members(path(&copy));
+    let staged_as: Vec<_> = seen.iter().map(|m| &m["staged_as"]).collect();
+    assert_eq!(
+        staged_as,
+        all.iter().map(|m| &m["staged_as"]).collect::<Vec<_>>()
+    );
+    for member in &seen {
+        let own = member["from"] == "ua";
+        assert_eq!(member["person"].is_string(), own, "{member}");
+        assert!(
+            !member["staged_as"].as_str().unwrap().contains('/'),
+            "{member}"
+        );
+        if !own {
+            assert!(!member.to_string().contains("ru-h-"), "{member}");
+        }
+    }
 }
 
 /// A new log of `origin` in DIR/data of a new temporary DIR.

@@ -8,7 +8,12 @@
 //! one in twenty a remark of 2 KiB, the size of a few person records; the
 //! rest short remarks), then is verified in full, then read as a page load
 //! reads it: the log opened (its saved state decrypted) and 20,000 entries
-//! read one by one at random (what `/api/entries/N` reads).
+//! read one by one at random (what `/api/entries/N` reads). Last, what an
+//! erasure costs beside its baseline, an append of one remark in a batch of
+//! its own: ERASURES erasures of 2 KiB remarks, each one batch (the payload
+//! and its salt deleted with `secure_delete`, its data key destroyed, the
+//! freed pages vacuumed, the WAL truncated, the state refolded), alternating
+//! with as many single appends.
 //!
 //!     cargo run --release -p truce-ledger --example at_rest_bench -- [ENTRIES] [DIR]
 
@@ -31,6 +36,7 @@ use truce_store::LogStore;
 
 const ORIGIN: &str = "bench.truce/at-rest";
 const READS: usize = 20_000;
+const ERASURES: u64 = 5;
 
 struct Party {
     id: ActorId,
@@ -44,6 +50,9 @@ struct Round {
     verify: f64,
     open: f64,
     reads: f64,
+    /// Median seconds of one erasure and of one single append.
+    erase: f64,
+    single_append: f64,
 }
 
 fn main() {
@@ -96,6 +105,18 @@ fn main() {
     report("entry reads/s", READS as f64, &plain, &encrypted, |r| {
         r.reads
     });
+    report("single appends/s", 1.0, &plain, &encrypted, |r| {
+        r.single_append
+    });
+    report("erasures/s", 1.0, &plain, &encrypted, |r| r.erase);
+    for (mode, rounds) in [("plain", &plain), ("encrypted", &encrypted)] {
+        let mut ratios: Vec<f64> = rounds.iter().map(|r| r.erase / r.single_append).collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "{mode:>10}: an erasure takes {:.0} single appends (median of rounds)",
+            ratios[ratios.len() / 2]
+        );
+    }
 }
 
 /// Prints the median rate of `count / seconds` in each mode and the ratio.
@@ -161,6 +182,7 @@ fn sign(ua: &Party, entries: u64) -> Vec<Submission> {
 
 fn run(log: &Path, at_rest: AtRest, ua: &Party, submissions: Vec<Submission>) -> Round {
     let ledger = new_log(log, at_rest, ua);
+    let first = ledger.state().tree_size();
     let started = Instant::now();
     drop(append_all(ledger, submissions));
     let append = started.elapsed().as_secs_f64();
@@ -180,12 +202,51 @@ fn run(log: &Path, at_rest: AtRest, ua: &Party, submissions: Vec<Submission>) ->
         std::hint::black_box(entry);
     }
     let reads = started.elapsed().as_secs_f64();
+    drop(view);
+    let (erase, single_append) = erase_beside_appends(log, ua, first);
     Round {
         append,
         verify,
         open,
         reads,
+        erase,
+        single_append,
     }
+}
+
+/// Median seconds of an erasure (of a 2 KiB remark: submission 20 k + 1,
+/// entry `first` + 20 k + 1) and of a single append of a short remark,
+/// alternating, each its own batch.
+fn erase_beside_appends(log: &Path, ua: &Party, first: u64) -> (f64, f64) {
+    let mut ledger = Ledger::open(log, LedgerOptions::default()).expect("open for appends");
+    let intermediary = ActorId::new("intermediary").unwrap();
+    let me = read_key_file(&log.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)).unwrap();
+    let (mut erasures, mut appends) = (Vec::new(), Vec::new());
+    for n in 0..ERASURES {
+        let erasure = Event::Registry(RegistryEvent::PayloadErased {
+            entry_index: first + 1 + 20 * (n + 1),
+            legal_basis: "benchmark".to_owned(),
+        });
+        let started = Instant::now();
+        ledger
+            .record(&intermediary, &me, erasure, Visibility::Public)
+            .expect("erased");
+        erasures.push(started.elapsed().as_secs_f64());
+        let remark = Event::Remark(RemarkEvent::RemarkRecorded {
+            subject: format!("after erasure {n}"),
+            text: "one more".to_owned(),
+        });
+        let started = Instant::now();
+        ledger
+            .record(&ua.id, &ua.key, remark, Visibility::Party(ua.id.clone()))
+            .expect("appended");
+        appends.push(started.elapsed().as_secs_f64());
+    }
+    let median = |mut times: Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    (median(erasures), median(appends))
 }
 
 /// A log with ua registered under the key every submission is signed with.

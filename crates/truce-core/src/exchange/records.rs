@@ -249,6 +249,15 @@ impl StageBatch {
     }
 }
 
+/// One person of a stage as a reader knows them (see [`StageRecord::members`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member<'a> {
+    pub from: &'a ActorId,
+    pub staged: Staged<'a>,
+    pub person: Option<&'a PersonRef>,
+    pub outcome: Option<&'a Outcome>,
+}
+
 /// How a stage or a handover names one person: by the handing party's own
 /// reference, or by the receiving party's pseudonym.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -541,6 +550,31 @@ impl StageRecord {
                     .collect()
             }),
         }
+    }
+
+    /// Each person of the stage as this reader knows them: how the stage
+    /// names them, the handing party's own reference when this reader holds
+    /// it (the intermediary always; a party for its own batch), and the
+    /// outcome once handed over. In the stage's order.
+    pub fn members(&self) -> Vec<Member<'_>> {
+        let outcomes: BTreeMap<Staged, &Outcome> = self
+            .handover
+            .iter()
+            .flat_map(|h| &h.outcomes)
+            .filter_map(|o| Some((o.staged()?, &o.outcome)))
+            .collect();
+        let mut members = Vec::new();
+        for batch in &self.stage.batches {
+            let known: BTreeMap<Staged, &PersonRef> =
+                self.roster(&batch.from).into_iter().flatten().collect();
+            members.extend(batch.staged().into_iter().map(|staged| Member {
+                from: &batch.from,
+                staged,
+                person: known.get(&staged).copied(),
+                outcome: outcomes.get(&staged).copied(),
+            }));
+        }
+        members
     }
 
     /// Every person of the stage whose reference this reader holds.
