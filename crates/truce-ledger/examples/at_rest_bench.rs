@@ -10,7 +10,8 @@
 //! reads it: the log opened (its saved state decrypted) and 20,000 entries
 //! read one by one at random (what `/api/entries/N` reads). Last, what an
 //! erasure costs beside its baseline, an append of one remark in a batch of
-//! its own: ERASURES erasures of 2 KiB remarks, each one batch (the payload
+//! its own: ERASURES erasures of recent 2 KiB remarks, then as many of early
+//! ones, each one batch (the payload
 //! and its salt deleted with `secure_delete`, its data key destroyed, the
 //! freed pages vacuumed, the WAL truncated, the state refolded), alternating
 //! with as many single appends.
@@ -50,8 +51,11 @@ struct Round {
     verify: f64,
     open: f64,
     reads: f64,
-    /// Median seconds of one erasure and of one single append.
+    /// Median seconds of one erasure of an early entry, of a recent one
+    /// (a state saved before it is there to refold from), and of one single
+    /// append.
     erase: f64,
+    erase_recent: f64,
     single_append: f64,
 }
 
@@ -108,13 +112,20 @@ fn main() {
     report("single appends/s", 1.0, &plain, &encrypted, |r| {
         r.single_append
     });
-    report("erasures/s", 1.0, &plain, &encrypted, |r| r.erase);
+    report("erasures (early)/s", 1.0, &plain, &encrypted, |r| r.erase);
+    report("erasures (recent)/s", 1.0, &plain, &encrypted, |r| {
+        r.erase_recent
+    });
     for (mode, rounds) in [("plain", &plain), ("encrypted", &encrypted)] {
-        let mut ratios: Vec<f64> = rounds.iter().map(|r| r.erase / r.single_append).collect();
-        ratios.sort_by(f64::total_cmp);
-        println!(
-            "{mode:>10}: an erasure takes {:.0} single appends (median of rounds)",
+        let in_appends = |erase: fn(&Round) -> f64| {
+            let mut ratios: Vec<f64> = rounds.iter().map(|r| erase(r) / r.single_append).collect();
+            ratios.sort_by(f64::total_cmp);
             ratios[ratios.len() / 2]
+        };
+        println!(
+            "{mode:>10}: an erasure takes {:.0} single appends (early entry), {:.0} (recent entry)",
+            in_appends(|r| r.erase),
+            in_appends(|r| r.erase_recent)
         );
     }
 }
@@ -183,6 +194,7 @@ fn sign(ua: &Party, entries: u64) -> Vec<Submission> {
 fn run(log: &Path, at_rest: AtRest, ua: &Party, submissions: Vec<Submission>) -> Round {
     let ledger = new_log(log, at_rest, ua);
     let first = ledger.state().tree_size();
+    let submitted = submissions.len() as u64;
     let started = Instant::now();
     drop(append_all(ledger, submissions));
     let append = started.elapsed().as_secs_f64();
@@ -203,28 +215,36 @@ fn run(log: &Path, at_rest: AtRest, ua: &Party, submissions: Vec<Submission>) ->
     }
     let reads = started.elapsed().as_secs_f64();
     drop(view);
-    let (erase, single_append) = erase_beside_appends(log, ua, first);
+    // Submission i is entry first + i; i % 20 == 1 is a 2 KiB remark.
+    let early: Vec<u64> = (1..=ERASURES).map(|n| first + 1 + 20 * n).collect();
+    let recent: Vec<u64> = (1..=ERASURES)
+        .map(|n| first + (submitted - 20 * n + 1))
+        .collect();
+    // Recent ones first: an erasure drops the states saved after the entry
+    // it erases, so after the early ones no state before a recent one is left.
+    let (erase_recent, _) = erase_beside_appends(log, ua, &recent);
+    let (erase, single_append) = erase_beside_appends(log, ua, &early);
     Round {
         append,
         verify,
         open,
         reads,
         erase,
+        erase_recent,
         single_append,
     }
 }
 
-/// Median seconds of an erasure (of a 2 KiB remark: submission 20 k + 1,
-/// entry `first` + 20 k + 1) and of a single append of a short remark,
-/// alternating, each its own batch.
-fn erase_beside_appends(log: &Path, ua: &Party, first: u64) -> (f64, f64) {
+/// Median seconds of an erasure of each of `entries` and of a single
+/// append of a short remark, alternating, each its own batch.
+fn erase_beside_appends(log: &Path, ua: &Party, entries: &[u64]) -> (f64, f64) {
     let mut ledger = Ledger::open(log, LedgerOptions::default()).expect("open for appends");
     let intermediary = ActorId::new("intermediary").unwrap();
     let me = read_key_file(&log.join(KEYS_DIR).join(INTERMEDIARY_KEY_FILE)).unwrap();
     let (mut erasures, mut appends) = (Vec::new(), Vec::new());
-    for n in 0..ERASURES {
+    for (n, entry_index) in entries.iter().enumerate() {
         let erasure = Event::Registry(RegistryEvent::PayloadErased {
-            entry_index: first + 1 + 20 * (n + 1),
+            entry_index: *entry_index,
             legal_basis: "benchmark".to_owned(),
         });
         let started = Instant::now();

@@ -884,7 +884,20 @@ impl Ledger {
     /// longer counting.
     fn refold_erasing(&self, staged: &Staged) -> Result<LogState, LedgerError> {
         let erased: BTreeSet<u64> = staged.erase_payloads.iter().copied().collect();
-        let mut state = LogState::new();
+        let first_erased = erased.first().copied().unwrap_or(0);
+        let snapshot = self.view.store.snapshot()?;
+        // A state saved before the first erased entry never folded it.
+        let mut state = self
+            .view
+            .store
+            .saved_state(first_erased)?
+            .and_then(|(size, bytes)| {
+                LogState::from_saved(&bytes)
+                    .ok()
+                    .filter(|state| state.tree_size() == size)
+            })
+            .unwrap_or_else(LogState::new);
+        let start = state.tree_size();
         let mut fold = |entry: &StoredEntry| {
             if erased.contains(&entry.index) {
                 let mut entry = entry.clone();
@@ -896,10 +909,9 @@ impl Ledger {
             .map(drop)
         };
         let first = staged.entries[0].index;
-        let snapshot = self.view.store.snapshot()?;
         self.view
             .store
-            .for_each_entry(0, first, &mut |entry| fold(&entry))?
+            .for_each_entry(start, first, &mut |entry| fold(&entry))?
             .map_err(LedgerError::Io)?;
         drop(snapshot);
         for entry in &staged.entries {

@@ -415,7 +415,26 @@ fn after_an_erasure_new_entries_are_still_held_to_every_rule() {
         entry_index: list_entry,
         legal_basis: "erasure request 2026/2".to_owned(),
     };
-    record(&mut ledger, &dir, "intermediary", erasure.into());
+    let erased_at = record(&mut ledger, &dir, "intermediary", erasure.into());
+    // The state saved before the erased entry stays (the refold starts from
+    // it); every state after it is dropped but the erasure's own. `verify`
+    // below compares each with a replay.
+    let saved: Vec<u64> = ledger
+        .view()
+        .store()
+        .saved_states()
+        .unwrap()
+        .into_iter()
+        .map(|(size, _)| size)
+        .collect();
+    assert!(saved.iter().any(|size| *size <= list_entry), "{saved:?}");
+    assert!(saved.contains(&(erased_at + 1)), "{saved:?}");
+    assert!(
+        saved
+            .iter()
+            .all(|size| *size <= list_entry || *size == erased_at + 1),
+        "{saved:?}"
+    );
     let erased_person = late_stage(&ledger, "a waiver");
     let mut nobody = erased_person.clone();
     nobody.stage_id = "remains-stage-nobody".to_owned();

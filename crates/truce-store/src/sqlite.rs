@@ -500,12 +500,18 @@ fn unseal(
         .ok_or("does not decrypt under the store key (altered, or moved from another row)")
 }
 
-/// A batch that rewrites the derived tables (an erasure) drops every saved
-/// state: they were folded with the erased payload. The newest states are
-/// kept, the older ones deleted.
+/// A batch that rewrites the derived tables (an erasure) drops the saved
+/// states folded with an erased payload: those of a size above the first
+/// erased entry (a state of size n covers entries 0..n, so one at most that
+/// entry never saw it and stays, for the refold to start from). The newest
+/// states are kept, the older ones deleted.
 fn write_saved_state(conn: &Connection, batch: &Batch, sealer: Option<&Sealer>) -> Result<()> {
     if matches!(batch.derived, DerivedWrite::Rewrite(_)) {
-        conn.execute("DELETE FROM saved_states", [])?;
+        let first_erased = batch.erase_payloads.iter().min().map_or(0, |i| *i as i64);
+        conn.execute(
+            "DELETE FROM saved_states WHERE tree_size > ?1",
+            [first_erased],
+        )?;
     }
     if let Some((size, state)) = &batch.saved_state {
         let (state, data_key) = seal(sealer, Record::State(*size), state);
