@@ -411,8 +411,8 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             // The handover (persons, for the two parties) and its public
             // tally (counts, for everyone) land together or not at all.
             let [handover, tally] = app::handover(ledger.state(), &stage_id, &exceptions)?;
-            let indices =
-                record_together(&mut ledger, &Signer::intermediary(), vec![handover, tally])?;
+            let intermediary = signer_of(&ledger, &Signer::intermediary())?;
+            let indices = record_together(&mut ledger, intermediary, vec![handover, tally])?;
             println!(
                 "entries {}-{}: handover and tally recorded",
                 indices[0], indices[1]
@@ -628,9 +628,10 @@ fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
 /// Proposes a stage from its plan: the stage with pseudonyms for both
 /// parties and the listings for each handing party land together.
 fn propose_stage(ledger: &mut Ledger, plan: Stage) -> Result<(), CliError> {
-    let (_, key) = signer_of(ledger, &Signer::intermediary())?;
-    let drafts = app::propose_stage(ledger.state(), plan, &PseudonymKey::of(&key))?;
-    let indices = record_together(ledger, &Signer::intermediary(), drafts)?;
+    let intermediary = signer_of(ledger, &Signer::intermediary())?;
+    let key = PseudonymKey::of(&intermediary.1);
+    let drafts = app::propose_stage(ledger.state(), plan, &key)?;
+    let indices = record_together(ledger, intermediary, drafts)?;
     println!(
         "entries {}-{}: stage proposed and its batches listed",
         indices[0],

@@ -595,13 +595,13 @@ fn record(ledger: &mut Ledger, signer: &Signer, draft: Draft) -> Result<(), CliE
     Ok(())
 }
 
-/// Records `drafts` signed by one signer in one batch: all land or none.
+/// Records `drafts` signed by `actor` with `key` in one batch: all land or
+/// none.
 fn record_together(
     ledger: &mut Ledger,
-    signer: &Signer,
+    (actor, key): (ActorId, SignerKey),
     drafts: Vec<Draft>,
 ) -> Result<Vec<u64>, CliError> {
-    let (actor, key) = signer_of(ledger, signer)?;
     let items = drafts
         .into_iter()
         .map(|draft| {

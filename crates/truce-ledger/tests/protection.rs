@@ -45,6 +45,17 @@ fn refusal(ledger: &mut Ledger, dir: &Path, actor: &str, event: Event, list_id: 
     refused.replace(list_id, "LIST")
 }
 
+/// The Istanbul scenario loaded into a fresh directory (kept while the
+/// first value lives), that directory, and its ledger.
+fn istanbul() -> (tempfile::TempDir, std::path::PathBuf, Ledger) {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("istanbul");
+    let ledger = truce_ledger::scenario::load("istanbul-2025", &dir)
+        .unwrap()
+        .ledger;
+    (temp, dir, ledger)
+}
+
 /// Every file under `dir` whose bytes contain `marker`.
 fn files_holding(dir: &Path, marker: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -247,11 +258,7 @@ fn erase_each_kind_of_personal_payload(at_rest: AtRest) {
 
 #[test]
 fn a_party_cannot_tell_whether_a_list_id_of_the_other_party_exists() {
-    let temp = tempfile::tempdir().unwrap();
-    let dir = temp.path().join("istanbul");
-    let mut ledger = truce_ledger::scenario::load("istanbul-2025", &dir)
-        .unwrap()
-        .ledger;
+    let (_temp, dir, mut ledger) = istanbul();
     let mut answers = std::collections::BTreeSet::new();
     for list_id in ["ua-held-pow", "ua-held-never"] {
         for version in [1, 2] {
@@ -283,11 +290,7 @@ fn a_party_cannot_tell_whether_a_list_id_of_the_other_party_exists() {
 /// (ru hands them over by its own ids); ua's case is the same.
 #[test]
 fn a_party_reads_no_match_decision_and_no_id_of_the_other_partys_sought_persons() {
-    let temp = tempfile::tempdir().unwrap();
-    let dir = temp.path().join("istanbul");
-    let ledger = truce_ledger::scenario::load("istanbul-2025", &dir)
-        .unwrap()
-        .ledger;
+    let (_temp, _dir, ledger) = istanbul();
     let decisions: Vec<_> = ledger.state().exchange().matches().collect();
     assert!(decisions.len() > 3_000, "{}", decisions.len());
     for (reader, other) in [("ru", "ua"), ("ua", "ru")] {
@@ -342,15 +345,12 @@ fn list_ids(value: &serde_json::Value, found: &mut Vec<String>) {
 /// every stage, and the handovers name the persons as the stages do.
 #[test]
 fn a_party_reads_the_other_partys_staged_persons_by_pseudonym_only() {
-    let temp = tempfile::tempdir().unwrap();
-    let dir = temp.path().join("istanbul");
-    let ledger = truce_ledger::scenario::load("istanbul-2025", &dir)
-        .unwrap()
-        .ledger;
+    let (_temp, _dir, ledger) = istanbul();
     let stages: Vec<_> = ledger.state().exchange().stages().collect();
     assert!(stages.len() >= 14, "{}", stages.len());
     for record in &stages {
-        assert!(record.is_pseudonymous(), "{}", record.stage.stage_id);
+        let by_reference = record.stage.batches.iter().any(|b| b.persons.is_some());
+        assert!(!by_reference, "{}", record.stage.stage_id);
         let handover = record.handover.as_ref().unwrap();
         let staged: Vec<_> = record
             .stage
@@ -399,11 +399,7 @@ fn a_party_reads_the_other_partys_staged_persons_by_pseudonym_only() {
 /// the erased list, is refused, and the log still verifies.
 #[test]
 fn after_an_erasure_new_entries_are_still_held_to_every_rule() {
-    let temp = tempfile::tempdir().unwrap();
-    let dir = temp.path().join("istanbul");
-    let mut ledger = truce_ledger::scenario::load("istanbul-2025", &dir)
-        .unwrap()
-        .ledger;
+    let (_temp, dir, mut ledger) = istanbul();
     let list = late_list(&ledger, "Zzlate");
     let list_entry = record(
         &mut ledger,

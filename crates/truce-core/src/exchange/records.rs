@@ -531,11 +531,6 @@ impl StageRecord {
             .count() as u64
     }
 
-    /// Whether the stage names its persons by pseudonym.
-    pub fn is_pseudonymous(&self) -> bool {
-        self.stage.batches.iter().any(|b| b.pseudonyms.is_some())
-    }
-
     /// `party`'s persons in this stage, each as the stage names them with
     /// the party's own reference; None when this reader lacks the listing
     /// of a pseudonymous batch.
