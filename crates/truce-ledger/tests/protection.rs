@@ -14,9 +14,10 @@ use truce_core::exchange::{
 use truce_core::registry::RegistryEvent;
 use truce_core::remarks::RemarkEvent;
 use truce_core::{ActorId, Event, Reader};
-use truce_ledger::app::Draft;
+use truce_ledger::app::{self, Draft};
 use truce_ledger::copy::{reader_entries, reader_entries_between, write_copy};
 use truce_ledger::keys::read_key_file;
+use truce_ledger::pseudonyms::PseudonymKey;
 use truce_ledger::{AtRest, KEYS_DIR, Ledger, LogView, verify_data_dir};
 use truce_store::LogStore;
 
@@ -454,4 +455,71 @@ fn after_an_erasure_new_entries_are_still_held_to_every_rule() {
         assert!(refused.contains("no person"), "{stage_id}: {refused}");
     }
     verify_data_dir(&dir, None).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A stage's proposal lands whole or not at all: when a listing breaks a
+/// rule (here, persons already handed over in an earlier stage, under fresh
+/// pseudonyms), neither the stage nor the other listing is recorded.
+#[test]
+fn a_proposal_whose_listing_is_refused_records_nothing() {
+    let (_temp, dir, mut ledger) = istanbul();
+    let size = ledger.state().tree_size();
+    let earlier = ledger.state().exchange().stage("pow-stage-1").unwrap();
+    let mut plan = earlier.stage.clone();
+    plan.stage_id = "pow-stage-again".to_owned();
+    for batch in &mut plan.batches {
+        let persons = earlier.roster(&batch.from).unwrap();
+        let persons = persons.into_iter().map(|(_, p)| p.clone()).collect();
+        *batch = StageBatch::named(batch.from.clone(), persons);
+    }
+    let key = read_key_file(&dir.join(KEYS_DIR).join("intermediary.key")).unwrap();
+    let drafts = app::propose_stage(ledger.state(), plan, &PseudonymKey::of(&key)).unwrap();
+    let intermediary = id("intermediary");
+    let items = drafts
+        .into_iter()
+        .map(|d| {
+            (
+                d.event.kind().to_owned(),
+                intermediary.clone(),
+                &key,
+                d.event,
+                d.visibility,
+            )
+        })
+        .collect();
+    let refused = ledger.append_all(items).unwrap_err().to_string();
+    assert!(refused.contains("already staged"), "{refused}");
+    assert_eq!(ledger.state().tree_size(), size);
+    assert!(ledger.state().exchange().stage("pow-stage-again").is_none());
+}
+
+/// Erasing a listing (the references behind a batch) leaves the log
+/// verifying: the stage, its acceptances, handover and tally replay without
+/// it, and the intermediary no longer knows whom that batch held.
+#[test]
+fn erasing_a_stage_listing_keeps_the_log_verifying() {
+    let (_temp, dir, mut ledger) = istanbul();
+    let (entries, _) = reader_entries(ledger.view().store(), &Reader::Intermediary).unwrap();
+    let listing = entries
+        .iter()
+        .find(|e| {
+            let envelope = truce_core::Envelope::from_leaf(&e.leaf).unwrap();
+            envelope.statement().kind == "stage_batch_listed"
+        })
+        .unwrap()
+        .index;
+    let erasure = RegistryEvent::PayloadErased {
+        entry_index: listing,
+        legal_basis: "erasure request 2026/3".to_owned(),
+    };
+    record(&mut ledger, &dir, "intermediary", erasure.into());
+    let report = verify_data_dir(&dir, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.payloads_erased, 1);
+    let stage = ledger.state().exchange().stage("pow-stage-1").unwrap();
+    let unknown = stage
+        .members()
+        .iter()
+        .filter(|m| m.person.is_none())
+        .count();
+    assert_eq!(unknown, stage.stage.batches[0].len());
 }

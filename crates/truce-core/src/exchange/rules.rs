@@ -328,13 +328,17 @@ impl ExchangeState {
             })?;
             worst_rank = worst_rank.max(rank);
         }
-        // Priority: nobody of a better category may be left waiting.
+        // Priority: nobody of a better category may be left waiting. Who
+        // waits depends on every stage's persons: a reader lacking one (a
+        // stage or a listing erased, or withheld) would see persons as
+        // waiting who were staged, so the rule counts as a missing reference
+        // (skipped in such a replay, refused for a new entry).
         let waiting = self.eligible_unstaged(exchange, &stage.term, from, &staged);
         if let Some((rank, waiting)) = waiting
             .iter()
             .find(|(rank, p)| *rank < worst_rank && !in_this_stage.contains(p))
         {
-            return reject(rejection!(
+            return missing(rejection!(
                 "stage-priority-waits-while-lower-priority",
                 "stage {stage_id}: {list_id}/{person_id} (priority {next}) waits while a lower priority is staged",
                 stage_id = stage.stage_id,
