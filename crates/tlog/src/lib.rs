@@ -10,5 +10,5 @@ pub mod note;
 pub mod tile;
 
 pub use checkpoint::Checkpoint;
-pub use merkle::{EMPTY_ROOT, Hash, HashSource, ProofError, TreeHashes};
+pub use merkle::{EMPTY_ROOT, Frontier, Hash, HashSource, ProofError, TreeHashes};
 pub use note::{KeyType, Note, NoteError, NoteSignature, SignerKey, VerifierKey};

@@ -376,6 +376,73 @@ impl TreeHashes {
     }
 }
 
+impl TreeHashes {
+    /// The frontier of the tree's first `size` leaves (`size <= tree_size`).
+    pub fn frontier(&self, size: u64) -> Frontier {
+        debug_assert!(size <= self.tree_size());
+        let hashes = (0..u64::BITS as usize)
+            .rev()
+            .filter(|level| size >> level & 1 == 1)
+            .map(|level| self.levels[level][((size >> level) - 1) as usize])
+            .collect();
+        Frontier { size, hashes }
+    }
+}
+
+/// The right edge of a tree: the roots of its complete aligned subtrees,
+/// largest first (one per bit set in its size). Enough to append leaves
+/// and compute the root in O(log n) memory, so a log can be reopened from
+/// a saved frontier without reading its leaves; proofs about earlier
+/// leaves need the interior hashes ([`TreeHashes`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    hashes: Vec<Hash>,
+}
+
+impl Frontier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A frontier from its size and hashes, largest subtree first; `None`
+    /// when the count is not the number of bits set in the size.
+    pub fn from_parts(size: u64, hashes: Vec<Hash>) -> Option<Frontier> {
+        (hashes.len() == size.count_ones() as usize).then_some(Frontier { size, hashes })
+    }
+
+    pub fn tree_size(&self) -> u64 {
+        self.size
+    }
+
+    /// The subtree roots, largest first.
+    pub fn hashes(&self) -> &[Hash] {
+        &self.hashes
+    }
+
+    pub fn push(&mut self, leaf_hash: Hash) {
+        let mut hash = leaf_hash;
+        let mut size = self.size;
+        while size & 1 == 1 {
+            let left = self.hashes.pop().expect("one hash per bit set in the size");
+            hash = node_hash(&left, &hash);
+            size >>= 1;
+        }
+        self.hashes.push(hash);
+        self.size += 1;
+    }
+
+    /// MTH of the whole tree: each subtree is the left neighbour of the
+    /// (smaller) rest, as RFC 9162 2.1.1 splits at the largest power of two.
+    pub fn root(&self) -> Hash {
+        let mut subtrees = self.hashes.iter().rev();
+        let Some(smallest) = subtrees.next() else {
+            return EMPTY_ROOT;
+        };
+        subtrees.fold(*smallest, |right, left| node_hash(left, &right))
+    }
+}
+
 impl HashSource for TreeHashes {
     fn leaf(&self, index: u64) -> Hash {
         self.levels[0][index as usize]

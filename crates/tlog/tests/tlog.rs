@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use proptest::prelude::*;
 use serde::Deserialize;
 use tlog::merkle::{self, Hash};
-use tlog::{Checkpoint, KeyType, Note, NoteError, SignerKey, TreeHashes, VerifierKey};
+use tlog::{Checkpoint, Frontier, KeyType, Note, NoteError, SignerKey, TreeHashes, VerifierKey};
 
 /// The shared test data (`../shared` beside the project): `TRUCE_SHARED`
 /// if set, else the first `shared/` beside the project or one of its
@@ -134,15 +134,19 @@ fn roots_of_every_size_match_the_reference_tree() {
         .iter()
         .map(|h| merkle::leaf_hash(&unhex(h)))
         .collect();
-    let mut frontier = TreeHashes::new();
+    let mut tree = TreeHashes::new();
+    let mut frontier = Frontier::new();
     for (size, want) in v.root_hashes_hex_by_tree_size.iter().enumerate() {
         assert_eq!(
             hex(&merkle::root(&leaves, size as u64)),
             *want,
             "size {size}"
         );
+        assert_eq!(hex(&tree.root()), *want, "tree hashes at size {size}");
         assert_eq!(hex(&frontier.root()), *want, "frontier at size {size}");
+        assert_eq!(tree.frontier(size as u64), frontier, "size {size}");
         if size < leaves.len() {
+            tree.push(leaves[size]);
             frontier.push(leaves[size]);
         }
     }
@@ -180,6 +184,30 @@ fn flip_bit(proof: &[Hash], bit: usize) -> Vec<Hash> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A log reopened from the frontier saved at some size, then extended,
+    /// has the root of the whole tree at every size after it.
+    #[test]
+    fn a_frontier_taken_at_any_size_extends_to_the_roots_of_the_tree(
+        tree_size in 1u64..=3000,
+        saved_fraction in 0.0f64..1.0,
+    ) {
+        let leaves: Vec<Hash> = (0..tree_size).map(|i| merkle::leaf_hash(&i.to_le_bytes())).collect();
+        let mut tree = TreeHashes::new();
+        leaves.iter().for_each(|leaf| tree.push(*leaf));
+        let saved_at = (tree_size as f64 * saved_fraction) as u64;
+        let saved = tree.frontier(saved_at);
+        prop_assert_eq!(saved.hashes().len(), saved_at.count_ones() as usize);
+        let mut reopened = Frontier::from_parts(saved_at, saved.hashes().to_vec()).unwrap();
+        let one_too_many = [saved.hashes(), &[[0; 32]]].concat();
+        prop_assert!(Frontier::from_parts(saved_at, one_too_many).is_none());
+        for (size, leaf) in (saved_at..tree_size).zip(&leaves[saved_at as usize..]) {
+            prop_assert_eq!(reopened.root(), merkle::root(&leaves, size));
+            reopened.push(*leaf);
+        }
+        prop_assert_eq!(reopened.root(), tree.root());
+        prop_assert_eq!(reopened, tree.frontier(tree_size));
+    }
 
     #[test]
     fn generated_proofs_verify_and_any_flipped_bit_fails(

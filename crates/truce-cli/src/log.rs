@@ -12,7 +12,7 @@ use tlog::{Checkpoint, Note, VerifierKey};
 use truce_core::Envelope;
 use truce_ledger::keys::read_key_file;
 use truce_ledger::witness::cosign_latest;
-use truce_store::{LogStore, PayloadRecord, SqliteStore};
+use truce_store::PayloadRecord;
 
 use crate::{CliError, DataDir, actor_id, open, usage};
 
@@ -137,7 +137,7 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             print!("{}", String::from_utf8_lossy(&note.to_bytes()));
         }
         LogCommand::Entry { data, index } => {
-            let store = SqliteStore::open(crate::log_dir(&data.data)?).map_err(store_error)?;
+            let store = truce_store::open(crate::log_dir(&data.data)?).map_err(store_error)?;
             let entry = store
                 .entry(index)
                 .map_err(store_error)?
@@ -189,7 +189,7 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
                 .entry(index)
                 .map_err(store_error)?
                 .ok_or_else(|| usage("no such entry"))?;
-            let proof = merkle::inclusion_proof(view.tree(), index, size)
+            let proof = merkle::inclusion_proof(view.tree()?, index, size)
                 .map_err(|e| usage(e.to_string()))?;
             println!("{PROOF_HEADER}");
             println!("extra {}", BASE64.encode(&entry.leaf));
@@ -215,13 +215,13 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
         }
         LogCommand::Consistency { data, old, new } => {
             let view = crate::view(&data.data)?;
-            if new > view.tree().tree_size() {
+            if new > view.tree_size() {
                 return Err(usage(format!(
                     "--new {new} is beyond the log's {} entries",
-                    view.tree().tree_size()
+                    view.tree_size()
                 )));
             }
-            let proof = merkle::consistency_proof(view.tree(), old, new)
+            let proof = merkle::consistency_proof(view.tree()?, old, new)
                 .map_err(|e| usage(e.to_string()))?;
             for hash in proof {
                 println!("{}", BASE64.encode(hash));
@@ -267,9 +267,9 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             crate::record(&mut ledger, &crate::Signer::intermediary(), draft)?;
         }
         LogCommand::ExportCopy { data, reader, out } => {
-            let store = SqliteStore::open(crate::log_dir(&data.data)?).map_err(store_error)?;
+            let store = truce_store::open(crate::log_dir(&data.data)?).map_err(store_error)?;
             let reader = actor_id(&reader)?;
-            let copy = truce_ledger::copy::export_reader_copy(&store, &reader, &out)?;
+            let copy = truce_ledger::copy::export_reader_copy(store.as_ref(), &reader, &out)?;
             println!(
                 "wrote {reader}'s copy of {} entries ({} payloads withheld) to {}",
                 copy.entries,

@@ -22,7 +22,6 @@ use truce_ledger::keys::{read_key_file, write_key_file};
 use truce_ledger::{
     AtRest, INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions, LogView,
 };
-use truce_store::SqliteStore;
 use truce_store::seal::KeySource;
 
 #[derive(Parser)]
@@ -501,7 +500,7 @@ pub fn log_dir(data: &Path) -> Result<&Path, CliError> {
 /// `truce store rekey`: the store under a new store key.
 fn rekey(data: &DataDir) -> Result<(), CliError> {
     let dir = log_dir(&data.data)?;
-    let mut store = SqliteStore::open(dir).map_err(log::store_error)?;
+    let mut store = truce_store::open(dir).map_err(log::store_error)?;
     let done = store.rekey().map_err(log::store_error)?;
     println!(
         "rekeyed {}: {} data keys wrapped anew, {} records encrypted that were in the clear",

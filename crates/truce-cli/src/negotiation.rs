@@ -17,7 +17,6 @@ use truce_ledger::app;
 use truce_ledger::keys::read_key_file;
 use truce_ledger::records::{KeyRing, RecordSet, import};
 use truce_ledger::{INTERMEDIARY_KEY_FILE, KEYS_DIR};
-use truce_store::{LogStore, SqliteStore};
 
 use crate::{CliError, DataDir, Destination, Signer, actor_id, open, record_at, usage};
 
@@ -312,7 +311,7 @@ pub fn claims(args: Listing, term: Option<String>) -> Result<(), CliError> {
     }
     // The table reads the `claims` derived table straight from the store:
     // no fold of the log, so it costs what it shows.
-    let store = SqliteStore::open(crate::log_dir(&args.data.data)?).map_err(store_error)?;
+    let store = truce_store::open(crate::log_dir(&args.data.data)?).map_err(store_error)?;
     let filter = filter.map(|t| t.to_string());
     let mut claims: Vec<ClaimLine> = store
         .derived_table(CLAIMS.name, CLAIMS.columns)

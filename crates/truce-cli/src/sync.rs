@@ -12,7 +12,7 @@ use clap::Args;
 use tlog::{VerifierKey, merkle};
 use truce_ledger::LogView;
 use truce_store::seal::KeySource;
-use truce_store::{LogMeta, LogStore, PayloadRecord, StoredEntry};
+use truce_store::{LogMeta, PayloadRecord, StoredEntry};
 
 use crate::{CliError, usage};
 
@@ -137,7 +137,7 @@ fn held(dir: &Path) -> Result<Option<Held>, CliError> {
     let store = view.store();
     let mut entries = Vec::new();
     store
-        .for_each_entry(0, view.tree().tree_size(), &mut |entry| {
+        .for_each_entry(0, view.tree_size(), &mut |entry| {
             entries.push(entry);
             Ok(())
         })

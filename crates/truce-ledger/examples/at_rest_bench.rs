@@ -33,7 +33,6 @@ use truce_ledger::{
     AtRest, INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerOptions, LogView, Submission,
     verify_data_dir,
 };
-use truce_store::LogStore;
 
 const ORIGIN: &str = "bench.truce/at-rest";
 const READS: usize = 20_000;

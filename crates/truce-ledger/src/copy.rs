@@ -7,8 +7,7 @@ use std::path::Path;
 
 use truce_core::{ActorId, Envelope, LogState, Reader};
 use truce_store::{
-    AtRest, Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, SqliteStore, StoreError,
-    StoredEntry,
+    AtRest, Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, StoreError, StoredEntry,
 };
 
 use crate::LedgerError;
@@ -170,7 +169,7 @@ pub fn write_copy(
     let state = fold(&entries)?;
     let derived = state.derived_tables();
     // Sealed under the reader's own store key (`out/keys/store.key`).
-    let mut copy = SqliteStore::create(out, meta, &derived, AtRest::Encrypted)?;
+    let mut copy = truce_store::create(out, meta, &derived, AtRest::Encrypted)?;
     // One batch per stored checkpoint, so each lands with the entries it covers.
     let mut pending: Vec<StoredEntry> = entries;
     let mut appended = 0;

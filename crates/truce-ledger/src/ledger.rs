@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use truce_core::registry::RegistryEvent;
 
@@ -12,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::VerifyingKey;
 use rayon::prelude::*;
-use tlog::merkle::{self, Hash, TreeHashes};
+use tlog::merkle::{self, Frontier, Hash, TreeHashes};
 use tlog::{Checkpoint, KeyType, Note, NoteSignature, SignerKey, VerifierKey};
 use truce_core::envelope::MAX_LEAF_BYTES;
 use truce_core::{
@@ -20,7 +21,7 @@ use truce_core::{
     Visibility,
 };
 use truce_store::{
-    AtRest, Batch, DerivedWrite, IdempotencyKey, LogMeta, LogStore, PayloadRecord, SqliteStore,
+    AtRest, Batch, DerivedWrite, IdempotencyKey, LogMeta, LogStore, PayloadRecord, SavedState,
     StatementKey, StoreError, StoredEntry,
 };
 
@@ -43,14 +44,19 @@ pub struct LedgerOptions {
 }
 
 /// A log opened for reading: the state folded from every entry and the
-/// tree hashes, all read at one snapshot of the store. Needs no key, so a
-/// reader's copy opens too.
+/// tree's frontier, all read at one snapshot of the store. Needs no key, so
+/// a reader's copy opens too.
 pub struct LogView {
     dir: PathBuf,
-    store: SqliteStore,
+    store: Box<dyn LogStore>,
     meta: LogMeta,
     state: LogState,
-    tree: TreeHashes,
+    /// Enough of the tree to append and to compute its root.
+    frontier: Frontier,
+    /// Every interior hash, for proofs: read from the leaf hashes the first
+    /// time a proof or a tile is asked for (a command that only appends or
+    /// reads state never pays for it), then extended with each append.
+    tree: OnceLock<TreeHashes>,
     /// The newest signed checkpoint at the snapshot the view was read at
     /// (or that this process signed since).
     latest: Option<(u64, Vec<u8>)>,
@@ -70,18 +76,41 @@ fn save_due(saved_at: u64, size: u64) -> bool {
     size - saved_at >= MIN_SAVE_INTERVAL.max(size / SAVE_FRACTION)
 }
 
+/// A frontier as the store keeps it (32-byte hashes, largest subtree
+/// first); `None` if the bytes are not one hash per bit of `size`.
+fn frontier_of(size: u64, bytes: &[u8]) -> Option<Frontier> {
+    if !bytes.len().is_multiple_of(32) {
+        return None;
+    }
+    let hashes = bytes
+        .chunks_exact(32)
+        .map(|hash| hash.try_into().expect("32 bytes"))
+        .collect();
+    Frontier::from_parts(size, hashes)
+}
+
+/// What a saved state keeps: the fold's encoding and the frontier.
+pub(crate) fn saved(state: &LogState, frontier: &Frontier) -> SavedState {
+    SavedState {
+        tree_size: frontier.tree_size(),
+        state: state.to_saved(),
+        frontier: Some(frontier.hashes().concat()),
+    }
+}
+
 impl LogView {
     /// Opens the log from its newest saved state (if any), then folds the
     /// entries after it.
     pub fn open(dir: &Path) -> Result<LogView, LedgerError> {
-        let store = SqliteStore::open(dir)?;
+        let store = truce_store::open(dir)?;
         let meta = store.meta()?;
         let mut view = LogView {
             dir: dir.to_owned(),
             store,
             meta,
             state: LogState::new(),
-            tree: TreeHashes::new(),
+            frontier: Frontier::new(),
+            tree: OnceLock::new(),
             latest: None,
             saved_at: 0,
         };
@@ -90,16 +119,18 @@ impl LogView {
         Ok(view)
     }
 
-    /// Starts from the newest saved state and the leaf hashes it covers. A
+    /// Starts from the newest saved state and the frontier saved with it
+    /// (or, for a state saved without one, the leaf hashes it covers). A
     /// state that does not decode is passed over (the fold starts from
     /// entry 0) and left for `truce verify` to name.
     fn restore_saved_state(&mut self) -> Result<(), LedgerError> {
         let snapshot = self.store.snapshot()?;
         let size = self.store.tree_size()?;
-        let Some((saved_at, bytes)) = self.store.saved_state(size)? else {
+        let Some(saved) = self.store.saved_state(size)? else {
             return Ok(());
         };
-        let state = match LogState::from_saved(&bytes) {
+        let saved_at = saved.tree_size;
+        let state = match LogState::from_saved(&saved.state) {
             Ok(state) if state.tree_size() == saved_at => state,
             _ => {
                 tracing::warn!(
@@ -109,13 +140,38 @@ impl LogView {
                 return Ok(());
             }
         };
+        let frontier = match saved
+            .frontier
+            .as_deref()
+            .and_then(|b| frontier_of(saved_at, b))
+        {
+            Some(frontier) => frontier,
+            None => {
+                let tree = self.read_tree(saved_at)?;
+                let frontier = tree.frontier(saved_at);
+                self.tree = OnceLock::from(tree);
+                frontier
+            }
+        };
+        drop(snapshot);
+        (self.state, self.frontier, self.saved_at) = (state, frontier, saved_at);
+        Ok(())
+    }
+
+    /// The tree of the first `size` leaf hashes in the store.
+    fn read_tree(&self, size: u64) -> Result<TreeHashes, LedgerError> {
         let mut tree = TreeHashes::new();
         self.store
-            .for_each_leaf_hash(0, saved_at, &mut |hash| tree.push(hash))?
+            .for_each_leaf_hash(0, size, &mut |hash| tree.push(hash))?
             .map_err(LedgerError::Io)?;
-        drop(snapshot);
-        (self.state, self.tree, self.saved_at) = (state, tree, saved_at);
-        Ok(())
+        Ok(tree)
+    }
+
+    fn push_leaf(&mut self, leaf_hash: Hash) {
+        self.frontier.push(leaf_hash);
+        if let Some(tree) = self.tree.get_mut() {
+            tree.push(leaf_hash);
+        }
     }
 
     /// Folds the entries other writers appended since this view was read,
@@ -144,7 +200,10 @@ impl LogView {
             .for_each_entry(known, size, &mut |entry| {
                 let envelope = crate::fold_stored(&mut state, &entry)?;
                 erased |= envelope.statement().kind == "payload_erased";
-                self.tree.push(entry.leaf_hash);
+                self.frontier.push(entry.leaf_hash);
+                if let Some(tree) = self.tree.get_mut() {
+                    tree.push(entry.leaf_hash);
+                }
                 Ok(())
             })?
             .map_err(replay)?;
@@ -172,12 +231,45 @@ impl LogView {
         &self.state
     }
 
-    pub fn tree(&self) -> &TreeHashes {
-        &self.tree
+    /// Every hash of the tree, for proofs: read from the store's leaf
+    /// hashes the first time, and checked against the frontier (a store
+    /// whose leaves were changed since they were appended is refused).
+    pub fn tree(&self) -> Result<&TreeHashes, LedgerError> {
+        if let Some(tree) = self.tree.get() {
+            return Ok(tree);
+        }
+        let tree = self.read_tree(self.frontier.tree_size())?;
+        if tree.root() != self.frontier.root() {
+            return Err(LedgerError::Io(
+                "the stored leaf hashes do not match the log's tree; run `truce verify`".to_owned(),
+            ));
+        }
+        Ok(self.tree.get_or_init(|| tree))
     }
 
-    pub fn store(&self) -> &SqliteStore {
-        &self.store
+    /// The number of entries the view holds.
+    pub fn tree_size(&self) -> u64 {
+        self.frontier.tree_size()
+    }
+
+    /// The root of the tree's first `size` leaves: from the frontier when
+    /// `size` is the whole tree, else from every hash.
+    pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
+        if size == self.frontier.tree_size() {
+            return Ok(self.frontier.root());
+        }
+        let tree = self.tree()?;
+        if size > tree.tree_size() {
+            return Err(LedgerError::Io(format!(
+                "no tree of size {size}: the log has {} entries",
+                tree.tree_size()
+            )));
+        }
+        Ok(merkle::root(tree, size))
+    }
+
+    pub fn store(&self) -> &dyn LogStore {
+        self.store.as_ref()
     }
 
     /// The log's verifier key, as this store names it.
@@ -212,7 +304,7 @@ impl LogView {
 /// `dir`, as [`LogView::checkpoint`] gives it, read straight from the store
 /// (its cosignatures from the `cosignatures` table) without folding the log.
 pub fn stored_checkpoint(dir: &Path, size: Option<u64>) -> Result<(Checkpoint, Note), LedgerError> {
-    let store = SqliteStore::open(dir)?;
+    let store = truce_store::open(dir)?;
     let _snapshot = store.snapshot()?;
     let log_vkey: VerifierKey = store
         .meta()?
@@ -417,7 +509,7 @@ impl Ledger {
             log_vkey: log_key.verifier().to_string(),
             reader: truce_core::ActorRole::Intermediary.as_str().to_owned(),
         };
-        let store = SqliteStore::create(
+        let store = truce_store::create(
             dir,
             &meta,
             &LogState::new().derived_tables(),
@@ -433,7 +525,8 @@ impl Ledger {
             store,
             meta,
             state: LogState::new(),
-            tree: TreeHashes::new(),
+            frontier: Frontier::new(),
+            tree: OnceLock::new(),
             latest: None,
             saved_at: 0,
         };
@@ -473,8 +566,8 @@ impl Ledger {
 
     fn resume(&mut self) -> Result<(), LedgerError> {
         let (checkpoint, _) = self.view.checkpoint(None)?;
-        if checkpoint.tree_size > self.view.tree.tree_size()
-            || merkle::root(&self.view.tree, checkpoint.tree_size) != checkpoint.root_hash
+        if checkpoint.tree_size > self.view.tree_size()
+            || self.view.root_at(checkpoint.tree_size)? != checkpoint.root_hash
         {
             return Err(LedgerError::Io(
                 "the entries do not match the last checkpoint; run `truce verify`".to_owned(),
@@ -637,7 +730,7 @@ impl Ledger {
         }
         let first_index = staged.entries[0].index;
         for entry in &staged.entries {
-            self.view.tree.push(entry.leaf_hash);
+            self.view.push_leaf(entry.leaf_hash);
         }
         let refolded = if staged.erase_payloads.is_empty() {
             None
@@ -656,13 +749,15 @@ impl Ledger {
             .transpose()?;
         // An erasure saves its refolded state (older ones hold the erased
         // payload's effects, and the store drops them).
-        let size = self.view.tree.tree_size();
+        let size = self.view.tree_size();
         let saved_state = match &refolded {
-            Some(state) => Some((size, state.to_saved())),
-            None if save_due(self.view.saved_at, size) => Some((size, self.view.state.to_saved())),
+            Some(state) => Some(saved(state, &self.view.frontier)),
+            None if save_due(self.view.saved_at, size) => {
+                Some(saved(&self.view.state, &self.view.frontier))
+            }
             None => None,
         };
-        let saved_at = saved_state.as_ref().map(|(size, _)| *size);
+        let saved_at = saved_state.as_ref().map(|saved| saved.tree_size);
         let batch = Batch {
             saved_state,
             checkpoint: checkpoint
@@ -891,10 +986,10 @@ impl Ledger {
             .view
             .store
             .saved_state(first_erased)?
-            .and_then(|(size, bytes)| {
-                LogState::from_saved(&bytes)
+            .and_then(|saved| {
+                LogState::from_saved(&saved.state)
                     .ok()
-                    .filter(|state| state.tree_size() == size)
+                    .filter(|state| state.tree_size() == saved.tree_size)
             })
             .unwrap_or_else(LogState::new);
         let start = state.tree_size();
@@ -923,7 +1018,7 @@ impl Ledger {
     /// Signs a checkpoint of any entries not yet covered by one (used with
     /// a checkpoint interval, when a batch ended before the interval did).
     pub fn checkpoint_now(&mut self) -> Result<(), LedgerError> {
-        if self.view.tree.tree_size() == self.last_checkpoint.0 {
+        if self.view.tree_size() == self.last_checkpoint.0 {
             return Ok(());
         }
         let (size, note, root) = self.sign_checkpoint()?;
@@ -936,21 +1031,14 @@ impl Ledger {
         self.view.latest = Some((size, note));
         Ok(())
     }
-    /// Signs the checkpoint of the current tree, after proving it consistent
-    /// with the last one signed: the log must never sign two views.
+    /// Signs the checkpoint of the current tree. It is consistent with the
+    /// last one signed by construction, so the log never signs two views:
+    /// `resume` checked the frontier against the newest stored checkpoint
+    /// whenever the view was (re)read, and since then the frontier has only
+    /// grown by appended leaves.
     fn sign_checkpoint(&self) -> Result<(u64, Vec<u8>, Hash), LedgerError> {
-        let size = self.view.tree.tree_size();
-        let root = self.view.tree.root();
-        let (old_size, old_root) = self.last_checkpoint;
-        if old_size > 0 {
-            let proof = merkle::consistency_proof(&self.view.tree, old_size, size)
-                .map_err(|e| LedgerError::Io(format!("cannot prove consistency: {e}")))?;
-            merkle::verify_consistency(old_size, size, &proof, &old_root, &root).map_err(|e| {
-                LedgerError::Io(format!(
-                    "refusing to sign a checkpoint inconsistent with the last: {e}"
-                ))
-            })?;
-        }
+        let size = self.view.tree_size();
+        let root = self.view.frontier.root();
         let text = Checkpoint::new(&self.view.meta.origin, size, root).to_text();
         let signature = self
             .log_key

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use tlog::merkle::TreeHashes;
 use tlog::tile::{TILE_WIDTH, TileRef, tiles_for_size};
-use truce_store::{LogStore, StoreError};
+use truce_store::StoreError;
 
 use crate::LedgerError;
 use crate::ledger::LogView;
@@ -39,7 +39,7 @@ pub fn export_tiles(view: &LogView, out: &Path) -> Result<TilesExported, LedgerE
         write_file(
             out,
             &tile.path(),
-            &tile_bytes(tile, view.tree(), tile_leaves),
+            &tile_bytes(tile, view.tree()?, tile_leaves),
         )?;
     }
     write_file(out, "checkpoint", &note.to_bytes())?;
@@ -66,7 +66,7 @@ pub fn read_tile(view: &LogView, tile: &TileRef) -> Result<Option<Vec<u8>>, Ledg
             })?
             .map_err(|why| LedgerError::Store(StoreError::Corrupt(why)))?;
     }
-    Ok(Some(tile_bytes(tile, view.tree(), &leaves)))
+    Ok(Some(tile_bytes(tile, view.tree()?, &leaves)))
 }
 
 /// A tile's bytes. `tile_leaves` are the entries of this tile only (used

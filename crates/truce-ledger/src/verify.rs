@@ -20,7 +20,7 @@ use tlog::merkle::{self, Hash, TreeHashes};
 use tlog::{Checkpoint, Note, VerifierKey};
 use truce_core::{ActorId, ActorRole, Envelope, Event, LogState, PayloadView, Reader};
 use truce_store::{INDEX_TABLES, LOG_TABLES};
-use truce_store::{LogStore, PayloadRecord, SqliteStore, StoredEntry};
+use truce_store::{LogStore, PayloadRecord, SavedState, StoredEntry};
 
 const WINDOW: u64 = 32_768;
 const SIGNATURE_CHUNK: usize = 256;
@@ -185,7 +185,7 @@ pub fn verify_data_dir(
     pinned: Option<&VerifierKey>,
 ) -> Result<VerifyReport, VerifyFailure> {
     let io = |e: truce_store::StoreError| VerifyFailure(e.to_string());
-    let store = SqliteStore::open(dir).map_err(io)?;
+    let store = truce_store::open(dir).map_err(io)?;
     let meta = store.meta().map_err(io)?;
     let log_vkey: VerifierKey = meta
         .log_vkey
@@ -260,7 +260,7 @@ pub fn verify_data_dir(
                         .entry(d.envelope.checkpoint_size)
                         .or_insert(d.entry.index);
                     tree.push(d.entry.leaf_hash);
-                    check_saved_state(&state, saved_states, &mut next_saved)?;
+                    check_saved_state(&state, &tree, saved_states, &mut next_saved)?;
                     pending.push(PendingSignature {
                         index: d.entry.index,
                         message: d.signing_input,
@@ -286,10 +286,11 @@ pub fn verify_data_dir(
             .join()
             .expect("the signature checker does not panic")?;
         if failure.is_none()
-            && let Some((size, _)) = saved_states.get(next_saved)
+            && let Some(saved) = saved_states.get(next_saved)
         {
             failure = Some(format!(
-                "saved state at size {size}: the log has {} entries",
+                "saved state at size {}: the log has {} entries",
+                saved.tree_size,
                 state.tree_size()
             ));
         }
@@ -338,23 +339,34 @@ pub fn verify_data_dir(
 /// snapshot as the entries, so a writer appending meanwhile changes nothing
 /// that is checked.
 /// Compares the saved state of the replay's tree size, if there is one,
-/// with the replay's own state: a saved state is what opening the log
-/// starts from, so a tampered one must not pass.
+/// with the replay's own state and tree: a saved state and its frontier are
+/// what opening the log starts from, so a tampered one must not pass.
 fn check_saved_state(
     state: &LogState,
-    saved: &[(u64, Vec<u8>)],
+    tree: &TreeHashes,
+    saved: &[SavedState],
     next: &mut usize,
 ) -> Result<(), String> {
-    if let Some((size, bytes)) = saved.get(*next)
-        && *size == state.tree_size()
-    {
-        if state.to_saved() != *bytes {
-            return Err(format!(
-                "saved state at size {size}: differs from a replay of the entries before it"
-            ));
-        }
-        *next += 1;
+    let Some(saved) = saved.get(*next) else {
+        return Ok(());
+    };
+    let size = saved.tree_size;
+    if size != state.tree_size() {
+        return Ok(());
     }
+    if state.to_saved() != saved.state {
+        return Err(format!(
+            "saved state at size {size}: differs from a replay of the entries before it"
+        ));
+    }
+    if let Some(frontier) = &saved.frontier
+        && *frontier != tree.frontier(size).hashes().concat()
+    {
+        return Err(format!(
+            "saved state at size {size}: its frontier differs from the entries' tree"
+        ));
+    }
+    *next += 1;
     Ok(())
 }
 
@@ -364,11 +376,11 @@ struct Snapshot {
     table_names: Vec<String>,
     /// Each derived table the core declares, as stored (sorted).
     tables: Vec<(&'static str, Vec<Vec<truce_core::projection::Cell>>)>,
-    /// The states saved beside the log, (tree size, encoding), by size.
-    saved_states: Vec<(u64, Vec<u8>)>,
+    /// The states saved beside the log, by size.
+    saved_states: Vec<SavedState>,
 }
 
-fn stored_snapshot(store: &SqliteStore) -> Result<Snapshot, truce_store::StoreError> {
+fn stored_snapshot(store: &dyn LogStore) -> Result<Snapshot, truce_store::StoreError> {
     let tables = LogState::new()
         .derived_tables()
         .into_iter()
@@ -396,7 +408,7 @@ fn read_snapshot(
     snapshot: &mpsc::SyncSender<Result<Snapshot, String>>,
     windows: &mpsc::SyncSender<Result<Vec<StoredEntry>, String>>,
 ) {
-    let store = match SqliteStore::open(dir) {
+    let store = match truce_store::open(dir) {
         Ok(store) => store,
         Err(e) => {
             let _ = snapshot.send(Err(e.to_string()));
@@ -405,7 +417,7 @@ fn read_snapshot(
     };
     let read = store
         .snapshot()
-        .and_then(|guard| Ok((stored_snapshot(&store)?, guard)));
+        .and_then(|guard| Ok((stored_snapshot(store.as_ref())?, guard)));
     let (size, guard) = match read {
         Ok((read, guard)) => {
             let size = read.size;

@@ -50,7 +50,7 @@ pub fn cosign_latest(
             )));
         }
         let (old, _) = view.checkpoint(Some(old_size))?;
-        let proof = merkle::consistency_proof(view.tree(), old.tree_size, checkpoint.tree_size)
+        let proof = merkle::consistency_proof(view.tree()?, old.tree_size, checkpoint.tree_size)
             .map_err(|e| LedgerError::Io(e.to_string()))?;
         merkle::verify_consistency(
             old.tree_size,

@@ -22,7 +22,7 @@ use truce_ledger::witness::cosign_latest;
 use truce_ledger::{
     INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerOptions, LogView, export_tiles, verify_data_dir,
 };
-use truce_store::{LogStore, PayloadRecord};
+use truce_store::PayloadRecord;
 
 fn id(text: &str) -> ActorId {
     ActorId::new(text).unwrap()
@@ -707,7 +707,7 @@ fn proofs_from_the_view_verify_against_its_checkpoints() {
     assert!(older_note.signatures.len() == 1);
     for index in 0..latest.tree_size {
         let entry = view.store().entry(index).unwrap().unwrap();
-        let proof = merkle::inclusion_proof(view.tree(), index, latest.tree_size).unwrap();
+        let proof = merkle::inclusion_proof(view.tree().unwrap(), index, latest.tree_size).unwrap();
         merkle::verify_inclusion(
             index,
             latest.tree_size,
@@ -717,7 +717,8 @@ fn proofs_from_the_view_verify_against_its_checkpoints() {
         )
         .unwrap();
     }
-    let proof = merkle::consistency_proof(view.tree(), older.tree_size, latest.tree_size).unwrap();
+    let proof =
+        merkle::consistency_proof(view.tree().unwrap(), older.tree_size, latest.tree_size).unwrap();
     merkle::verify_consistency(
         older.tree_size,
         latest.tree_size,
@@ -1294,7 +1295,7 @@ fn no_personal_record_of_one_party_reaches_the_other_party_or_an_observer() {
             .unwrap();
         drop(conn);
         let mut bytes = std::fs::read(dir.join("truce.db")).unwrap();
-        let store = truce_store::SqliteStore::open(dir).unwrap();
+        let store = truce_store::open(dir).unwrap();
         let size = store.tree_size().unwrap();
         store
             .for_each_entry(0, size, &mut |entry| {
@@ -1714,11 +1715,8 @@ fn an_erasure_beside_a_live_writer_keeps_every_derived_row_equal_to_a_replay() {
 
 /// The state saved beside the log (what opening starts from) of every
 /// saved size, decoded; and the state of a fold from entry 0.
-fn saved_and_full_fold(dir: &Path) -> (Vec<(u64, Vec<u8>)>, Vec<u8>) {
-    let saved = truce_store::SqliteStore::open(dir)
-        .unwrap()
-        .saved_states()
-        .unwrap();
+fn saved_and_full_fold(dir: &Path) -> (Vec<truce_store::SavedState>, Vec<u8>) {
+    let saved = truce_store::open(dir).unwrap().saved_states().unwrap();
     let scratch = dir.parent().unwrap().join("unsaved");
     let _ = std::fs::remove_dir_all(&scratch);
     copy_store(dir, &scratch);
@@ -1744,14 +1742,18 @@ fn a_log_opens_from_its_saved_state_and_verify_checks_every_saved_state() {
     let size = ledger.state().tree_size();
     let (saved, full) = saved_and_full_fold(&dir);
     assert!(!saved.is_empty() && saved.len() <= truce_store::SAVED_STATES_KEPT as usize);
-    assert!(saved.iter().all(|(at, _)| *at <= size && *at >= 1024));
+    assert!(
+        saved
+            .iter()
+            .all(|s| s.tree_size <= size && s.tree_size >= 1024 && s.frontier.is_some())
+    );
     assert_eq!(LogView::open(&dir).unwrap().state().to_saved(), full);
 
     // A saved state replaced by another state that decodes (an empty
     // log's), or with a byte changed.
     let newer = saved.last().unwrap();
     for bytes in [truce_core::LogState::new().to_saved(), {
-        let mut flipped = newer.1.clone();
+        let mut flipped = newer.state.clone();
         let middle = flipped.len() / 2;
         flipped[middle] ^= 0x01;
         flipped
@@ -1764,13 +1766,13 @@ fn a_log_opens_from_its_saved_state_and_verify_checks_every_saved_state() {
         let conn = rusqlite::Connection::open(scratch.join("truce.db")).unwrap();
         conn.execute(
             "UPDATE saved_states SET state = ?1, data_key = NULL WHERE tree_size = ?2",
-            rusqlite::params![bytes, newer.0 as i64],
+            rusqlite::params![bytes, newer.tree_size as i64],
         )
         .unwrap();
         drop(conn);
         let failure = verify_data_dir(&scratch, None).unwrap_err().to_string();
         assert!(
-            failure.contains(&format!("saved state at size {}", newer.0)),
+            failure.contains(&format!("saved state at size {}", newer.tree_size)),
             "{failure}"
         );
     }
@@ -1782,15 +1784,74 @@ fn a_log_opens_from_its_saved_state_and_verify_checks_every_saved_state() {
         "UPDATE saved_states SET state = CAST(substr(state, 1, 8) || CASE WHEN \
          substr(state, 9, 1) = X'00' THEN X'01' ELSE X'00' END || substr(state, 10) AS BLOB) \
          WHERE tree_size = ?1",
-        [newer.0 as i64],
+        [newer.tree_size as i64],
     )
     .unwrap();
     drop(conn);
     let failure = verify_data_dir(&scratch, None).unwrap_err().to_string();
     assert!(
-        failure.contains(&format!("saved state at size {} does not decrypt", newer.0)),
+        failure.contains(&format!(
+            "saved state at size {} does not decrypt",
+            newer.tree_size
+        )),
         "{failure}"
     );
+
+    // The frontier saved with it: one bit changed, a hash too few, none (a
+    // state saved before frontiers were).
+    let tampered_frontier = |frontier: Option<Vec<u8>>| {
+        let scratch = temp.path().join("tampered-frontier");
+        let _ = std::fs::remove_dir_all(&scratch);
+        copy_store(&dir, &scratch);
+        let log_key = Path::new(KEYS_DIR).join(truce_ledger::LOG_KEY_FILE);
+        std::fs::copy(dir.join(&log_key), scratch.join(&log_key)).unwrap();
+        let conn = rusqlite::Connection::open(scratch.join("truce.db")).unwrap();
+        conn.execute(
+            "UPDATE saved_states SET frontier = ?1 WHERE tree_size = ?2",
+            rusqlite::params![frontier, newer.tree_size as i64],
+        )
+        .unwrap();
+        scratch
+    };
+    let hashes = newer.frontier.clone().unwrap();
+    let mut flipped = hashes.clone();
+    flipped[0] ^= 0x80;
+    let scratch = tampered_frontier(Some(flipped));
+    let failure = verify_data_dir(&scratch, None).unwrap_err().to_string();
+    assert!(
+        failure.contains(&format!(
+            "saved state at size {}: its frontier differs from the entries' tree",
+            newer.tree_size
+        )),
+        "{failure}"
+    );
+    let refused = Ledger::open(&scratch, LedgerOptions::default())
+        .err()
+        .unwrap();
+    assert!(
+        refused.to_string().contains("run `truce verify`"),
+        "{refused}"
+    );
+    let reader = LogView::open(&scratch).unwrap();
+    assert!(
+        reader.tree().is_err(),
+        "no proof from a tree that is not the log's"
+    );
+    // A frontier that is not one hash per bit of the size, or none, is
+    // passed over: opening reads the leaf hashes instead.
+    for frontier in [Some(hashes[32..].to_vec()), None] {
+        let unreadable = frontier.is_some();
+        let scratch = tampered_frontier(frontier);
+        let view = LogView::open(&scratch).unwrap();
+        assert_eq!(view.state().to_saved(), full);
+        assert_eq!(
+            view.root_at(size).unwrap(),
+            ledger.view().root_at(size).unwrap()
+        );
+        drop(view);
+        Ledger::open(&scratch, LedgerOptions::default()).unwrap();
+        assert_eq!(verify_data_dir(&scratch, None).is_err(), unreadable);
+    }
 
     // Erase a list (one never superseded) and a family name only it holds:
     // the saved states left are the erasure's own, without that name.
@@ -1842,11 +1903,11 @@ fn a_log_opens_from_its_saved_state_and_verify_checks_every_saved_state() {
         .unwrap();
     let (saved, full) = saved_and_full_fold(&dir);
     assert_eq!(saved.len(), 1);
-    assert_eq!(saved[0].0, erased_at + 1);
-    assert_eq!(saved[0].1, full);
+    assert_eq!(saved[0].tree_size, erased_at + 1);
+    assert_eq!(saved[0].state, full);
     assert!(
         !saved[0]
-            .1
+            .state
             .windows(family_name.len())
             .any(|w| w == family_name.as_bytes()),
         "the erased list is gone from the saved state"

@@ -19,7 +19,6 @@ use truce_ledger::copy::{reader_entries, reader_entries_between, write_copy};
 use truce_ledger::keys::read_key_file;
 use truce_ledger::pseudonyms::PseudonymKey;
 use truce_ledger::{AtRest, KEYS_DIR, Ledger, LogView, verify_data_dir};
-use truce_store::LogStore;
 
 fn id(text: &str) -> ActorId {
     ActorId::new(text).unwrap()
@@ -422,7 +421,7 @@ fn after_an_erasure_new_entries_are_still_held_to_every_rule() {
         .saved_states()
         .unwrap()
         .into_iter()
-        .map(|(size, _)| size)
+        .map(|saved| saved.tree_size)
         .collect();
     assert!(saved.iter().any(|size| *size <= list_entry), "{saved:?}");
     assert!(saved.contains(&(erased_at + 1)), "{saved:?}");

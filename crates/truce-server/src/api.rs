@@ -272,14 +272,14 @@ async fn consistency(
     Query(query): Query<ConsistencyQuery>,
 ) -> Result<Response, AppError> {
     let ledger = state.ledger()?;
-    let view = ledger.view();
-    if query.new > view.tree().tree_size() {
+    let tree = ledger.view().tree()?;
+    if query.new > tree.tree_size() {
         return Err(AppError::BadRequest(format!(
             "the log has {} entries",
-            view.tree().tree_size()
+            tree.tree_size()
         )));
     }
-    let proof = tlog::merkle::consistency_proof(view.tree(), query.old, query.new)
+    let proof = tlog::merkle::consistency_proof(tree, query.old, query.new)
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
     let lines: String = proof
         .iter()

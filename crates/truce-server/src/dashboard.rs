@@ -20,7 +20,6 @@ use truce_core::negotiation::{DeadlineStatus, NegotiationState, TermRef};
 use truce_core::terms::TermRule;
 use truce_core::{Envelope, KeyCustody, LogState, Reader, Visibility};
 use truce_ledger::app;
-use truce_store::LogStore;
 
 use crate::plots;
 use crate::{AppError, AppState, Caller, Role, SESSION_COOKIE, ShownPayload};

@@ -25,7 +25,6 @@ use truce_ledger::copy::{extend_reader_state, reader_state};
 use truce_ledger::group::{self, CommitError, GroupCommit, Keys, Request};
 use truce_ledger::matching::Candidate;
 use truce_ledger::{Item, Ledger, LedgerError, LedgerOptions, ToSign};
-use truce_store::LogStore;
 
 pub mod access;
 mod admin;
@@ -182,6 +181,9 @@ impl AppState {
                 .join(truce_ledger::INTERMEDIARY_KEY_FILE),
         )?;
         let log_vkey = ledger.log_vkey().to_string();
+        // Proofs and tiles need every hash of the tree: read them now, not
+        // in the first request that asks.
+        ledger.view().tree()?;
         let held = held_cosignatures(&dir, &ledger)?;
         let verification = Arc::new(Mutex::new(Verification::Running));
         // The whole log is verified in the background at start-up, by the
@@ -261,7 +263,7 @@ impl AppState {
             .entry(index)
             .map_err(|e| AppError::Internal(e.to_string()))?
             .ok_or(AppError::NotFound)?;
-        let proof = tlog::merkle::inclusion_proof(view.tree(), index, checkpoint.tree_size)
+        let proof = tlog::merkle::inclusion_proof(view.tree()?, index, checkpoint.tree_size)
             .map_err(|e| AppError::Internal(e.to_string()))?;
         let internal = |e: String| AppError::Internal(format!("entry {index}: {e}"));
         let envelope =

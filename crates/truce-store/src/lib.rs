@@ -13,7 +13,32 @@ pub mod sqlite;
 use tlog::Hash;
 use truce_core::projection::{Cell, RowChange, Table};
 
-pub use sqlite::{INDEX_TABLES, LOG_TABLES, Rekeyed, SAVED_STATES_KEPT, SqliteStore};
+pub use sqlite::{INDEX_TABLES, LOG_TABLES, SAVED_STATES_KEPT, SqliteStore};
+
+/// Opens the store of the log in `dir`. Callers hold it as a [`LogStore`],
+/// so nothing outside this crate depends on the backend.
+pub fn open(dir: &std::path::Path) -> Result<Box<dyn LogStore>> {
+    Ok(Box::new(SqliteStore::open(dir)?))
+}
+
+/// Creates the store of a new log in `dir` (see [`SqliteStore::create`]).
+pub fn create(
+    dir: &std::path::Path,
+    meta: &LogMeta,
+    derived: &[Table],
+    at_rest: AtRest,
+) -> Result<Box<dyn LogStore>> {
+    Ok(Box::new(SqliteStore::create(dir, meta, derived, at_rest)?))
+}
+
+/// What a rekey did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rekeyed {
+    /// Data keys wrapped anew under the new store key.
+    pub rewrapped: u64,
+    /// Payloads and saved states that were in the clear and now are not.
+    pub sealed: u64,
+}
 
 /// How a new store keeps its payloads and saved states on disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -154,9 +179,23 @@ pub struct Batch<'a> {
     pub erase_payloads: Vec<u64>,
     pub statements: Vec<StatementKey>,
     pub idempotency_keys: Vec<IdempotencyKey>,
-    /// The fold's state after the batch, (tree size, encoding), to open
-    /// from; the store keeps the newest few.
-    pub saved_state: Option<(u64, Vec<u8>)>,
+    /// The fold's state after the batch, to open from; the store keeps the
+    /// newest few.
+    pub saved_state: Option<SavedState>,
+}
+
+/// A fold's state saved beside the log at a tree size, so opening folds only
+/// the entries after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedState {
+    pub tree_size: u64,
+    /// The state's encoding (sealed at rest like a payload).
+    pub state: Vec<u8>,
+    /// The tree's frontier at that size (its complete subtrees' roots,
+    /// largest first, 32 bytes each), so opening reads no leaf hash; kept
+    /// in the clear (hashes of leaves anyone may hold). `None` in a row
+    /// saved before schema version 4.
+    pub frontier: Option<Vec<u8>>,
 }
 
 /// Until dropped, every read through the store that made it sees the log as
@@ -219,9 +258,9 @@ pub trait LogStore: Send {
         visit: &mut dyn FnMut(Hash),
     ) -> Result<std::result::Result<(), String>>;
     /// The newest saved state of a tree size at most `at_most`.
-    fn saved_state(&self, at_most: u64) -> Result<Option<(u64, Vec<u8>)>>;
-    /// Every saved state the store keeps, (tree size, encoding), by size.
-    fn saved_states(&self) -> Result<Vec<(u64, Vec<u8>)>>;
+    fn saved_state(&self, at_most: u64) -> Result<Option<SavedState>>;
+    /// Every saved state the store keeps, by size.
+    fn saved_states(&self) -> Result<Vec<SavedState>>;
     /// Every stored checkpoint, (tree size, note), by size.
     fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>>;
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>>;
@@ -242,4 +281,12 @@ pub trait LogStore: Send {
     ) -> Result<Vec<Vec<Cell>>>;
     /// Every table the store holds, so verification can refuse unknown ones.
     fn table_names(&self) -> Result<Vec<String>>;
+    /// Whether payloads and saved states are written encrypted.
+    fn is_encrypted(&self) -> bool;
+    /// Whether this store can take writes (not a read-only file or mount).
+    fn is_writable(&self) -> Result<bool>;
+    /// Gives the store a new store key in one transaction: every data key
+    /// wrapped anew under it, whatever was in the clear sealed, and no
+    /// trace of the old wrappings left in the store's files.
+    fn rekey(&mut self) -> Result<Rekeyed>;
 }

@@ -13,8 +13,8 @@ use truce_core::projection::{Cell, RowChange, Table, TableSpec};
 
 use crate::seal::{KeySource, Record, Sealer, StoreKey};
 use crate::{
-    AtRest, Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, ReadSnapshot, Result,
-    StoreError, StoredEntry,
+    AtRest, Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, ReadSnapshot, Rekeyed, Result,
+    SavedState, StoreError, StoredEntry,
 };
 
 pub const DB_FILE: &str = "truce.db";
@@ -68,6 +68,12 @@ ALTER TABLE saved_states ADD COLUMN data_key BLOB;
 PRAGMA user_version = 3;
 ";
 
+/// Schema version 4 keeps the tree's frontier beside each saved state.
+const FRONTIER_SCHEMA: &str = "
+ALTER TABLE saved_states ADD COLUMN frontier BLOB;
+PRAGMA user_version = 4;
+";
+
 /// The meta row holding [`Sealer::check_value`]: the store is encrypted
 /// at rest exactly when it has one.
 const KEY_CHECK: &str = "store_key_check";
@@ -92,15 +98,6 @@ pub struct SqliteStore {
 struct Sealing {
     sealer: Sealer,
     check: String,
-}
-
-/// What a rekey did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rekeyed {
-    /// Data keys wrapped anew under the new store key.
-    pub rewrapped: u64,
-    /// Payloads and saved states that were in the clear and now are not.
-    pub sealed: u64,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -147,6 +144,7 @@ impl SqliteStore {
         tx.execute_batch(INDEX_SCHEMA)?;
         tx.execute_batch(STATE_SCHEMA)?;
         tx.execute_batch(SEAL_SCHEMA)?;
+        tx.execute_batch(FRONTIER_SCHEMA)?;
         for table in derived {
             let columns = table.spec.columns.join(", ");
             let key = table.spec.columns[..table.spec.key_columns].join(", ");
@@ -236,6 +234,10 @@ impl SqliteStore {
         }
         if (2..3).contains(&version) && !conn.is_readonly(rusqlite::MAIN_DB)? {
             conn.execute_batch(SEAL_SCHEMA)?;
+            version = 3;
+        }
+        if version == 3 && !conn.is_readonly(rusqlite::MAIN_DB)? {
+            conn.execute_batch(FRONTIER_SCHEMA)?;
         }
         Ok(SqliteStore {
             conn,
@@ -339,7 +341,7 @@ impl SqliteStore {
     /// in its place after it, so a rekey cut short at any point leaves a
     /// key that opens the store. Once the old key and its copies are
     /// destroyed, no backup taken before holds a data key anyone can unwrap.
-    pub fn rekey(&mut self) -> Result<Rekeyed> {
+    fn rekey_store(&mut self) -> Result<Rekeyed> {
         let source = KeySource::for_store(&self.dir);
         let (KeySource::File(path), Some(pending)) = (&source, source.pending()) else {
             return Err(StoreError::Key(format!(
@@ -395,16 +397,6 @@ impl SqliteStore {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         committed
-    }
-
-    /// Whether payloads and saved states are written encrypted.
-    pub fn is_encrypted(&self) -> bool {
-        self.sealing.borrow().is_some()
-    }
-
-    /// Whether this store can take writes (not a read-only file or mount).
-    pub fn is_writable(&self) -> Result<bool> {
-        Ok(!self.conn.is_readonly(rusqlite::MAIN_DB)?)
     }
 
     fn end_snapshot(&self) {
@@ -513,12 +505,14 @@ fn write_saved_state(conn: &Connection, batch: &Batch, sealer: Option<&Sealer>) 
             [first_erased],
         )?;
     }
-    if let Some((size, state)) = &batch.saved_state {
-        let (state, data_key) = seal(sealer, Record::State(*size), state);
+    if let Some(saved) = &batch.saved_state {
+        let size = saved.tree_size;
+        let (state, data_key) = seal(sealer, Record::State(size), &saved.state);
         conn.prepare_cached(
-            "INSERT OR REPLACE INTO saved_states (tree_size, state, data_key) VALUES (?1, ?2, ?3)",
+            "INSERT OR REPLACE INTO saved_states (tree_size, state, data_key, frontier) \
+             VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(params![*size as i64, &*state, data_key])?;
+        .execute(params![size as i64, &*state, data_key, saved.frontier])?;
         conn.prepare_cached(
             "DELETE FROM saved_states WHERE tree_size NOT IN \
              (SELECT tree_size FROM saved_states ORDER BY tree_size DESC LIMIT ?1)",
@@ -710,10 +704,10 @@ fn rekey_rows(conn: &Connection, current: Option<&Sealer>, next: &Sealer) -> Res
         }
     }
     let states: Vec<SavedStateRow> = conn
-        .prepare("SELECT tree_size, state, data_key FROM saved_states")?
+        .prepare(&format!("SELECT {SAVED_STATE_COLUMNS} FROM saved_states"))?
         .query_map([], read_saved_state)?
         .collect::<rusqlite::Result<_>>()?;
-    for (size, state, data_key) in states {
+    for (size, state, data_key, _) in states {
         let record = Record::State(size);
         let (state, data_key) = reseal(current, next, record, state, data_key, &mut done)?;
         conn.execute(
@@ -751,16 +745,26 @@ fn reseal(
     }
 }
 
-type SavedStateRow = (u64, Vec<u8>, Option<Vec<u8>>);
+/// (tree size, state, wrapped data key, frontier).
+type SavedStateRow = (u64, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+const SAVED_STATE_COLUMNS: &str = "tree_size, state, data_key, frontier";
 
 fn read_saved_state(row: &rusqlite::Row) -> rusqlite::Result<SavedStateRow> {
-    Ok((row.get::<_, i64>(0)? as u64, row.get(1)?, row.get(2)?))
+    let size = row.get::<_, i64>(0)? as u64;
+    Ok((size, row.get(1)?, row.get(2)?, row.get(3)?))
 }
 
 impl SqliteStore {
-    fn open_saved_state(&self, (size, state, data_key): SavedStateRow) -> Result<(u64, Vec<u8>)> {
+    fn open_saved_state(
+        &self,
+        (size, state, data_key, frontier): SavedStateRow,
+    ) -> Result<SavedState> {
         self.with_sealer(|sealer| unseal(sealer, Record::State(size), state, data_key))
-            .map(|state| (size, state))
+            .map(|state| SavedState {
+                tree_size: size,
+                state,
+                frontier,
+            })
             .map_err(|why| corrupt(format!("saved state at size {size} {why}")))
     }
 
@@ -942,11 +946,13 @@ impl LogStore for SqliteStore {
         Ok(Ok(()))
     }
 
-    fn saved_state(&self, at_most: u64) -> Result<Option<(u64, Vec<u8>)>> {
+    fn saved_state(&self, at_most: u64) -> Result<Option<SavedState>> {
         self.conn
             .query_row(
-                "SELECT tree_size, state, data_key FROM saved_states WHERE tree_size <= ?1 \
-                 ORDER BY tree_size DESC LIMIT 1",
+                &format!(
+                    "SELECT {SAVED_STATE_COLUMNS} FROM saved_states WHERE tree_size <= ?1 \
+                     ORDER BY tree_size DESC LIMIT 1"
+                ),
                 [at_most as i64],
                 read_saved_state,
             )
@@ -955,10 +961,10 @@ impl LogStore for SqliteStore {
             .transpose()
     }
 
-    fn saved_states(&self) -> Result<Vec<(u64, Vec<u8>)>> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT tree_size, state, data_key FROM saved_states ORDER BY tree_size")?;
+    fn saved_states(&self) -> Result<Vec<SavedState>> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {SAVED_STATE_COLUMNS} FROM saved_states ORDER BY tree_size"
+        ))?;
         let rows = statement.query_map([], read_saved_state)?;
         rows.map(|row| self.open_saved_state(row?)).collect()
     }
@@ -1044,6 +1050,18 @@ impl LogStore for SqliteStore {
         let rows = statement.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    fn is_encrypted(&self) -> bool {
+        self.sealing.borrow().is_some()
+    }
+
+    fn is_writable(&self) -> Result<bool> {
+        Ok(!self.conn.is_readonly(rusqlite::MAIN_DB)?)
+    }
+
+    fn rekey(&mut self) -> Result<Rekeyed> {
+        self.rekey_store()
+    }
 }
 
 #[cfg(test)]
@@ -1105,9 +1123,42 @@ mod tests {
     fn marked_with_state(count: u64) -> Batch<'static> {
         Batch {
             entries: (0..count).map(marked).collect(),
-            saved_state: Some((count, [MARKER, b" state"].concat())),
+            saved_state: Some(SavedState {
+                tree_size: count,
+                state: [MARKER, b" state"].concat(),
+                frontier: Some(vec![7; 64]),
+            }),
             ..Batch::default()
         }
+    }
+
+    /// A store of schema version 3 (saved states without a frontier) is
+    /// migrated when opened: its rows read with no frontier, new ones keep it.
+    #[test]
+    fn a_store_of_version_3_gains_the_frontier_column() {
+        let (dir, mut store) = store();
+        store.append(marked_with_state(2)).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "ALTER TABLE saved_states DROP COLUMN frontier; PRAGMA user_version = 3;",
+            )
+            .unwrap();
+        drop(store);
+        let mut reopened = SqliteStore::open(dir.path()).unwrap();
+        let version: i64 = reopened
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 4);
+        assert_eq!(reopened.saved_state(2).unwrap().unwrap().frontier, None);
+        let mut next = marked_with_state(3);
+        next.entries.drain(..2);
+        reopened.append(next).unwrap();
+        assert_eq!(
+            reopened.saved_state(3).unwrap().unwrap().frontier,
+            Some(vec![7; 64])
+        );
     }
 
     #[test]
@@ -1117,10 +1168,9 @@ mod tests {
         assert!(files_holding(dir.path(), MARKER).is_empty());
         let reopened = SqliteStore::open(dir.path()).unwrap();
         assert_eq!(payload_of(&reopened, 1), marked(1).payload);
-        assert_eq!(
-            reopened.saved_state(3).unwrap().unwrap().1,
-            [MARKER, b" state"].concat()
-        );
+        let saved = reopened.saved_state(3).unwrap().unwrap();
+        assert_eq!(saved.state, [MARKER, b" state"].concat());
+        assert_eq!(saved.frontier, Some(vec![7; 64]));
 
         let (plain_dir, mut plain) = store_at_rest(AtRest::Plain);
         plain
