@@ -420,6 +420,24 @@ impl Frontier {
         &self.hashes
     }
 
+    /// The hashes as one byte string, 32 bytes each, largest subtree first.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.hashes.concat()
+    }
+
+    /// The frontier of a tree of `size` leaves from [`Self::to_bytes`];
+    /// `None` unless the bytes are one hash per bit set in the size.
+    pub fn from_bytes(size: u64, bytes: &[u8]) -> Option<Frontier> {
+        if !bytes.len().is_multiple_of(32) {
+            return None;
+        }
+        let hashes = bytes
+            .chunks_exact(32)
+            .map(|hash| hash.try_into().expect("32 bytes"))
+            .collect();
+        Frontier::from_parts(size, hashes)
+    }
+
     pub fn push(&mut self, leaf_hash: Hash) {
         let mut hash = leaf_hash;
         let mut size = self.size;

@@ -198,7 +198,8 @@ proptest! {
         let saved_at = (tree_size as f64 * saved_fraction) as u64;
         let saved = tree.frontier(saved_at);
         prop_assert_eq!(saved.hashes().len(), saved_at.count_ones() as usize);
-        let mut reopened = Frontier::from_parts(saved_at, saved.hashes().to_vec()).unwrap();
+        let mut reopened = Frontier::from_bytes(saved_at, &saved.to_bytes()).unwrap();
+        prop_assert_eq!(&reopened, &saved);
         let one_too_many = [saved.hashes(), &[[0; 32]]].concat();
         prop_assert!(Frontier::from_parts(saved_at, one_too_many).is_none());
         for (size, leaf) in (saved_at..tree_size).zip(&leaves[saved_at as usize..]) {

@@ -51,12 +51,7 @@ pub struct LogView {
     store: Box<dyn LogStore>,
     meta: LogMeta,
     state: LogState,
-    /// Enough of the tree to append and to compute its root.
-    frontier: Frontier,
-    /// Every interior hash, for proofs: read from the leaf hashes the first
-    /// time a proof or a tile is asked for (a command that only appends or
-    /// reads state never pays for it), then extended with each append.
-    tree: OnceLock<TreeHashes>,
+    tree: Tree,
     /// The newest signed checkpoint at the snapshot the view was read at
     /// (or that this process signed since).
     latest: Option<(u64, Vec<u8>)>,
@@ -76,25 +71,31 @@ fn save_due(saved_at: u64, size: u64) -> bool {
     size - saved_at >= MIN_SAVE_INTERVAL.max(size / SAVE_FRACTION)
 }
 
-/// A frontier as the store keeps it (32-byte hashes, largest subtree
-/// first); `None` if the bytes are not one hash per bit of `size`.
-fn frontier_of(size: u64, bytes: &[u8]) -> Option<Frontier> {
-    if !bytes.len().is_multiple_of(32) {
-        return None;
-    }
-    let hashes = bytes
-        .chunks_exact(32)
-        .map(|hash| hash.try_into().expect("32 bytes"))
-        .collect();
-    Frontier::from_parts(size, hashes)
-}
-
 /// What a saved state keeps: the fold's encoding and the frontier.
-pub(crate) fn saved(state: &LogState, frontier: &Frontier) -> SavedState {
+fn saved(state: &LogState, frontier: &Frontier) -> SavedState {
     SavedState {
         tree_size: frontier.tree_size(),
         state: state.to_saved(),
-        frontier: Some(frontier.hashes().concat()),
+        frontier: Some(frontier.to_bytes()),
+    }
+}
+
+/// The log's tree as a view keeps it: the frontier, enough to append and
+/// to compute the root, and every interior hash for proofs, read from the
+/// leaf hashes the first time a proof or a tile is asked for (a command
+/// that only appends or reads state never pays for it).
+#[derive(Default)]
+struct Tree {
+    frontier: Frontier,
+    hashes: OnceLock<TreeHashes>,
+}
+
+impl Tree {
+    fn push(&mut self, leaf_hash: Hash) {
+        self.frontier.push(leaf_hash);
+        if let Some(hashes) = self.hashes.get_mut() {
+            hashes.push(leaf_hash);
+        }
     }
 }
 
@@ -109,8 +110,7 @@ impl LogView {
             store,
             meta,
             state: LogState::new(),
-            frontier: Frontier::new(),
-            tree: OnceLock::new(),
+            tree: Tree::default(),
             latest: None,
             saved_at: 0,
         };
@@ -140,21 +140,25 @@ impl LogView {
                 return Ok(());
             }
         };
-        let frontier = match saved
+        let frontier = saved
             .frontier
             .as_deref()
-            .and_then(|b| frontier_of(saved_at, b))
-        {
-            Some(frontier) => frontier,
+            .and_then(|bytes| Frontier::from_bytes(saved_at, bytes));
+        let tree = match frontier {
+            Some(frontier) => Tree {
+                frontier,
+                hashes: OnceLock::new(),
+            },
             None => {
-                let tree = self.read_tree(saved_at)?;
-                let frontier = tree.frontier(saved_at);
-                self.tree = OnceLock::from(tree);
-                frontier
+                let hashes = self.read_tree(saved_at)?;
+                Tree {
+                    frontier: hashes.frontier(saved_at),
+                    hashes: OnceLock::from(hashes),
+                }
             }
         };
         drop(snapshot);
-        (self.state, self.frontier, self.saved_at) = (state, frontier, saved_at);
+        (self.state, self.tree, self.saved_at) = (state, tree, saved_at);
         Ok(())
     }
 
@@ -165,13 +169,6 @@ impl LogView {
             .for_each_leaf_hash(0, size, &mut |hash| tree.push(hash))?
             .map_err(LedgerError::Io)?;
         Ok(tree)
-    }
-
-    fn push_leaf(&mut self, leaf_hash: Hash) {
-        self.frontier.push(leaf_hash);
-        if let Some(tree) = self.tree.get_mut() {
-            tree.push(leaf_hash);
-        }
     }
 
     /// Folds the entries other writers appended since this view was read,
@@ -200,10 +197,7 @@ impl LogView {
             .for_each_entry(known, size, &mut |entry| {
                 let envelope = crate::fold_stored(&mut state, &entry)?;
                 erased |= envelope.statement().kind == "payload_erased";
-                self.frontier.push(entry.leaf_hash);
-                if let Some(tree) = self.tree.get_mut() {
-                    tree.push(entry.leaf_hash);
-                }
+                self.tree.push(entry.leaf_hash);
                 Ok(())
             })?
             .map_err(replay)?;
@@ -235,28 +229,28 @@ impl LogView {
     /// hashes the first time, and checked against the frontier (a store
     /// whose leaves were changed since they were appended is refused).
     pub fn tree(&self) -> Result<&TreeHashes, LedgerError> {
-        if let Some(tree) = self.tree.get() {
+        if let Some(tree) = self.tree.hashes.get() {
             return Ok(tree);
         }
-        let tree = self.read_tree(self.frontier.tree_size())?;
-        if tree.root() != self.frontier.root() {
+        let tree = self.read_tree(self.tree_size())?;
+        if tree.root() != self.tree.frontier.root() {
             return Err(LedgerError::Io(
                 "the stored leaf hashes do not match the log's tree; run `truce verify`".to_owned(),
             ));
         }
-        Ok(self.tree.get_or_init(|| tree))
+        Ok(self.tree.hashes.get_or_init(|| tree))
     }
 
     /// The number of entries the view holds.
     pub fn tree_size(&self) -> u64 {
-        self.frontier.tree_size()
+        self.tree.frontier.tree_size()
     }
 
     /// The root of the tree's first `size` leaves: from the frontier when
     /// `size` is the whole tree, else from every hash.
     pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
-        if size == self.frontier.tree_size() {
-            return Ok(self.frontier.root());
+        if size == self.tree_size() {
+            return Ok(self.tree.frontier.root());
         }
         let tree = self.tree()?;
         if size > tree.tree_size() {
@@ -525,8 +519,7 @@ impl Ledger {
             store,
             meta,
             state: LogState::new(),
-            frontier: Frontier::new(),
-            tree: OnceLock::new(),
+            tree: Tree::default(),
             latest: None,
             saved_at: 0,
         };
@@ -730,7 +723,7 @@ impl Ledger {
         }
         let first_index = staged.entries[0].index;
         for entry in &staged.entries {
-            self.view.push_leaf(entry.leaf_hash);
+            self.view.tree.push(entry.leaf_hash);
         }
         let refolded = if staged.erase_payloads.is_empty() {
             None
@@ -751,9 +744,9 @@ impl Ledger {
         // payload's effects, and the store drops them).
         let size = self.view.tree_size();
         let saved_state = match &refolded {
-            Some(state) => Some(saved(state, &self.view.frontier)),
+            Some(state) => Some(saved(state, &self.view.tree.frontier)),
             None if save_due(self.view.saved_at, size) => {
-                Some(saved(&self.view.state, &self.view.frontier))
+                Some(saved(&self.view.state, &self.view.tree.frontier))
             }
             None => None,
         };
@@ -1038,7 +1031,7 @@ impl Ledger {
     /// grown by appended leaves.
     fn sign_checkpoint(&self) -> Result<(u64, Vec<u8>, Hash), LedgerError> {
         let size = self.view.tree_size();
-        let root = self.view.frontier.root();
+        let root = self.view.tree.frontier.root();
         let text = Checkpoint::new(&self.view.meta.origin, size, root).to_text();
         let signature = self
             .log_key

@@ -360,7 +360,7 @@ fn check_saved_state(
         ));
     }
     if let Some(frontier) = &saved.frontier
-        && *frontier != tree.frontier(size).hashes().concat()
+        && *frontier != tree.frontier(size).to_bytes()
     {
         return Err(format!(
             "saved state at size {size}: its frontier differs from the entries' tree"
