@@ -425,6 +425,15 @@ impl LogState {
         self.rows.start();
     }
 
+    /// A copy that records no row changes (a reader's, folded further apart
+    /// from the appender's).
+    pub fn unrecorded_copy(&self) -> LogState {
+        LogState {
+            rows: RowJournal::default(),
+            ..self.clone()
+        }
+    }
+
     /// The row changes of the entries applied since the last call.
     pub fn take_row_changes(&mut self) -> Vec<RowChange> {
         self.rows.take()

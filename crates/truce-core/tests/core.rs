@@ -1317,6 +1317,51 @@ mod negotiation {
         log.submit("ua", &ua, exact, Visibility::Public).unwrap();
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// A term's claims are read from an index kept beside the claims:
+        /// whenever it is first read, and however many claims follow, it
+        /// gives exactly the claims about that term, in the same order.
+        #[test]
+        fn the_claims_about_a_term_are_those_that_name_it(
+            claims in prop::collection::vec((0u8..3, any::<bool>()), 1..30)
+        ) {
+            let (mut log, ua, _) = parties();
+            let tabled = NegotiationEvent::DocumentTabled(memorandum("d", "ua", None));
+            log.submit("ua", &ua, Event::Negotiation(tabled), Visibility::Public).unwrap();
+            let terms: Vec<TermRef> = ["t1", "t2"]
+                .map(|t| TermRef { document_id: "d".into(), term_id: t.into() })
+                .into();
+            for (i, (term, read_now)) in claims.into_iter().enumerate() {
+                let event = Event::Negotiation(NegotiationEvent::ClaimRecorded(Claim {
+                    claim_id: format!("c{}", 97 * i % 31),
+                    claimant: Claimant::Party { party: id("ua") },
+                    date: day("2025-06-16"),
+                    measure: "bodies".into(),
+                    figure: i as u64,
+                    term: terms.get(term as usize).cloned(),
+                    source: "statement".into(),
+                    note: String::new(),
+                    handed_over_by: None,
+                }));
+                log.submit("ua", &ua, event, Visibility::Public).unwrap();
+                if read_now {
+                    let negotiation = log.state.negotiation();
+                    for term in &terms {
+                        let indexed: Vec<u64> = negotiation.claims_about(term).map(|c| c.entry).collect();
+                        let filtered: Vec<u64> = negotiation
+                            .claims()
+                            .filter(|c| c.value.term.as_ref() == Some(term))
+                            .map(|c| c.entry)
+                            .collect();
+                        prop_assert_eq!(indexed, filtered);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_term_that_cannot_be_checked_is_refused() {
         let (mut log, ua, _) = parties();

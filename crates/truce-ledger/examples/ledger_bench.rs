@@ -14,7 +14,10 @@
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use truce_core::{registry::RegistryEvent, remarks::RemarkEvent};
+use truce_core::registry::RegistryEvent;
+
+#[path = "common/mix.rs"]
+mod mix;
 
 use rayon::prelude::*;
 use tlog::{KeyType, SignerKey};
@@ -75,22 +78,7 @@ fn main() {
     let submissions: Vec<Submission> = (0..entries)
         .into_par_iter()
         .map(|i| {
-            // A realistic mix: one in four adds a row to a derived table
-            // (ua's claims), the rest are remarks.
-            let event = if i % 4 == 0 {
-                serde_json::from_value(serde_json::json!({
-                    "kind": "claim_recorded", "claim_id": format!("bench-claim-{i}"),
-                    "claimant": {"kind": "party", "party": "ua"}, "date": "2025-06-20",
-                    "measure": "bodies handed over to Ukraine", "figure": 6057 + i % 7,
-                    "term": null, "source": "bench", "note": ""}))
-                .expect("a claim event")
-            } else {
-                Event::Remark(RemarkEvent::RemarkRecorded {
-                    subject: format!("stage report {i}"),
-                    text: "Stage handed over at the agreed crossing; both receipts confirmed."
-                        .to_owned(),
-                })
-            };
+            let event = mix::event(i);
             let (statement, payload) = Statement::for_event(
                 origin,
                 &ua,

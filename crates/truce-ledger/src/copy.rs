@@ -47,12 +47,7 @@ pub fn reader_entries_between(
     let mut withheld = 0;
     store
         .for_each_entry(start, size, &mut |mut entry| {
-            let envelope = Envelope::from_leaf(&entry.leaf)
-                .map_err(|e| format!("entry {}: {e}", entry.index))?;
-            if matches!(entry.payload, PayloadRecord::Present(_))
-                && !envelope.statement().visibility.allows(reader)
-            {
-                entry.payload = PayloadRecord::Withheld;
+            if withhold(&mut entry, reader)? {
                 withheld += 1;
             }
             entries.push(entry);
@@ -62,33 +57,76 @@ pub fn reader_entries_between(
     Ok((entries, withheld))
 }
 
+/// Withholds the entry's payload when `reader` may not read it; says
+/// whether it did.
+fn withhold(entry: &mut StoredEntry, reader: &Reader) -> Result<bool, String> {
+    if !matches!(entry.payload, PayloadRecord::Present(_)) {
+        return Ok(false);
+    }
+    let envelope =
+        Envelope::from_leaf(&entry.leaf).map_err(|e| format!("entry {}: {e}", entry.index))?;
+    let hidden = !envelope.statement().visibility.allows(reader);
+    if hidden {
+        entry.payload = PayloadRecord::Withheld;
+    }
+    Ok(hidden)
+}
+
 /// The state `reader` folds from what it may read: the domain's answer to
 /// "what may this reader know", used for reader copies and by the server.
 pub fn reader_state(store: &dyn LogStore, reader: &Reader) -> Result<LogState, LedgerError> {
-    let (entries, _) = reader_entries(store, reader)?;
-    fold(&entries)
+    let mut state = LogState::new();
+    extend_reader_state(store, reader, &mut state)?;
+    Ok(state)
 }
 
-/// Brings a reader's state up to the store's size by folding only the new
-/// entries; an erasure among them means a fold from the start, since an
-/// erased payload no longer counts.
+/// Brings a reader's state up to the store's size, folding the new entries
+/// in place as they are read (never holding them all); an erasure among
+/// them means a fold from the start, since an erased payload no longer
+/// counts.
 pub fn extend_reader_state(
     store: &dyn LogStore,
     reader: &Reader,
     state: &mut LogState,
 ) -> Result<(), LedgerError> {
-    let (entries, _) = reader_entries_from(store, reader, state.tree_size())?;
-    let erases = entries.iter().any(|entry| {
-        Envelope::from_leaf(&entry.leaf).is_ok_and(|e| e.statement().kind == "payload_erased")
-    });
-    if erases {
-        *state = reader_state(store, reader)?;
-        return Ok(());
-    }
-    for entry in &entries {
-        crate::fold_stored(state, entry).map_err(LedgerError::Io)?;
+    let _snapshot = store.snapshot()?;
+    let size = store.tree_size()?;
+    if fold_reader_entries(store, reader, state, size)? == Folded::UpToErasure {
+        *state = LogState::new();
+        fold_reader_entries(store, reader, state, size)?;
     }
     Ok(())
+}
+
+#[derive(PartialEq)]
+enum Folded {
+    All,
+    /// Stopped at an erasure of an entry the state had already folded.
+    UpToErasure,
+}
+
+fn fold_reader_entries(
+    store: &dyn LogStore,
+    reader: &Reader,
+    state: &mut LogState,
+    size: u64,
+) -> Result<Folded, LedgerError> {
+    let extending = state.tree_size() > 0;
+    let mut folded = Folded::All;
+    let outcome = store.for_each_entry(state.tree_size(), size, &mut |mut entry| {
+        withhold(&mut entry, reader)?;
+        let envelope = crate::fold_stored(state, &entry)?;
+        if extending && envelope.statement().kind == "payload_erased" {
+            folded = Folded::UpToErasure;
+            return Err(String::new());
+        }
+        Ok(())
+    })?;
+    match outcome {
+        Err(_) if folded == Folded::UpToErasure => Ok(folded),
+        Err(why) => Err(LedgerError::Store(StoreError::Corrupt(why))),
+        Ok(()) => Ok(folded),
+    }
 }
 
 fn fold(entries: &[StoredEntry]) -> Result<LogState, LedgerError> {

@@ -15,7 +15,9 @@ use truce_core::registry::RegistryEvent;
 use truce_core::remarks::RemarkEvent;
 use truce_core::{ActorId, Event, Reader};
 use truce_ledger::app::{self, Draft};
-use truce_ledger::copy::{reader_entries, reader_entries_between, write_copy};
+use truce_ledger::copy::{
+    extend_reader_state, reader_entries, reader_entries_between, reader_state, write_copy,
+};
 use truce_ledger::keys::read_key_file;
 use truce_ledger::pseudonyms::PseudonymKey;
 use truce_ledger::{AtRest, KEYS_DIR, Ledger, LogView, verify_data_dir};
@@ -151,6 +153,9 @@ fn erase_each_kind_of_personal_payload(at_rest: AtRest) {
         "ua",
         ExchangeEvent::ListSubmitted(list).into(),
     );
+    // ua's state as a server keeps it: folded once, then extended in place.
+    let ua = Reader::Actor(id("ua"));
+    let mut ua_state = reader_state(ledger.view().store(), &ua).unwrap();
     let stage = late_stage(&ledger, markers[1]);
     let stage_entry = record(
         &mut ledger,
@@ -202,6 +207,13 @@ fn erase_each_kind_of_personal_payload(at_rest: AtRest) {
         "what is encrypted reads back"
     );
     drop(view);
+    let fresh = |ledger: &Ledger| reader_state(ledger.view().store(), &ua).unwrap().to_saved();
+    extend_reader_state(ledger.view().store(), &ua, &mut ua_state).unwrap();
+    assert_eq!(
+        ua_state.to_saved(),
+        fresh(&ledger),
+        "extended as folded anew"
+    );
     // What ua's copy held before the erasures (`truce sync` keeps it).
     let held = reader_entries(ledger.view().store(), &Reader::Actor(id("ua")))
         .unwrap()
@@ -216,6 +228,13 @@ fn erase_each_kind_of_personal_payload(at_rest: AtRest) {
     }
     let report = verify_data_dir(&dir, None).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.payloads_erased, 4);
+    extend_reader_state(ledger.view().store(), &ua, &mut ua_state).unwrap();
+    assert_eq!(
+        ua_state.to_saved(),
+        fresh(&ledger),
+        "extended past erasures"
+    );
+    assert!(ua_state.exchange().list("ua-held-remains-late").is_none());
     for marker in markers {
         assert_eq!(
             files_holding(&dir, marker),

@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use truce_core::{ActorId, LogState, Reader};
-use truce_ledger::copy::{extend_reader_state, reader_state};
+use truce_ledger::copy::extend_reader_state;
 use truce_ledger::group::{self, CommitError, GroupCommit, Keys, Request};
 use truce_ledger::matching::Candidate;
 use truce_ledger::{Item, Ledger, LedgerError, LedgerOptions, ToSign};
@@ -113,7 +113,10 @@ pub struct AppState {
     /// behind the group commit; it folds what other processes append.
     commits: GroupCommit<ServerKeys>,
     /// Reader states by reader, extended with each new entry.
-    states: Mutex<BTreeMap<String, Arc<LogState>>>,
+    states: Mutex<BTreeMap<String, ReaderSlot>>,
+    /// The store as reader states read it: a connection of their own, so a
+    /// reader's first fold never holds up the ledger's appends.
+    reads: Mutex<Box<dyn truce_store::LogStore>>,
     /// The last review queue computed: matching two lists is the costliest
     /// read, and a decision re-reads the queue the page just showed.
     review: Mutex<Option<(ReviewKey, Arc<Vec<Candidate>>)>>,
@@ -185,6 +188,7 @@ impl AppState {
         // in the first request that asks.
         ledger.view().tree()?;
         let held = held_cosignatures(&dir, &ledger)?;
+        let reads = truce_store::open(&dir)?;
         let verification = Arc::new(Mutex::new(Verification::Running));
         // The whole log is verified in the background at start-up, by the
         // same code as `truce verify`, so the dashboard can say so.
@@ -207,7 +211,7 @@ impl AppState {
             held: Mutex::new(held),
             recording: Mutex::new(Vec::new()),
         };
-        Ok(Arc::new(AppState {
+        let app = Arc::new(AppState {
             log_vkey,
             options,
             failed_logins: Mutex::new(throttle::LoginThrottle::default()),
@@ -217,8 +221,36 @@ impl AppState {
             intermediary,
             commits: GroupCommit::new(ledger, keys, group::DEFAULT_CAPACITY),
             states: Mutex::new(BTreeMap::new()),
+            reads: Mutex::new(reads),
             review: Mutex::new(None),
-        }))
+        });
+        app.warm_reader_states();
+        Ok(app)
+    }
+
+    /// Folds every reader's state in the background, so no reader's first
+    /// request waits for a fold of the whole log.
+    fn warm_reader_states(self: &Arc<Self>) {
+        let app = Arc::downgrade(self);
+        std::thread::spawn(move || {
+            let readers = {
+                let Some(app) = app.upgrade() else { return };
+                let Ok(ledger) = app.ledger() else { return };
+                let actors = ledger.state().actors().map(|a| &a.id);
+                let others = actors.filter(|id| **id != app.intermediary);
+                let mut readers = vec![Reader::Intermediary, Reader::Public];
+                readers.extend(others.map(|id| Reader::Actor(id.clone())));
+                readers
+            };
+            for reader in readers {
+                let Some(app) = app.upgrade() else { return };
+                if let Err(e) = app.state_for(&reader) {
+                    // Logs what went wrong inside; the reader's first request folds again.
+                    let (_, shown) = e.status_and_message();
+                    tracing::warn!(%shown, "a reader's state could not be folded at start-up");
+                }
+            }
+        });
     }
 
     /// The server's ledger, with what other processes appended since folded in.
@@ -510,28 +542,41 @@ impl AppState {
         Ok(Caller::public())
     }
 
-    /// The state this reader may know: folded once, then extended with the
-    /// entries appended since.
-    fn state_for(&self, reader: &Reader) -> Result<Arc<LogState>, AppError> {
-        let ledger = self.ledger()?;
-        let store = ledger.view().store();
-        let size = ledger.state().tree_size();
-        let key = reader_key(reader);
-        let mut states = self.states.lock().expect("states lock");
-        let known = match states.get(&key) {
-            Some(cached) if cached.tree_size() == size => return Ok(cached.clone()),
-            Some(cached) => {
-                let mut extended = LogState::clone(cached);
-                extend_reader_state(store, reader, &mut extended)?;
-                extended
-            }
-            None => reader_state(store, reader)?,
-        };
-        let known = Arc::new(known);
-        states.insert(key, known.clone());
-        Ok(known)
+    /// The state this reader may know: folded once, then extended in place
+    /// with the entries appended since. The intermediary may know
+    /// everything, so its first state is the ledger's own.
+    fn state_for(&self, reader: &Reader) -> Result<ReaderState, AppError> {
+        let size = self.ledger()?.state().tree_size();
+        let slot = self
+            .states
+            .lock()
+            .expect("states lock")
+            .entry(reader_key(reader))
+            .or_default()
+            .clone();
+        let known = slot.read_arc();
+        if known.tree_size() >= size {
+            return Ok(known);
+        }
+        drop(known);
+        let mut known = slot.write_arc();
+        if known.tree_size() == 0 && *reader == Reader::Intermediary {
+            *known = self.ledger()?.state().unrecorded_copy();
+        }
+        if known.tree_size() < size {
+            let store = self.reads.lock().expect("reads lock");
+            extend_reader_state(&**store, reader, &mut known)?;
+        }
+        Ok(parking_lot::ArcRwLockWriteGuard::downgrade(known))
     }
 }
+
+/// One reader's state (see [`AppState::state_for`]).
+type ReaderSlot = Arc<parking_lot::RwLock<LogState>>;
+
+/// A reader's state as a request reads it; appends wait to extend it until
+/// the request lets go.
+pub(crate) type ReaderState = parking_lot::ArcRwLockReadGuard<parking_lot::RawRwLock, LogState>;
 
 impl ServerKeys {
     /// Writes the held cosignatures to `DIR/held-cosignatures.json` (gone

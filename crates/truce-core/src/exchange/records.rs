@@ -617,8 +617,7 @@ impl ExchangeProgress {
     /// claims are never merged with each other or with the record.
     pub fn claims_beside(&self, negotiation: &NegotiationState) -> Vec<ClaimBeside> {
         negotiation
-            .claims()
-            .filter(|c| c.value.term.as_ref() == Some(&self.term))
+            .claims_about(&self.term)
             .map(|c| ClaimBeside {
                 recorded: c.value.handed_over_by.as_ref().and_then(|party| {
                     if *party == self.parties.0 {

@@ -6,7 +6,8 @@ mod records;
 mod rows;
 mod rules;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 
 use chrono::NaiveDate;
 
@@ -51,6 +52,11 @@ pub struct NegotiationState {
     positions: Vec<Recorded<Position>>,
     agreements: BTreeMap<String, Recorded<Agreement>>,
     claims: BTreeMap<String, Recorded<Claim>>,
+    /// The ids of the claims about each term, built on first use: it
+    /// follows from `claims`, so it is not saved, and a term's progress
+    /// reads its own claims without passing over every other.
+    #[serde(skip)]
+    claims_by_term: OnceLock<BTreeMap<TermRef, BTreeSet<String>>>,
 }
 
 impl NegotiationState {
@@ -76,6 +82,21 @@ impl NegotiationState {
 
     pub fn claims(&self) -> impl Iterator<Item = &Recorded<Claim>> {
         self.claims.values()
+    }
+
+    /// The claims about `term`, in the order of [`Self::claims`].
+    pub fn claims_about(&self, term: &TermRef) -> impl Iterator<Item = &Recorded<Claim>> {
+        let index = self.claims_by_term.get_or_init(|| {
+            let mut index: BTreeMap<TermRef, BTreeSet<String>> = BTreeMap::new();
+            for (id, claim) in &self.claims {
+                if let Some(term) = &claim.value.term {
+                    index.entry(term.clone()).or_default().insert(id.clone());
+                }
+            }
+            index
+        });
+        let ids = index.get(term).into_iter().flatten();
+        ids.filter_map(|id| self.claims.get(id))
     }
 
     pub fn term(&self, term: &TermRef) -> Option<&Term> {
@@ -219,6 +240,10 @@ impl NegotiationState {
             entry,
         };
         rows.upsert(&CLAIMS, || [claim_row(&recorded)]);
+        if let (Some(index), Some(term)) = (self.claims_by_term.get_mut(), &claim.term) {
+            let ids = index.entry(term.clone()).or_default();
+            ids.insert(claim.claim_id.clone());
+        }
         self.claims.insert(claim.claim_id.clone(), recorded);
     }
 }
