@@ -7,12 +7,15 @@
 //! ledger decides, the store keeps. Every write is one transaction.
 
 pub mod files;
+pub mod pg;
+mod rows;
 pub mod seal;
 pub mod sqlite;
 
 use tlog::Hash;
 use truce_core::projection::{Cell, RowChange, Table};
 
+pub use pg::PostgresStore;
 pub use sqlite::{INDEX_TABLES, LOG_TABLES, SAVED_STATES_KEPT, SqliteStore};
 
 /// Opens the store of the log in `dir`. Callers hold it as a [`LogStore`],

@@ -16,6 +16,7 @@
 //! payload, the tree size of a saved state), so a ciphertext or data key
 //! moved to another row does not decrypt.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +26,7 @@ use rand_core::RngCore;
 use truce_core::envelope::{hex, unhex};
 use zeroize::Zeroizing;
 
-use crate::{Result, StoreError};
+use crate::{Rekeyed, Result, StoreError};
 
 /// The store key's file under the data directory's `keys`.
 pub const STORE_KEY_FILE: &str = "store.key";
@@ -246,6 +247,175 @@ impl Sealer {
         self.store
             .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad })
             .ok()
+    }
+}
+
+/// The key a rekey moves a store to, and the files it goes through: it is
+/// written beside the current key's file before the rekey commits and put
+/// in its place after, so a rekey cut short at any point leaves a key that
+/// opens the store (see `key_that_opens`).
+pub(crate) struct NextKey {
+    key: StoreKey,
+    path: PathBuf,
+    pending: PathBuf,
+    pub(crate) sealing: Sealing,
+}
+
+impl NextKey {
+    /// A fresh key for the store whose keys are under `dir`; refused when
+    /// the current key comes from the environment (truce cannot replace it).
+    pub(crate) fn draw(dir: &Path) -> Result<NextKey> {
+        let source = KeySource::for_store(dir);
+        let (KeySource::File(path), Some(pending)) = (&source, source.pending()) else {
+            return Err(StoreError::Key(format!(
+                "a key given in {KEY_ENV} cannot be replaced by truce: give the store its key \
+                 as a file ({KEY_FILE_ENV}) to rekey it"
+            )));
+        };
+        let key = StoreKey::generate();
+        let sealer = Sealer::new(&key);
+        Ok(NextKey {
+            path: path.clone(),
+            pending,
+            sealing: Sealing {
+                check: sealer.check_value(),
+                sealer,
+            },
+            key,
+        })
+    }
+
+    /// Inside the rekey's transaction, before it commits.
+    pub(crate) fn write_pending(&self) -> Result<()> {
+        self.key.write_new_file(&self.pending)
+    }
+
+    /// After the commit: the new key replaces the old one's file.
+    pub(crate) fn put_in_place(self) -> Result<Sealing> {
+        std::fs::rename(&self.pending, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(self.sealing)
+    }
+}
+
+/// An encrypted store's key and the check value it opens.
+pub(crate) struct Sealing {
+    pub(crate) sealer: Sealer,
+    pub(crate) check: String,
+}
+
+/// The key a new store in `dir` is sealed under: the one its source
+/// holds, or a new one written to its file.
+pub(crate) fn new_store_key(dir: &Path) -> Result<StoreKey> {
+    let source = KeySource::for_store(dir);
+    if let Some(key) = source.read()? {
+        return Ok(key);
+    }
+    let KeySource::File(path) = &source else {
+        unreachable!("a key from the environment is always there to read");
+    };
+    let key = StoreKey::generate();
+    key.write_new_file(path)?;
+    Ok(key)
+}
+
+/// The store key from its source; or, when a rekey was cut short after
+/// its commit, the new key it left pending (then put in its place).
+pub(crate) fn key_that_opens(dir: &Path, check: &str) -> Result<Sealer> {
+    let source = KeySource::for_store(dir);
+    let missing = || {
+        StoreError::Key(format!(
+            "the store is encrypted and its key is missing: restore {} (or name the key's \
+             file in {} or give it in {})",
+            source.describe(),
+            KEY_FILE_ENV,
+            KEY_ENV
+        ))
+    };
+    let key = source.read()?;
+    if let Some(sealer) = key.as_ref().map(Sealer::new).filter(|s| s.opens(check)) {
+        return Ok(sealer);
+    }
+    if let (Some(pending), KeySource::File(path)) = (source.pending(), &source)
+        && let Some(next) = KeySource::File(pending.clone()).read()?
+        && Sealer::new(&next).opens(check)
+    {
+        // A read-only directory keeps the pending file; the key works.
+        let _ = std::fs::rename(&pending, path);
+        return Ok(Sealer::new(&next));
+    }
+    match key {
+        None => Err(missing()),
+        Some(_) => Err(StoreError::Key(format!(
+            "{} does not open this store (the key check in its meta): it is another \
+             store's key, or an older key of this one (restore the key it was last rekeyed \
+             to)",
+            source.describe()
+        ))),
+    }
+}
+
+/// What a store row holds of `plain`: (bytes, wrapped data key), sealed
+/// when there is a sealer, else in the clear.
+pub(crate) fn seal<'a>(
+    sealer: Option<&Sealer>,
+    record: Record,
+    plain: &'a [u8],
+) -> (Cow<'a, [u8]>, Option<Vec<u8>>) {
+    match sealer {
+        Some(sealer) => {
+            let sealed = sealer.seal(record, plain);
+            (Cow::Owned(sealed.bytes), Some(sealed.data_key))
+        }
+        None => (Cow::Borrowed(plain), None),
+    }
+}
+
+/// The plaintext of a stored row: opened with its data key, or as stored
+/// when it has none (kept in the clear). Else why it does not open, to
+/// follow the record's name.
+pub(crate) fn unseal(
+    sealer: Option<&Sealer>,
+    record: Record,
+    bytes: Vec<u8>,
+    data_key: Option<Vec<u8>>,
+) -> std::result::Result<Vec<u8>, &'static str> {
+    let Some(data_key) = data_key else {
+        return Ok(bytes);
+    };
+    let sealer = sealer.ok_or("is encrypted, but the store's meta holds no store key check")?;
+    sealer
+        .open(record, &data_key, &bytes)
+        .ok_or("does not decrypt under the store key (altered, or moved from another row)")
+}
+
+/// One row under the next key: (bytes, wrapped data key).
+pub(crate) fn reseal(
+    current: Option<&Sealer>,
+    next: &Sealer,
+    record: Record,
+    bytes: Vec<u8>,
+    data_key: Option<Vec<u8>>,
+    done: &mut Rekeyed,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let unreadable =
+        || StoreError::Corrupt(format!("{record:?} does not decrypt under the store key"));
+    match data_key {
+        Some(data_key) => {
+            let current = current.ok_or_else(unreadable)?;
+            let data_key = current
+                .rewrap(next, record, &data_key)
+                .ok_or_else(unreadable)?;
+            done.rewrapped += 1;
+            Ok((bytes, data_key))
+        }
+        None => {
+            let sealed = next.seal(record, &bytes);
+            done.sealed += 1;
+            Ok((sealed.bytes, sealed.data_key))
+        }
     }
 }
 

@@ -3,7 +3,6 @@
 //! WAL journal with `synchronous=FULL`: a commit returns only after its WAL
 //! frames are fsynced, so one batch costs one fsync (group commit).
 
-use std::borrow::Cow;
 use std::cell::{Cell as Counter, RefCell};
 use std::path::{Path, PathBuf};
 
@@ -11,7 +10,10 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tlog::Hash;
 use truce_core::projection::{Cell, RowChange, Table, TableSpec};
 
-use crate::seal::{KeySource, Record, Sealer, StoreKey};
+use crate::rows::{EntryColumns, InOrder, leaf_hash, stored_entry};
+use crate::seal::{
+    NextKey, Record, Sealer, Sealing, key_that_opens, new_store_key, reseal, seal, unseal,
+};
 use crate::{
     AtRest, Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, ReadSnapshot, Rekeyed, Result,
     SavedState, StoreError, StoredEntry,
@@ -94,12 +96,6 @@ pub struct SqliteStore {
     sealing: RefCell<Option<Sealing>>,
 }
 
-/// An encrypted store's key and the check value it opens.
-struct Sealing {
-    sealer: Sealer,
-    check: String,
-}
-
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
@@ -164,7 +160,7 @@ impl SqliteStore {
             )?;
         }
         if at_rest == AtRest::Encrypted {
-            let sealer = Sealer::new(&Self::new_store_key(dir)?);
+            let sealer = Sealer::new(&new_store_key(dir)?);
             let check = sealer.check_value();
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)",
@@ -174,21 +170,6 @@ impl SqliteStore {
         }
         tx.commit()?;
         Ok(store)
-    }
-
-    /// The key a new store in `dir` is sealed under: the one its source
-    /// holds, or a new one written to its file.
-    fn new_store_key(dir: &Path) -> Result<StoreKey> {
-        let source = KeySource::for_store(dir);
-        if let Some(key) = source.read()? {
-            return Ok(key);
-        }
-        let KeySource::File(path) = &source else {
-            unreachable!("a key from the environment is always there to read");
-        };
-        let key = StoreKey::generate();
-        key.write_new_file(path)?;
-        Ok(key)
     }
 
     pub fn open(dir: &Path) -> Result<Self> {
@@ -263,48 +244,12 @@ impl SqliteStore {
         let sealing = match check {
             None => None,
             Some(check) => Some(Sealing {
-                sealer: self.key_that_opens(&check)?,
+                sealer: key_that_opens(&self.dir, &check)?,
                 check,
             }),
         };
         self.sealing.replace(sealing);
         Ok(())
-    }
-
-    /// The store key from its source; or, when a rekey was cut short after
-    /// its commit, the new key it left pending (then put in its place).
-    fn key_that_opens(&self, check: &str) -> Result<Sealer> {
-        let source = KeySource::for_store(&self.dir);
-        let missing = || {
-            StoreError::Key(format!(
-                "the store is encrypted and its key is missing: restore {} (or name the key's \
-                 file in {} or give it in {})",
-                source.describe(),
-                crate::seal::KEY_FILE_ENV,
-                crate::seal::KEY_ENV
-            ))
-        };
-        let key = source.read()?;
-        if let Some(sealer) = key.as_ref().map(Sealer::new).filter(|s| s.opens(check)) {
-            return Ok(sealer);
-        }
-        if let (Some(pending), KeySource::File(path)) = (source.pending(), &source)
-            && let Some(next) = KeySource::File(pending.clone()).read()?
-            && Sealer::new(&next).opens(check)
-        {
-            // A read-only directory keeps the pending file; the key works.
-            let _ = std::fs::rename(&pending, path);
-            return Ok(Sealer::new(&next));
-        }
-        match key {
-            None => Err(missing()),
-            Some(_) => Err(StoreError::Key(format!(
-                "{} does not open this store (the key check in its meta): it is another \
-                 store's key, or an older key of this one (restore the key it was last rekeyed \
-                 to)",
-                source.describe()
-            ))),
-        }
     }
 
     /// After an erasure: no byte of what it erased may stay in the files.
@@ -342,36 +287,20 @@ impl SqliteStore {
     /// key that opens the store. Once the old key and its copies are
     /// destroyed, no backup taken before holds a data key anyone can unwrap.
     fn rekey_store(&mut self) -> Result<Rekeyed> {
-        let source = KeySource::for_store(&self.dir);
-        let (KeySource::File(path), Some(pending)) = (&source, source.pending()) else {
-            return Err(StoreError::Key(format!(
-                "a key given in {} cannot be replaced by truce: give the store its key as a \
-                 file ({}) to rekey it",
-                crate::seal::KEY_ENV,
-                crate::seal::KEY_FILE_ENV
-            )));
-        };
-        let next_key = StoreKey::generate();
-        let sealer = Sealer::new(&next_key);
-        let next = Sealing {
-            check: sealer.check_value(),
-            sealer,
-        };
+        let next = NextKey::draw(&self.dir)?;
         self.begin_write()?;
         let rewritten = self.refresh_sealing().and_then(|()| {
-            let done = self.with_sealer(|current| rekey_rows(&self.conn, current, &next.sealer))?;
+            let sealer = &next.sealing.sealer;
+            let done = self.with_sealer(|current| rekey_rows(&self.conn, current, sealer))?;
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-                params![KEY_CHECK, next.check],
+                params![KEY_CHECK, next.sealing.check],
             )?;
-            next_key.write_new_file(&pending)?;
+            next.write_pending()?;
             Ok(done)
         });
         let done = self.finish_write(rewritten)?;
-        std::fs::rename(&pending, path)?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
+        let next = next.put_in_place()?;
         self.sealing.replace(Some(next));
         // The pages and WAL frames that held the old wrappings go too.
         self.purge_freed()?;
@@ -456,40 +385,6 @@ fn write_batch(conn: &Connection, batch: &Batch, sealer: Option<&Sealer>) -> Res
     write_derived(conn, &batch.derived)?;
     write_saved_state(conn, batch, sealer)?;
     write_indexes(conn, batch)
-}
-
-/// What a store row holds of `plain`: (bytes, wrapped data key), sealed
-/// when there is a sealer, else in the clear.
-fn seal<'a>(
-    sealer: Option<&Sealer>,
-    record: Record,
-    plain: &'a [u8],
-) -> (Cow<'a, [u8]>, Option<Vec<u8>>) {
-    match sealer {
-        Some(sealer) => {
-            let sealed = sealer.seal(record, plain);
-            (Cow::Owned(sealed.bytes), Some(sealed.data_key))
-        }
-        None => (Cow::Borrowed(plain), None),
-    }
-}
-
-/// The plaintext of a stored row: opened with its data key, or as stored
-/// when it has none (kept in the clear). Else why it does not open, to
-/// follow the record's name.
-fn unseal(
-    sealer: Option<&Sealer>,
-    record: Record,
-    bytes: Vec<u8>,
-    data_key: Option<Vec<u8>>,
-) -> std::result::Result<Vec<u8>, &'static str> {
-    let Some(data_key) = data_key else {
-        return Ok(bytes);
-    };
-    let sealer = sealer.ok_or("is encrypted, but the store's meta holds no store key check")?;
-    sealer
-        .open(record, &data_key, &bytes)
-        .ok_or("does not decrypt under the store key (altered, or moved from another row)")
 }
 
 /// A batch that rewrites the derived tables (an erasure) drops the saved
@@ -634,39 +529,15 @@ fn read_entry(
     row: &rusqlite::Row,
     sealer: Option<&Sealer>,
 ) -> rusqlite::Result<std::result::Result<StoredEntry, String>> {
-    let index: i64 = row.get(0)?;
-    let leaf: Vec<u8> = row.get(1)?;
-    let leaf_hash: Vec<u8> = row.get(2)?;
-    let status: Option<String> = row.get(3)?;
-    let bytes: Option<Vec<u8>> = row.get(4)?;
-    let data_key: Option<Vec<u8>> = row.get(5)?;
-    let payload = match (status.as_deref(), bytes, data_key) {
-        (Some("present"), Some(bytes), data_key) => {
-            match unseal(sealer, Record::Payload(index as u64), bytes, data_key) {
-                Ok(plain) => PayloadRecord::Present(plain),
-                Err(why) => return Ok(Err(format!("entry {index}: its payload {why}"))),
-            }
-        }
-        (Some("withheld"), None, None) => PayloadRecord::Withheld,
-        (Some("erased"), None, None) => PayloadRecord::Erased,
-        (None, _, _) => return Ok(Err(format!("entry {index}: payload record missing"))),
-        (Some(status), _, _) => {
-            return Ok(Err(format!(
-                "entry {index}: payload record {status} is inconsistent"
-            )));
-        }
+    let columns = EntryColumns {
+        index: row.get(0)?,
+        leaf: row.get(1)?,
+        leaf_hash: row.get(2)?,
+        status: row.get(3)?,
+        bytes: row.get(4)?,
+        data_key: row.get(5)?,
     };
-    let Ok(leaf_hash) = leaf_hash.try_into() else {
-        return Ok(Err(format!(
-            "entry {index}: stored leaf hash is not 32 bytes"
-        )));
-    };
-    Ok(Ok(StoredEntry {
-        index: index as u64,
-        leaf,
-        leaf_hash,
-        payload,
-    }))
+    Ok(stored_entry(columns, sealer))
 }
 
 const ENTRY_QUERY: &str = "SELECT e.entry_index, e.leaf, e.leaf_hash, p.status, p.bytes, p.data_key
@@ -716,33 +587,6 @@ fn rekey_rows(conn: &Connection, current: Option<&Sealer>, next: &Sealer) -> Res
         )?;
     }
     Ok(done)
-}
-
-/// One row under the next key: (bytes, wrapped data key).
-fn reseal(
-    current: Option<&Sealer>,
-    next: &Sealer,
-    record: Record,
-    bytes: Vec<u8>,
-    data_key: Option<Vec<u8>>,
-    done: &mut Rekeyed,
-) -> Result<(Vec<u8>, Vec<u8>)> {
-    let unreadable = || corrupt(format!("{record:?} does not decrypt under the store key"));
-    match data_key {
-        Some(data_key) => {
-            let current = current.ok_or_else(unreadable)?;
-            let data_key = current
-                .rewrap(next, record, &data_key)
-                .ok_or_else(unreadable)?;
-            done.rewrapped += 1;
-            Ok((bytes, data_key))
-        }
-        None => {
-            let sealed = next.seal(record, &bytes);
-            done.sealed += 1;
-            Ok((sealed.bytes, sealed.data_key))
-        }
-    }
 }
 
 /// (tree size, state, wrapped data key, frontier).
@@ -891,25 +735,16 @@ impl LogStore for SqliteStore {
             "{ENTRY_QUERY} WHERE e.entry_index >= ?1 AND e.entry_index < ?2 ORDER BY e.entry_index"
         ))?;
         let mut rows = statement.query(params![start as i64, end as i64])?;
-        let mut expected = start;
+        let mut order = InOrder::new(start, end);
         self.with_sealer(|sealer| {
             while let Some(row) = rows.next()? {
-                let entry = match read_entry(row, sealer)? {
-                    Ok(entry) => entry,
-                    Err(why) => return Ok(Err(why)),
-                };
-                if entry.index != expected {
-                    return Ok(Err(format!("entry {expected}: missing from the store")));
-                }
-                expected += 1;
-                if let Err(why) = visit(entry) {
-                    return Ok(Err(why));
+                let visited = read_entry(row, sealer)?
+                    .and_then(|entry| order.next(entry.index).and_then(|()| visit(entry)));
+                if visited.is_err() {
+                    return Ok(visited);
                 }
             }
-            if expected < end {
-                return Ok(Err(format!("entry {expected}: missing from the store")));
-            }
-            Ok(Ok(()))
+            Ok(order.finish())
         })
     }
 
@@ -924,26 +759,16 @@ impl LogStore for SqliteStore {
              WHERE entry_index >= ?1 AND entry_index < ?2 ORDER BY entry_index",
         )?;
         let mut rows = statement.query(params![start as i64, end as i64])?;
-        let mut expected = start;
+        let mut order = InOrder::new(start, end);
         while let Some(row) = rows.next()? {
             let index = row.get::<_, i64>(0)? as u64;
             let hash: Vec<u8> = row.get(1)?;
-            let Ok(hash) = Hash::try_from(hash.as_slice()) else {
-                return Ok(Err(format!(
-                    "entry {index}: a leaf hash of {} bytes",
-                    hash.len()
-                )));
-            };
-            if index != expected {
-                return Ok(Err(format!("entry {expected}: missing from the store")));
+            match leaf_hash(index, &hash).and_then(|hash| order.next(index).map(|()| hash)) {
+                Ok(hash) => visit(hash),
+                Err(why) => return Ok(Err(why)),
             }
-            expected += 1;
-            visit(hash);
         }
-        if expected < end {
-            return Ok(Err(format!("entry {expected}: missing from the store")));
-        }
-        Ok(Ok(()))
+        Ok(order.finish())
     }
 
     fn saved_state(&self, at_most: u64) -> Result<Option<SavedState>> {
@@ -1068,6 +893,7 @@ impl LogStore for SqliteStore {
 mod tests {
     use super::*;
     use crate::StoredEntry;
+    use crate::seal::{KeySource, StoreKey};
 
     fn store() -> (tempfile::TempDir, SqliteStore) {
         store_at_rest(AtRest::Encrypted)

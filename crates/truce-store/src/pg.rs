@@ -1,0 +1,811 @@
+//! The shared store: one PostgreSQL database (or schema, through the URL's
+//! `search_path`) per log, for deployments where several `truce serve`
+//! processes answer for one log.
+//!
+//! The tables are those of the embedded store. A derived table's cells are
+//! kept as `bytea` in an order-preserving encoding ([`encode_cell`]): the
+//! core declares columns by name only, and the same column holds integers
+//! in one row and nulls in another, which PostgreSQL's typed columns do not
+//! allow. Sorting the encoded bytes sorts the cells as the core does.
+//!
+//! Writers take a transaction-scoped advisory lock first, so two processes
+//! never interleave batches; reads inside a [`ReadSnapshot`] run in one
+//! `REPEATABLE READ` transaction. Commits are durable when they return
+//! (`synchronous_commit` as the server sets it; on by default).
+
+use std::cell::{Cell as Counter, RefCell};
+use std::path::{Path, PathBuf};
+
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row};
+use tlog::Hash;
+use truce_core::projection::{Cell, RowChange, Table, TableSpec};
+
+use crate::rows::{EntryColumns, InOrder, leaf_hash, stored_entry};
+use crate::seal::{
+    NextKey, Record, Sealer, Sealing, key_that_opens, new_store_key, reseal, seal, unseal,
+};
+use crate::{
+    AtRest, Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, ReadSnapshot, Rekeyed, Result,
+    SAVED_STATES_KEPT, SavedState, StoreError, StoredEntry,
+};
+
+/// This backend's schema version, kept in `meta` (`schema_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE entries (entry_index BIGINT PRIMARY KEY, leaf BYTEA NOT NULL, leaf_hash BYTEA NOT NULL);
+CREATE TABLE payloads (
+    entry_index BIGINT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('present', 'withheld', 'erased')),
+    bytes BYTEA,
+    data_key BYTEA
+);
+CREATE TABLE checkpoints (tree_size BIGINT PRIMARY KEY, note BYTEA NOT NULL);
+CREATE TABLE statements (
+    actor TEXT NOT NULL, seq BIGINT NOT NULL, entry_index BIGINT NOT NULL,
+    PRIMARY KEY (actor, seq)
+);
+CREATE TABLE idempotency_keys (
+    actor TEXT NOT NULL, key TEXT NOT NULL, entry_index BIGINT NOT NULL,
+    PRIMARY KEY (actor, key)
+);
+CREATE TABLE saved_states (
+    tree_size BIGINT PRIMARY KEY, state BYTEA NOT NULL, data_key BYTEA, frontier BYTEA
+);
+";
+
+/// The key of the advisory lock a writer holds for its transaction: one
+/// per database and schema, so logs in other schemas do not wait.
+const WRITE_LOCK: &str =
+    "SELECT pg_advisory_xact_lock(hashtext(current_database() || '.' || current_schema()))";
+
+const KEY_CHECK: &str = "store_key_check";
+
+pub struct PostgresStore {
+    client: RefCell<Client>,
+    /// How many [`ReadSnapshot`]s are open (they nest).
+    snapshots: Counter<u32>,
+    /// A write transaction is open (`begin_write`): reads see its state.
+    writing: Counter<bool>,
+    /// The data directory whose `keys/` holds the store key.
+    keys_dir: PathBuf,
+    sealing: RefCell<Option<Sealing>>,
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        use postgres::error::SqlState;
+        match e.code() {
+            Some(code) if *code == SqlState::DISK_FULL => {
+                StoreError::Unavailable("the database's disk is full".to_owned())
+            }
+            Some(code) if *code == SqlState::READ_ONLY_SQL_TRANSACTION => {
+                StoreError::Unavailable("the database is read-only (a standby?)".to_owned())
+            }
+            _ if e.is_closed() => {
+                StoreError::Unavailable(format!("the database connection is closed ({e})"))
+            }
+            // The server's own message (its Display says only "db error").
+            _ => StoreError::Backend(match e.as_db_error() {
+                Some(db) => format!("{}: {}", db.severity(), db.message()),
+                None => e.to_string(),
+            }),
+        }
+    }
+}
+
+fn corrupt(why: impl Into<String>) -> StoreError {
+    StoreError::Corrupt(why.into())
+}
+
+impl PostgresStore {
+    /// Creates the store of a new log in the database `url` names (which
+    /// must hold none yet), its store key under `keys_dir` as for SQLite.
+    pub fn create(
+        url: &str,
+        keys_dir: &Path,
+        meta: &LogMeta,
+        derived: &[Table],
+        at_rest: AtRest,
+    ) -> Result<Self> {
+        let store = Self::connect(url, keys_dir)?;
+        if store.has_log()? {
+            return Err(corrupt("the database already holds a log"));
+        }
+        let mut sql = String::from("BEGIN;");
+        sql.push_str(SCHEMA);
+        for table in derived {
+            let columns: Vec<String> = (table.spec.columns.iter())
+                .map(|c| format!("{c} BYTEA"))
+                .collect();
+            let key = table.spec.columns[..table.spec.key_columns].join(", ");
+            let name = table.spec.name;
+            let columns = columns.join(", ");
+            sql.push_str(&format!(
+                "CREATE TABLE {name} ({columns}, PRIMARY KEY ({key}));"
+            ));
+        }
+        let mut client = store.client.borrow_mut();
+        client.batch_execute(&sql)?;
+        let mut rows = vec![
+            ("origin", meta.origin.clone()),
+            ("log_vkey", meta.log_vkey.clone()),
+            ("reader", meta.reader.clone()),
+            ("schema_version", SCHEMA_VERSION.to_string()),
+        ];
+        let sealing = if at_rest == AtRest::Encrypted {
+            let sealer = Sealer::new(&new_store_key(keys_dir)?);
+            let check = sealer.check_value();
+            rows.push((KEY_CHECK, check.clone()));
+            Some(Sealing { sealer, check })
+        } else {
+            None
+        };
+        for (key, value) in rows {
+            client.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2)",
+                &[&key, &value],
+            )?;
+        }
+        client.batch_execute("COMMIT")?;
+        drop(client);
+        store.sealing.replace(sealing);
+        Ok(store)
+    }
+
+    /// Opens the store of the log in the database `url` names.
+    pub fn open(url: &str, keys_dir: &Path) -> Result<Self> {
+        let store = Self::connect(url, keys_dir)?;
+        if !store.has_log()? {
+            return Err(corrupt("no log in the database (run `truce init` first)"));
+        }
+        let version: Option<String> = store.meta_value("schema_version")?;
+        match version.as_deref().map(str::parse::<i64>) {
+            Some(Ok(SCHEMA_VERSION)) => {}
+            _ => {
+                return Err(corrupt(format!(
+                    "the database's schema version is not {SCHEMA_VERSION}"
+                )));
+            }
+        }
+        store.refresh_sealing()?;
+        Ok(store)
+    }
+
+    fn connect(url: &str, keys_dir: &Path) -> Result<Self> {
+        let client = Client::connect(url, NoTls)
+            .map_err(|e| StoreError::Unavailable(format!("cannot connect to the database: {e}")))?;
+        Ok(PostgresStore {
+            client: RefCell::new(client),
+            snapshots: Counter::new(0),
+            writing: Counter::new(false),
+            keys_dir: keys_dir.to_owned(),
+            sealing: RefCell::new(None),
+        })
+    }
+
+    fn has_log(&self) -> Result<bool> {
+        let row = self
+            .client
+            .borrow_mut()
+            .query_one("SELECT to_regclass('entries') IS NOT NULL", &[])?;
+        Ok(row.get(0))
+    }
+
+    fn meta_value(&self, key: &str) -> Result<Option<String>> {
+        let row = self
+            .client
+            .borrow_mut()
+            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// As for SQLite: the key is read anew when the check changed.
+    fn refresh_sealing(&self) -> Result<()> {
+        let check = self.meta_value(KEY_CHECK)?;
+        if check.as_deref() == self.sealing.borrow().as_ref().map(|s| s.check.as_str()) {
+            return Ok(());
+        }
+        let sealing = match check {
+            None => None,
+            Some(check) => Some(Sealing {
+                sealer: key_that_opens(&self.keys_dir, &check)?,
+                check,
+            }),
+        };
+        self.sealing.replace(sealing);
+        Ok(())
+    }
+
+    fn with_sealer<T>(&self, work: impl FnOnce(Option<&Sealer>) -> T) -> T {
+        let sealing = self.sealing.borrow();
+        work(sealing.as_ref().map(|s| &s.sealer))
+    }
+
+    fn query(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        Ok(self.client.borrow_mut().query(sql, args)?)
+    }
+
+    fn end_snapshot(&self) {
+        let open = self.snapshots.get() - 1;
+        self.snapshots.set(open);
+        if open == 0 {
+            let _ = self.client.borrow_mut().batch_execute("COMMIT");
+        }
+    }
+
+    fn finish_write<T>(&mut self, written: Result<T>) -> Result<T> {
+        self.writing.set(false);
+        let client = self.client.get_mut();
+        let committed = written.and_then(|done| {
+            client.batch_execute("COMMIT")?;
+            Ok(done)
+        });
+        if committed.is_err() {
+            let _ = client.batch_execute("ROLLBACK");
+        }
+        committed
+    }
+
+    fn write_batch(&mut self, batch: &Batch) -> Result<()> {
+        let sealing = self.sealing.borrow();
+        let sealer = sealing.as_ref().map(|s| &s.sealer);
+        let client = self.client.get_mut();
+        let stored = stored_size(client)?;
+        let expected = batch.entries.first().map_or(stored, |e| e.index);
+        let covered = batch.checkpoint.as_ref().map_or(0, |(size, _)| *size);
+        if expected != stored || covered > stored + batch.entries.len() as u64 {
+            return Err(StoreError::Moved { stored });
+        }
+        let entry = client
+            .prepare("INSERT INTO entries (entry_index, leaf, leaf_hash) VALUES ($1, $2, $3)")?;
+        let payload = client.prepare(
+            "INSERT INTO payloads (entry_index, status, bytes, data_key) VALUES ($1, $2, $3, $4)",
+        )?;
+        for e in &batch.entries {
+            let index = e.index as i64;
+            client.execute(&entry, &[&index, &e.leaf, &e.leaf_hash.as_slice()])?;
+            let (bytes, data_key) = match &e.payload {
+                PayloadRecord::Present(bytes) => {
+                    let (bytes, data_key) = seal(sealer, Record::Payload(e.index), bytes);
+                    (Some(bytes.into_owned()), data_key)
+                }
+                _ => (None, None),
+            };
+            client.execute(&payload, &[&index, &e.payload.status(), &bytes, &data_key])?;
+        }
+        for index in &batch.erase_payloads {
+            let erased = client.execute(
+                "UPDATE payloads SET status = 'erased', bytes = NULL, data_key = NULL \
+                 WHERE entry_index = $1",
+                &[&(*index as i64)],
+            )?;
+            if erased != 1 {
+                return Err(corrupt(format!("no payload {index} to erase")));
+            }
+        }
+        if let Some((size, note)) = &batch.checkpoint {
+            write_checkpoint(client, *size, note)?;
+        }
+        write_derived(client, &batch.derived)?;
+        write_saved_state(client, batch, sealer)?;
+        for key in &batch.statements {
+            client.execute(
+                "INSERT INTO statements (actor, seq, entry_index) VALUES ($1, $2, $3)",
+                &[&key.actor, &(key.seq as i64), &(key.index as i64)],
+            )?;
+        }
+        for key in &batch.idempotency_keys {
+            client.execute(
+                "INSERT INTO idempotency_keys (actor, key, entry_index) VALUES ($1, $2, $3)",
+                &[&key.actor, &key.key, &(key.index as i64)],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn saved_state_of(&self, row: &Row) -> Result<SavedState> {
+        let size = row.get::<_, i64>(0) as u64;
+        let state: Vec<u8> = row.get(1);
+        let data_key: Option<Vec<u8>> = row.get(2);
+        let frontier: Option<Vec<u8>> = row.get(3);
+        self.with_sealer(|sealer| unseal(sealer, Record::State(size), state, data_key))
+            .map(|state| SavedState {
+                tree_size: size,
+                state,
+                frontier,
+            })
+            .map_err(|why| corrupt(format!("saved state at size {size} {why}")))
+    }
+
+    fn index_lookup(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Option<u64>> {
+        let rows = self.query(sql, args)?;
+        Ok(rows.first().map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn cells(
+        &self,
+        sql: &str,
+        width: usize,
+        args: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Vec<Cell>>> {
+        let rows = self.query(sql, args)?;
+        let cells = |row: &Row| (0..width).map(|i| decode_cell(row.get(i))).collect();
+        Ok(rows.iter().map(cells).collect())
+    }
+}
+
+fn stored_size(client: &mut Client) -> Result<u64> {
+    let row = client.query_one("SELECT COALESCE(MAX(entry_index) + 1, 0) FROM entries", &[])?;
+    Ok(row.get::<_, i64>(0) as u64)
+}
+
+/// As for SQLite: a checkpoint already stored at that size must be the
+/// same note.
+fn write_checkpoint(client: &mut Client, size: u64, note: &[u8]) -> Result<()> {
+    let size = size as i64;
+    let added = client.execute(
+        "INSERT INTO checkpoints (tree_size, note) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        &[&size, &note],
+    )?;
+    if added == 0 {
+        let row = client.query_one(
+            "SELECT note FROM checkpoints WHERE tree_size = $1",
+            &[&size],
+        )?;
+        if row.get::<_, &[u8]>(0) != note {
+            return Err(corrupt(format!(
+                "two different checkpoints signed at size {size}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn write_derived(client: &mut Client, derived: &DerivedWrite) -> Result<()> {
+    match derived {
+        DerivedWrite::Unchanged => Ok(()),
+        DerivedWrite::Rows(changes) => {
+            for RowChange::Upsert(spec, row) in *changes {
+                upsert(client, spec, row)?;
+            }
+            Ok(())
+        }
+        DerivedWrite::Rewrite(tables) => {
+            for table in *tables {
+                client.execute(&format!("DELETE FROM {}", table.spec.name), &[])?;
+                for row in &table.rows {
+                    upsert(client, table.spec, row)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Inserts the row, or replaces the row with the same key.
+fn upsert(client: &mut Client, spec: &TableSpec, row: &[Cell]) -> Result<()> {
+    let placeholders: Vec<String> = (1..=spec.columns.len()).map(|i| format!("${i}")).collect();
+    let key = spec.columns[..spec.key_columns].join(", ");
+    let rest: Vec<String> = (spec.columns[spec.key_columns..].iter())
+        .map(|c| format!("{c} = EXCLUDED.{c}"))
+        .collect();
+    let on_conflict = if rest.is_empty() {
+        "DO NOTHING".to_owned()
+    } else {
+        format!("DO UPDATE SET {}", rest.join(", "))
+    };
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({key}) {on_conflict}",
+        spec.name,
+        spec.columns.join(", "),
+        placeholders.join(", ")
+    );
+    let cells: Vec<Vec<u8>> = row.iter().map(encode_cell).collect();
+    let args: Vec<&(dyn ToSql + Sync)> = cells.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
+    client.execute(sql.as_str(), &args)?;
+    Ok(())
+}
+
+/// As for SQLite: an erasure drops the saved states folded with the erased
+/// payload; the newest [`SAVED_STATES_KEPT`] are kept.
+fn write_saved_state(client: &mut Client, batch: &Batch, sealer: Option<&Sealer>) -> Result<()> {
+    if matches!(batch.derived, DerivedWrite::Rewrite(_)) {
+        let first_erased = batch.erase_payloads.iter().min().map_or(0, |i| *i as i64);
+        client.execute(
+            "DELETE FROM saved_states WHERE tree_size > $1",
+            &[&first_erased],
+        )?;
+    }
+    if let Some(saved) = &batch.saved_state {
+        let size = saved.tree_size as i64;
+        let (state, data_key) = seal(sealer, Record::State(saved.tree_size), &saved.state);
+        client.execute(
+            "INSERT INTO saved_states (tree_size, state, data_key, frontier) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (tree_size) DO UPDATE SET \
+             state = EXCLUDED.state, data_key = EXCLUDED.data_key, frontier = EXCLUDED.frontier",
+            &[&size, &&*state, &data_key, &saved.frontier],
+        )?;
+        client.execute(
+            "DELETE FROM saved_states WHERE tree_size NOT IN \
+             (SELECT tree_size FROM saved_states ORDER BY tree_size DESC LIMIT $1)",
+            &[&i64::from(SAVED_STATES_KEPT)],
+        )?;
+    }
+    Ok(())
+}
+
+/// A cell as bytes whose order is the cells' order: a tag (null, integer,
+/// text), then an integer as big-endian with its sign bit flipped, or the
+/// text's UTF-8 (which sorts as Rust's strings do).
+pub fn encode_cell(cell: &Cell) -> Vec<u8> {
+    match cell {
+        Cell::Null => vec![0],
+        Cell::Int(i) => {
+            let mut bytes = vec![1];
+            bytes.extend_from_slice(&((*i as u64) ^ (1 << 63)).to_be_bytes());
+            bytes
+        }
+        Cell::Text(text) => {
+            let mut bytes = vec![2];
+            bytes.extend_from_slice(text.as_bytes());
+            bytes
+        }
+    }
+}
+
+/// The cell [`encode_cell`] wrote; anything else shows as text that no
+/// replay produces, so a comparison fails visibly.
+pub fn decode_cell(bytes: Option<&[u8]>) -> Cell {
+    match bytes {
+        None => Cell::Text("<SQL NULL>".to_owned()),
+        Some([0]) => Cell::Null,
+        Some([1, rest @ ..]) => match <[u8; 8]>::try_from(rest) {
+            Ok(b) => Cell::Int((u64::from_be_bytes(b) ^ (1 << 63)) as i64),
+            Err(_) => Cell::Text(format!("<integer of {} bytes>", rest.len())),
+        },
+        Some([2, rest @ ..]) => match std::str::from_utf8(rest) {
+            Ok(text) => Cell::Text(text.to_owned()),
+            Err(_) => Cell::Text("<text not UTF-8>".to_owned()),
+        },
+        Some(other) => Cell::Text(format!("<cell of {} bytes>", other.len())),
+    }
+}
+
+/// Re-seals every payload and saved state under `next`, in chunks of
+/// entries, so a large store is never held in memory.
+fn rekey_rows(client: &mut Client, current: Option<&Sealer>, next: &Sealer) -> Result<Rekeyed> {
+    let mut done = Rekeyed {
+        rewrapped: 0,
+        sealed: 0,
+    };
+    let mut after = -1i64;
+    loop {
+        let rows = client.query(
+            "SELECT entry_index, bytes, data_key FROM payloads \
+             WHERE status = 'present' AND entry_index > $1 ORDER BY entry_index LIMIT $2",
+            &[&after, &PAGE],
+        )?;
+        let Some(last) = rows.last() else { break };
+        after = last.get(0);
+        for row in rows {
+            let index: i64 = row.get(0);
+            let record = Record::Payload(index as u64);
+            let (bytes, data_key) =
+                reseal(current, next, record, row.get(1), row.get(2), &mut done)?;
+            client.execute(
+                "UPDATE payloads SET bytes = $2, data_key = $3 WHERE entry_index = $1",
+                &[&index, &bytes, &data_key],
+            )?;
+        }
+    }
+    for row in client.query("SELECT tree_size, state, data_key FROM saved_states", &[])? {
+        let size: i64 = row.get(0);
+        let record = Record::State(size as u64);
+        let (state, data_key) = reseal(current, next, record, row.get(1), row.get(2), &mut done)?;
+        client.execute(
+            "UPDATE saved_states SET state = $2, data_key = $3 WHERE tree_size = $1",
+            &[&size, &state, &data_key],
+        )?;
+    }
+    Ok(done)
+}
+
+const ENTRY_QUERY: &str = "SELECT e.entry_index, e.leaf, e.leaf_hash, p.status, p.bytes, p.data_key
+     FROM entries e LEFT JOIN payloads p ON p.entry_index = e.entry_index";
+
+/// How many entries one round trip reads while streaming.
+const PAGE: i64 = 4096;
+
+fn read_entry(row: &Row, sealer: Option<&Sealer>) -> std::result::Result<StoredEntry, String> {
+    let columns = EntryColumns {
+        index: row.get(0),
+        leaf: row.get(1),
+        leaf_hash: row.get(2),
+        status: row.get(3),
+        bytes: row.get(4),
+        data_key: row.get(5),
+    };
+    stored_entry(columns, sealer)
+}
+
+impl LogStore for PostgresStore {
+    fn meta(&self) -> Result<LogMeta> {
+        let value = |key: &str| {
+            self.meta_value(key)?
+                .ok_or_else(|| corrupt(format!("meta {key} missing")))
+        };
+        Ok(LogMeta {
+            origin: value("origin")?,
+            log_vkey: value("log_vkey")?,
+            reader: value("reader")?,
+        })
+    }
+
+    fn snapshot(&self) -> Result<ReadSnapshot<'_>> {
+        if self.writing.get() {
+            return Ok(ReadSnapshot::new(|| ()));
+        }
+        let open = self.snapshots.get();
+        if open == 0 {
+            self.client
+                .borrow_mut()
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+            // The snapshot is fixed at its first query: the key check, so
+            // this snapshot is read with its key.
+            if let Err(e) = self.refresh_sealing() {
+                let _ = self.client.borrow_mut().batch_execute("ROLLBACK");
+                return Err(e);
+            }
+        }
+        self.snapshots.set(open + 1);
+        Ok(ReadSnapshot::new(|| self.end_snapshot()))
+    }
+
+    fn tree_size(&self) -> Result<u64> {
+        stored_size(&mut self.client.borrow_mut())
+    }
+
+    fn begin_write(&mut self) -> Result<()> {
+        if !self.writing.get() {
+            let client = self.client.get_mut();
+            client.batch_execute("BEGIN")?;
+            if let Err(e) = client.batch_execute(WRITE_LOCK) {
+                let _ = client.batch_execute("ROLLBACK");
+                return Err(e.into());
+            }
+            self.writing.set(true);
+        }
+        Ok(())
+    }
+
+    fn abort_write(&mut self) {
+        if self.writing.replace(false) {
+            let _ = self.client.get_mut().batch_execute("ROLLBACK");
+        }
+    }
+
+    fn append(&mut self, batch: Batch) -> Result<()> {
+        self.begin_write()?;
+        let written = self
+            .refresh_sealing()
+            .and_then(|()| self.write_batch(&batch));
+        self.finish_write(written)
+    }
+
+    /// PostgreSQL keeps an updated row's earlier version until a vacuum
+    /// reclaims it: `VACUUM FULL` rewrites the tables that held the erased
+    /// bytes, so no earlier version stays in their files. The write-ahead
+    /// log and any base backup still hold it until they are recycled; the
+    /// data key, erased with it, is what keeps those unreadable (see `seal`).
+    fn purge_erased(&mut self) -> Result<()> {
+        let client = self.client.get_mut();
+        // One statement each: VACUUM cannot run in a transaction block.
+        client.batch_execute("VACUUM FULL payloads")?;
+        client.batch_execute("VACUUM FULL saved_states")?;
+        Ok(())
+    }
+
+    fn entry(&self, index: u64) -> Result<Option<StoredEntry>> {
+        let rows = self.query(
+            &format!("{ENTRY_QUERY} WHERE e.entry_index = $1"),
+            &[&(index as i64)],
+        )?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        self.with_sealer(|sealer| read_entry(row, sealer))
+            .map(Some)
+            .map_err(corrupt)
+    }
+
+    fn for_each_entry(
+        &self,
+        start: u64,
+        end: u64,
+        visit: &mut dyn FnMut(StoredEntry) -> std::result::Result<(), String>,
+    ) -> Result<std::result::Result<(), String>> {
+        // Pages of one snapshot, so a reader between pages sees one log.
+        let _snapshot = self.snapshot()?;
+        let sql = format!(
+            "{ENTRY_QUERY} WHERE e.entry_index >= $1 AND e.entry_index < $2 \
+             ORDER BY e.entry_index LIMIT $3"
+        );
+        let mut order = InOrder::new(start, end);
+        while order.expected < end {
+            let from = order.expected as i64;
+            let rows = self.query(&sql, &[&from, &(end as i64), &PAGE])?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let visited = self
+                    .with_sealer(|sealer| read_entry(row, sealer))
+                    .and_then(|entry| order.next(entry.index).and_then(|()| visit(entry)));
+                if visited.is_err() {
+                    return Ok(visited);
+                }
+            }
+        }
+        Ok(order.finish())
+    }
+
+    fn for_each_leaf_hash(
+        &self,
+        start: u64,
+        end: u64,
+        visit: &mut dyn FnMut(Hash),
+    ) -> Result<std::result::Result<(), String>> {
+        let _snapshot = self.snapshot()?;
+        let mut order = InOrder::new(start, end);
+        while order.expected < end {
+            let from = order.expected as i64;
+            let rows = self.query(
+                "SELECT entry_index, leaf_hash FROM entries \
+                 WHERE entry_index >= $1 AND entry_index < $2 ORDER BY entry_index LIMIT $3",
+                &[&from, &(end as i64), &(PAGE * 16)],
+            )?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let index = row.get::<_, i64>(0) as u64;
+                let hash = leaf_hash(index, row.get(1)).and_then(|h| order.next(index).map(|()| h));
+                match hash {
+                    Ok(hash) => visit(hash),
+                    Err(why) => return Ok(Err(why)),
+                }
+            }
+        }
+        Ok(order.finish())
+    }
+
+    fn saved_state(&self, at_most: u64) -> Result<Option<SavedState>> {
+        let rows = self.query(
+            "SELECT tree_size, state, data_key, frontier FROM saved_states \
+             WHERE tree_size <= $1 ORDER BY tree_size DESC LIMIT 1",
+            &[&(at_most as i64)],
+        )?;
+        rows.first().map(|row| self.saved_state_of(row)).transpose()
+    }
+
+    fn saved_states(&self) -> Result<Vec<SavedState>> {
+        let rows = self.query(
+            "SELECT tree_size, state, data_key, frontier FROM saved_states ORDER BY tree_size",
+            &[],
+        )?;
+        rows.iter().map(|row| self.saved_state_of(row)).collect()
+    }
+
+    fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>> {
+        let rows = self.query(
+            "SELECT tree_size, note FROM checkpoints ORDER BY tree_size",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0) as u64, r.get(1)))
+            .collect())
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        let rows = self.query(
+            "SELECT tree_size, note FROM checkpoints ORDER BY tree_size DESC LIMIT 1",
+            &[],
+        )?;
+        Ok(rows.first().map(|r| (r.get::<_, i64>(0) as u64, r.get(1))))
+    }
+
+    fn checkpoint_at(&self, size: u64) -> Result<Option<Vec<u8>>> {
+        let rows = self.query(
+            "SELECT note FROM checkpoints WHERE tree_size = $1",
+            &[&(size as i64)],
+        )?;
+        Ok(rows.first().map(|r| r.get(0)))
+    }
+
+    fn statement_entry(&self, actor: &str, seq: u64) -> Result<Option<u64>> {
+        self.index_lookup(
+            "SELECT entry_index FROM statements WHERE actor = $1 AND seq = $2",
+            &[&actor, &(seq as i64)],
+        )
+    }
+
+    fn idempotent_entry(&self, actor: &str, key: &str) -> Result<Option<u64>> {
+        self.index_lookup(
+            "SELECT entry_index FROM idempotency_keys WHERE actor = $1 AND key = $2",
+            &[&actor, &key],
+        )
+    }
+
+    fn derived_table(&self, name: &str, columns: &[&str]) -> Result<Vec<Vec<Cell>>> {
+        let list = columns.join(", ");
+        self.cells(
+            &format!("SELECT {list} FROM {name} ORDER BY {list}"),
+            columns.len(),
+            &[],
+        )
+    }
+
+    fn derived_rows_where_first(
+        &self,
+        name: &str,
+        columns: &[&str],
+        value: &Cell,
+    ) -> Result<Vec<Vec<Cell>>> {
+        let list = columns.join(", ");
+        self.cells(
+            &format!(
+                "SELECT {list} FROM {name} WHERE {} = $1 ORDER BY {list}",
+                columns[0]
+            ),
+            columns.len(),
+            &[&encode_cell(value)],
+        )
+    }
+
+    fn table_names(&self) -> Result<Vec<String>> {
+        let rows = self.query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() ORDER BY table_name",
+            &[],
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn is_encrypted(&self) -> bool {
+        self.sealing.borrow().is_some()
+    }
+
+    fn is_writable(&self) -> Result<bool> {
+        let rows = self.query("SELECT pg_is_in_recovery()", &[])?;
+        Ok(!rows.first().is_some_and(|r| r.get::<_, bool>(0)))
+    }
+
+    /// As for SQLite: one transaction, the new key's file written before it
+    /// commits and put in place after; then the tables are rewritten, so
+    /// the old wrappings leave their files.
+    fn rekey(&mut self) -> Result<Rekeyed> {
+        let next = NextKey::draw(&self.keys_dir)?;
+        self.begin_write()?;
+        let rewritten = self.refresh_sealing().and_then(|()| {
+            let sealing = self.sealing.borrow();
+            let current = sealing.as_ref().map(|s| &s.sealer);
+            let client = &mut *self.client.borrow_mut();
+            let done = rekey_rows(client, current, &next.sealing.sealer)?;
+            client.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[&KEY_CHECK, &next.sealing.check],
+            )?;
+            next.write_pending()?;
+            Ok(done)
+        });
+        let done = self.finish_write(rewritten)?;
+        self.sealing.replace(Some(next.put_in_place()?));
+        self.purge_erased()?;
+        Ok(done)
+    }
+}

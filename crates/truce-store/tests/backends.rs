@@ -1,0 +1,418 @@
+//! What every store promises, checked on each backend: SQLite always, and
+//! PostgreSQL when `TRUCE_TEST_PG` names a database to make schemas in
+//! (`postgres://user:password@host/db`); without it the PostgreSQL runs
+//! are skipped, loudly.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use truce_core::projection::{Cell, RowChange, TableSpec};
+use truce_store::{
+    AtRest, Batch, DerivedWrite, IdempotencyKey, LogMeta, LogStore, PayloadRecord, PostgresStore,
+    SavedState, SqliteStore, StatementKey, StoreError, StoredEntry,
+};
+
+static FIGURES: TableSpec = TableSpec {
+    name: "figures",
+    columns: &["figure_id", "value", "entry_index"],
+    key_columns: 1,
+    entry_column: 2,
+};
+
+/// Where one test's store lives: a temporary directory (its keys, and for
+/// SQLite the database) and, for PostgreSQL, a schema of its own.
+struct Place {
+    temp: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl Place {
+    fn dir(&self) -> PathBuf {
+        self.temp.path().join("log")
+    }
+
+    fn create(&self, at_rest: AtRest) -> Box<dyn LogStore> {
+        let meta = LogMeta {
+            origin: "truce.test/store".to_owned(),
+            log_vkey: "vkey".to_owned(),
+            reader: "intermediary".to_owned(),
+        };
+        let derived = [FIGURES.with_rows(vec![])];
+        match &self.pg {
+            None => Box::new(SqliteStore::create(&self.dir(), &meta, &derived, at_rest).unwrap()),
+            Some((url, _)) => {
+                std::fs::create_dir_all(self.dir()).unwrap();
+                let store = PostgresStore::create(url, &self.dir(), &meta, &derived, at_rest);
+                Box::new(store.unwrap())
+            }
+        }
+    }
+
+    fn open(&self) -> Result<Box<dyn LogStore>, StoreError> {
+        Ok(match &self.pg {
+            None => Box::new(SqliteStore::open(&self.dir())?),
+            Some((url, _)) => Box::new(PostgresStore::open(url, &self.dir())?),
+        })
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if let Some((_, schema)) = &self.pg {
+            let base = std::env::var("TRUCE_TEST_PG").unwrap();
+            if let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) {
+                let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+            }
+        }
+    }
+}
+
+/// One place per backend this run can test.
+fn places() -> Vec<Place> {
+    let mut places = vec![Place {
+        temp: tempfile::tempdir().unwrap(),
+        pg: None,
+    }];
+    match std::env::var("TRUCE_TEST_PG") {
+        Ok(base) => places.push(pg_place(&base)),
+        Err(_) => skipped_loudly(),
+    }
+    places
+}
+
+/// Says, past the test harness's capture (once a run), that the
+/// PostgreSQL runs did not happen.
+fn skipped_loudly() {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED ON POSTGRESQL: set TRUCE_TEST_PG=postgres://user:password@host/db \
+             to run the store's tests there too ***\n"
+        );
+    });
+}
+
+fn pg_place(base: &str) -> Place {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let schema = format!(
+        "truce_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut client = postgres::Client::connect(base, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .unwrap();
+    let join = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{join}options=-csearch_path%3D{schema}");
+    Place {
+        temp: tempfile::tempdir().unwrap(),
+        pg: Some((url, schema)),
+    }
+}
+
+fn entry(index: u64, payload: PayloadRecord) -> StoredEntry {
+    StoredEntry {
+        index,
+        leaf: format!("leaf {index}").into_bytes(),
+        leaf_hash: [index as u8; 32],
+        payload,
+    }
+}
+
+fn present(index: u64) -> StoredEntry {
+    entry(
+        index,
+        PayloadRecord::Present(format!("payload {index}").into_bytes()),
+    )
+}
+
+fn figure(id: &str, value: Cell, entry: u64) -> RowChange {
+    RowChange::Upsert(&FIGURES, vec![Cell::text(id), value, Cell::int(entry)])
+}
+
+fn all_entries(store: &dyn LogStore) -> Vec<StoredEntry> {
+    let mut seen = Vec::new();
+    let size = store.tree_size().unwrap();
+    store
+        .for_each_entry(0, size, &mut |e| {
+            seen.push(e);
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    seen
+}
+
+#[test]
+fn what_a_batch_writes_reads_back_after_reopening() {
+    for place in places() {
+        let mut store = place.create(AtRest::Encrypted);
+        let changes = [
+            figure("b", Cell::Int(-7), 1),
+            figure("a", Cell::Null, 0),
+            figure("c", Cell::text("more than 1,000"), 2),
+            figure("b", Cell::Int(6057), 2),
+        ];
+        store
+            .append(Batch {
+                entries: vec![present(0), entry(1, PayloadRecord::Withheld), present(2)],
+                checkpoint: Some((3, b"note at 3".to_vec())),
+                derived: DerivedWrite::Rows(&changes),
+                statements: vec![StatementKey {
+                    actor: "ua".to_owned(),
+                    seq: 1,
+                    index: 2,
+                }],
+                idempotency_keys: vec![IdempotencyKey {
+                    actor: "ua".to_owned(),
+                    key: "retry-1".to_owned(),
+                    index: 1,
+                }],
+                saved_state: Some(SavedState {
+                    tree_size: 3,
+                    state: b"state at 3".to_vec(),
+                    frontier: Some(vec![9; 64]),
+                }),
+                ..Batch::default()
+            })
+            .unwrap();
+        drop(store);
+        let store = place.open().unwrap();
+        assert!(store.is_encrypted());
+        assert_eq!(store.meta().unwrap().origin, "truce.test/store");
+        assert_eq!(store.tree_size().unwrap(), 3);
+        let expected = vec![present(0), entry(1, PayloadRecord::Withheld), present(2)];
+        assert_eq!(all_entries(&*store), expected);
+        assert_eq!(store.entry(2).unwrap(), Some(present(2)));
+        assert_eq!(store.entry(3).unwrap(), None);
+        let mut hashes = Vec::new();
+        store
+            .for_each_leaf_hash(1, 3, &mut |h| hashes.push(h))
+            .unwrap()
+            .unwrap();
+        assert_eq!(hashes, vec![[1; 32], [2; 32]]);
+        assert_eq!(
+            store.checkpoints().unwrap(),
+            vec![(3, b"note at 3".to_vec())]
+        );
+        assert_eq!(store.latest_checkpoint().unwrap().unwrap().0, 3);
+        assert_eq!(store.checkpoint_at(3).unwrap().unwrap(), b"note at 3");
+        assert_eq!(store.checkpoint_at(2).unwrap(), None);
+        assert_eq!(store.statement_entry("ua", 1).unwrap(), Some(2));
+        assert_eq!(store.statement_entry("ru", 1).unwrap(), None);
+        assert_eq!(store.idempotent_entry("ua", "retry-1").unwrap(), Some(1));
+        // Rows replaced by key, sorted as the core sorts cells.
+        let columns = FIGURES.columns;
+        assert_eq!(
+            store.derived_table("figures", columns).unwrap(),
+            vec![
+                vec![Cell::text("a"), Cell::Null, Cell::Int(0)],
+                vec![Cell::text("b"), Cell::Int(6057), Cell::Int(2)],
+                vec![Cell::text("c"), Cell::text("more than 1,000"), Cell::Int(2)],
+            ]
+        );
+        let by_value = ["value", "figure_id"];
+        let mut sorted = store.derived_table("figures", &by_value).unwrap();
+        sorted.dedup();
+        let mut expected = sorted.clone();
+        expected.sort();
+        assert_eq!(sorted, expected, "{:?}", place.pg);
+        let where_first = store
+            .derived_rows_where_first("figures", columns, &Cell::text("b"))
+            .unwrap();
+        assert_eq!(where_first.len(), 1);
+        let saved = store.saved_state(10).unwrap().unwrap();
+        assert_eq!(
+            (saved.tree_size, saved.state, saved.frontier),
+            (3, b"state at 3".to_vec(), Some(vec![9; 64]))
+        );
+        assert_eq!(store.saved_state(2).unwrap(), None);
+        assert!(store.table_names().unwrap().contains(&"figures".to_owned()));
+    }
+}
+
+#[test]
+fn a_batch_that_is_not_next_is_refused_as_moved_and_writes_nothing() {
+    for place in places() {
+        let mut store = place.create(AtRest::Plain);
+        store
+            .append(Batch {
+                entries: vec![present(0)],
+                ..Batch::default()
+            })
+            .unwrap();
+        let refused = store.append(Batch {
+            entries: vec![present(2)],
+            checkpoint: Some((3, b"note".to_vec())),
+            ..Batch::default()
+        });
+        assert!(matches!(refused, Err(StoreError::Moved { stored: 1 })));
+        assert_eq!(store.tree_size().unwrap(), 1);
+        assert_eq!(store.checkpoints().unwrap(), vec![]);
+        // The store takes the next batch after a refused one.
+        store
+            .append(Batch {
+                entries: vec![present(1)],
+                ..Batch::default()
+            })
+            .unwrap();
+        assert_eq!(store.tree_size().unwrap(), 2);
+    }
+}
+
+#[test]
+fn a_snapshot_sees_one_state_while_another_connection_appends() {
+    for place in places() {
+        let mut writer = place.create(AtRest::Encrypted);
+        writer
+            .append(Batch {
+                entries: vec![present(0)],
+                ..Batch::default()
+            })
+            .unwrap();
+        let reader = place.open().unwrap();
+        {
+            let _snapshot = reader.snapshot().unwrap();
+            assert_eq!(reader.tree_size().unwrap(), 1);
+            writer
+                .append(Batch {
+                    entries: vec![present(1), present(2)],
+                    checkpoint: Some((3, b"note".to_vec())),
+                    ..Batch::default()
+                })
+                .unwrap();
+            assert_eq!(reader.tree_size().unwrap(), 1);
+            assert_eq!(all_entries(&*reader).len(), 1);
+            assert_eq!(reader.latest_checkpoint().unwrap(), None);
+        }
+        assert_eq!(reader.tree_size().unwrap(), 3);
+        assert_eq!(all_entries(&*reader).len(), 3);
+    }
+}
+
+#[test]
+fn an_erasure_takes_the_payload_and_the_saved_states_folded_with_it() {
+    for place in places() {
+        let mut store = place.create(AtRest::Encrypted);
+        for size in [2u64, 4] {
+            store
+                .append(Batch {
+                    entries: vec![present(size - 2), present(size - 1)],
+                    saved_state: Some(SavedState {
+                        tree_size: size,
+                        state: format!("state at {size}").into_bytes(),
+                        frontier: None,
+                    }),
+                    ..Batch::default()
+                })
+                .unwrap();
+        }
+        let tables = [FIGURES.with_rows(vec![])];
+        store
+            .append(Batch {
+                entries: vec![present(4)],
+                erase_payloads: vec![3],
+                derived: DerivedWrite::Rewrite(&tables),
+                ..Batch::default()
+            })
+            .unwrap();
+        store.purge_erased().unwrap();
+        assert_eq!(
+            store.entry(3).unwrap().unwrap().payload,
+            PayloadRecord::Erased
+        );
+        assert_eq!(store.entry(2).unwrap(), Some(present(2)));
+        let sizes: Vec<u64> = store
+            .saved_states()
+            .unwrap()
+            .iter()
+            .map(|s| s.tree_size)
+            .collect();
+        assert_eq!(sizes, vec![2], "the state at 4 held entry 3's payload");
+        let refused = store.append(Batch {
+            entries: vec![present(5)],
+            erase_payloads: vec![9],
+            ..Batch::default()
+        });
+        assert!(matches!(refused, Err(StoreError::Corrupt(_))));
+        assert_eq!(
+            store.tree_size().unwrap(),
+            5,
+            "a failed batch writes nothing"
+        );
+    }
+}
+
+#[test]
+fn an_encrypted_store_does_not_open_without_its_key() {
+    for place in places() {
+        let mut store = place.create(AtRest::Encrypted);
+        store
+            .append(Batch {
+                entries: vec![present(0)],
+                ..Batch::default()
+            })
+            .unwrap();
+        drop(store);
+        std::fs::remove_file(place.dir().join("keys").join("store.key")).unwrap();
+        let Err(StoreError::Key(why)) = place.open() else {
+            panic!("opened without its key");
+        };
+        assert!(why.contains("missing"), "{why}");
+    }
+}
+
+#[test]
+fn a_rekey_seals_everything_under_a_new_key_that_every_connection_then_uses() {
+    for place in places() {
+        let mut store = place.create(AtRest::Plain);
+        store
+            .append(Batch {
+                entries: vec![present(0), present(1)],
+                saved_state: Some(SavedState {
+                    tree_size: 2,
+                    state: b"state at 2".to_vec(),
+                    frontier: None,
+                }),
+                ..Batch::default()
+            })
+            .unwrap();
+        // A plain store has no key file yet: the rekey writes the first.
+        let key_file = place.dir().join("keys").join("store.key");
+        std::fs::create_dir_all(key_file.parent().unwrap()).unwrap();
+        let other = place.open().unwrap();
+        let sealed = store.rekey().unwrap();
+        assert_eq!((sealed.sealed, sealed.rewrapped), (3, 0));
+        assert!(store.is_encrypted());
+        let first_key = std::fs::read(&key_file).unwrap();
+        let rewrapped = store.rekey().unwrap();
+        assert_eq!((rewrapped.sealed, rewrapped.rewrapped), (0, 3));
+        // The connection opened before both rekeys reads and seals with the
+        // key they left.
+        let mut other = other;
+        other
+            .append(Batch {
+                entries: vec![present(2)],
+                ..Batch::default()
+            })
+            .unwrap();
+        drop((store, other));
+        let store = place.open().unwrap();
+        assert_eq!(
+            all_entries(&*store),
+            vec![present(0), present(1), present(2)]
+        );
+        assert_eq!(store.saved_state(2).unwrap().unwrap().state, b"state at 2");
+        drop(store);
+        std::fs::write(&key_file, first_key).unwrap();
+        let Err(StoreError::Key(why)) = place.open() else {
+            panic!("an older key opened the store");
+        };
+        assert!(why.contains("older key"), "{why}");
+    }
+}
