@@ -416,3 +416,24 @@ fn a_rekey_seals_everything_under_a_new_key_that_every_connection_then_uses() {
         assert!(why.contains("older key"), "{why}");
     }
 }
+
+/// The server calls the store from its async handlers: a backend whose
+/// client runs a runtime of its own must not panic there.
+#[test]
+fn a_store_is_called_from_inside_an_async_runtime() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .build()
+        .unwrap();
+    for place in places() {
+        runtime.block_on(async {
+            let mut store = place.create(AtRest::Encrypted);
+            store
+                .append(Batch {
+                    entries: vec![present(0)],
+                    ..Batch::default()
+                })
+                .unwrap();
+            assert_eq!(place.open().unwrap().entry(0).unwrap(), Some(present(0)));
+        });
+    }
+}

@@ -16,8 +16,10 @@
 use std::cell::{Cell as Counter, RefCell};
 use std::path::{Path, PathBuf};
 
-use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row};
+mod connection;
+
+use connection::{Connection, Param, params};
+use postgres::Row;
 use tlog::Hash;
 use truce_core::projection::{Cell, RowChange, Table, TableSpec};
 
@@ -64,7 +66,7 @@ const WRITE_LOCK: &str =
 const KEY_CHECK: &str = "store_key_check";
 
 pub struct PostgresStore {
-    client: RefCell<Client>,
+    conn: Connection,
     /// How many [`ReadSnapshot`]s are open (they nest).
     snapshots: Counter<u32>,
     /// A write transaction is open (`begin_write`): reads see its state.
@@ -72,6 +74,15 @@ pub struct PostgresStore {
     /// The data directory whose `keys/` holds the store key.
     keys_dir: PathBuf,
     sealing: RefCell<Option<Sealing>>,
+}
+
+/// What the database said: its own message (the error's Display says only
+/// "db error"), else the client's.
+fn message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => e.to_string(),
+    }
 }
 
 impl From<postgres::Error> for StoreError {
@@ -87,11 +98,7 @@ impl From<postgres::Error> for StoreError {
             _ if e.is_closed() => {
                 StoreError::Unavailable(format!("the database connection is closed ({e})"))
             }
-            // The server's own message (its Display says only "db error").
-            _ => StoreError::Backend(match e.as_db_error() {
-                Some(db) => format!("{}: {}", db.severity(), db.message()),
-                None => e.to_string(),
-            }),
+            _ => StoreError::Backend(message(&e)),
         }
     }
 }
@@ -127,8 +134,8 @@ impl PostgresStore {
                 "CREATE TABLE {name} ({columns}, PRIMARY KEY ({key}));"
             ));
         }
-        let mut client = store.client.borrow_mut();
-        client.batch_execute(&sql)?;
+        let conn = &store.conn;
+        conn.batch(&sql)?;
         let mut rows = vec![
             ("origin", meta.origin.clone()),
             ("log_vkey", meta.log_vkey.clone()),
@@ -144,13 +151,12 @@ impl PostgresStore {
             None
         };
         for (key, value) in rows {
-            client.execute(
+            conn.execute(
                 "INSERT INTO meta (key, value) VALUES ($1, $2)",
-                &[&key, &value],
+                params![key, &value],
             )?;
         }
-        client.batch_execute("COMMIT")?;
-        drop(client);
+        conn.batch("COMMIT")?;
         store.sealing.replace(sealing);
         Ok(store)
     }
@@ -175,10 +181,8 @@ impl PostgresStore {
     }
 
     fn connect(url: &str, keys_dir: &Path) -> Result<Self> {
-        let client = Client::connect(url, NoTls)
-            .map_err(|e| StoreError::Unavailable(format!("cannot connect to the database: {e}")))?;
         Ok(PostgresStore {
-            client: RefCell::new(client),
+            conn: Connection::open(url)?,
             snapshots: Counter::new(0),
             writing: Counter::new(false),
             keys_dir: keys_dir.to_owned(),
@@ -187,19 +191,13 @@ impl PostgresStore {
     }
 
     fn has_log(&self) -> Result<bool> {
-        let row = self
-            .client
-            .borrow_mut()
-            .query_one("SELECT to_regclass('entries') IS NOT NULL", &[])?;
+        let row = (self.conn).query_one("SELECT to_regclass('entries') IS NOT NULL", params![])?;
         Ok(row.get(0))
     }
 
     fn meta_value(&self, key: &str) -> Result<Option<String>> {
-        let row = self
-            .client
-            .borrow_mut()
-            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])?;
-        Ok(row.map(|r| r.get(0)))
+        let rows = (self.conn).query("SELECT value FROM meta WHERE key = $1", params![key])?;
+        Ok(rows.first().map(|r| r.get(0)))
     }
 
     /// As for SQLite: the key is read anew when the check changed.
@@ -224,86 +222,53 @@ impl PostgresStore {
         work(sealing.as_ref().map(|s| &s.sealer))
     }
 
-    fn query(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        Ok(self.client.borrow_mut().query(sql, args)?)
-    }
-
     fn end_snapshot(&self) {
         let open = self.snapshots.get() - 1;
         self.snapshots.set(open);
         if open == 0 {
-            let _ = self.client.borrow_mut().batch_execute("COMMIT");
+            let _ = self.conn.batch("COMMIT");
         }
     }
 
     fn finish_write<T>(&mut self, written: Result<T>) -> Result<T> {
         self.writing.set(false);
-        let client = self.client.get_mut();
         let committed = written.and_then(|done| {
-            client.batch_execute("COMMIT")?;
+            self.conn.batch("COMMIT")?;
             Ok(done)
         });
         if committed.is_err() {
-            let _ = client.batch_execute("ROLLBACK");
+            let _ = self.conn.batch("ROLLBACK");
         }
         committed
     }
 
-    fn write_batch(&mut self, batch: &Batch) -> Result<()> {
+    fn write_batch(&self, batch: &Batch) -> Result<()> {
         let sealing = self.sealing.borrow();
         let sealer = sealing.as_ref().map(|s| &s.sealer);
-        let client = self.client.get_mut();
-        let stored = stored_size(client)?;
+        let conn = &self.conn;
+        let stored = stored_size(conn)?;
         let expected = batch.entries.first().map_or(stored, |e| e.index);
         let covered = batch.checkpoint.as_ref().map_or(0, |(size, _)| *size);
         if expected != stored || covered > stored + batch.entries.len() as u64 {
             return Err(StoreError::Moved { stored });
         }
-        let entry = client
-            .prepare("INSERT INTO entries (entry_index, leaf, leaf_hash) VALUES ($1, $2, $3)")?;
-        let payload = client.prepare(
-            "INSERT INTO payloads (entry_index, status, bytes, data_key) VALUES ($1, $2, $3, $4)",
-        )?;
-        for e in &batch.entries {
-            let index = e.index as i64;
-            client.execute(&entry, &[&index, &e.leaf, &e.leaf_hash.as_slice()])?;
-            let (bytes, data_key) = match &e.payload {
-                PayloadRecord::Present(bytes) => {
-                    let (bytes, data_key) = seal(sealer, Record::Payload(e.index), bytes);
-                    (Some(bytes.into_owned()), data_key)
-                }
-                _ => (None, None),
-            };
-            client.execute(&payload, &[&index, &e.payload.status(), &bytes, &data_key])?;
-        }
+        write_entries(conn, &batch.entries, sealer)?;
         for index in &batch.erase_payloads {
-            let erased = client.execute(
+            let erased = conn.execute(
                 "UPDATE payloads SET status = 'erased', bytes = NULL, data_key = NULL \
                  WHERE entry_index = $1",
-                &[&(*index as i64)],
+                params![*index as i64],
             )?;
             if erased != 1 {
                 return Err(corrupt(format!("no payload {index} to erase")));
             }
         }
         if let Some((size, note)) = &batch.checkpoint {
-            write_checkpoint(client, *size, note)?;
+            write_checkpoint(conn, *size, note)?;
         }
-        write_derived(client, &batch.derived)?;
-        write_saved_state(client, batch, sealer)?;
-        for key in &batch.statements {
-            client.execute(
-                "INSERT INTO statements (actor, seq, entry_index) VALUES ($1, $2, $3)",
-                &[&key.actor, &(key.seq as i64), &(key.index as i64)],
-            )?;
-        }
-        for key in &batch.idempotency_keys {
-            client.execute(
-                "INSERT INTO idempotency_keys (actor, key, entry_index) VALUES ($1, $2, $3)",
-                &[&key.actor, &key.key, &(key.index as i64)],
-            )?;
-        }
-        Ok(())
+        write_derived(conn, &batch.derived)?;
+        write_saved_state(conn, batch, sealer)?;
+        write_indexes(conn, batch)
     }
 
     fn saved_state_of(&self, row: &Row) -> Result<SavedState> {
@@ -320,40 +285,94 @@ impl PostgresStore {
             .map_err(|why| corrupt(format!("saved state at size {size} {why}")))
     }
 
-    fn index_lookup(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Option<u64>> {
-        let rows = self.query(sql, args)?;
+    fn index_lookup(&self, sql: &str, args: Vec<Param>) -> Result<Option<u64>> {
+        let rows = self.conn.query(sql, args)?;
         Ok(rows.first().map(|r| r.get::<_, i64>(0) as u64))
     }
 
-    fn cells(
-        &self,
-        sql: &str,
-        width: usize,
-        args: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Vec<Cell>>> {
-        let rows = self.query(sql, args)?;
+    fn cells(&self, sql: &str, width: usize, args: Vec<Param>) -> Result<Vec<Vec<Cell>>> {
+        let rows = self.conn.query(sql, args)?;
         let cells = |row: &Row| (0..width).map(|i| decode_cell(row.get(i))).collect();
         Ok(rows.iter().map(cells).collect())
     }
 }
 
-fn stored_size(client: &mut Client) -> Result<u64> {
-    let row = client.query_one("SELECT COALESCE(MAX(entry_index) + 1, 0) FROM entries", &[])?;
+fn stored_size(conn: &Connection) -> Result<u64> {
+    let row = conn.query_one(
+        "SELECT COALESCE(MAX(entry_index) + 1, 0) FROM entries",
+        params![],
+    )?;
     Ok(row.get::<_, i64>(0) as u64)
+}
+
+/// A batch's entries and payloads, one statement each (arrays unnested),
+/// so a batch costs a few round trips, not two per entry.
+fn write_entries(
+    conn: &Connection,
+    entries: &[StoredEntry],
+    sealer: Option<&Sealer>,
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let indices: Vec<i64> = entries.iter().map(|e| e.index as i64).collect();
+    let leaves: Vec<Option<Vec<u8>>> = entries.iter().map(|e| Some(e.leaf.clone())).collect();
+    let hashes: Vec<Option<Vec<u8>>> = entries.iter().map(|e| Some(e.leaf_hash.to_vec())).collect();
+    conn.execute(
+        "INSERT INTO entries (entry_index, leaf, leaf_hash) \
+         SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[])",
+        params![indices.clone(), leaves, hashes],
+    )?;
+    let statuses: Vec<String> = entries
+        .iter()
+        .map(|e| e.payload.status().to_owned())
+        .collect();
+    let (bytes, data_keys): (Vec<_>, Vec<_>) = entries
+        .iter()
+        .map(|e| match &e.payload {
+            PayloadRecord::Present(bytes) => {
+                let (bytes, data_key) = seal(sealer, Record::Payload(e.index), bytes);
+                (Some(bytes.into_owned()), data_key)
+            }
+            _ => (None, None),
+        })
+        .unzip();
+    conn.execute(
+        "INSERT INTO payloads (entry_index, status, bytes, data_key) \
+         SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BYTEA[], $4::BYTEA[])",
+        params![indices, statuses, bytes, data_keys],
+    )?;
+    Ok(())
+}
+
+fn write_indexes(conn: &Connection, batch: &Batch) -> Result<()> {
+    for key in &batch.statements {
+        conn.execute(
+            "INSERT INTO statements (actor, seq, entry_index) VALUES ($1, $2, $3)",
+            params![&key.actor, key.seq as i64, key.index as i64],
+        )?;
+    }
+    for key in &batch.idempotency_keys {
+        conn.execute(
+            "INSERT INTO idempotency_keys (actor, key, entry_index) VALUES ($1, $2, $3)",
+            params![&key.actor, &key.key, key.index as i64],
+        )?;
+    }
+    Ok(())
 }
 
 /// As for SQLite: a checkpoint already stored at that size must be the
 /// same note.
-fn write_checkpoint(client: &mut Client, size: u64, note: &[u8]) -> Result<()> {
+fn write_checkpoint(conn: &Connection, size: u64, note: &[u8]) -> Result<()> {
     let size = size as i64;
-    let added = client.execute(
+    let added = conn.execute(
         "INSERT INTO checkpoints (tree_size, note) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        &[&size, &note],
+        params![size, note],
     )?;
     if added == 0 {
-        let row = client.query_one(
+        let row = conn.query_one(
             "SELECT note FROM checkpoints WHERE tree_size = $1",
-            &[&size],
+            params![size],
         )?;
         if row.get::<_, &[u8]>(0) != note {
             return Err(corrupt(format!(
@@ -364,20 +383,20 @@ fn write_checkpoint(client: &mut Client, size: u64, note: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn write_derived(client: &mut Client, derived: &DerivedWrite) -> Result<()> {
+fn write_derived(conn: &Connection, derived: &DerivedWrite) -> Result<()> {
     match derived {
         DerivedWrite::Unchanged => Ok(()),
         DerivedWrite::Rows(changes) => {
             for RowChange::Upsert(spec, row) in *changes {
-                upsert(client, spec, row)?;
+                upsert(conn, spec, row)?;
             }
             Ok(())
         }
         DerivedWrite::Rewrite(tables) => {
             for table in *tables {
-                client.execute(&format!("DELETE FROM {}", table.spec.name), &[])?;
+                conn.execute(&format!("DELETE FROM {}", table.spec.name), params![])?;
                 for row in &table.rows {
-                    upsert(client, table.spec, row)?;
+                    upsert(conn, table.spec, row)?;
                 }
             }
             Ok(())
@@ -386,7 +405,7 @@ fn write_derived(client: &mut Client, derived: &DerivedWrite) -> Result<()> {
 }
 
 /// Inserts the row, or replaces the row with the same key.
-fn upsert(client: &mut Client, spec: &TableSpec, row: &[Cell]) -> Result<()> {
+fn upsert(conn: &Connection, spec: &TableSpec, row: &[Cell]) -> Result<()> {
     let placeholders: Vec<String> = (1..=spec.columns.len()).map(|i| format!("${i}")).collect();
     let key = spec.columns[..spec.key_columns].join(", ");
     let rest: Vec<String> = (spec.columns[spec.key_columns..].iter())
@@ -403,35 +422,34 @@ fn upsert(client: &mut Client, spec: &TableSpec, row: &[Cell]) -> Result<()> {
         spec.columns.join(", "),
         placeholders.join(", ")
     );
-    let cells: Vec<Vec<u8>> = row.iter().map(encode_cell).collect();
-    let args: Vec<&(dyn ToSql + Sync)> = cells.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
-    client.execute(sql.as_str(), &args)?;
+    let cells = row.iter().map(|c| Param::from(encode_cell(c))).collect();
+    conn.execute(&sql, cells)?;
     Ok(())
 }
 
 /// As for SQLite: an erasure drops the saved states folded with the erased
 /// payload; the newest [`SAVED_STATES_KEPT`] are kept.
-fn write_saved_state(client: &mut Client, batch: &Batch, sealer: Option<&Sealer>) -> Result<()> {
+fn write_saved_state(conn: &Connection, batch: &Batch, sealer: Option<&Sealer>) -> Result<()> {
     if matches!(batch.derived, DerivedWrite::Rewrite(_)) {
         let first_erased = batch.erase_payloads.iter().min().map_or(0, |i| *i as i64);
-        client.execute(
+        conn.execute(
             "DELETE FROM saved_states WHERE tree_size > $1",
-            &[&first_erased],
+            params![first_erased],
         )?;
     }
     if let Some(saved) = &batch.saved_state {
         let size = saved.tree_size as i64;
         let (state, data_key) = seal(sealer, Record::State(saved.tree_size), &saved.state);
-        client.execute(
+        conn.execute(
             "INSERT INTO saved_states (tree_size, state, data_key, frontier) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (tree_size) DO UPDATE SET \
              state = EXCLUDED.state, data_key = EXCLUDED.data_key, frontier = EXCLUDED.frontier",
-            &[&size, &&*state, &data_key, &saved.frontier],
+            params![size, state.into_owned(), data_key, &saved.frontier],
         )?;
-        client.execute(
+        conn.execute(
             "DELETE FROM saved_states WHERE tree_size NOT IN \
              (SELECT tree_size FROM saved_states ORDER BY tree_size DESC LIMIT $1)",
-            &[&i64::from(SAVED_STATES_KEPT)],
+            params![i64::from(SAVED_STATES_KEPT)],
         )?;
     }
     Ok(())
@@ -476,17 +494,17 @@ pub fn decode_cell(bytes: Option<&[u8]>) -> Cell {
 
 /// Re-seals every payload and saved state under `next`, in chunks of
 /// entries, so a large store is never held in memory.
-fn rekey_rows(client: &mut Client, current: Option<&Sealer>, next: &Sealer) -> Result<Rekeyed> {
+fn rekey_rows(conn: &Connection, current: Option<&Sealer>, next: &Sealer) -> Result<Rekeyed> {
     let mut done = Rekeyed {
         rewrapped: 0,
         sealed: 0,
     };
     let mut after = -1i64;
     loop {
-        let rows = client.query(
+        let rows = conn.query(
             "SELECT entry_index, bytes, data_key FROM payloads \
              WHERE status = 'present' AND entry_index > $1 ORDER BY entry_index LIMIT $2",
-            &[&after, &PAGE],
+            params![after, PAGE],
         )?;
         let Some(last) = rows.last() else { break };
         after = last.get(0);
@@ -495,19 +513,23 @@ fn rekey_rows(client: &mut Client, current: Option<&Sealer>, next: &Sealer) -> R
             let record = Record::Payload(index as u64);
             let (bytes, data_key) =
                 reseal(current, next, record, row.get(1), row.get(2), &mut done)?;
-            client.execute(
+            conn.execute(
                 "UPDATE payloads SET bytes = $2, data_key = $3 WHERE entry_index = $1",
-                &[&index, &bytes, &data_key],
+                params![index, bytes, data_key],
             )?;
         }
     }
-    for row in client.query("SELECT tree_size, state, data_key FROM saved_states", &[])? {
+    let states = conn.query(
+        "SELECT tree_size, state, data_key FROM saved_states",
+        params![],
+    )?;
+    for row in states {
         let size: i64 = row.get(0);
         let record = Record::State(size as u64);
         let (state, data_key) = reseal(current, next, record, row.get(1), row.get(2), &mut done)?;
-        client.execute(
+        conn.execute(
             "UPDATE saved_states SET state = $2, data_key = $3 WHERE tree_size = $1",
-            &[&size, &state, &data_key],
+            params![size, state, data_key],
         )?;
     }
     Ok(done)
@@ -550,13 +572,11 @@ impl LogStore for PostgresStore {
         }
         let open = self.snapshots.get();
         if open == 0 {
-            self.client
-                .borrow_mut()
-                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+            (self.conn).batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
             // The snapshot is fixed at its first query: the key check, so
             // this snapshot is read with its key.
             if let Err(e) = self.refresh_sealing() {
-                let _ = self.client.borrow_mut().batch_execute("ROLLBACK");
+                let _ = self.conn.batch("ROLLBACK");
                 return Err(e);
             }
         }
@@ -565,16 +585,15 @@ impl LogStore for PostgresStore {
     }
 
     fn tree_size(&self) -> Result<u64> {
-        stored_size(&mut self.client.borrow_mut())
+        stored_size(&self.conn)
     }
 
     fn begin_write(&mut self) -> Result<()> {
         if !self.writing.get() {
-            let client = self.client.get_mut();
-            client.batch_execute("BEGIN")?;
-            if let Err(e) = client.batch_execute(WRITE_LOCK) {
-                let _ = client.batch_execute("ROLLBACK");
-                return Err(e.into());
+            self.conn.batch("BEGIN")?;
+            if let Err(e) = self.conn.batch(WRITE_LOCK) {
+                let _ = self.conn.batch("ROLLBACK");
+                return Err(e);
             }
             self.writing.set(true);
         }
@@ -583,7 +602,7 @@ impl LogStore for PostgresStore {
 
     fn abort_write(&mut self) {
         if self.writing.replace(false) {
-            let _ = self.client.get_mut().batch_execute("ROLLBACK");
+            let _ = self.conn.batch("ROLLBACK");
         }
     }
 
@@ -601,17 +620,16 @@ impl LogStore for PostgresStore {
     /// log and any base backup still hold it until they are recycled; the
     /// data key, erased with it, is what keeps those unreadable (see `seal`).
     fn purge_erased(&mut self) -> Result<()> {
-        let client = self.client.get_mut();
         // One statement each: VACUUM cannot run in a transaction block.
-        client.batch_execute("VACUUM FULL payloads")?;
-        client.batch_execute("VACUUM FULL saved_states")?;
+        self.conn.batch("VACUUM FULL payloads")?;
+        self.conn.batch("VACUUM FULL saved_states")?;
         Ok(())
     }
 
     fn entry(&self, index: u64) -> Result<Option<StoredEntry>> {
-        let rows = self.query(
+        let rows = self.conn.query(
             &format!("{ENTRY_QUERY} WHERE e.entry_index = $1"),
-            &[&(index as i64)],
+            params![index as i64],
         )?;
         let Some(row) = rows.first() else {
             return Ok(None);
@@ -636,7 +654,7 @@ impl LogStore for PostgresStore {
         let mut order = InOrder::new(start, end);
         while order.expected < end {
             let from = order.expected as i64;
-            let rows = self.query(&sql, &[&from, &(end as i64), &PAGE])?;
+            let rows = self.conn.query(&sql, params![from, end as i64, PAGE])?;
             if rows.is_empty() {
                 break;
             }
@@ -662,10 +680,10 @@ impl LogStore for PostgresStore {
         let mut order = InOrder::new(start, end);
         while order.expected < end {
             let from = order.expected as i64;
-            let rows = self.query(
+            let rows = self.conn.query(
                 "SELECT entry_index, leaf_hash FROM entries \
                  WHERE entry_index >= $1 AND entry_index < $2 ORDER BY entry_index LIMIT $3",
-                &[&from, &(end as i64), &(PAGE * 16)],
+                params![from, end as i64, PAGE * 16],
             )?;
             if rows.is_empty() {
                 break;
@@ -683,26 +701,26 @@ impl LogStore for PostgresStore {
     }
 
     fn saved_state(&self, at_most: u64) -> Result<Option<SavedState>> {
-        let rows = self.query(
+        let rows = self.conn.query(
             "SELECT tree_size, state, data_key, frontier FROM saved_states \
              WHERE tree_size <= $1 ORDER BY tree_size DESC LIMIT 1",
-            &[&(at_most as i64)],
+            params![at_most as i64],
         )?;
         rows.first().map(|row| self.saved_state_of(row)).transpose()
     }
 
     fn saved_states(&self) -> Result<Vec<SavedState>> {
-        let rows = self.query(
+        let rows = self.conn.query(
             "SELECT tree_size, state, data_key, frontier FROM saved_states ORDER BY tree_size",
-            &[],
+            params![],
         )?;
         rows.iter().map(|row| self.saved_state_of(row)).collect()
     }
 
     fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>> {
-        let rows = self.query(
+        let rows = self.conn.query(
             "SELECT tree_size, note FROM checkpoints ORDER BY tree_size",
-            &[],
+            params![],
         )?;
         Ok(rows
             .iter()
@@ -711,17 +729,17 @@ impl LogStore for PostgresStore {
     }
 
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        let rows = self.query(
+        let rows = self.conn.query(
             "SELECT tree_size, note FROM checkpoints ORDER BY tree_size DESC LIMIT 1",
-            &[],
+            params![],
         )?;
         Ok(rows.first().map(|r| (r.get::<_, i64>(0) as u64, r.get(1))))
     }
 
     fn checkpoint_at(&self, size: u64) -> Result<Option<Vec<u8>>> {
-        let rows = self.query(
+        let rows = self.conn.query(
             "SELECT note FROM checkpoints WHERE tree_size = $1",
-            &[&(size as i64)],
+            params![size as i64],
         )?;
         Ok(rows.first().map(|r| r.get(0)))
     }
@@ -729,14 +747,14 @@ impl LogStore for PostgresStore {
     fn statement_entry(&self, actor: &str, seq: u64) -> Result<Option<u64>> {
         self.index_lookup(
             "SELECT entry_index FROM statements WHERE actor = $1 AND seq = $2",
-            &[&actor, &(seq as i64)],
+            params![actor, seq as i64],
         )
     }
 
     fn idempotent_entry(&self, actor: &str, key: &str) -> Result<Option<u64>> {
         self.index_lookup(
             "SELECT entry_index FROM idempotency_keys WHERE actor = $1 AND key = $2",
-            &[&actor, &key],
+            params![actor, key],
         )
     }
 
@@ -745,7 +763,7 @@ impl LogStore for PostgresStore {
         self.cells(
             &format!("SELECT {list} FROM {name} ORDER BY {list}"),
             columns.len(),
-            &[],
+            params![],
         )
     }
 
@@ -762,15 +780,15 @@ impl LogStore for PostgresStore {
                 columns[0]
             ),
             columns.len(),
-            &[&encode_cell(value)],
+            params![encode_cell(value)],
         )
     }
 
     fn table_names(&self) -> Result<Vec<String>> {
-        let rows = self.query(
+        let rows = self.conn.query(
             "SELECT table_name::text FROM information_schema.tables \
              WHERE table_schema = current_schema() ORDER BY table_name",
-            &[],
+            params![],
         )?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
@@ -780,7 +798,7 @@ impl LogStore for PostgresStore {
     }
 
     fn is_writable(&self) -> Result<bool> {
-        let rows = self.query("SELECT pg_is_in_recovery()", &[])?;
+        let rows = self.conn.query("SELECT pg_is_in_recovery()", params![])?;
         Ok(!rows.first().is_some_and(|r| r.get::<_, bool>(0)))
     }
 
@@ -793,12 +811,11 @@ impl LogStore for PostgresStore {
         let rewritten = self.refresh_sealing().and_then(|()| {
             let sealing = self.sealing.borrow();
             let current = sealing.as_ref().map(|s| &s.sealer);
-            let client = &mut *self.client.borrow_mut();
-            let done = rekey_rows(client, current, &next.sealing.sealer)?;
-            client.execute(
+            let done = rekey_rows(&self.conn, current, &next.sealing.sealer)?;
+            self.conn.execute(
                 "INSERT INTO meta (key, value) VALUES ($1, $2) \
                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                &[&KEY_CHECK, &next.sealing.check],
+                params![KEY_CHECK, &next.sealing.check],
             )?;
             next.write_pending()?;
             Ok(done)
