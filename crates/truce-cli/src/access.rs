@@ -96,7 +96,7 @@ fn access_error(e: truce_server::AccessError) -> CliError {
 pub fn user(command: UserCommand) -> Result<(), CliError> {
     match command {
         UserCommand::Add(args) => {
-            let log = open(&args.data.data)?;
+            let log = open(&args.data)?;
             let password = match std::env::var("TRUCE_PASSWORD") {
                 Ok(password) => password,
                 Err(_) => {
@@ -116,7 +116,7 @@ pub fn user(command: UserCommand) -> Result<(), CliError> {
             println!("user {} saved", args.name);
         }
         UserCommand::List { data } => {
-            let access = Access::open(crate::log_dir(&data.data)?).map_err(access_error)?;
+            let access = Access::open(&data.place()?.dir).map_err(access_error)?;
             for user in access.users(Scope::Operator) {
                 println!(
                     "{:<20} {:<14} {}",
@@ -137,7 +137,7 @@ pub fn user(command: UserCommand) -> Result<(), CliError> {
 pub fn token(command: TokenCommand) -> Result<(), CliError> {
     match command {
         TokenCommand::Add { data, grant, label } => {
-            let log = open(&data.data)?;
+            let log = open(&data)?;
             let mut access = Access::open(&data.data).map_err(access_error)?;
             let secret = access
                 .add_token(log.state(), grant.grant()?, &label)
@@ -146,7 +146,7 @@ pub fn token(command: TokenCommand) -> Result<(), CliError> {
             println!("{secret}");
         }
         TokenCommand::List { data } => {
-            let access = Access::open(crate::log_dir(&data.data)?).map_err(access_error)?;
+            let access = Access::open(&data.place()?.dir).map_err(access_error)?;
             for token in access.tokens(Scope::Operator) {
                 let roles = Role::join(&token.roles, ",");
                 println!(
@@ -168,7 +168,7 @@ fn change(
     data: &DataDir,
     edit: impl FnOnce(&mut Access) -> Result<(), truce_server::AccessError>,
 ) -> Result<(), CliError> {
-    let mut access = Access::open(crate::log_dir(&data.data)?).map_err(access_error)?;
+    let mut access = Access::open(&data.place()?.dir).map_err(access_error)?;
     edit(&mut access).map_err(access_error)?;
     access.save().map_err(access_error)
 }

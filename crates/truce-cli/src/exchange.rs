@@ -214,7 +214,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             println!("{count} persons, version {version}");
         }
         ExchangeCommand::Lists(listing) => {
-            let view = crate::view(&listing.data.data)?;
+            let view = crate::view(&listing.data)?;
             let lists: Vec<_> = view.state().exchange().lists().collect();
             let rows: Vec<Vec<String>> = lists
                 .iter()
@@ -243,7 +243,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             }
         }
         ExchangeCommand::Eligibility { listing, list_id } => {
-            let view = crate::view(&listing.data.data)?;
+            let view = crate::view(&listing.data)?;
             let state = view.state();
             let list = state
                 .exchange()
@@ -293,7 +293,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             held,
             min_score,
         } => {
-            let view = crate::view(&listing.data.data)?;
+            let view = crate::view(&listing.data)?;
             let queue = review_queue(view.state(), &sought, &held, min_score)?;
             let rows: Vec<Vec<String>> = queue
                 .iter()
@@ -322,7 +322,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             held,
             verdict,
         } => {
-            let mut ledger = open(&data.data)?;
+            let mut ledger = open(&data)?;
             let person = |field: &str, text: &str| -> Result<PersonRef, CliError> {
                 let (list_id, person_id) = text
                     .split_once('/')
@@ -348,7 +348,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             per_side,
             propose,
         } => {
-            let mut ledger = open(&data.data)?;
+            let mut ledger = open(&data)?;
             let term = term_ref("--term", &term)?;
             let state = ledger.state();
             let stage = state
@@ -370,7 +370,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             }
         }
         ExchangeCommand::Propose { data, file } => {
-            let mut ledger = open(&data.data)?;
+            let mut ledger = open(&data)?;
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| usage(format!("{}: {e}", file.display())))?;
             let stage: truce_core::exchange::Stage = serde_json::from_str(&text).map_err(|e| {
@@ -398,7 +398,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
             stage_id,
             exceptions,
         } => {
-            let mut ledger = open(&data.data)?;
+            let mut ledger = open(&data)?;
             let exceptions = exceptions
                 .iter()
                 .map(|exception| {
@@ -477,7 +477,7 @@ pub fn run(command: ExchangeCommand) -> Result<(), CliError> {
 }
 
 fn members(listing: Listing, stage_id: &str) -> Result<(), CliError> {
-    let view = crate::view(&listing.data.data)?;
+    let view = crate::view(&listing.data)?;
     let record = view
         .state()
         .exchange()
@@ -514,7 +514,7 @@ fn members(listing: Listing, stage_id: &str) -> Result<(), CliError> {
 }
 
 fn progress(listing: Listing, term: &str) -> Result<(), CliError> {
-    let view = crate::view(&listing.data.data)?;
+    let view = crate::view(&listing.data)?;
     let term = term_ref("--term", term)?;
     let state = view.state();
     let progress = state

@@ -132,12 +132,11 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
     match command {
         LogCommand::Checkpoint { data, size } => {
             // Read straight from the store: printing a checkpoint folds nothing.
-            let (_, note) =
-                truce_ledger::ledger::stored_checkpoint(crate::log_dir(&data.data)?, size)?;
+            let (_, note) = truce_ledger::ledger::stored_checkpoint(data.place()?, size)?;
             print!("{}", String::from_utf8_lossy(&note.to_bytes()));
         }
         LogCommand::Entry { data, index } => {
-            let store = truce_store::open(crate::log_dir(&data.data)?).map_err(store_error)?;
+            let store = truce_store::open(data.place()?).map_err(store_error)?;
             let entry = store
                 .entry(index)
                 .map_err(store_error)?
@@ -176,7 +175,7 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             }
         }
         LogCommand::Prove { data, index } => {
-            let view = crate::view(&data.data)?;
+            let view = crate::view(&data)?;
             let (checkpoint, note) = view.checkpoint(None)?;
             let size = checkpoint.tree_size;
             if index >= size {
@@ -214,7 +213,7 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             );
         }
         LogCommand::Consistency { data, old, new } => {
-            let view = crate::view(&data.data)?;
+            let view = crate::view(&data)?;
             if new > view.tree_size() {
                 return Err(usage(format!(
                     "--new {new} is beyond the log's {} entries",
@@ -259,7 +258,7 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             );
         }
         LogCommand::Cosign { data, witness, key } => {
-            let mut ledger = open(&data.data)?;
+            let mut ledger = open(&data)?;
             let witness = actor_id(&witness)?;
             let timestamp = (truce_ledger::now_ms() / 1000) as u64;
             let event = cosign_latest(ledger.view(), &witness, &read_key_file(&key)?, timestamp)?;
@@ -267,7 +266,7 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             crate::record(&mut ledger, &crate::Signer::intermediary(), draft)?;
         }
         LogCommand::ExportCopy { data, reader, out } => {
-            let store = truce_store::open(crate::log_dir(&data.data)?).map_err(store_error)?;
+            let store = truce_store::open(data.place()?).map_err(store_error)?;
             let reader = actor_id(&reader)?;
             let copy = truce_ledger::copy::export_reader_copy(store.as_ref(), &reader, &out)?;
             println!(
@@ -278,7 +277,7 @@ pub fn run(command: LogCommand) -> Result<(), CliError> {
             );
         }
         LogCommand::ExportTiles { data, out } => {
-            let exported = truce_ledger::export_tiles(&crate::view(&data.data)?, &out)?;
+            let exported = truce_ledger::export_tiles(&crate::view(&data)?, &out)?;
             println!(
                 "wrote {} files for tree size {} to {}",
                 exported.files,

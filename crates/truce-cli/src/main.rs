@@ -23,6 +23,7 @@ use truce_ledger::{
     AtRest, INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions, LogView,
 };
 use truce_store::seal::KeySource;
+use truce_store::{Place, StoreUrl};
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +41,70 @@ pub struct DataDir {
     /// The data directory holding the log (truce.db and keys/).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+/// Where the log is stored, when not in the data directory.
+#[derive(clap::Args)]
+pub struct StoreArg {
+    /// Where the log is stored: sqlite:DIR (the default: the data
+    /// directory's truce.db) or postgres://user:password@host/db, which
+    /// several servers share; the keys stay in the data directory.
+    #[arg(
+        long = "store",
+        value_name = "URL",
+        env = "TRUCE_STORE",
+        hide_env_values = true
+    )]
+    pub url: Option<String>,
+}
+
+impl StoreArg {
+    /// The place of a log whose data directory is `data`.
+    pub fn place(&self, data: &Path) -> Result<Place, CliError> {
+        let Some(url) = &self.url else {
+            return Ok(Place::local(data));
+        };
+        match StoreUrl::parse(url).map_err(|e| usage(format!("--store: {e}")))? {
+            StoreUrl::Sqlite(dir) if dir != data => Err(usage(format!(
+                "--store sqlite:{} names another directory than --data {}",
+                dir.display(),
+                data.display()
+            ))),
+            StoreUrl::Sqlite(_) => Ok(Place::local(data)),
+            store => Ok(Place {
+                dir: data.to_owned(),
+                store,
+            }),
+        }
+    }
+}
+
+impl DataDir {
+    /// The place of the log, which must exist.
+    pub fn place(&self) -> Result<Place, CliError> {
+        existing(self.store.place(&self.data)?)
+    }
+
+    /// The place of a log about to be made.
+    pub fn new_place(&self) -> Result<Place, CliError> {
+        self.store.place(&self.data)
+    }
+}
+
+/// `place` if it holds a log (for SQLite, its file; for PostgreSQL, the
+/// data directory with the keys, the store being checked as it opens),
+/// else the usage error every command gives.
+fn existing(place: Place) -> Result<Place, CliError> {
+    match &place.store {
+        StoreUrl::Sqlite(dir) => log_dir(dir).map(|_| place.clone()),
+        StoreUrl::Postgres(_) if place.dir.is_dir() => Ok(place),
+        StoreUrl::Postgres(_) => Err(usage(format!(
+            "no data directory at {} (it holds the keys)",
+            place.dir.display()
+        ))),
+    }
 }
 
 /// Where a recording goes: a local data directory, or a truce server with
@@ -52,6 +117,8 @@ pub struct Destination {
     /// --server, your copy of it (`truce sync`) for commands that read it.
     #[arg(long, value_name = "DIR", required_unless_present = "server")]
     pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArg,
     /// A truce server to record through instead of a data directory.
     #[arg(long, value_name = "URL", requires = "token")]
     pub server: Option<String>,
@@ -75,11 +142,14 @@ pub enum Target {
 impl Destination {
     pub fn open(&self) -> Result<Target, CliError> {
         match (&self.data, &self.server, &self.token) {
-            (Some(data), None, _) => Ok(Target::Local(Box::new(open(data)?))),
+            (Some(data), None, _) => {
+                let place = existing(self.store.place(data)?)?;
+                Ok(Target::Local(Box::new(open_at(place)?)))
+            }
             (data, Some(server), Some(token)) => Ok(Target::Remote {
                 server: server.trim_end_matches('/').to_owned(),
                 token: token.clone(),
-                copy: data.as_deref().map(view).transpose()?.map(Box::new),
+                copy: data.as_deref().map(copy_view).transpose()?.map(Box::new),
             }),
             _ => Err(usage("give --data DIR, or --server URL with --token")),
         }
@@ -499,14 +569,13 @@ pub fn log_dir(data: &Path) -> Result<&Path, CliError> {
 
 /// `truce store rekey`: the store under a new store key.
 fn rekey(data: &DataDir) -> Result<(), CliError> {
-    let dir = log_dir(&data.data)?;
-    let mut store = truce_store::open(dir).map_err(log::store_error)?;
+    let place = data.place()?;
+    let dir = &place.dir;
+    let mut store = truce_store::open(&place).map_err(log::store_error)?;
     let done = store.rekey().map_err(log::store_error)?;
     println!(
         "rekeyed {}: {} data keys wrapped anew, {} records encrypted that were in the clear",
-        dir.display(),
-        done.rewrapped,
-        done.sealed
+        place.store, done.rewrapped, done.sealed
     );
     println!(
         "the new store key is in {}: back it up, and destroy every copy of the old one",
@@ -515,14 +584,23 @@ fn rekey(data: &DataDir) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The log in `data`, for appending with its key.
-pub fn open(data: &Path) -> Result<Ledger, CliError> {
-    Ok(Ledger::open(log_dir(data)?, LedgerOptions::default())?)
+/// The log at `data`, for appending with its key.
+pub fn open(data: &DataDir) -> Result<Ledger, CliError> {
+    open_at(data.place()?)
 }
 
-/// The log in `data` (or a reader's copy), for reading.
-pub fn view(data: &Path) -> Result<LogView, CliError> {
-    Ok(LogView::open(log_dir(data)?)?)
+fn open_at(place: Place) -> Result<Ledger, CliError> {
+    Ok(Ledger::open(place, LedgerOptions::default())?)
+}
+
+/// The log at `data` (or a reader's copy), for reading.
+pub fn view(data: &DataDir) -> Result<LogView, CliError> {
+    Ok(LogView::open(data.place()?)?)
+}
+
+/// A reader's copy in `dir` (made by `truce sync`), for reading.
+fn copy_view(dir: &Path) -> Result<LogView, CliError> {
+    Ok(LogView::open(log_dir(dir)?)?)
 }
 
 impl Signer {
@@ -657,7 +735,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 at_rest,
                 ..LedgerOptions::default()
             };
-            let ledger = Ledger::init(&data.data, &origin, &id, &intermediary_name, options)?;
+            let ledger =
+                Ledger::init(data.new_place()?, &origin, &id, &intermediary_name, options)?;
             println!("created log {origin} in {}", data.data.display());
             println!("log verifier key (give it to every party and observer):");
             println!("  {}", ledger.log_vkey());
@@ -678,7 +757,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 .map(|v| v.parse::<VerifierKey>())
                 .transpose()
                 .map_err(|e| usage(format!("--vkey: {e}")))?;
-            let report = truce_ledger::verify_data_dir(log_dir(&data.data)?, pinned.as_ref())
+            let report = truce_ledger::verify_data_dir(data.place()?, pinned.as_ref())
                 .map_err(|failure| CliError::CheckFailed(failure.0))?;
             println!("{report}");
         }
@@ -704,7 +783,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             name,
             vkey,
         }) => {
-            let mut ledger = open(&data.data)?;
+            let mut ledger = open(&data)?;
             let event = Event::Registry(RegistryEvent::ActorRegistered {
                 actor: actor_id(&id)?,
                 role: parse_role(&role)?,
@@ -715,7 +794,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             record(&mut ledger, &intermediary, draft)?;
         }
         Command::Actor(ActorCommand::List { data }) => {
-            let ledger = open(&data.data)?;
+            let ledger = open(&data)?;
             println!(
                 "{:<20} {:<13} {:<10} {:<9} NAME",
                 "ACTOR", "ROLE", "KEY", "SINCE"
@@ -785,7 +864,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             entry,
             legal_basis,
         } => {
-            let mut ledger = open(&data.data)?;
+            let mut ledger = open(&data)?;
             let event = Event::Registry(RegistryEvent::PayloadErased {
                 entry_index: entry,
                 legal_basis,
@@ -811,7 +890,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::User(command) => access::user(command)?,
         Command::Token(command) => access::token(command)?,
         Command::Serve { data, listen } => {
-            let ledger = open(&data.data)?;
+            let ledger = open(&data)?;
             let users = truce_server::Access::open(&data.data)
                 .map_err(|e| usage(e.0))?
                 .users(truce_server::access::Scope::Operator)
@@ -860,7 +939,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             at_rest,
         }) => {
             let loaded =
-                truce_ledger::scenario::load_at_rest(&name, &data.data, at_rest.at_rest())?;
+                truce_ledger::scenario::load_at_rest(&name, data.new_place()?, at_rest.at_rest())?;
             println!(
                 "loaded scenario {name}: {} entries in {}",
                 loaded.entries,

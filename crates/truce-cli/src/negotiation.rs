@@ -129,7 +129,7 @@ pub fn print_json(value: &serde_json::Value) {
 }
 
 pub fn rounds(args: Listing) -> Result<(), CliError> {
-    let view = crate::view(&args.data.data)?;
+    let view = crate::view(&args.data)?;
     let rounds: Vec<_> = view.state().negotiation().rounds().collect();
     if args.json {
         print_json(&json!(
@@ -179,7 +179,7 @@ pub fn rounds(args: Listing) -> Result<(), CliError> {
 }
 
 pub fn terms(args: Listing, document: Option<String>) -> Result<(), CliError> {
-    let view = crate::view(&args.data.data)?;
+    let view = crate::view(&args.data)?;
     let documents: Vec<_> = view
         .state()
         .negotiation()
@@ -218,7 +218,7 @@ pub fn terms(args: Listing, document: Option<String>) -> Result<(), CliError> {
 }
 
 pub fn positions(args: Listing, term: Option<String>) -> Result<(), CliError> {
-    let view = crate::view(&args.data.data)?;
+    let view = crate::view(&args.data)?;
     let filter = term.as_deref().map(|t| term_ref("--term", t)).transpose()?;
     let positions: Vec<_> = view
         .state()
@@ -259,7 +259,7 @@ pub fn positions(args: Listing, term: Option<String>) -> Result<(), CliError> {
 }
 
 pub fn deadlines(args: Listing, today: Option<String>) -> Result<(), CliError> {
-    let view = crate::view(&args.data.data)?;
+    let view = crate::view(&args.data)?;
     let today = match today {
         Some(text) => date("--today", &text)?,
         None => chrono::Utc::now().date_naive(),
@@ -311,7 +311,7 @@ pub fn claims(args: Listing, term: Option<String>) -> Result<(), CliError> {
     }
     // The table reads the `claims` derived table straight from the store:
     // no fold of the log, so it costs what it shows.
-    let store = truce_store::open(crate::log_dir(&args.data.data)?).map_err(store_error)?;
+    let store = truce_store::open(args.data.place()?).map_err(store_error)?;
     let filter = filter.map(|t| t.to_string());
     let mut claims: Vec<ClaimLine> = store
         .derived_table(CLAIMS.name, CLAIMS.columns)
@@ -377,7 +377,7 @@ pub fn claims(args: Listing, term: Option<String>) -> Result<(), CliError> {
 
 /// Every claim with all it records, from the fold.
 fn claims_json(args: &Listing, filter: Option<&TermRef>) -> Result<(), CliError> {
-    let view = crate::view(&args.data.data)?;
+    let view = crate::view(&args.data)?;
     let mut claims: Vec<_> = view
         .state()
         .negotiation()
@@ -459,7 +459,7 @@ pub fn import_file(
     extra_keys: &[String],
 ) -> Result<(), CliError> {
     let set = RecordSet::read(file)?;
-    let mut ledger = open(&data.data)?;
+    let mut ledger = open(data)?;
     let mut keys = KeyRing::new();
     let keys_dir = data.data.join(KEYS_DIR);
     if let Some(intermediary) = ledger.state().intermediary() {

@@ -49,7 +49,7 @@ fn main() {
 
     let ua = ActorId::new("ua").unwrap();
     let mut ledger = Ledger::init(
-        &dir.join("log"),
+        dir.join("log"),
         "bench.truce/log",
         &ActorId::new("intermediary").unwrap(),
         "I",
@@ -272,7 +272,7 @@ fn main() {
     let mut verified_entries = 0;
     for _ in 0..3 {
         let verify_started = Instant::now();
-        let report = verify_data_dir(&dir.join("log"), None).expect("the benchmark log verifies");
+        let report = verify_data_dir(dir.join("log"), None).expect("the benchmark log verifies");
         verified_entries = report.tree_size;
         verify_rates.push(report.tree_size as f64 / verify_started.elapsed().as_secs_f64());
         let crypto_started = Instant::now();

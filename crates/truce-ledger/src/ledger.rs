@@ -4,7 +4,7 @@
 //! then folded into memory.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use truce_core::registry::RegistryEvent;
@@ -21,8 +21,8 @@ use truce_core::{
     Visibility,
 };
 use truce_store::{
-    AtRest, Batch, DerivedWrite, IdempotencyKey, LogMeta, LogStore, PayloadRecord, SavedState,
-    StatementKey, StoreError, StoredEntry,
+    AtRest, Batch, DerivedWrite, IdempotencyKey, LogMeta, LogStore, PayloadRecord, Place,
+    SavedState, StatementKey, StoreError, StoredEntry,
 };
 
 use crate::keys::{read_key_file, write_key_file};
@@ -47,7 +47,7 @@ pub struct LedgerOptions {
 /// tree's frontier, all read at one snapshot of the store. Needs no key, so
 /// a reader's copy opens too.
 pub struct LogView {
-    dir: PathBuf,
+    place: Place,
     store: Box<dyn LogStore>,
     meta: LogMeta,
     state: LogState,
@@ -102,11 +102,12 @@ impl Tree {
 impl LogView {
     /// Opens the log from its newest saved state (if any), then folds the
     /// entries after it.
-    pub fn open(dir: &Path) -> Result<LogView, LedgerError> {
-        let store = truce_store::open(dir)?;
+    pub fn open(place: impl Into<Place>) -> Result<LogView, LedgerError> {
+        let place = place.into();
+        let store = truce_store::open(&place)?;
         let meta = store.meta()?;
         let mut view = LogView {
-            dir: dir.to_owned(),
+            place,
             store,
             meta,
             state: LogState::new(),
@@ -203,7 +204,7 @@ impl LogView {
             .map_err(replay)?;
         drop(snapshot);
         if erased && known > 0 {
-            *self = LogView::open(&self.dir)?;
+            *self = LogView::open(&self.place)?;
             return Ok(true);
         }
         // Those entries' rows are stored already (their writer wrote them).
@@ -213,8 +214,13 @@ impl LogView {
         Ok(true)
     }
 
+    /// The data directory: the keys (and, for SQLite, the store).
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.place.dir
+    }
+
+    pub fn place(&self) -> &Place {
+        &self.place
     }
 
     pub fn meta(&self) -> &LogMeta {
@@ -297,8 +303,11 @@ impl LogView {
 /// The signed checkpoint at `size` (the latest if None) of the log in
 /// `dir`, as [`LogView::checkpoint`] gives it, read straight from the store
 /// (its cosignatures from the `cosignatures` table) without folding the log.
-pub fn stored_checkpoint(dir: &Path, size: Option<u64>) -> Result<(Checkpoint, Note), LedgerError> {
-    let store = truce_store::open(dir)?;
+pub fn stored_checkpoint(
+    place: impl Into<Place>,
+    size: Option<u64>,
+) -> Result<(Checkpoint, Note), LedgerError> {
+    let store = truce_store::open(place)?;
     let _snapshot = store.snapshot()?;
     let log_vkey: VerifierKey = store
         .meta()?
@@ -463,16 +472,18 @@ impl Ledger {
     /// and the first checkpoint. Built in a sibling directory and renamed
     /// into place, so a failed init leaves nothing behind.
     pub fn init(
-        dir: &Path,
+        place: impl Into<Place>,
         origin: &str,
         intermediary: &ActorId,
         intermediary_name: &str,
         options: LedgerOptions,
     ) -> Result<Ledger, LedgerError> {
-        crate::build_in_place(dir, |staging| {
-            Self::create(staging, origin, intermediary, intermediary_name, &options).map(drop)
+        let place = place.into();
+        crate::build_in_place(&place.dir, |staging| {
+            let staged = place.with_dir(staging);
+            Self::create(&staged, origin, intermediary, intermediary_name, &options).map(drop)
         })?;
-        Self::open(dir, options)
+        Self::open(place, options)
     }
 
     fn new(mut view: LogView, log_key: SignerKey, options: LedgerOptions) -> Ledger {
@@ -487,7 +498,7 @@ impl Ledger {
     }
 
     fn create(
-        dir: &Path,
+        place: &Place,
         origin: &str,
         intermediary: &ActorId,
         intermediary_name: &str,
@@ -503,8 +514,9 @@ impl Ledger {
             log_vkey: log_key.verifier().to_string(),
             reader: truce_core::ActorRole::Intermediary.as_str().to_owned(),
         };
+        let dir = &place.dir;
         let store = truce_store::create(
-            dir,
+            place,
             &meta,
             &LogState::new().derived_tables(),
             options.at_rest,
@@ -515,7 +527,7 @@ impl Ledger {
             &intermediary_key,
         )?;
         let view = LogView {
-            dir: dir.to_owned(),
+            place: place.clone(),
             store,
             meta,
             state: LogState::new(),
@@ -544,9 +556,9 @@ impl Ledger {
     /// Opens the log in `dir` for appending: folds the state, checks the
     /// tree against the last signed checkpoint, and signs a checkpoint for
     /// entries a crash left uncovered.
-    pub fn open(dir: &Path, options: LedgerOptions) -> Result<Ledger, LedgerError> {
-        let view = LogView::open(dir)?;
-        let log_key = read_key_file(&dir.join(KEYS_DIR).join(LOG_KEY_FILE))?;
+    pub fn open(place: impl Into<Place>, options: LedgerOptions) -> Result<Ledger, LedgerError> {
+        let view = LogView::open(place)?;
+        let log_key = read_key_file(&view.dir().join(KEYS_DIR).join(LOG_KEY_FILE))?;
         if log_key.verifier().to_string() != view.meta.log_vkey {
             return Err(LedgerError::Input(
                 "keys/log.key is not the key of this log".to_owned(),
@@ -572,7 +584,7 @@ impl Ledger {
 
     /// Rebuilds the view from the store (after a failed write).
     fn reload(&mut self) -> Result<(), LedgerError> {
-        self.view = LogView::open(&self.view.dir)?;
+        self.view = LogView::open(&self.view.place)?;
         self.view.state.record_row_changes();
         self.resume()
     }

@@ -8,7 +8,6 @@
 //! record is signed by the party that would sign it in reality. In a
 //! deployment a party may keep its own key instead.
 
-use std::path::Path;
 use truce_core::registry::RegistryEvent;
 
 mod exchanges;
@@ -19,6 +18,7 @@ use truce_core::{ActorId, ActorRole, Event, KeyCustody, Visibility};
 use crate::keys::{read_key_file, write_key_file};
 use crate::records::{KeyRing, RecordSet, import};
 use crate::{AtRest, INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions};
+use truce_store::Place;
 
 pub struct Scenario {
     pub name: &'static str,
@@ -66,31 +66,39 @@ pub struct Loaded {
 /// Creates a log in `dir` (which must not exist or be empty) and records
 /// the scenario in it. Built in a sibling directory and moved into place,
 /// so a failure leaves nothing half-loaded.
-pub fn load(name: &str, dir: &Path) -> Result<Loaded, LedgerError> {
-    load_at_rest(name, dir, AtRest::Encrypted)
+pub fn load(name: &str, place: impl Into<Place>) -> Result<Loaded, LedgerError> {
+    load_at_rest(name, place, AtRest::Encrypted)
 }
 
 /// [`load`], with the store kept on disk as `at_rest` says.
-pub fn load_at_rest(name: &str, dir: &Path, at_rest: AtRest) -> Result<Loaded, LedgerError> {
+pub fn load_at_rest(
+    name: &str,
+    place: impl Into<Place>,
+    at_rest: AtRest,
+) -> Result<Loaded, LedgerError> {
+    let place = place.into();
     let scenario = SCENARIOS.iter().find(|s| s.name == name).ok_or_else(|| {
         let known: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
         LedgerError::Input(format!("no scenario {name:?}; known: {}", known.join(", ")))
     })?;
-    let entries = crate::build_in_place(dir, |staging| record(scenario, staging, at_rest))?;
+    let entries = crate::build_in_place(&place.dir, |staging| {
+        record(scenario, &place.with_dir(staging), at_rest)
+    })?;
     Ok(Loaded {
         entries,
-        ledger: Ledger::open(dir, LedgerOptions::default())?,
+        ledger: Ledger::open(place, LedgerOptions::default())?,
     })
 }
 
-fn record(scenario: &Scenario, dir: &Path, at_rest: AtRest) -> Result<u64, LedgerError> {
+fn record(scenario: &Scenario, place: &Place, at_rest: AtRest) -> Result<u64, LedgerError> {
+    let dir = &place.dir;
     let intermediary = ActorId::new("intermediary").expect("valid id");
     let options = LedgerOptions {
         at_rest,
         ..LedgerOptions::default()
     };
     let mut ledger = Ledger::init(
-        dir,
+        place,
         scenario.origin,
         &intermediary,
         "Neutral intermediary (demo)",

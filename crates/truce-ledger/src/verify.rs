@@ -8,7 +8,6 @@
 //! parallel. The first bad entry is named.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
@@ -19,7 +18,7 @@ use rayon::prelude::*;
 use tlog::merkle::{self, Hash, TreeHashes};
 use tlog::{Checkpoint, Note, VerifierKey};
 use truce_core::{ActorId, ActorRole, Envelope, Event, LogState, PayloadView, Reader};
-use truce_store::{INDEX_TABLES, LOG_TABLES};
+use truce_store::{INDEX_TABLES, LOG_TABLES, Place};
 use truce_store::{LogStore, PayloadRecord, SavedState, StoredEntry};
 
 const WINDOW: u64 = 32_768;
@@ -181,11 +180,12 @@ fn verify_signatures(pending: &[PendingSignature]) -> Result<(), VerifyFailure> 
 /// and a checker thread batch-verifies each window's signatures while the
 /// next window is folded.
 pub fn verify_data_dir(
-    dir: &Path,
+    place: impl Into<Place>,
     pinned: Option<&VerifierKey>,
 ) -> Result<VerifyReport, VerifyFailure> {
+    let place = place.into();
     let io = |e: truce_store::StoreError| VerifyFailure(e.to_string());
-    let store = truce_store::open(dir).map_err(io)?;
+    let store = truce_store::open(&place).map_err(io)?;
     let meta = store.meta().map_err(io)?;
     let log_vkey: VerifierKey = meta
         .log_vkey
@@ -218,7 +218,7 @@ pub fn verify_data_dir(
     let fold_failure = std::thread::scope(|scope| -> Result<Option<String>, VerifyFailure> {
         let (window_tx, window_rx) = mpsc::sync_channel::<Result<Vec<StoredEntry>, String>>(2);
         let (snapshot_tx, snapshot_rx) = mpsc::sync_channel::<Result<Snapshot, String>>(1);
-        scope.spawn(move || read_snapshot(dir, &snapshot_tx, &window_tx));
+        scope.spawn(move || read_snapshot(&place, &snapshot_tx, &window_tx));
         stored = Some(
             snapshot_rx
                 .recv()
@@ -404,11 +404,11 @@ fn stored_snapshot(store: &dyn LogStore) -> Result<Snapshot, truce_store::StoreE
 /// the entries, then streams the entries in windows; a store error or a gap
 /// ends the stream with the reason.
 fn read_snapshot(
-    dir: &Path,
+    place: &Place,
     snapshot: &mpsc::SyncSender<Result<Snapshot, String>>,
     windows: &mpsc::SyncSender<Result<Vec<StoredEntry>, String>>,
 ) {
-    let store = match truce_store::open(dir) {
+    let store = match truce_store::open(place) {
         Ok(store) => store,
         Err(e) => {
             let _ = snapshot.send(Err(e.to_string()));

@@ -188,14 +188,15 @@ impl AppState {
         // in the first request that asks.
         ledger.view().tree()?;
         let held = held_cosignatures(&dir, &ledger)?;
-        let reads = truce_store::open(&dir)?;
+        let place = ledger.view().place().clone();
+        let reads = truce_store::open(&place)?;
         let verification = Arc::new(Mutex::new(Verification::Running));
         // The whole log is verified in the background at start-up, by the
         // same code as `truce verify`, so the dashboard can say so.
         let verifying = verification.clone();
-        let verify_dir = dir.clone();
+        let verify_place = place.clone();
         std::thread::spawn(move || {
-            let outcome = truce_ledger::verify::verify_data_dir(&verify_dir, None);
+            let outcome = truce_ledger::verify::verify_data_dir(verify_place, None);
             *verifying.lock().expect("verification lock") = match outcome {
                 Ok(report) => Verification::Verified {
                     tree_size: report.tree_size,

@@ -12,26 +12,136 @@ mod rows;
 pub mod seal;
 pub mod sqlite;
 
+use std::path::{Path, PathBuf};
+
 use tlog::Hash;
 use truce_core::projection::{Cell, RowChange, Table};
 
 pub use pg::PostgresStore;
 pub use sqlite::{INDEX_TABLES, LOG_TABLES, SAVED_STATES_KEPT, SqliteStore};
 
-/// Opens the store of the log in `dir`. Callers hold it as a [`LogStore`],
-/// so nothing outside this crate depends on the backend.
-pub fn open(dir: &std::path::Path) -> Result<Box<dyn LogStore>> {
-    Ok(Box::new(SqliteStore::open(dir)?))
+/// Where a log's store is: `sqlite:DIR`, the data directory's own
+/// `truce.db` (the default), or a PostgreSQL URL (`postgres://…`), which
+/// several processes may share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
 }
 
-/// Creates the store of a new log in `dir` (see [`SqliteStore::create`]).
+impl StoreUrl {
+    pub fn parse(text: &str) -> std::result::Result<StoreUrl, String> {
+        if let Some(dir) = text.strip_prefix("sqlite:") {
+            return Ok(StoreUrl::Sqlite(PathBuf::from(dir)));
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok(StoreUrl::Postgres(text.to_owned()));
+        }
+        Err("a store is sqlite:DIR or postgres://…".to_owned())
+    }
+}
+
+/// The URL as logs and messages may show it: without its password.
+impl std::fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreUrl::Sqlite(dir) => write!(f, "sqlite:{}", dir.display()),
+            StoreUrl::Postgres(url) => {
+                let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+                match rest.split_once('@') {
+                    Some((user, host)) => {
+                        let user = user.split_once(':').map_or(user, |(name, _)| name);
+                        write!(f, "{scheme}://{user}@{host}")
+                    }
+                    None => write!(f, "{scheme}://{rest}"),
+                }
+            }
+        }
+    }
+}
+
+/// A log's place: the data directory (its keys, the server's access file)
+/// and its store, which for SQLite is in that directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub dir: PathBuf,
+    pub store: StoreUrl,
+}
+
+impl Place {
+    /// A log kept in `dir` by SQLite, the embedded default.
+    pub fn local(dir: impl Into<PathBuf>) -> Place {
+        let dir = dir.into();
+        Place {
+            store: StoreUrl::Sqlite(dir.clone()),
+            dir,
+        }
+    }
+}
+
+impl Place {
+    /// The same store with its keys in `dir` (for SQLite, the store too):
+    /// where a new log is built before it is moved into place.
+    pub fn with_dir(&self, dir: &Path) -> Place {
+        match &self.store {
+            StoreUrl::Sqlite(_) => Place::local(dir),
+            StoreUrl::Postgres(_) => Place {
+                dir: dir.to_owned(),
+                store: self.store.clone(),
+            },
+        }
+    }
+}
+
+impl From<&Path> for Place {
+    fn from(dir: &Path) -> Place {
+        Place::local(dir)
+    }
+}
+
+impl From<&PathBuf> for Place {
+    fn from(dir: &PathBuf) -> Place {
+        Place::local(dir.clone())
+    }
+}
+
+impl From<PathBuf> for Place {
+    fn from(dir: PathBuf) -> Place {
+        Place::local(dir)
+    }
+}
+
+impl From<&Place> for Place {
+    fn from(place: &Place) -> Place {
+        place.clone()
+    }
+}
+
+/// Opens the store of the log at `place`. Callers hold it as a
+/// [`LogStore`], so nothing outside this crate depends on the backend.
+pub fn open(place: impl Into<Place>) -> Result<Box<dyn LogStore>> {
+    let place = place.into();
+    Ok(match &place.store {
+        StoreUrl::Sqlite(dir) => Box::new(SqliteStore::open(dir)?),
+        StoreUrl::Postgres(url) => Box::new(PostgresStore::open(url, &place.dir)?),
+    })
+}
+
+/// Creates the store of a new log at `place` (see [`SqliteStore::create`]
+/// and [`PostgresStore::create`]).
 pub fn create(
-    dir: &std::path::Path,
+    place: impl Into<Place>,
     meta: &LogMeta,
     derived: &[Table],
     at_rest: AtRest,
 ) -> Result<Box<dyn LogStore>> {
-    Ok(Box::new(SqliteStore::create(dir, meta, derived, at_rest)?))
+    let place = place.into();
+    Ok(match &place.store {
+        StoreUrl::Sqlite(dir) => Box::new(SqliteStore::create(dir, meta, derived, at_rest)?),
+        StoreUrl::Postgres(url) => Box::new(PostgresStore::create(
+            url, &place.dir, meta, derived, at_rest,
+        )?),
+    })
 }
 
 /// What a rekey did.

@@ -61,9 +61,7 @@ impl Drop for Place {
     fn drop(&mut self) {
         if let Some((_, schema)) = &self.pg {
             let base = std::env::var("TRUCE_TEST_PG").unwrap();
-            if let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) {
-                let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
-            }
+            let _ = truce_store::pg::drop_schema(&base, schema);
         }
     }
 }
@@ -101,14 +99,7 @@ fn pg_place(base: &str) -> Place {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    let mut client = postgres::Client::connect(base, postgres::NoTls).unwrap();
-    client
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .unwrap();
-    let join = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{join}options=-csearch_path%3D{schema}");
+    let url = truce_store::pg::fresh_schema(base, &schema).unwrap();
     Place {
         temp: tempfile::tempdir().unwrap(),
         pg: Some((url, schema)),
@@ -421,9 +412,7 @@ fn a_rekey_seals_everything_under_a_new_key_that_every_connection_then_uses() {
 /// client runs a runtime of its own must not panic there.
 #[test]
 fn a_store_is_called_from_inside_an_async_runtime() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().build().unwrap();
     for place in places() {
         runtime.block_on(async {
             let mut store = place.create(AtRest::Encrypted);
