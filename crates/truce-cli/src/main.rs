@@ -23,7 +23,7 @@ use truce_ledger::{
     AtRest, INTERMEDIARY_KEY_FILE, KEYS_DIR, Ledger, LedgerError, LedgerOptions, LogView,
 };
 use truce_store::seal::KeySource;
-use truce_store::{Place, StoreUrl};
+use truce_store::{Backend, Place, StoreUrl};
 
 #[derive(Parser)]
 #[command(
@@ -66,18 +66,10 @@ impl StoreArg {
         let Some(url) = &self.url else {
             return Ok(Place::local(data));
         };
-        match StoreUrl::parse(url).map_err(|e| usage(format!("--store: {e}")))? {
-            StoreUrl::Sqlite(dir) if dir != data => Err(usage(format!(
-                "--store sqlite:{} names another directory than --data {}",
-                dir.display(),
-                data.display()
-            ))),
-            StoreUrl::Sqlite(_) => Ok(Place::local(data)),
-            store => Ok(Place {
-                dir: data.to_owned(),
-                store,
-            }),
-        }
+        let store = StoreUrl::parse(url).map_err(|e| usage(format!("--store: {e}")))?;
+        store
+            .place(data)
+            .map_err(|e| usage(format!("--store: {e}")))
     }
 }
 
@@ -97,14 +89,19 @@ impl DataDir {
 /// data directory with the keys, the store being checked as it opens),
 /// else the usage error every command gives.
 fn existing(place: Place) -> Result<Place, CliError> {
-    match &place.store {
-        StoreUrl::Sqlite(dir) => log_dir(dir).map(|_| place.clone()),
-        StoreUrl::Postgres(_) if place.dir.is_dir() => Ok(place),
-        StoreUrl::Postgres(_) => Err(usage(format!(
-            "no data directory at {} (it holds the keys)",
-            place.dir.display()
-        ))),
+    match &place.backend {
+        Backend::Sqlite => {
+            log_dir(&place.dir)?;
+        }
+        Backend::Postgres(_) if !place.dir.is_dir() => {
+            return Err(usage(format!(
+                "no data directory at {} (it holds the keys)",
+                place.dir.display()
+            )));
+        }
+        Backend::Postgres(_) => {}
     }
+    Ok(place)
 }
 
 /// Where a recording goes: a local data directory, or a truce server with
@@ -575,7 +572,7 @@ fn rekey(data: &DataDir) -> Result<(), CliError> {
     let done = store.rekey().map_err(log::store_error)?;
     println!(
         "rekeyed {}: {} data keys wrapped anew, {} records encrypted that were in the clear",
-        place.store, done.rewrapped, done.sealed
+        place, done.rewrapped, done.sealed
     );
     println!(
         "the new store key is in {}: back it up, and destroy every copy of the old one",

@@ -11,7 +11,7 @@ use truce_core::remarks::RemarkEvent;
 use truce_core::{ActorId, Event, Visibility};
 use truce_ledger::keys::read_key_file;
 use truce_ledger::{KEYS_DIR, Ledger, LedgerOptions, LogView, verify_data_dir};
-use truce_store::{Place, StoreUrl};
+use truce_store::{Backend, Place};
 
 fn base() -> Option<String> {
     let base = std::env::var("TRUCE_TEST_PG").ok();
@@ -45,7 +45,7 @@ impl Schema {
     fn place(&self, dir: &Path) -> Place {
         Place {
             dir: dir.to_owned(),
-            store: StoreUrl::Postgres(self.url.clone()),
+            backend: Backend::Postgres(self.url.clone()),
         }
     }
 

@@ -20,9 +20,8 @@ use truce_core::projection::{Cell, RowChange, Table};
 pub use pg::PostgresStore;
 pub use sqlite::{INDEX_TABLES, LOG_TABLES, SAVED_STATES_KEPT, SqliteStore};
 
-/// Where a log's store is: `sqlite:DIR`, the data directory's own
-/// `truce.db` (the default), or a PostgreSQL URL (`postgres://…`), which
-/// several processes may share.
+/// What `--store` (or `TRUCE_STORE`) names: `sqlite:DIR` or a PostgreSQL
+/// URL (`postgres://…`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreUrl {
     Sqlite(PathBuf),
@@ -39,56 +38,75 @@ impl StoreUrl {
         }
         Err("a store is sqlite:DIR or postgres://…".to_owned())
     }
-}
 
-/// The URL as logs and messages may show it: without its password.
-impl std::fmt::Display for StoreUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    /// The place of a log with this store and its keys in `data`. An
+    /// SQLite store is the data directory's own, so it must name `data`.
+    pub fn place(self, data: &Path) -> std::result::Result<Place, String> {
         match self {
-            StoreUrl::Sqlite(dir) => write!(f, "sqlite:{}", dir.display()),
-            StoreUrl::Postgres(url) => {
-                let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-                match rest.split_once('@') {
-                    Some((user, host)) => {
-                        let user = user.split_once(':').map_or(user, |(name, _)| name);
-                        write!(f, "{scheme}://{user}@{host}")
-                    }
-                    None => write!(f, "{scheme}://{rest}"),
-                }
-            }
+            StoreUrl::Sqlite(dir) if dir != data => Err(format!(
+                "sqlite:{} names another directory than the data directory {}",
+                dir.display(),
+                data.display()
+            )),
+            StoreUrl::Sqlite(_) => Ok(Place::local(data)),
+            StoreUrl::Postgres(url) => Ok(Place {
+                dir: data.to_owned(),
+                backend: Backend::Postgres(url),
+            }),
         }
     }
 }
 
+/// Which store keeps a log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `truce.db` in the data directory: the embedded default.
+    Sqlite,
+    /// A PostgreSQL database (or a schema of one), by its URL; several
+    /// processes may share it.
+    Postgres(String),
+}
+
 /// A log's place: the data directory (its keys, the server's access file)
-/// and its store, which for SQLite is in that directory.
+/// and the store that keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Place {
     pub dir: PathBuf,
-    pub store: StoreUrl,
+    pub backend: Backend,
 }
 
 impl Place {
     /// A log kept in `dir` by SQLite, the embedded default.
     pub fn local(dir: impl Into<PathBuf>) -> Place {
-        let dir = dir.into();
         Place {
-            store: StoreUrl::Sqlite(dir.clone()),
-            dir,
+            dir: dir.into(),
+            backend: Backend::Sqlite,
+        }
+    }
+
+    /// The same store with its keys in `dir` (for SQLite, the store too):
+    /// where a new log is built before it is moved into place.
+    pub fn with_dir(&self, dir: &Path) -> Place {
+        Place {
+            dir: dir.to_owned(),
+            backend: self.backend.clone(),
         }
     }
 }
 
-impl Place {
-    /// The same store with its keys in `dir` (for SQLite, the store too):
-    /// where a new log is built before it is moved into place.
-    pub fn with_dir(&self, dir: &Path) -> Place {
-        match &self.store {
-            StoreUrl::Sqlite(_) => Place::local(dir),
-            StoreUrl::Postgres(_) => Place {
-                dir: dir.to_owned(),
-                store: self.store.clone(),
-            },
+/// The store as logs and messages may show it: a URL without its password.
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Backend::Postgres(url) = &self.backend else {
+            return write!(f, "sqlite:{}", self.dir.display());
+        };
+        let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+        match rest.split_once('@') {
+            Some((user, host)) => {
+                let user = user.split_once(':').map_or(user, |(name, _)| name);
+                write!(f, "{scheme}://{user}@{host}")
+            }
+            None => write!(f, "{scheme}://{rest}"),
         }
     }
 }
@@ -121,9 +139,9 @@ impl From<&Place> for Place {
 /// [`LogStore`], so nothing outside this crate depends on the backend.
 pub fn open(place: impl Into<Place>) -> Result<Box<dyn LogStore>> {
     let place = place.into();
-    Ok(match &place.store {
-        StoreUrl::Sqlite(dir) => Box::new(SqliteStore::open(dir)?),
-        StoreUrl::Postgres(url) => Box::new(PostgresStore::open(url, &place.dir)?),
+    Ok(match &place.backend {
+        Backend::Sqlite => Box::new(SqliteStore::open(&place.dir)?),
+        Backend::Postgres(url) => Box::new(PostgresStore::open(url, &place.dir)?),
     })
 }
 
@@ -136,9 +154,9 @@ pub fn create(
     at_rest: AtRest,
 ) -> Result<Box<dyn LogStore>> {
     let place = place.into();
-    Ok(match &place.store {
-        StoreUrl::Sqlite(dir) => Box::new(SqliteStore::create(dir, meta, derived, at_rest)?),
-        StoreUrl::Postgres(url) => Box::new(PostgresStore::create(
+    Ok(match &place.backend {
+        Backend::Sqlite => Box::new(SqliteStore::create(&place.dir, meta, derived, at_rest)?),
+        Backend::Postgres(url) => Box::new(PostgresStore::create(
             url, &place.dir, meta, derived, at_rest,
         )?),
     })

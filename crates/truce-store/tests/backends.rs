@@ -126,6 +126,16 @@ fn figure(id: &str, value: Cell, entry: u64) -> RowChange {
     RowChange::Upsert(&FIGURES, vec![Cell::text(id), value, Cell::int(entry)])
 }
 
+/// Appends a batch of these entries alone.
+fn append_entries(store: &mut dyn LogStore, entries: Vec<StoredEntry>) {
+    store
+        .append(Batch {
+            entries,
+            ..Batch::default()
+        })
+        .unwrap();
+}
+
 fn all_entries(store: &dyn LogStore) -> Vec<StoredEntry> {
     let mut seen = Vec::new();
     let size = store.tree_size().unwrap();
@@ -231,12 +241,7 @@ fn what_a_batch_writes_reads_back_after_reopening() {
 fn a_batch_that_is_not_next_is_refused_as_moved_and_writes_nothing() {
     for place in places() {
         let mut store = place.create(AtRest::Plain);
-        store
-            .append(Batch {
-                entries: vec![present(0)],
-                ..Batch::default()
-            })
-            .unwrap();
+        append_entries(&mut *store, vec![present(0)]);
         let refused = store.append(Batch {
             entries: vec![present(2)],
             checkpoint: Some((3, b"note".to_vec())),
@@ -246,12 +251,7 @@ fn a_batch_that_is_not_next_is_refused_as_moved_and_writes_nothing() {
         assert_eq!(store.tree_size().unwrap(), 1);
         assert_eq!(store.checkpoints().unwrap(), vec![]);
         // The store takes the next batch after a refused one.
-        store
-            .append(Batch {
-                entries: vec![present(1)],
-                ..Batch::default()
-            })
-            .unwrap();
+        append_entries(&mut *store, vec![present(1)]);
         assert_eq!(store.tree_size().unwrap(), 2);
     }
 }
@@ -260,12 +260,7 @@ fn a_batch_that_is_not_next_is_refused_as_moved_and_writes_nothing() {
 fn a_snapshot_sees_one_state_while_another_connection_appends() {
     for place in places() {
         let mut writer = place.create(AtRest::Encrypted);
-        writer
-            .append(Batch {
-                entries: vec![present(0)],
-                ..Batch::default()
-            })
-            .unwrap();
+        append_entries(&mut *writer, vec![present(0)]);
         let reader = place.open().unwrap();
         {
             let _snapshot = reader.snapshot().unwrap();
@@ -343,12 +338,7 @@ fn an_erasure_takes_the_payload_and_the_saved_states_folded_with_it() {
 fn an_encrypted_store_does_not_open_without_its_key() {
     for place in places() {
         let mut store = place.create(AtRest::Encrypted);
-        store
-            .append(Batch {
-                entries: vec![present(0)],
-                ..Batch::default()
-            })
-            .unwrap();
+        append_entries(&mut *store, vec![present(0)]);
         drop(store);
         std::fs::remove_file(place.dir().join("keys").join("store.key")).unwrap();
         let Err(StoreError::Key(why)) = place.open() else {
@@ -386,12 +376,7 @@ fn a_rekey_seals_everything_under_a_new_key_that_every_connection_then_uses() {
         // The connection opened before both rekeys reads and seals with the
         // key they left.
         let mut other = other;
-        other
-            .append(Batch {
-                entries: vec![present(2)],
-                ..Batch::default()
-            })
-            .unwrap();
+        append_entries(&mut *other, vec![present(2)]);
         drop((store, other));
         let store = place.open().unwrap();
         assert_eq!(
@@ -416,12 +401,7 @@ fn a_store_is_called_from_inside_an_async_runtime() {
     for place in places() {
         runtime.block_on(async {
             let mut store = place.create(AtRest::Encrypted);
-            store
-                .append(Batch {
-                    entries: vec![present(0)],
-                    ..Batch::default()
-                })
-                .unwrap();
+            append_entries(&mut *store, vec![present(0)]);
             assert_eq!(place.open().unwrap().entry(0).unwrap(), Some(present(0)));
         });
     }
