@@ -108,7 +108,7 @@ pub fn user(command: UserCommand) -> Result<(), CliError> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            let mut access = Access::open(&args.data.data).map_err(access_error)?;
+            let mut access = Access::open(args.data.place()?).map_err(access_error)?;
             access
                 .set_user(log.state(), &args.name, args.grant.grant()?, &password)
                 .map_err(access_error)?;
@@ -116,7 +116,7 @@ pub fn user(command: UserCommand) -> Result<(), CliError> {
             println!("user {} saved", args.name);
         }
         UserCommand::List { data } => {
-            let access = Access::open(&data.place()?.dir).map_err(access_error)?;
+            let access = Access::open(data.place()?).map_err(access_error)?;
             for user in access.users(Scope::Operator) {
                 println!(
                     "{:<20} {:<14} {}",
@@ -138,7 +138,7 @@ pub fn token(command: TokenCommand) -> Result<(), CliError> {
     match command {
         TokenCommand::Add { data, grant, label } => {
             let log = open(&data)?;
-            let mut access = Access::open(&data.data).map_err(access_error)?;
+            let mut access = Access::open(data.place()?).map_err(access_error)?;
             let secret = access
                 .add_token(log.state(), grant.grant()?, &label)
                 .map_err(access_error)?;
@@ -146,7 +146,7 @@ pub fn token(command: TokenCommand) -> Result<(), CliError> {
             println!("{secret}");
         }
         TokenCommand::List { data } => {
-            let access = Access::open(&data.place()?.dir).map_err(access_error)?;
+            let access = Access::open(data.place()?).map_err(access_error)?;
             for token in access.tokens(Scope::Operator) {
                 let roles = Role::join(&token.roles, ",");
                 println!(
@@ -168,7 +168,7 @@ fn change(
     data: &DataDir,
     edit: impl FnOnce(&mut Access) -> Result<(), truce_server::AccessError>,
 ) -> Result<(), CliError> {
-    let mut access = Access::open(&data.place()?.dir).map_err(access_error)?;
+    let mut access = Access::open(data.place()?).map_err(access_error)?;
     edit(&mut access).map_err(access_error)?;
     access.save().map_err(access_error)
 }

@@ -541,7 +541,7 @@ fn serve(dir: &Path, ledger: Ledger, listen: &Listen) -> Result<(), CliError> {
             dir.display()
         );
     }
-    let access = truce_server::Access::open(dir).map_err(|e| usage(e.0))?;
+    let access = truce_server::Access::open(ledger.view().place()).map_err(|e| usage(e.0))?;
     let state =
         truce_server::AppState::with_ledger(dir.to_owned(), ledger, access, listen.options()?)?;
     let runtime = tokio::runtime::Runtime::new()
@@ -888,7 +888,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(command) => access::token(command)?,
         Command::Serve { data, listen } => {
             let ledger = open(&data)?;
-            let users = truce_server::Access::open(&data.data)
+            let users = truce_server::Access::open(data.place()?)
                 .map_err(|e| usage(e.0))?
                 .users(truce_server::access::Scope::Operator)
                 .count();

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use tlog::merkle::{self, Hash, TreeHashes};
 use tlog::{Checkpoint, Note, VerifierKey};
 use truce_core::{ActorId, ActorRole, Envelope, Event, LogState, PayloadView, Reader};
-use truce_store::{INDEX_TABLES, LOG_TABLES, Place};
+use truce_store::{INDEX_TABLES, LOG_TABLES, Place, SHARED_TABLE};
 use truce_store::{LogStore, PayloadRecord, SavedState, StoredEntry};
 
 const WINDOW: u64 = 32_768;
@@ -625,7 +625,10 @@ fn check_derived_tables(
 ) -> Result<(), VerifyFailure> {
     let expected = state.derived_tables();
     for name in &stored.table_names {
-        let known = LOG_TABLES.contains(&name.as_str()) || INDEX_TABLES.contains(&name.as_str());
+        // The shared records (users, sessions…) are the servers', not the log's.
+        let known = LOG_TABLES.contains(&name.as_str())
+            || INDEX_TABLES.contains(&name.as_str())
+            || name == SHARED_TABLE;
         if !known && !expected.iter().any(|t| t.spec.name == name) {
             return fail(format!(
                 "table {name} is neither part of the log nor derived from it"

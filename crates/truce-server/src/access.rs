@@ -3,18 +3,21 @@
 //! What an actor may read is decided by the log (each entry's visibility,
 //! folded per reader); what a user may do within its actor is decided here.
 //!
-//! Kept in `DIR/keys/access.json` (mode 0600). Passwords are stored as
+//! Kept in the log's store, as one shared record (`truce_store::shared`),
+//! so every server process on the store sees the same. Passwords are stored as
 //! argon2id PHC strings; API tokens as the SHA-256 of a random 128-bit
 //! secret: a secret nobody chose cannot be guessed, so a fast hash suffices
 //! there, while a password a person chose needs a slow one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::{Deserialize, Serialize};
 use truce_core::envelope::{hex, sha256_hex};
 use truce_core::{ActorId, ActorRole, LogState};
+use truce_store::shared::ACCESS_KEY;
+use truce_store::{Change, LogStore, Place, Space};
 
 /// What a user may do for its actor. Every role reads what the actor may
 /// read.
@@ -149,14 +152,15 @@ impl std::error::Error for AccessError {}
 pub const ACCESS_FILE: &str = "access.json";
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
-/// The users and tokens of a data directory.
-#[derive(Debug)]
+/// The users and tokens of a log, as last read from its store.
 pub struct Access {
-    path: PathBuf,
+    /// A connection of its own, so a check of the users never waits for
+    /// the log's reads or writes in this process.
+    store: Box<dyn LogStore>,
     file: AccessFile,
-    /// When the file was last read or written, to notice changes made by
-    /// `truce user add` while a server runs.
-    modified: Option<std::time::SystemTime>,
+    /// The revision of the stored record this copy was read at (0: none
+    /// stored), to notice changes made by another process.
+    revision: u64,
 }
 
 /// A user as an admin sees it: never the hash.
@@ -207,41 +211,112 @@ pub struct Login {
 }
 
 impl Access {
-    /// Reads `DIR/keys/access.json`; a directory without one has no users.
-    pub fn open(dir: &Path) -> Result<Access, AccessError> {
-        let path = dir.join(truce_ledger::KEYS_DIR).join(ACCESS_FILE);
-        let modified = modified_time(&path);
-        let file = match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| AccessError(format!("{}: line {}: {e}", path.display(), e.line())))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => AccessFile::default(),
-            Err(e) => return Err(AccessError(format!("{}: {e}", path.display()))),
+    /// Reads the users and tokens of the log at `place`. A directory whose
+    /// `keys/access.json` (where they were kept before the store held them)
+    /// is still there has it moved into the store.
+    pub fn open(place: impl Into<Place>) -> Result<Access, AccessError> {
+        let place = place.into();
+        let store = truce_store::open(&place).map_err(store_error)?;
+        let mut access = Access {
+            store,
+            file: AccessFile::default(),
+            revision: 0,
         };
-        Ok(Access {
-            path,
-            file,
-            modified,
-        })
+        access.import_file(&place.dir.join(truce_ledger::KEYS_DIR).join(ACCESS_FILE))?;
+        access.reread()?;
+        Ok(access)
     }
 
-    /// Reads the file again if another process changed it since.
+    /// Moves the access file of an older data directory into the store,
+    /// unless the store already holds users and tokens: then the file is
+    /// refused by name, as neither can be taken over the other unasked.
+    fn import_file(&mut self, path: &Path) -> Result<(), AccessError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(AccessError(format!("{}: {e}", path.display()))),
+        };
+        let file: AccessFile = serde_json::from_str(&text)
+            .map_err(|e| AccessError(format!("{}: line {}: {e}", path.display(), e.line())))?;
+        let value = serde_json::to_vec(&file).expect("access file serialises");
+        let mut stored_already = false;
+        let now = unix_now();
+        self.store
+            .shared_update(Space::Access, ACCESS_KEY, now, &mut |before| {
+                stored_already = before.is_some();
+                match before {
+                    Some(_) => Change::Keep,
+                    None => Change::Put {
+                        value: value.clone(),
+                        expires_at: None,
+                    },
+                }
+            })
+            .map_err(store_error)?;
+        if stored_already {
+            return Err(AccessError(format!(
+                "{}: the store already holds the users and tokens; remove this older file \
+                 (or move it away) once you have checked that none of it is missing",
+                path.display()
+            )));
+        }
+        std::fs::remove_file(path).map_err(|e| AccessError(format!("{}: {e}", path.display())))
+    }
+
+    fn reread(&mut self) -> Result<(), AccessError> {
+        let record = (self.store)
+            .shared_get(Space::Access, ACCESS_KEY, unix_now())
+            .map_err(store_error)?;
+        let Some(record) = record else {
+            self.file = AccessFile::default();
+            self.revision = 0;
+            return Ok(());
+        };
+        self.file = serde_json::from_slice(&record.value)
+            .map_err(|e| AccessError(format!("the users and tokens in the store: {e}")))?;
+        self.revision = record.revision;
+        Ok(())
+    }
+
+    /// Reads the users and tokens again if another process changed them
+    /// since (one small read).
     pub fn refresh(&mut self) -> Result<(), AccessError> {
-        if modified_time(&self.path) != self.modified {
-            let dir = self
-                .path
-                .parent()
-                .and_then(Path::parent)
-                .unwrap_or(Path::new("."));
-            *self = Access::open(dir)?;
+        let stored = (self.store)
+            .shared_revision(Space::Access, ACCESS_KEY)
+            .map_err(store_error)?;
+        if stored != self.revision {
+            self.reread()?;
         }
         Ok(())
     }
 
+    /// Stores the changes made since they were read. Refused, storing
+    /// nothing, when another process changed them meanwhile: no change is
+    /// ever written over one it did not see.
     pub fn save(&mut self) -> Result<(), AccessError> {
-        let text = serde_json::to_string_pretty(&self.file).expect("access file serialises");
-        truce_ledger::keys::replace_private_file(&self.path, text.as_bytes())
-            .map_err(|e| AccessError(e.to_string()))?;
-        self.modified = modified_time(&self.path);
+        let value = serde_json::to_vec(&self.file).expect("access file serialises");
+        let read_at = self.revision;
+        let mut saved_at = None;
+        self.store
+            .shared_update(Space::Access, ACCESS_KEY, unix_now(), &mut |before| {
+                let revision = before.map_or(0, |record| record.revision);
+                if revision != read_at {
+                    return Change::Keep;
+                }
+                saved_at = Some(revision + 1);
+                Change::Put {
+                    value: value.clone(),
+                    expires_at: None,
+                }
+            })
+            .map_err(store_error)?;
+        self.revision = saved_at.ok_or_else(|| {
+            AccessError(
+                "the users and tokens were changed by another process meanwhile: \
+                 nothing was saved; try again"
+                    .to_owned(),
+            )
+        })?;
         Ok(())
     }
 
@@ -431,8 +506,16 @@ impl LoginCheck {
 /// password gives, checked against when the user does not exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YnxzCaXB1VlNW5vXm1TObK/MmXjb0cEDYjNmVW45Xb8";
 
-fn modified_time(path: &Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+fn store_error(e: truce_store::StoreError) -> AccessError {
+    AccessError(e.to_string())
+}
+
+/// Seconds since the Unix epoch: shared records expire by the wall clock,
+/// the one clock every process on every machine has in common.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn check_grant(log: &LogState, grant: &Grant) -> Result<(), AccessError> {

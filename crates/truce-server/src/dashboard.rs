@@ -872,7 +872,7 @@ async fn login(
         )
             .into_response());
     };
-    let session = state.open_session(&form.user, login);
+    let session = state.open_session(&form.user, login)?;
     let cookie = format!(
         "{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
         crate::SESSION_LIFETIME.as_secs(),
@@ -882,8 +882,11 @@ async fn login(
 }
 
 async fn logout(State(state): State<Arc<AppState>>, caller: Caller) -> Response {
-    if let Some(id) = caller.session_id() {
-        state.close_session(id);
+    if let Some(id) = caller.session_id()
+        && let Err(e) = state.close_session(id)
+    {
+        // The session stays open: say so rather than pretend it ended.
+        return e.into_response();
     }
     let cookie = format!(
         "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",

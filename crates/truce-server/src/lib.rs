@@ -8,10 +8,10 @@
 //! browser session cookie; both name an actor and the caller's roles in it
 //! (`access`). No credentials read as the public.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use truce_core::registry::RegistryEvent;
 
 use axum::Router;
@@ -31,23 +31,16 @@ mod admin;
 mod api;
 mod dashboard;
 mod plots;
-mod throttle;
+mod shared;
+pub mod throttle;
 
 pub use access::{Access, AccessError, Grant, Role};
 pub use api::ApiDoc;
+use shared::{Session, Shared};
 
 /// How long a browser session lasts without a new login.
 pub(crate) const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
 pub const SESSION_COOKIE: &str = "truce_session";
-
-/// A browser session: bound to the user's stamp, so it ends when the
-/// user's password, actor or roles change or the user is removed, in this
-/// process or another (`truce user add|remove` rewrites the access file).
-struct Session {
-    user: String,
-    stamp: String,
-    expires: Instant,
-}
 
 /// How the server is reached.
 #[derive(Debug, Clone, Default)]
@@ -103,11 +96,11 @@ pub struct AppState {
     /// The log's verifier key, as text, shown on the dashboard.
     log_vkey: String,
     options: ServerOptions,
-    /// Failed logins by user name and client address.
-    failed_logins: Mutex<throttle::LoginThrottle>,
     verification: Arc<Mutex<Verification>>,
     access: Mutex<Access>,
-    sessions: Mutex<HashMap<String, Session>>,
+    /// Sessions, failed logins and held cosignatures, shared through the
+    /// store with every other process serving it.
+    shared: Arc<Shared>,
     intermediary: ActorId,
     /// The one ledger the server appends through (it holds the log key),
     /// behind the group commit; it folds what other processes append.
@@ -126,17 +119,18 @@ pub struct AppState {
 /// of each batch.
 struct ServerKeys {
     dir: PathBuf,
+    shared: Arc<Shared>,
     intermediary: ActorId,
     /// Signs the events the server records itself (witnesses' cosignatures).
     intermediary_key: tlog::SignerKey,
-    /// Witnesses' cosignatures of the latest checkpoints, served with
-    /// `/checkpoint` at once and recorded on the log (as
+    /// The keys (in `shared`) of the held cosignatures put ahead of the
+    /// batch being committed. Witnesses' cosignatures of the latest
+    /// checkpoints are held (in the store, so every process serves them with
+    /// `/checkpoint` at once) and recorded on the log (as
     /// `checkpoint_cosigned` events) just before the next append: recording
     /// each at once would grow the log, so a watching witness would never
     /// find a checkpoint it had already cosigned.
-    held: Mutex<Vec<truce_core::Event>>,
-    /// The held cosignatures put ahead of the batch being committed.
-    recording: Mutex<Vec<truce_core::Event>>,
+    recording: Mutex<Vec<String>>,
 }
 
 struct ProvenEntry {
@@ -187,9 +181,10 @@ impl AppState {
         // Proofs and tiles need every hash of the tree: read them now, not
         // in the first request that asks.
         ledger.view().tree()?;
-        let held = held_cosignatures(&dir, &ledger)?;
         let place = ledger.view().place().clone();
         let reads = truce_store::open(&place)?;
+        let shared = Arc::new(Shared::open(&place)?);
+        import_held_cosignatures(&dir, &shared)?;
         let verification = Arc::new(Mutex::new(Verification::Running));
         // The whole log is verified in the background at start-up, by the
         // same code as `truce verify`, so the dashboard can say so.
@@ -209,16 +204,15 @@ impl AppState {
             dir: dir.clone(),
             intermediary: intermediary.clone(),
             intermediary_key,
-            held: Mutex::new(held),
+            shared: shared.clone(),
             recording: Mutex::new(Vec::new()),
         };
         let app = Arc::new(AppState {
             log_vkey,
             options,
-            failed_logins: Mutex::new(throttle::LoginThrottle::default()),
             verification,
             access: Mutex::new(access),
-            sessions: Mutex::new(HashMap::new()),
+            shared,
             intermediary,
             commits: GroupCommit::new(ledger, keys, group::DEFAULT_CAPACITY),
             states: Mutex::new(BTreeMap::new()),
@@ -343,16 +337,16 @@ impl AppState {
     /// passwords cannot be guessed at the speed of the server, and no one
     /// can lock another user out.
     fn login(&self, attempt: throttle::Attempt, password: &str) -> Option<access::Login> {
-        let now = Instant::now();
-        if self
-            .failed_logins
-            .lock()
-            .expect("logins lock")
-            .wait(&attempt, now)
-            .is_some()
-        {
-            tracing::warn!("denied: login delayed after repeated failures");
-            return None;
+        match self.shared.login_wait(&attempt) {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                tracing::warn!("denied: login delayed after repeated failures");
+                return None;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "denied: failed logins unreadable");
+                return None;
+            }
         }
         let check = {
             // A list that cannot be reread is used as last read.
@@ -363,13 +357,17 @@ impl AppState {
             access.login_check(&attempt.0)
         };
         let login = check.verify(password);
-        let mut failed = self.failed_logins.lock().expect("logins lock");
-        match &login {
-            Some(_) => failed.succeeded(&attempt),
+        let counted = match &login {
+            Some(_) => self.shared.login_succeeded(&attempt),
             None => {
                 tracing::warn!("denied: login failed");
-                failed.failed(attempt, Instant::now());
+                self.shared.login_failed(&attempt)
             }
+        };
+        if let Err(e) = counted {
+            // A failure that cannot be counted must not let the login in.
+            tracing::error!(error = %e, "denied: a failed login could not be counted");
+            return None;
         }
         login
     }
@@ -408,29 +406,18 @@ impl AppState {
             tracing::warn!(reason = %why, "cosignature refused");
             AppError::Forbidden
         })?;
-        let keys = self.commits.keys();
-        let mut held = keys.held.lock().expect("held lock");
-        if held.contains(&event) {
-            return Ok(false);
-        }
-        held.push(event);
         // Durable before the witness hears "held".
-        if let Err(e) = keys.save_held(&held) {
-            held.pop();
-            return Err(AppError::Internal(e));
-        }
-        Ok(true)
+        Ok(self.shared.hold(&event)?)
     }
 
     /// The held cosignatures of the checkpoint of `size`, as note signatures.
     fn held_signatures(&self, size: u64, root_hash: &str) -> Vec<tlog::NoteSignature> {
-        self.commits
-            .keys()
-            .held
-            .lock()
-            .expect("held lock")
-            .iter()
-            .filter_map(|event| match event {
+        let held = self.shared.held().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "held cosignatures unreadable");
+            Vec::new()
+        });
+        held.iter()
+            .filter_map(|(_, event)| match event {
                 truce_core::Event::Registry(RegistryEvent::CheckpointCosigned {
                     tree_size,
                     root_hash: root,
@@ -454,20 +441,12 @@ impl AppState {
 
     /// Opens a browser session for a user whose password matched; returns
     /// the session id for the cookie.
-    fn open_session(&self, user: &str, login: access::Login) -> String {
-        let id = access::random_hex::<32>();
-        let mut sessions = self.sessions.lock().expect("sessions lock");
-        let now = Instant::now();
-        sessions.retain(|_, s| s.expires > now);
-        sessions.insert(
-            id.clone(),
-            Session {
-                user: user.to_owned(),
-                stamp: login.stamp,
-                expires: now + SESSION_LIFETIME,
-            },
-        );
-        id
+    fn open_session(&self, user: &str, login: access::Login) -> Result<String, AppError> {
+        let session = Session {
+            user: user.to_owned(),
+            stamp: login.stamp,
+        };
+        Ok(self.shared.open_session(&session, SESSION_LIFETIME)?)
     }
 
     /// `Origin` of the public URL, if the server was given one.
@@ -495,8 +474,8 @@ impl AppState {
         Ok(access)
     }
 
-    fn close_session(&self, id: &str) {
-        self.sessions.lock().expect("sessions lock").remove(id);
+    fn close_session(&self, id: &str) -> Result<(), AppError> {
+        Ok(self.shared.close_session(id)?)
     }
 
     /// Who calls: by bearer token, else by session cookie, else the public.
@@ -522,8 +501,7 @@ impl AppState {
             });
         }
         if let Some(id) = session_cookie(headers) {
-            let mut sessions = self.sessions.lock().expect("sessions lock");
-            if let Some(session) = sessions.get(id).filter(|s| s.expires > Instant::now()) {
+            if let Some(session) = self.shared.session(id)? {
                 let grant = self
                     .access()?
                     .session_grant(&session.user, &session.stamp)
@@ -537,7 +515,7 @@ impl AppState {
                     });
                 }
                 // The password, actor or roles changed, or the user is gone.
-                sessions.remove(id);
+                self.shared.close_session(id)?;
             }
         }
         Ok(Caller::public())
@@ -579,23 +557,6 @@ type ReaderSlot = Arc<parking_lot::RwLock<LogState>>;
 /// the request lets go.
 pub(crate) type ReaderState = parking_lot::ArcRwLockReadGuard<parking_lot::RawRwLock, LogState>;
 
-impl ServerKeys {
-    /// Writes the held cosignatures to `DIR/held-cosignatures.json` (gone
-    /// when none are held), so a restart loses none the server acknowledged.
-    fn save_held(&self, held: &[truce_core::Event]) -> Result<(), String> {
-        let path = self.dir.join(HELD_COSIGNATURES_FILE);
-        let io = |e: std::io::Error| format!("{}: {e}", path.display());
-        if held.is_empty() {
-            return match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
-                _ => Ok(()),
-            };
-        }
-        let text = serde_json::to_vec(held).expect("events serialise");
-        truce_ledger::keys::replace_private_file(&path, &text).map_err(|e| e.to_string())
-    }
-}
-
 impl Keys for ServerKeys {
     fn key_for(&self, ledger: &Ledger, actor: &ActorId) -> Result<tlog::SignerKey, String> {
         if *actor == self.intermediary {
@@ -618,10 +579,13 @@ impl Keys for ServerKeys {
     /// The held cosignatures, recorded ahead of the batch; they stay held
     /// until the batch is durable, so a failed append loses none.
     fn ahead_of_batch(&self, _ledger: &Ledger) -> Vec<Item> {
-        let held = self.held.lock().expect("held lock").clone();
+        let held = self.shared.held().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "held cosignatures unreadable: not recorded in this batch");
+            Vec::new()
+        });
         let items = held
             .iter()
-            .map(|event| {
+            .map(|(_, event)| {
                 Item::Sign(ToSign::new(
                     self.intermediary.clone(),
                     self.intermediary_key.clone(),
@@ -630,7 +594,8 @@ impl Keys for ServerKeys {
                 ))
             })
             .collect();
-        *self.recording.lock().expect("recording lock") = held;
+        *self.recording.lock().expect("recording lock") =
+            held.into_iter().map(|(key, _)| key).collect();
         items
     }
 
@@ -643,31 +608,26 @@ impl Keys for ServerKeys {
                 tracing::warn!(reason = %why, "held cosignature dropped");
             }
         }
-        let mut held = self.held.lock().expect("held lock");
-        held.retain(|event| !recorded.contains(event));
-        self.save_held(&held)
+        self.shared.release(&recorded).map_err(|e| e.to_string())
     }
 }
 
 const HELD_COSIGNATURES_FILE: &str = "held-cosignatures.json";
 
-/// The cosignatures held when the server last stopped, those the log does
-/// not hold yet.
-fn held_cosignatures(
-    dir: &std::path::Path,
-    ledger: &Ledger,
-) -> Result<Vec<truce_core::Event>, LedgerError> {
+/// Moves the cosignatures that a server of an older version held in
+/// `DIR/held-cosignatures.json` into the store.
+fn import_held_cosignatures(dir: &std::path::Path, shared: &Shared) -> Result<(), LedgerError> {
     let path = dir.join(HELD_COSIGNATURES_FILE);
     let events: Vec<truce_core::Event> = match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map_err(|e| LedgerError::Input(format!("{}: {e}", path.display())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(LedgerError::io(&path, e)),
     };
-    Ok(events
-        .into_iter()
-        .filter(|event| check_cosignature(ledger.state(), event).is_ok())
-        .collect())
+    for event in &events {
+        shared.hold(event)?;
+    }
+    std::fs::remove_file(&path).map_err(|e| LedgerError::io(&path, e))
 }
 
 /// The log's rule for a `checkpoint_cosigned` event, asked before it is
@@ -803,9 +763,16 @@ impl From<LedgerError> for AppError {
     fn from(e: LedgerError) -> Self {
         match e {
             LedgerError::Input(why) => AppError::BadRequest(why),
-            LedgerError::Store(truce_store::StoreError::Unavailable(why)) => {
-                AppError::Unavailable(why)
-            }
+            LedgerError::Store(e) => e.into(),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<truce_store::StoreError> for AppError {
+    fn from(e: truce_store::StoreError) -> Self {
+        match e {
+            truce_store::StoreError::Unavailable(why) => AppError::Unavailable(why),
             other => AppError::Internal(other.to_string()),
         }
     }

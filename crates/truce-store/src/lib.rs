@@ -10,6 +10,7 @@ pub mod files;
 pub mod pg;
 mod rows;
 pub mod seal;
+pub mod shared;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use tlog::Hash;
 use truce_core::projection::{Cell, RowChange, Table};
 
 pub use pg::PostgresStore;
+pub use shared::{Change, SHARED_TABLE, SharedRecord, SharedStore, Space};
 pub use sqlite::{INDEX_TABLES, LOG_TABLES, SAVED_STATES_KEPT, SqliteStore};
 
 /// What `--store` (or `TRUCE_STORE`) names: `sqlite:DIR` or a PostgreSQL
@@ -352,7 +354,9 @@ impl Drop for ReadSnapshot<'_> {
     }
 }
 
-pub trait LogStore: Send {
+/// A log's store; it also keeps the records the processes serving the log
+/// share ([`SharedStore`]).
+pub trait LogStore: SharedStore + Send {
     fn meta(&self) -> Result<LogMeta>;
     /// Begins a consistent view for the reads that follow (see [`ReadSnapshot`]).
     fn snapshot(&self) -> Result<ReadSnapshot<'_>>;

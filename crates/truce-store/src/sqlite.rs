@@ -14,6 +14,7 @@ use crate::rows::{EntryColumns, InOrder, leaf_hash, stored_entry};
 use crate::seal::{
     NextKey, Record, Sealer, Sealing, key_that_opens, new_store_key, reseal, seal, unseal,
 };
+use crate::shared::{Change, SharedRecord, SharedStore, Space, next_revision};
 use crate::{
     AtRest, Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, ReadSnapshot, Rekeyed, Result,
     SavedState, StoreError, StoredEntry,
@@ -74,6 +75,18 @@ PRAGMA user_version = 3;
 const FRONTIER_SCHEMA: &str = "
 ALTER TABLE saved_states ADD COLUMN frontier BLOB;
 PRAGMA user_version = 4;
+";
+
+/// Schema version 5 keeps the records the processes serving the log share
+/// (`shared`): users and tokens, sessions, failed logins, held cosignatures.
+const SHARED_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS shared (
+    space TEXT NOT NULL, key TEXT NOT NULL, revision INTEGER NOT NULL, value BLOB NOT NULL,
+    expires_at INTEGER,
+    PRIMARY KEY (space, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS shared_expiry ON shared (space, expires_at);
+PRAGMA user_version = 5;
 ";
 
 /// The meta row holding [`Sealer::check_value`]: the store is encrypted
@@ -141,6 +154,7 @@ impl SqliteStore {
         tx.execute_batch(STATE_SCHEMA)?;
         tx.execute_batch(SEAL_SCHEMA)?;
         tx.execute_batch(FRONTIER_SCHEMA)?;
+        tx.execute_batch(SHARED_SCHEMA)?;
         for table in derived {
             let columns = table.spec.columns.join(", ");
             let key = table.spec.columns[..table.spec.key_columns].join(", ");
@@ -219,6 +233,10 @@ impl SqliteStore {
         }
         if version == 3 && !conn.is_readonly(rusqlite::MAIN_DB)? {
             conn.execute_batch(FRONTIER_SCHEMA)?;
+            version = 4;
+        }
+        if version == 4 && !conn.is_readonly(rusqlite::MAIN_DB)? {
+            conn.execute_batch(SHARED_SCHEMA)?;
         }
         Ok(SqliteStore {
             conn,
@@ -889,6 +907,108 @@ impl LogStore for SqliteStore {
     }
 }
 
+fn shared_record(row: &rusqlite::Row) -> rusqlite::Result<SharedRecord> {
+    Ok(SharedRecord {
+        value: row.get(0)?,
+        revision: row.get::<_, i64>(1)? as u64,
+        expires_at: row.get::<_, Option<i64>>(2)?.map(|t| t as u64),
+    })
+}
+
+/// Reads and changes one shared record inside the transaction the caller holds.
+fn change_shared(
+    conn: &Connection,
+    space: &str,
+    key: &str,
+    now: i64,
+    change: &mut dyn FnMut(Option<&SharedRecord>) -> Change,
+) -> Result<()> {
+    conn.execute(
+        "DELETE FROM shared WHERE space = ?1 AND expires_at <= ?2",
+        params![space, now],
+    )?;
+    let before = conn
+        .query_row(
+            "SELECT value, revision, expires_at FROM shared WHERE space = ?1 AND key = ?2",
+            params![space, key],
+            shared_record,
+        )
+        .optional()?;
+    match change(before.as_ref()) {
+        Change::Keep => {}
+        Change::Put { value, expires_at } => {
+            conn.execute(
+                "INSERT OR REPLACE INTO shared (space, key, revision, value, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    space,
+                    key,
+                    next_revision(before.as_ref()) as i64,
+                    value,
+                    expires_at.map(|t| t as i64)
+                ],
+            )?;
+        }
+        Change::Remove => {
+            conn.execute(
+                "DELETE FROM shared WHERE space = ?1 AND key = ?2",
+                params![space, key],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+impl SharedStore for SqliteStore {
+    fn shared_get(&self, space: Space, key: &str, now: u64) -> Result<Option<SharedRecord>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT value, revision, expires_at FROM shared \
+             WHERE space = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+        )?;
+        Ok(statement
+            .query_row(params![space.as_str(), key, now as i64], shared_record)
+            .optional()?)
+    }
+
+    fn shared_revision(&self, space: Space, key: &str) -> Result<u64> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT revision FROM shared WHERE space = ?1 AND key = ?2")?;
+        let revision: Option<i64> = statement
+            .query_row(params![space.as_str(), key], |r| r.get(0))
+            .optional()?;
+        Ok(revision.unwrap_or(0) as u64)
+    }
+
+    fn shared_list(&self, space: Space, now: u64) -> Result<Vec<(String, SharedRecord)>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT value, revision, expires_at, key FROM shared \
+             WHERE space = ?1 AND (expires_at IS NULL OR expires_at > ?2) ORDER BY key",
+        )?;
+        let rows = statement.query_map(params![space.as_str(), now as i64], |row| {
+            Ok((row.get(3)?, shared_record(row)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn shared_update(
+        &mut self,
+        space: Space,
+        key: &str,
+        now: u64,
+        change: &mut dyn FnMut(Option<&SharedRecord>) -> Change,
+    ) -> Result<()> {
+        // Immediate: no other process reads the record between this read
+        // and this write.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        change_shared(&tx, space.as_str(), key, now as i64, change)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -976,7 +1096,8 @@ mod tests {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 4);
+        // Through every later version too.
+        assert_eq!(version, 5);
         assert_eq!(reopened.saved_state(2).unwrap().unwrap().frontier, None);
         let mut next = marked_with_state(3);
         next.entries.drain(..2);

@@ -8,9 +8,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use truce_core::projection::{Cell, RowChange, TableSpec};
+use truce_store::shared::ACCESS_KEY;
 use truce_store::{
-    AtRest, Batch, DerivedWrite, IdempotencyKey, LogMeta, LogStore, PayloadRecord, PostgresStore,
-    SavedState, SqliteStore, StatementKey, StoreError, StoredEntry,
+    AtRest, Batch, Change, DerivedWrite, IdempotencyKey, LogMeta, LogStore, PayloadRecord,
+    PostgresStore, SHARED_TABLE, SavedState, SharedRecord, Space, SqliteStore, StatementKey,
+    StoreError, StoredEntry,
 };
 
 static FIGURES: TableSpec = TableSpec {
@@ -404,5 +406,132 @@ fn a_store_is_called_from_inside_an_async_runtime() {
             append_entries(&mut *store, vec![present(0)]);
             assert_eq!(place.open().unwrap().entry(0).unwrap(), Some(present(0)));
         });
+    }
+}
+
+fn put(value: &str, expires_at: Option<u64>) -> Change {
+    Change::Put {
+        value: value.as_bytes().to_vec(),
+        expires_at,
+    }
+}
+
+fn value_of(store: &dyn LogStore, key: &str, now: u64) -> Option<String> {
+    let record = store.shared_get(Space::Sessions, key, now).unwrap()?;
+    Some(String::from_utf8(record.value).unwrap())
+}
+
+#[test]
+fn shared_records_are_seen_by_every_connection_and_expire() {
+    for place in places() {
+        let mut one = place.create(AtRest::Encrypted);
+        let other = place.open().unwrap();
+        one.shared_update(Space::Sessions, "a", 100, &mut |_| put("first", Some(200)))
+            .unwrap();
+        one.shared_update(Space::Sessions, "b", 100, &mut |_| put("lasting", None))
+            .unwrap();
+        assert_eq!(value_of(&*other, "a", 150).as_deref(), Some("first"));
+        assert_eq!(other.shared_revision(Space::Sessions, "a").unwrap(), 1);
+        // Another space does not see them.
+        assert_eq!(other.shared_get(Space::Access, "a", 150).unwrap(), None);
+
+        one.shared_update(Space::Sessions, "a", 150, &mut |before| {
+            assert_eq!(before.unwrap().value, b"first");
+            put("second", Some(200))
+        })
+        .unwrap();
+        assert_eq!(value_of(&*other, "a", 150).as_deref(), Some("second"));
+        assert_eq!(other.shared_revision(Space::Sessions, "a").unwrap(), 2);
+
+        // Expired: absent to reads, and deleted by the next change.
+        assert_eq!(value_of(&*other, "a", 200), None);
+        let keys = |store: &dyn LogStore, now| -> Vec<String> {
+            let listed = store.shared_list(Space::Sessions, now).unwrap();
+            listed.into_iter().map(|(key, _)| key).collect()
+        };
+        assert_eq!(keys(&*other, 150), ["a", "b"]);
+        assert_eq!(keys(&*other, 250), ["b"]);
+        one.shared_update(Space::Sessions, "c", 250, &mut |before| {
+            assert_eq!(before, None);
+            Change::Keep
+        })
+        .unwrap();
+        assert_eq!(other.shared_revision(Space::Sessions, "a").unwrap(), 0);
+
+        one.shared_update(Space::Sessions, "b", 250, &mut |_| Change::Remove)
+            .unwrap();
+        assert_eq!(keys(&*other, 0), Vec::<String>::new());
+        // None of it is the log's.
+        assert_eq!(other.tree_size().unwrap(), 0);
+    }
+}
+
+#[test]
+fn concurrent_updates_of_one_record_lose_none() {
+    const EACH: u32 = 40;
+    for place in places() {
+        drop(place.create(AtRest::Encrypted));
+        let count = |before: Option<&SharedRecord>| -> u32 {
+            before.map_or(0, |r| String::from_utf8_lossy(&r.value).parse().unwrap())
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                let mut store = place.open().unwrap();
+                scope.spawn(move || {
+                    for _ in 0..EACH {
+                        store
+                            .shared_update(Space::LoginFailures, "n", 0, &mut |before| {
+                                put(&(count(before) + 1).to_string(), None)
+                            })
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let store = place.open().unwrap();
+        let record = store.shared_get(Space::LoginFailures, "n", 0).unwrap();
+        assert_eq!(count(record.as_ref()), 2 * EACH);
+        assert_eq!(record.unwrap().revision, u64::from(2 * EACH));
+    }
+}
+
+#[test]
+fn a_store_made_before_shared_records_gains_their_table_on_opening() {
+    for place in places() {
+        let mut store = place.create(AtRest::Encrypted);
+        append_entries(&mut *store, vec![present(0)]);
+        drop(store);
+        // Made as the previous schema version left it.
+        match &place.pg {
+            None => {
+                let conn = rusqlite::Connection::open(place.dir().join("truce.db")).unwrap();
+                conn.execute_batch("DROP TABLE shared; PRAGMA user_version = 4;")
+                    .unwrap();
+            }
+            Some((url, _)) => {
+                let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+                client
+                    .batch_execute(
+                        "DROP TABLE shared; \
+                         UPDATE meta SET value = '1' WHERE key = 'schema_version'",
+                    )
+                    .unwrap();
+            }
+        }
+        let mut store = place.open().unwrap();
+        assert!(
+            store
+                .table_names()
+                .unwrap()
+                .contains(&SHARED_TABLE.to_owned())
+        );
+        store
+            .shared_update(Space::Access, ACCESS_KEY, 0, &mut |_| put("users", None))
+            .unwrap();
+        assert_eq!(store.entry(0).unwrap(), Some(present(0)));
+        // Opened again, it is not migrated twice.
+        let again = place.open().unwrap();
+        let access = again.shared_get(Space::Access, ACCESS_KEY, 0).unwrap();
+        assert_eq!(access.unwrap().value, b"users");
     }
 }

@@ -18,6 +18,7 @@ use crate::StoreError;
 #[derive(Debug)]
 pub enum Param {
     Int(i64),
+    OptInt(Option<i64>),
     Text(String),
     Bytes(Option<Vec<u8>>),
     /// Arrays, for one statement over many rows (`UNNEST`).
@@ -34,6 +35,7 @@ impl ToSql for Param {
     ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         match self {
             Param::Int(v) => v.to_sql(ty, out),
+            Param::OptInt(v) => v.to_sql(ty, out),
             Param::Text(v) => v.to_sql(ty, out),
             Param::Bytes(v) => v.to_sql(ty, out),
             Param::Ints(v) => v.to_sql(ty, out),
@@ -59,6 +61,7 @@ impl ToSql for Param {
     ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         match self {
             Param::Int(v) => v.to_sql_checked(ty, out),
+            Param::OptInt(v) => v.to_sql_checked(ty, out),
             Param::Text(v) => v.to_sql_checked(ty, out),
             Param::Bytes(v) => v.to_sql_checked(ty, out),
             Param::Ints(v) => v.to_sql_checked(ty, out),

@@ -27,13 +27,28 @@ use crate::rows::{EntryColumns, InOrder, leaf_hash, stored_entry};
 use crate::seal::{
     NextKey, Record, Sealer, Sealing, key_that_opens, new_store_key, reseal, seal, unseal,
 };
+use crate::shared::{Change, SharedRecord, SharedStore, Space, next_revision};
 use crate::{
     AtRest, Batch, DerivedWrite, LogMeta, LogStore, PayloadRecord, ReadSnapshot, Rekeyed, Result,
     SAVED_STATES_KEPT, SavedState, StoreError, StoredEntry,
 };
 
 /// This backend's schema version, kept in `meta` (`schema_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// What each version adds to the one before: `MIGRATIONS[v - 1]` takes a
+/// store of version `v` to `v + 1`. Version 2 keeps the records the
+/// processes serving the log share (`crate::shared`).
+const MIGRATIONS: [&str; 1] = [SHARED_SCHEMA];
+
+const SHARED_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS shared (
+    space TEXT NOT NULL, key TEXT NOT NULL, revision BIGINT NOT NULL, value BYTEA NOT NULL,
+    expires_at BIGINT,
+    PRIMARY KEY (space, key)
+);
+CREATE INDEX IF NOT EXISTS shared_expiry ON shared (space, expires_at);
+";
 
 const SCHEMA: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -146,6 +161,7 @@ impl PostgresStore {
         }
         let mut sql = String::from("BEGIN;");
         sql.push_str(SCHEMA);
+        sql.push_str(SHARED_SCHEMA);
         for table in derived {
             let columns: Vec<String> = (table.spec.columns.iter())
                 .map(|c| format!("{c} BYTEA"))
@@ -186,21 +202,43 @@ impl PostgresStore {
 
     /// Opens the store of the log in the database `url` names.
     pub fn open(url: &str, keys_dir: &Path) -> Result<Self> {
-        let store = Self::connect(url, keys_dir)?;
+        let mut store = Self::connect(url, keys_dir)?;
         if !store.has_log()? {
             return Err(corrupt("no log in the database (run `truce init` first)"));
         }
-        let version: Option<String> = store.meta_value("schema_version")?;
-        match version.as_deref().map(str::parse::<i64>) {
-            Some(Ok(SCHEMA_VERSION)) => {}
-            _ => {
-                return Err(corrupt(format!(
-                    "the database's schema version is not {SCHEMA_VERSION}"
-                )));
-            }
+        if store.schema_version()? < SCHEMA_VERSION {
+            store.migrate()?;
         }
         store.refresh_sealing()?;
         Ok(store)
+    }
+
+    fn schema_version(&self) -> Result<i64> {
+        let version: Option<String> = self.meta_value("schema_version")?;
+        match version.as_deref().map(str::parse::<i64>) {
+            Some(Ok(version)) if (1..=SCHEMA_VERSION).contains(&version) => Ok(version),
+            _ => Err(corrupt(format!(
+                "the database's schema version is not one of 1 to {SCHEMA_VERSION} \
+                 (a newer truce made it?)"
+            ))),
+        }
+    }
+
+    /// Brings an older store to this version, under the write lock (so two
+    /// processes opening it at once migrate it once).
+    fn migrate(&mut self) -> Result<()> {
+        self.begin_write()?;
+        let migrated = self.schema_version().and_then(|from| {
+            for step in &MIGRATIONS[(from - 1) as usize..] {
+                self.conn.batch(step)?;
+            }
+            self.conn.execute(
+                "UPDATE meta SET value = $1 WHERE key = 'schema_version'",
+                params![&SCHEMA_VERSION.to_string()],
+            )?;
+            Ok(())
+        });
+        self.finish_write(migrated)
     }
 
     fn connect(url: &str, keys_dir: &Path) -> Result<Self> {
@@ -847,5 +885,110 @@ impl LogStore for PostgresStore {
         self.sealing.replace(Some(next.put_in_place()?));
         self.purge_erased()?;
         Ok(done)
+    }
+}
+
+/// A shared record from its columns (value, revision, expires_at).
+fn shared_record(row: &Row) -> SharedRecord {
+    SharedRecord {
+        value: row.get(0),
+        revision: row.get::<_, i64>(1) as u64,
+        expires_at: row.get::<_, Option<i64>>(2).map(|t| t as u64),
+    }
+}
+
+/// The lock a change of one space of shared records holds for its
+/// transaction (apart from the log's write lock, so neither waits for the other).
+const SHARED_LOCK: &str = "SELECT pg_advisory_xact_lock(\
+     hashtext(current_database() || '.' || current_schema() || '.shared.' || $1))";
+
+impl PostgresStore {
+    fn change_shared(
+        &self,
+        space: &str,
+        key: &str,
+        now: i64,
+        change: &mut dyn FnMut(Option<&SharedRecord>) -> Change,
+    ) -> Result<()> {
+        let conn = &self.conn;
+        conn.query(SHARED_LOCK, params![space])?;
+        conn.execute(
+            "DELETE FROM shared WHERE space = $1 AND expires_at <= $2",
+            params![space, now],
+        )?;
+        let rows = conn.query(
+            "SELECT value, revision, expires_at FROM shared WHERE space = $1 AND key = $2",
+            params![space, key],
+        )?;
+        let before = rows.first().map(shared_record);
+        match change(before.as_ref()) {
+            Change::Keep => {}
+            Change::Put { value, expires_at } => {
+                conn.execute(
+                    "INSERT INTO shared (space, key, revision, value, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (space, key) DO UPDATE SET \
+                     revision = EXCLUDED.revision, value = EXCLUDED.value, \
+                     expires_at = EXCLUDED.expires_at",
+                    vec![
+                        Param::Text(space.to_owned()),
+                        Param::Text(key.to_owned()),
+                        Param::Int(next_revision(before.as_ref()) as i64),
+                        Param::Bytes(Some(value)),
+                        Param::OptInt(expires_at.map(|t| t as i64)),
+                    ],
+                )?;
+            }
+            Change::Remove => {
+                conn.execute(
+                    "DELETE FROM shared WHERE space = $1 AND key = $2",
+                    params![space, key],
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SharedStore for PostgresStore {
+    fn shared_get(&self, space: Space, key: &str, now: u64) -> Result<Option<SharedRecord>> {
+        let rows = self.conn.query(
+            "SELECT value, revision, expires_at FROM shared \
+             WHERE space = $1 AND key = $2 AND (expires_at IS NULL OR expires_at > $3)",
+            params![space.as_str(), key, now as i64],
+        )?;
+        Ok(rows.first().map(shared_record))
+    }
+
+    fn shared_revision(&self, space: Space, key: &str) -> Result<u64> {
+        let rows = self.conn.query(
+            "SELECT revision FROM shared WHERE space = $1 AND key = $2",
+            params![space.as_str(), key],
+        )?;
+        Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn shared_list(&self, space: Space, now: u64) -> Result<Vec<(String, SharedRecord)>> {
+        let rows = self.conn.query(
+            "SELECT value, revision, expires_at, key FROM shared \
+             WHERE space = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY key",
+            params![space.as_str(), now as i64],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(3), shared_record(r))).collect())
+    }
+
+    fn shared_update(
+        &mut self,
+        space: Space,
+        key: &str,
+        now: u64,
+        change: &mut dyn FnMut(Option<&SharedRecord>) -> Change,
+    ) -> Result<()> {
+        self.conn.batch("BEGIN")?;
+        let changed = self.change_shared(space.as_str(), key, now as i64, change);
+        let committed = changed.and_then(|()| self.conn.batch("COMMIT"));
+        if committed.is_err() {
+            let _ = self.conn.batch("ROLLBACK");
+        }
+        committed
     }
 }
